@@ -1,0 +1,161 @@
+"""Shared pieces of the corpus generator: the ``Sample`` record and its truth, the
+harmless payloads, and the tiny model every torch sample is cut from."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CMD",
+    "CMD_ARGV",
+    "PY",
+    "TENSORS",
+    "Sample",
+    "benign",
+    "broken",
+    "malicious",
+    "tiny_model",
+    "torch_save_bytes",
+]
+
+CMD = "echo pthforensics-corpus"
+"""Shell command used by every command-execution sample (harmless if ever run)."""
+CMD_ARGV = ["echo", "pthforensics-corpus"]
+PY = "print('pthforensics-corpus')"
+"""Python source used by every eval/exec-style sample."""
+
+TENSORS = 9
+"""Tensors in ``tiny_model().state_dict()`` (conv 2, batchnorm 5, linear 2)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One corpus file and the truth a scanner must report for it."""
+
+    path: str
+    """Relative to ``corpus/`` (``malicious/os_system.pkl``)."""
+    data: bytes
+    truth: dict[str, Any] = field(default_factory=dict)
+
+
+def _truth(
+    *,
+    status: str,
+    verdict: str | None,
+    exit_code: int,
+    fmt: str,
+    wrappers: tuple[str, ...],
+    tensor_count: int | None,
+    technique: str,
+    reference: str | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    truth: dict[str, Any] = {
+        "status": status,
+        "verdict": verdict,
+        "exit_code": exit_code,
+        "format": fmt,
+        "wrappers": list(wrappers),
+        "tensor_count": tensor_count,
+        "technique": technique,
+        "reference": reference,
+    }
+    truth.update(extra)
+    return truth
+
+
+def benign(
+    name: str,
+    data: bytes,
+    *,
+    fmt: str,
+    technique: str,
+    tensor_count: int | None = TENSORS,
+    verdict: str = "clean",
+    wrappers: tuple[str, ...] = (),
+    reference: str | None = None,
+    **extra: Any,
+) -> Sample:
+    """A file made by torch/safetensors from trusted in-memory data (never ``malicious``)."""
+    assert verdict in ("clean", "suspicious"), name
+    exit_code = 0 if verdict == "clean" else 1
+    return Sample(
+        f"benign/{name}",
+        data,
+        _truth(
+            status="ok", verdict=verdict, exit_code=exit_code, fmt=fmt, wrappers=wrappers,
+            tensor_count=tensor_count, technique=technique, reference=reference, extra=extra,
+        ),
+    )  # fmt: skip
+
+
+def malicious(
+    name: str,
+    data: bytes,
+    *,
+    technique: str,
+    reference: str | None,
+    fmt: str = "pickle",
+    wrappers: tuple[str, ...] = (),
+    **extra: Any,
+) -> Sample:
+    """A file assembled from opcodes whose payload is harmless but would run on load."""
+    return Sample(
+        f"malicious/{name}",
+        data,
+        _truth(
+            status="ok", verdict="malicious", exit_code=1, fmt=fmt, wrappers=wrappers,
+            tensor_count=None, technique=technique, reference=reference, extra=extra,
+        ),
+    )  # fmt: skip
+
+
+def broken(
+    name: str,
+    data: bytes,
+    *,
+    technique: str,
+    fmt: str = "unknown",
+    status: str = "error",
+    verdict: str | None = None,
+    tensor_count: int | None = None,
+    reference: str | None = None,
+    **extra: Any,
+) -> Sample:
+    """An unreadable or damaged file: no verdict (exit 2) unless told otherwise."""
+    exit_code = {None: 2, "clean": 0, "suspicious": 1, "malicious": 1}[verdict]
+    return Sample(
+        f"broken/{name}",
+        data,
+        _truth(
+            status=status, verdict=verdict, exit_code=exit_code, fmt=fmt, wrappers=(),
+            tensor_count=tensor_count, technique=technique, reference=reference, extra=extra,
+        ),
+    )  # fmt: skip
+
+
+def tiny_model() -> nn.Sequential:
+    """Conv2d(3,8,3) + BatchNorm2d + pool + Linear(8,10): 9 state_dict tensors, ~5 KB."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 10),
+    )
+    model.eval()
+    return model
+
+
+def torch_save_bytes(obj: Any, **kwargs: Any) -> bytes:
+    """``torch.save`` to memory; the zip's root folder is then ``archive``."""
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kwargs)
+    return buf.getvalue()

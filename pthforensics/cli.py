@@ -1,0 +1,180 @@
+"""Command line: ``pthforensics scan PATH...`` and ``pthforensics inspect FILE``.
+
+The only module that prints.  ``main`` parses, calls :mod:`pipeline`, renders and
+returns an exit code (0 clean, 1 findings at or above ``--fail-on``, 2 error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from typing import IO, TextIO
+
+from . import __version__
+from .limits import DEFAULT_LIMITS, Limits
+from .pipeline import analyze_file, find_files, inspect_file
+from .records import FileReport, Severity
+from .render import batch_json, inspect_text, report_dict, report_jsonl_line, scan_table
+from .report import EXIT_ERROR, BatchReport
+
+__all__ = ["main"]
+
+logger = logging.getLogger("pthforensics")
+
+_MiB = 1 << 20
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pthforensics",
+        description="Inspect PyTorch checkpoints without running them: safety verdict, "
+                    "layers, expected input.",
+        epilog="exit codes: 0 clean, 1 findings at or above --fail-on, 2 error (no verdict)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    scan = sub.add_parser("scan", help="safety verdict and tensor summary (files and folders)")
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="checkpoint files or folders")
+    _output_options(scan)
+    scan.add_argument("--jsonl", metavar="FILE",
+                      help="stream one FileReport per line to FILE ('-' for stdout)")
+    scan.add_argument("--fail-on", choices=["suspicious", "malicious"], default="suspicious",
+                      help="lowest severity that makes the exit code 1 (default: suspicious)")
+    scan.add_argument("--hidden", action="store_true", help="also walk hidden files/folders")
+    _limit_options(scan)
+
+    inspect = sub.add_parser("inspect", help="layers, input guess, rebuilt model and trace")
+    inspect.add_argument("path", metavar="FILE", help="one checkpoint file")
+    _output_options(inspect)
+    inspect.add_argument("--no-trace", action="store_true", help="skip rebuild and trace")
+    inspect.add_argument("--input-shape", metavar="N,C,H,W", type=_shape,
+                         help="try this input shape (batch first), e.g. 1,3,32,32")
+    inspect.add_argument("--device", choices=["meta", "cpu"], default="meta",
+                         help="device of the rebuilt model (meta: no memory for weights)")
+    inspect.add_argument("--fail-on", choices=["suspicious", "malicious"], default="suspicious")
+    _limit_options(inspect)
+    return parser
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write --json output to FILE")
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits")
+    group.add_argument("--max-pickle-mb", type=int, metavar="MB",
+                       default=DEFAULT_LIMITS.max_pickle_bytes // _MiB,
+                       help="largest pickle stream read (default: %(default)s)")
+    group.add_argument("--max-decompressed-mb", type=int, metavar="MB",
+                       default=DEFAULT_LIMITS.max_decompressed_bytes // _MiB,
+                       help="largest gzip/bz2/xz output (default: %(default)s)")
+    group.add_argument("--max-seconds", type=float, metavar="S",
+                       default=DEFAULT_LIMITS.max_seconds,
+                       help="time allowed per file (default: %(default)s)")
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (use e.g. 1,3,32,32)") from exc
+    if not shape or any(d <= 0 for d in shape):
+        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (positive integers)")
+    return shape
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    try:
+        return Limits(max_pickle_bytes=args.max_pickle_mb * _MiB,
+                      max_decompressed_bytes=args.max_decompressed_mb * _MiB,
+                      max_seconds=args.max_seconds)
+    except ValueError as exc:
+        raise SystemExit(f"pthforensics: error: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _open_output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or FILE opened lazily (pip-audit ``_output_io``)."""
+    if path in (None, "-"):
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        yield handle
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.ERROR if args.quiet else (logging.DEBUG if args.verbose > 1 else
+                                              logging.INFO if args.verbose else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pthforensics: %(levelname)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pthforensics`` console script."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args)
+    try:
+        if args.command == "scan":
+            return _scan(args)
+        return _inspect(args)
+    except KeyboardInterrupt:
+        print("pthforensics: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"pthforensics: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _scan(args: argparse.Namespace) -> int:
+    limits = _limits(args)
+    fail_on = Severity[args.fail_on.upper()]
+    reports: list[FileReport] = []
+    jsonl: IO[str] | None = None
+    with contextlib.ExitStack() as stack:
+        if args.jsonl:
+            jsonl = stack.enter_context(_open_output(args.jsonl))
+        for path in find_files(args.paths, include_hidden=args.hidden):
+            report = analyze_file(path, limits=limits)
+            reports.append(report)
+            if jsonl is not None:
+                jsonl.write(report_jsonl_line(report) + "\n")
+                jsonl.flush()
+            _log_error(report)
+    if not reports:
+        print(f"pthforensics: error: no checkpoint found in {' '.join(args.paths)}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    batch = BatchReport(tuple(reports), fail_on)
+    if args.json or args.output:
+        with _open_output(args.output) as out:
+            out.write(batch_json(batch) + "\n")
+    elif args.jsonl != "-":
+        print(scan_table(reports))
+    return batch.exit_code()
+
+
+def _log_error(report: FileReport) -> None:
+    if report.error is not None:
+        print(f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr)
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    report = inspect_file(args.path, limits=_limits(args), trace=not args.no_trace,
+                          input_shape=args.input_shape, device=args.device)
+    _log_error(report)
+    if args.json or args.output:
+        with _open_output(args.output) as out:
+            out.write(json.dumps(report_dict(report), indent=2) + "\n")
+    else:
+        print(inspect_text(report))
+    return BatchReport((report,), Severity[args.fail_on.upper()]).exit_code()

@@ -1,0 +1,523 @@
+"""Identify a checkpoint file and index it without reading tensor payloads.
+
+The only stage that opens input files.  Formats (sniffed from content, never the
+extension), and what ``torch.load`` would do with each:
+
+* torch zip (``PK\\x03\\x04`` first): ``<root>/data.pkl`` plus ``<root>/data/<key>``
+  storages (``torch/serialization.py::_save``); any other pickle member is scanned too.
+* TorchScript zip: ``code/`` and ``constants.pkl`` members (``torch.jit.save``).
+* legacy stream (``_use_new_zipfile_serialization=False``): pickles for the magic
+  number, protocol, sys_info, the object and the storage keys, then per storage an
+  8-byte element count and the raw bytes (``serialization.py::_legacy_save``).
+* legacy tar (torch < 0.4): members ``sys_info``, ``storages``, ``tensors``, ``pickle``.
+* any other pickle of protocol 0-5, and pickles stacked after it.
+* safetensors: header only (see :mod:`pthforensics.safetensors_header`).
+* gzip / bz2 / xz (decompressed under a size cap), zip-in-zip; 7z, zstd, rar are
+  named but cannot be opened.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import logging
+import lzma
+import os
+import struct
+import tarfile
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO
+
+from .errors import ContainerError, LimitExceeded
+from .limits import DEFAULT_LIMITS, Limits
+from .pickleops import looks_like_pickle, pickle_end, simple_values
+from .records import (Container, Finding, Format, Location, PickleStream, Severity,
+                      StorageEntry, TensorRecord)
+from .safetensors_header import read_safetensors_header, sniff_safetensors
+from .zipread import ZipDirectory, ZipEntry, read_member, read_zip_directory
+
+__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "sniff"]
+
+logger = logging.getLogger(__name__)
+
+#: ``torch.serialization.MAGIC_NUMBER`` of the legacy stream format.
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
+_OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"\x28\xb5\x2f\xfd": "zstd", b"Rar!\x1a\x07": "rar",
+           b"\x04\x22\x4d\x18": "lz4"}
+
+#: Bytes per element of legacy storage types (torch/storage.py ``_dtype_to_storage_type_map``).
+ELEMENT_SIZES: dict[str, tuple[str, int]] = {
+    "FloatStorage": ("float32", 4), "DoubleStorage": ("float64", 8),
+    "HalfStorage": ("float16", 2), "BFloat16Storage": ("bfloat16", 2),
+    "LongStorage": ("int64", 8), "IntStorage": ("int32", 4), "ShortStorage": ("int16", 2),
+    "CharStorage": ("int8", 1), "ByteStorage": ("uint8", 1), "BoolStorage": ("bool", 1),
+    "ComplexFloatStorage": ("complex64", 8), "ComplexDoubleStorage": ("complex128", 16),
+    "QInt8Storage": ("qint8", 1), "QUInt8Storage": ("quint8", 1),
+    "QInt32Storage": ("qint32", 4), "QUInt4x2Storage": ("quint4x2", 1),
+    "QUInt2x4Storage": ("quint2x4", 1), "UntypedStorage": ("uint8", 1),
+}
+
+_TORCH_ZIP_EXPECTED = frozenset({"data.pkl", "version", ".data/version", "byteorder",
+                                 ".data/serialization_id", ".format_version",
+                                 ".storage_alignment", "serialization_id"})
+_MAX_WRAPPERS = 8
+
+
+def sniff(head: bytes, size: int) -> str | None:
+    """What the first bytes say the file is (``None``: not a checkpoint we know)."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    for magic, kind in (*_COMPRESSED.items(), *_OPAQUE.items()):
+        if head.startswith(magic):
+            return kind
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    if sniff_safetensors(head, size):
+        return "safetensors"
+    if looks_like_pickle(head):
+        return "pickle"
+    return None
+
+
+def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS) -> Container:
+    """Identify ``path`` and index it; raise :class:`ContainerError` when impossible."""
+    try:
+        if os.path.isdir(path):
+            raise ContainerError("is a directory, not a checkpoint file", path=path)
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            return _Reader(path, limits).read(f, size, "", ())
+    except OSError as exc:
+        raise ContainerError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
+
+
+@dataclass
+class _Parts:
+    streams: list[PickleStream] = field(default_factory=list)
+    storages: list[StorageEntry] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+class _Reader:
+    """Reads one file (and the files nested in it) into a :class:`Container`."""
+
+    def __init__(self, path: str, limits: Limits) -> None:
+        self.path = path
+        self.limits = limits
+
+    def error(self, message: str, member: str | None = None) -> ContainerError:
+        return ContainerError(message, path=self.path, member=member)
+
+    def read(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
+        if len(wrappers) > _MAX_WRAPPERS:
+            raise LimitExceeded("nested wrappers", _MAX_WRAPPERS, len(wrappers), path=self.path)
+        if size == 0:
+            raise self.error(f"{prefix or 'file'} is empty (0 bytes)")
+        f.seek(0)
+        head = f.read(4096)
+        kind = sniff(head, size)
+        if kind == "zip":
+            return self._zip(f, size, prefix, wrappers)
+        if kind in ("gzip", "bz2", "xz"):
+            return self._decompress(f, kind, size, prefix, wrappers)
+        if kind in ("7z", "zstd", "rar", "lz4"):
+            finding = Finding("opaque-archive", Severity.SUSPICIOUS, Location(prefix or None),
+                              f"a {kind} archive: its contents cannot be inspected here; "
+                              "extract it and scan what it holds")
+            return Container(self.path, Format.SEVEN_ZIP if kind == "7z" else Format.UNKNOWN,
+                             size, findings=(finding,), wrappers=(*wrappers, kind))
+        if kind == "tar":
+            return self._tar(f, size, prefix, wrappers)
+        if kind == "safetensors":
+            tensors, metadata = read_safetensors_header(f, size, self.path,
+                                                        self.limits.max_tensors)
+            return Container(self.path, Format.SAFETENSORS, size, wrappers=wrappers,
+                             header_tensors=tensors, header_metadata=metadata)
+        if kind == "pickle":
+            return self._pickle_file(f, size, prefix, wrappers)
+        if _find_eocd(f, size):
+            return self._zip(f, size, prefix, wrappers)
+        raise self.error(f"not a recognised checkpoint format (first bytes {head[:8]!r}); "
+                         "expected a torch zip, a pickle, safetensors or a compressed wrapper",
+                         prefix or None)
+
+    # -- pickles -------------------------------------------------------------------------
+
+    def _pickle_at(self, f: BinaryIO, start: int, end_limit: int) -> tuple[bytes, int | None]:
+        """The pickle starting at ``start``: its bytes and end, growing the window as needed."""
+        window = 1 << 16
+        while True:
+            f.seek(start)
+            data = f.read(min(window, end_limit - start))
+            end = pickle_end(data, 0, self.limits.max_pickle_ops)
+            if end is not None:
+                return data[:end], start + end
+            if start + len(data) >= end_limit or len(data) >= self.limits.max_pickle_bytes:
+                if end_limit - start > self.limits.max_pickle_bytes:
+                    raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes,
+                                        end_limit - start, path=self.path)
+                return data, None
+            window *= 4
+
+    def _pickle_file(self, f: BinaryIO, size: int, prefix: str,
+                     wrappers: tuple[str, ...]) -> Container:
+        parts = _Parts()
+        data, end = self._pickle_at(f, 0, size)
+        first_value = simple_values(data)[0] if end is not None else None
+        if end is not None and first_value == LEGACY_MAGIC and type(first_value) is int:
+            return self._legacy(f, size, prefix, wrappers, data, end)
+        parts.streams.append(PickleStream(f"{prefix}pickle", data))
+        if end is not None:
+            self._trailing(f, end, size, prefix, parts)
+        if _find_eocd(f, size):
+            # torch.load reads a file that does not start with PK\x03\x04 as a pickle, while
+            # zip tools read the archive at its end: scan both faces of the polyglot.
+            parts.findings.append(Finding(
+                "pickle-zip-polyglot", Severity.SUSPICIOUS, Location(prefix or None, 0),
+                "the file is both a pickle (what torch.load runs) and a zip archive (what "
+                "zip-based scanners read)"))
+            with contextlib.suppress(ContainerError):
+                inner = self._zip(f, size, prefix + "zip!", wrappers)
+                parts.streams.extend(replace(s, loaded=False) for s in inner.streams)
+                parts.findings.extend(inner.findings)
+        return Container(self.path, Format.PICKLE, size, tuple(parts.streams), (),
+                         tuple(parts.findings), wrappers)
+
+    def _trailing(self, f: BinaryIO, pos: int, size: int, prefix: str, parts: _Parts) -> None:
+        """Pickles stacked after the last expected one (a second ``pickle.load`` runs them)."""
+        count = 0
+        while pos < size and count < self.limits.max_nested_pickles:
+            f.seek(pos)
+            head = f.read(4096)
+            if not looks_like_pickle(head):
+                parts.findings.append(Finding(
+                    "trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
+                    f"{size - pos} unexplained byte(s) after the last pickle"))
+                return
+            data, end = self._pickle_at(f, pos, size)
+            count += 1
+            parts.streams.append(PickleStream(f"{prefix}pickle#{count + 1}@{pos}", data,
+                                              role="trailing", loaded=False))
+            if end is None:
+                return
+            pos = end
+
+    def _legacy(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...],
+                magic: bytes, pos: int) -> Container:
+        parts = _Parts()
+        parts.streams.append(PickleStream(f"{prefix}magic", magic, role="magic"))
+        payloads: list[bytes] = []
+        for role in ("protocol", "sys_info", "object", "storage_keys"):
+            data, end = self._pickle_at(f, pos, size)
+            parts.streams.append(PickleStream(f"{prefix}{role}@{pos}", data, role=role))
+            payloads.append(data)
+            if end is None:
+                parts.findings.append(Finding(
+                    "legacy-truncated", Severity.SUSPICIOUS, Location(prefix or None, pos),
+                    f"the legacy stream breaks in its {role} pickle"))
+                return Container(self.path, Format.TORCH_LEGACY, size, tuple(parts.streams),
+                                 (), tuple(parts.findings), wrappers, storages_complete=False)
+            pos = end
+        keys = simple_values(payloads[3])[0]
+        pids = simple_values(payloads[2])[1]
+        element = {}
+        for pid in pids:
+            if len(pid) >= 5 and pid[0] == "storage":
+                element[str(pid[2])] = ELEMENT_SIZES.get(str(pid[1]).rsplit(".", 1)[-1],
+                                                         ("uint8", 1))[1]
+        complete = True
+        for key in keys if isinstance(keys, list) else []:
+            key = str(key)
+            if key not in element:
+                complete = False
+                break
+            f.seek(pos)
+            raw = f.read(8)
+            if len(raw) < 8:
+                break
+            (numel,) = struct.unpack("<q", raw)
+            nbytes = max(0, numel) * element[key]
+            available = max(0, min(nbytes, size - pos - 8))
+            parts.storages.append(StorageEntry(key, f"{prefix}storages", pos + 8, available))
+            pos += 8 + nbytes
+        if complete and pos < size:
+            self._trailing(f, pos, size, prefix, parts)
+        return Container(self.path, Format.TORCH_LEGACY, size, tuple(parts.streams),
+                         tuple(parts.storages), tuple(parts.findings), wrappers,
+                         storages_complete=complete)
+
+    # -- legacy tar ----------------------------------------------------------------------
+
+    def _tar(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
+        try:
+            f.seek(0)
+            with tarfile.open(fileobj=f, mode="r:") as tar:
+                members = {m.name: m for m in tar.getmembers()[: self.limits.max_members]}
+        except (tarfile.TarError, EOFError) as exc:
+            raise self.error(f"corrupt tar archive ({exc})") from exc
+        parts = _Parts()
+        tensors: list[TensorRecord] = []
+        for name, member in members.items():
+            if not member.isfile():
+                continue
+            f.seek(member.offset_data)
+            head = f.read(min(member.size, 4096))
+            if name in ("sys_info", "pickle") or looks_like_pickle(head):
+                data, _end = self._pickle_at(f, member.offset_data,
+                                             member.offset_data + member.size)
+                role = "object" if name == "pickle" else ("sys_info" if name == "sys_info"
+                                                          else "member")
+                parts.streams.append(PickleStream(f"{prefix}{name}", data, role=role,
+                                                  loaded=name in ("sys_info", "pickle",
+                                                                  "storages", "tensors")))
+        if {"storages", "tensors", "pickle"} <= set(members):
+            dtypes = self._tar_storages(f, members["storages"], prefix, parts)
+            tensors = self._tar_tensors(f, members["tensors"], dtypes, prefix, parts)
+            fmt = Format.TORCH_TAR
+        else:
+            fmt = Format.UNKNOWN if not parts.streams else Format.PICKLE
+            if not parts.streams:
+                raise self.error("tar archive holds no torch checkpoint members")
+        return Container(self.path, fmt, size, tuple(parts.streams), tuple(parts.storages),
+                         tuple(parts.findings), wrappers, header_tensors=tuple(tensors))
+
+    def _tar_sequence(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
+                      parts: _Parts) -> Iterator[tuple[object, int]]:
+        """Yield (value, position after it) for the count pickle's N argument pickles."""
+        end_limit = member.offset_data + member.size
+        data, pos = self._pickle_at(f, member.offset_data, end_limit)
+        parts.streams.append(PickleStream(f"{prefix}{member.name}", data, role="member"))
+        count = simple_values(data)[0] if pos is not None else 0
+        for index in range(count if isinstance(count, int) else 0):
+            if pos is None or pos >= end_limit:
+                return
+            data, end = self._pickle_at(f, pos, end_limit)
+            parts.streams.append(PickleStream(f"{prefix}{member.name}#{index}@{pos}", data,
+                                              role="member"))
+            if end is None:
+                return
+            pos = yield simple_values(data)[0], end
+
+    def _tar_storages(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
+                      parts: _Parts) -> dict[str, tuple[str, int]]:
+        dtypes: dict[str, tuple[str, int]] = {}
+        walk = self._tar_sequence(f, member, prefix, parts)
+        with contextlib.suppress(StopIteration):
+            value, pos = next(walk)
+            while True:
+                if not (isinstance(value, tuple) and len(value) == 3):
+                    return dtypes
+                key, _location, storage_type = value
+                dtype = ELEMENT_SIZES.get(str(storage_type).rsplit(".", 1)[-1], ("uint8", 1))
+                f.seek(pos)
+                raw = f.read(8)
+                if len(raw) < 8:
+                    return dtypes
+                (numel,) = struct.unpack("<q", raw)
+                nbytes = max(0, numel) * dtype[1]
+                parts.storages.append(StorageEntry(str(key), f"{prefix}storages", pos + 8,
+                                                   nbytes))
+                dtypes[str(key)] = dtype
+                value, pos = walk.send(pos + 8 + nbytes)
+        return dtypes
+
+    def _tar_tensors(self, f: BinaryIO, member: tarfile.TarInfo,
+                     dtypes: dict[str, tuple[str, int]], prefix: str,
+                     parts: _Parts) -> list[TensorRecord]:
+        tensors: list[TensorRecord] = []
+        walk = self._tar_sequence(f, member, prefix, parts)
+        with contextlib.suppress(StopIteration, struct.error):
+            value, pos = next(walk)
+            while True:
+                if not (isinstance(value, tuple) and len(value) == 3):
+                    break
+                key, storage_id, _type = value
+                f.seek(pos)
+                (ndim,) = struct.unpack("<i", f.read(4))
+                f.read(4)
+                if not 0 <= ndim <= 64:
+                    break
+                shape = struct.unpack(f"<{ndim}q", f.read(8 * ndim))
+                stride = struct.unpack(f"<{ndim}q", f.read(8 * ndim))
+                (offset,) = struct.unpack("<q", f.read(8))
+                dtype, itemsize = dtypes.get(str(storage_id), ("float32", 4))
+                tensors.append(TensorRecord(str(key), tuple(shape), dtype, tuple(stride),
+                                            str(storage_id), offset, itemsize))
+                value, pos = walk.send(pos + 8 + 16 * ndim + 8)
+        return tensors
+
+    # -- compressed wrappers -------------------------------------------------------------
+
+    def _decompress(self, f: BinaryIO, kind: str, size: int, prefix: str,
+                    wrappers: tuple[str, ...]) -> Container:
+        f.seek(0)
+        opener = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind]
+        cap = self.limits.max_decompressed_bytes
+        with tempfile.TemporaryFile() as out:
+            total = 0
+            try:
+                with opener(fileobj=f, mode="rb") as stream:  # type: ignore[operator]
+                    while chunk := stream.read(1 << 20):
+                        total += len(chunk)
+                        if total > cap:
+                            raise LimitExceeded("decompressed bytes", cap, total, path=self.path)
+                        out.write(chunk)
+            except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+                raise self.error(f"{kind} data is corrupt or truncated ({exc})") from exc
+            inner = self.read(out, total, f"{prefix}{kind}!", (*wrappers, kind))
+        return inner
+
+    # -- zip -----------------------------------------------------------------------------
+
+    def _zip(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
+        directory = read_zip_directory(f, size, self.limits, self.path)
+        parts = _Parts()
+        parts.findings.extend(_zip_anomalies(directory, size, prefix))
+        entries = [e for e in directory.entries if not e.name.endswith("/")]
+        names = [e.name for e in entries]
+        is_script = any("/code/" in n or n.startswith("code/") or n.endswith("constants.pkl")
+                        for n in names)
+        data_pkls = [e for e in entries if e.name.rsplit("/", 1)[-1] == "data.pkl"]
+        if not data_pkls and not is_script:
+            return self._zip_wrapper(f, entries, size, prefix, wrappers, parts)
+        root = data_pkls[0].name.rsplit("/", 1)[0] if data_pkls and "/" in data_pkls[0].name \
+            else (names[0].split("/", 1)[0] if "/" in names[0] else "")
+        for entry in entries:
+            self._zip_member(f, entry, root, prefix, parts)
+        parts.streams.sort(key=lambda s: (s.role != "object", s.role != "constants"))
+        if is_script:
+            parts.findings.append(Finding(
+                "torchscript-code", Severity.SUSPICIOUS, Location(prefix or None),
+                "a TorchScript archive: torch.jit.load compiles and runs the TorchScript code "
+                "stored in its code/ members, so it is a program, not just weights"))
+        return Container(self.path, Format.TORCHSCRIPT if is_script else Format.TORCH_ZIP, size,
+                         tuple(parts.streams), tuple(parts.storages), tuple(parts.findings),
+                         wrappers)
+
+    def _zip_member(self, f: BinaryIO, entry: ZipEntry, root: str, prefix: str,
+                    parts: _Parts) -> None:
+        inner = entry.name[len(root) + 1:] if root and entry.name.startswith(root + "/") \
+            else entry.name
+        label = f"{prefix}{entry.name}"
+        if inner.startswith("data/") and "/" not in inner[5:]:
+            parts.storages.append(StorageEntry(inner[5:], label,
+                                               entry.data_offset if not prefix else None,
+                                               entry.size if entry.method == 0 else entry.size))
+            return
+        if inner.startswith(("code/", "constants/", "extra/", ".data/")) and \
+                not inner.endswith(".pkl"):
+            return
+        head = self._member_bytes(f, entry, prefix_only=4096)
+        if inner.endswith(".pkl") or looks_like_pickle(head):
+            data = self._member_bytes(f, entry)
+            role = {"data.pkl": "object", "constants.pkl": "constants"}.get(inner, "member")
+            parts.streams.append(PickleStream(label, data, role=role,
+                                              loaded=role in ("object", "constants")))
+            if role == "member":
+                parts.findings.append(Finding(
+                    "zip-unexpected-pickle", Severity.SUSPICIOUS, Location(label),
+                    "a pickle in a member torch.load does not read; another loader might"))
+        elif inner not in _TORCH_ZIP_EXPECTED and not inner.startswith(".data/"):
+            parts.findings.append(Finding("zip-unexpected-member", Severity.INFO, Location(label),
+                                          "a member no torch loader expects"))
+
+    def _member_bytes(self, f: BinaryIO, entry: ZipEntry, prefix_only: int = 0) -> bytes:
+        if prefix_only:
+            prefix_only = min(prefix_only, entry.size) or 1
+        try:
+            return read_member(f, entry, self.limits.max_pickle_bytes, self.path,
+                               prefix_only=prefix_only)
+        except ContainerError:
+            raise
+        except OSError as exc:
+            raise self.error(f"cannot read member ({exc})", entry.name) from exc
+
+    def _zip_wrapper(self, f: BinaryIO, entries: list[ZipEntry], size: int, prefix: str,
+                     wrappers: tuple[str, ...], parts: _Parts) -> Container:
+        """A plain zip holding checkpoints (or pickles): read each one found inside."""
+        inners: list[Container] = []
+        for entry in entries:
+            head = self._member_bytes(f, entry, prefix_only=4096)
+            if sniff(head, entry.size) is None:
+                continue
+            if entry.size > self.limits.max_decompressed_bytes:
+                raise LimitExceeded("member size", self.limits.max_decompressed_bytes,
+                                    entry.size, path=self.path, member=entry.name)
+            with tempfile.TemporaryFile() as tmp:
+                tmp.write(read_member(f, entry, self.limits.max_decompressed_bytes, self.path))
+                inners.append(self.read(tmp, entry.size, f"{prefix}{entry.name}!",
+                                        (*wrappers, "zip")))
+        if not inners:
+            raise self.error("zip archive holds no checkpoint, pickle or safetensors member",
+                             prefix or None)
+        main = inners[0]
+        for other in inners[1:]:
+            parts.streams.extend(replace(s, loaded=False) for s in other.streams)
+            parts.findings.extend(other.findings)
+        return replace(main, path=self.path, size=size,
+                       streams=main.streams + tuple(parts.streams),
+                       findings=tuple(parts.findings) + main.findings)
+
+
+def _find_eocd(f: BinaryIO, size: int) -> bool:
+    tail = min(size, 22 + 0xFFFF)
+    f.seek(size - tail)
+    return b"PK\x05\x06" in f.read(tail)
+
+
+def _zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
+    entries = directory.entries
+    for name, count in Counter(e.name for e in entries).items():
+        if count > 1:
+            yield Finding("zip-duplicate-name", Severity.SUSPICIOUS, Location(prefix + name),
+                          f"{count} entries share this name; zip readers disagree on which one "
+                          "counts, so a scanner and a loader can read different bytes")
+    for e in entries:
+        where = Location(prefix + e.name, e.header_offset)
+        if e.local_name is None:
+            yield Finding("zip-bad-local-header", Severity.SUSPICIOUS, where,
+                          "the central directory points at no valid local header")
+        elif e.local_name != e.name:
+            yield Finding("zip-name-mismatch", Severity.SUSPICIOUS, where,
+                          f"the local header names it {e.local_name!r}")
+        if e.flags & 0x2041:
+            yield Finding("zip-encrypted-entry", Severity.SUSPICIOUS, where,
+                          f"flag bits 0x{e.flags:04x} mark it encrypted; torch's reader ignores "
+                          "them while zipfile-based scanners give up")
+        if e.method not in (0, 8):
+            yield Finding("zip-unsupported-compression", Severity.SUSPICIOUS, where,
+                          f"compression method {e.method}")
+        parts = e.name.replace("\\", "/").split("/")
+        if e.name.startswith(("/", "\\")) or ".." in parts or (len(e.name) > 1 and
+                                                               e.name[1] == ":"):
+            yield Finding("zip-path-traversal", Severity.SUSPICIOUS, where,
+                          "the name escapes the extraction folder")
+    yield from _zip_gaps(directory, size, prefix)
+
+
+def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
+    # (start, end, slack): a data descriptor (flag bit 3) may follow the data, 12-24 bytes.
+    spans = sorted((e.header_offset, (e.data_offset or e.header_offset + 30) + e.compressed_size,
+                    24 if e.flags & 0x8 else 0) for e in directory.entries)
+    spans.append((directory.central_offset, directory.central_end, 0))
+    pos, slack = directory.prefix, 0
+    for start, end, next_slack in spans:
+        if start > pos + slack:
+            yield Finding("zip-unaccounted-bytes", Severity.SUSPICIOUS,
+                          Location(prefix or None, pos),
+                          f"{start - pos} byte(s) belong to no zip member")
+        elif start < pos:
+            yield Finding("zip-overlapping-entries", Severity.SUSPICIOUS,
+                          Location(prefix or None, start),
+                          "zip entries overlap (several names share the same bytes)")
+        if end >= pos:
+            pos, slack = end, next_slack
+    if pos + slack < size:
+        yield Finding("zip-trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
+                      f"{size - pos} byte(s) follow the end of the zip archive")

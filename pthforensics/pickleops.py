@@ -1,0 +1,145 @@
+"""Low-level pickle opcode helpers shared by ``container`` and ``static_scan``.
+
+Nothing here builds objects: it only decodes opcodes with :mod:`pickletools` to
+find where a stream ends or whether bytes look like a pickle at all.
+"""
+
+from __future__ import annotations
+
+import pickletools
+
+__all__ = ["looks_like_pickle", "pickle_end"]
+
+_PROTOCOL_MAGIC = frozenset(range(2, 6))
+_PICKLE_FIRST_BYTES = frozenset(b"(]})NKJIMFGSUVXcdeghijlopqrstuN\x80\x88\x89\x8a\x8c\x8d\x8e\x95")
+
+
+def looks_like_pickle(data: bytes | memoryview) -> bool:
+    """Cheap sniff: a protocol 2+ header, or protocol 0/1 text that starts a pickle.
+
+    Used to decide which members/values to scan.  For protocol 0/1 it requires the
+    first few opcodes to decode and to reach a global or ``STOP``.
+    """
+    if len(data) >= 2 and data[0] == 0x80 and data[1] in _PROTOCOL_MAGIC:
+        return True
+    if not data or data[0] not in _PICKLE_FIRST_BYTES:
+        return False
+    try:
+        for count, (op, _arg, _pos) in enumerate(pickletools.genops(bytes(data[:4096]))):
+            if op.name in ("GLOBAL", "INST", "STACK_GLOBAL", "STOP", "REDUCE"):
+                return True
+            if count > 64:
+                return False
+    except Exception:  # noqa: BLE001 - undecodable means "not a pickle" here
+        return False
+    return False
+
+
+
+def pickle_end(data: bytes, start: int = 0, max_ops: int = 50_000_000) -> int | None:
+    """Offset just past the ``STOP`` of the pickle at ``start``; ``None`` if it breaks first."""
+    try:
+        for count, (op, _arg, pos) in enumerate(pickletools.genops(data[start:] if start else data)):
+            if op.name == "STOP":
+                return start + pos + 1
+            if count > max_ops:
+                return None
+    except Exception:  # noqa: BLE001 - a broken stream has no end
+        return None
+    return None
+
+
+_STRING_OPS = frozenset({"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
+                         "SHORT_BINUNICODE", "BINUNICODE8"})
+_INT_OPS = frozenset({"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"})
+
+
+class GlobalConst(str):
+    """A ``module.name`` named by GLOBAL/STACK_GLOBAL inside :func:`simple_values`."""
+
+    __slots__ = ()
+
+
+def simple_values(data: bytes, max_ops: int = 1_000_000) -> tuple[object, list[tuple]]:
+    """Evaluate the constant part of a small pickle without building any object.
+
+    Strings, ints, floats, ``None``, bools, tuples, lists and globals (as
+    :class:`GlobalConst`) are tracked through the stack and memo; anything else is
+    ``None``.  Returns the top of the stack at ``STOP`` and every persistent id tuple
+    (``BINPERSID``/``PERSID``) in order.  Used to read the small header pickles of the
+    legacy formats (storage keys, storage arguments) and their persistent ids.
+    """
+    stack: list[object] = []
+    marks: list[list[object]] = []
+    memo: dict[int, object] = {}
+    pids: list[tuple] = []
+    result: object = None
+    for count, (op, arg, _pos) in enumerate(pickletools.genops(data)):
+        if count > max_ops:
+            break
+        name = op.name
+        if name == "STOP":
+            result = stack[-1] if stack else None
+            break
+        if name == "MARK":
+            marks.append(stack)
+            stack = []
+        elif name in _STRING_OPS:
+            stack.append(arg.decode("latin1") if isinstance(arg, bytes) else str(arg))
+        elif name in _INT_OPS or name in ("BINFLOAT", "FLOAT"):
+            stack.append(arg)
+        elif name in ("NONE", "NEWTRUE", "NEWFALSE"):
+            stack.append({"NONE": None, "NEWTRUE": True, "NEWFALSE": False}[name])
+        elif name == "GLOBAL":
+            stack.append(GlobalConst(str(arg).replace(" ", ".", 1)))
+        elif name == "STACK_GLOBAL":
+            attr, module = (stack.pop() if stack else None), (stack.pop() if stack else None)
+            stack.append(GlobalConst(f"{module}.{attr}"))
+        elif name in ("TUPLE", "LIST"):
+            items = stack
+            stack = marks.pop() if marks else []
+            stack.append(tuple(items) if name == "TUPLE" else list(items))
+        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+            n = int(name[-1])
+            items, stack[-n:] = stack[-n:], []
+            stack.append(tuple(items))
+        elif name == "EMPTY_TUPLE":
+            stack.append(())
+        elif name == "EMPTY_LIST":
+            stack.append([])
+        elif name in ("APPEND", "APPENDS"):
+            items = [stack.pop()] if name == "APPEND" else stack
+            if name == "APPENDS":
+                stack = marks.pop() if marks else []
+            if stack and isinstance(stack[-1], list):
+                stack[-1].extend(items)
+        elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
+            memo[int(arg)] = stack[-1] if stack else None
+        elif name == "MEMOIZE":
+            memo[len(memo)] = stack[-1] if stack else None
+        elif name in ("BINGET", "LONG_BINGET", "GET"):
+            stack.append(memo.get(int(arg)))
+        elif name in ("BINPERSID", "PERSID"):
+            pid = stack.pop() if name == "BINPERSID" and stack else arg
+            pids.append(pid if isinstance(pid, tuple) else (pid,))
+            stack.append(None)
+        elif name in ("PROTO", "FRAME"):
+            pass
+        elif name in ("POP",):
+            if stack:
+                stack.pop()
+        elif name == "DUP":
+            stack.append(stack[-1] if stack else None)
+        elif name in ("REDUCE", "BUILD", "SETITEM"):
+            del stack[-2:]
+            stack.append(None) if name != "SETITEM" else None
+            if name == "BUILD":
+                stack.pop()
+        elif name in ("SETITEMS", "POP_MARK"):
+            stack = marks.pop() if marks else []
+        elif name in ("DICT",):
+            stack = marks.pop() if marks else []
+            stack.append(None)
+        else:
+            stack.append(None)
+    return result, pids

@@ -1,0 +1,218 @@
+"""The only place stages are chained: file -> container -> scan/unpickle -> tensors -> report.
+
+``analyze_file`` is the torch-free ``scan`` path; ``inspect_file`` adds layers, input
+inference and (lazily importing torch) the rebuild and trace.  Neither raises for a
+bad file: every failure becomes a ``FileReport`` with ``status="error"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+from .container import read_container, sniff
+from .errors import LimitExceeded, PthForensicsError
+from .limits import DEFAULT_LIMITS, Limits
+from .records import (Checkpoint, Container, FileReport, Finding, Location, PickleStream,
+                      Severity, Status)
+from .report import error_report, verdict_of
+from .rules import evaluate_stream, judge_global
+from .static_scan import scan_stream
+from .tensors import check_integrity, extract_checkpoint, summarize
+from .unpickle import unpickle_stream
+
+__all__ = ["analyze_file", "find_files", "inspect_file", "scan_container"]
+
+logger = logging.getLogger(__name__)
+
+
+def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS
+                   ) -> tuple[tuple[Finding, ...], Checkpoint | None]:
+    """Findings for every pickle stream (nested ones included) and the checkpoint structure."""
+    findings: list[Finding] = list(container.findings)
+    queue = list(container.streams)
+    unpicklable: set[str] = set()
+    nested = 0
+    while queue:
+        stream = queue.pop(0)
+        try:
+            scan = scan_stream(stream.data, limits=limits)
+        except LimitExceeded as exc:
+            findings.append(Finding("resource-limit", Severity.SUSPICIOUS, Location(stream.name),
+                                    f"{exc.message}; the stream was not decoded further"))
+            unpicklable.add(stream.name)
+            continue
+        findings.extend(evaluate_stream(stream, scan))
+        for offset, data in scan.nested:
+            nested += 1
+            if nested > limits.max_nested_pickles:
+                break
+            queue.append(PickleStream(f"{stream.name}@{offset}(bytes)", data, role="nested",
+                                      loaded=False))
+            findings.append(Finding("nested-pickle", Severity.INFO,
+                                    Location(stream.name, offset),
+                                    "a bytes value is itself a pickle; it was scanned too"))
+    checkpoint = None
+    objects = [s for s in container.streams if s.role == "object" and s.loaded
+               and s.name not in unpicklable]
+    if objects:
+        tree = unpickle_stream(objects[0])
+        # Defence in depth: anything find_class saw must have been judged already.
+        judged = {(f.location.member, f.location.global_name) for f in findings}
+        for g in tree.globals_seen:
+            verdict = judge_global(g.module, g.name)
+            if verdict and verdict.severity > Severity.INFO and \
+                    (objects[0].name, str(g)) not in judged:
+                findings.append(Finding(verdict.rule_id, verdict.severity,
+                                        Location(objects[0].name, global_name=str(g)),
+                                        verdict.reason))
+        if tree.root is not None:
+            checkpoint, extra = extract_checkpoint(tree.root, container, limits=limits)
+            findings.extend(extra)
+    elif container.header_tensors:
+        checkpoint, extra = extract_checkpoint(None, container, limits=limits)
+        findings.extend(extra)
+    if checkpoint is not None:
+        findings.extend(check_integrity(checkpoint, container, limits=limits))
+    return _dedupe(findings), checkpoint
+
+
+def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
+    seen: set[Finding] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f not in seen:
+            seen.add(f)
+            out.append(f)
+    return tuple(sorted(out, key=lambda f: -f.severity))
+
+
+def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS) -> FileReport:
+    """The ``scan`` report of one file: safety verdict and tensor summary, torch-free."""
+    start = time.perf_counter()
+    try:
+        size = os.path.getsize(path) if os.path.isfile(path) else None
+        container = read_container(path, limits=limits)
+        findings, checkpoint = scan_container(container, limits=limits)
+    except PthForensicsError as exc:
+        return error_report(path, exc, seconds=time.perf_counter() - start)
+    except RecursionError as exc:
+        return error_report(path, LimitExceeded("nesting depth", limits.max_depth, -1),
+                            stage="unpickle", seconds=time.perf_counter() - start) if exc else \
+            error_report(path, exc)
+    except MemoryError as exc:
+        return error_report(path, exc, stage="limits", seconds=time.perf_counter() - start)
+    return _report(path, size, container, findings, checkpoint, time.perf_counter() - start)
+
+
+def _report(path: str, size: int | None, container: Container, findings: tuple[Finding, ...],
+            checkpoint: Checkpoint | None, seconds: float) -> FileReport:
+    main = checkpoint.main if checkpoint else None
+    tensors = summarize(main.tensors) if main else (
+        summarize(checkpoint.tensors) if checkpoint and checkpoint.tensors else None)
+    extra: list[tuple[str, object]] = []
+    if main is not None:
+        extra.append(("state_dict", {"path": main.path, "kind": checkpoint.kind if checkpoint
+                                     else None, "stripped_prefixes": list(main.stripped_prefixes),
+                                     "others": [s.path for s in checkpoint.state_dicts[1:]]
+                                     if checkpoint else []}))
+    return FileReport(path=path, status=Status.OK, format=container.format.value,
+                      verdict=verdict_of(findings), findings=findings, tensors=tensors,
+                      wrappers=container.wrappers, size=size, seconds=seconds,
+                      metadata=checkpoint.metadata[:50] if checkpoint else (),
+                      extra=tuple(extra))
+
+
+def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = True,
+                 input_shape: Sequence[int] | None = None, device: str = "meta") -> FileReport:
+    """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
+    from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
+    from .layers import group_layers  # noqa: PLC0415
+
+    start = time.perf_counter()
+    try:
+        size = os.path.getsize(path) if os.path.isfile(path) else None
+        container = read_container(path, limits=limits)
+        findings, checkpoint = scan_container(container, limits=limits)
+    except PthForensicsError as exc:
+        return error_report(path, exc, seconds=time.perf_counter() - start)
+    report = _report(path, size, container, findings, checkpoint, 0.0)
+    main = checkpoint.main if checkpoint else None
+    if main is None:
+        return replace(report, layers=(), seconds=time.perf_counter() - start)
+    try:
+        groups = group_layers(main)
+        guesses = infer_layers(groups)
+        guess_input = infer_input(groups, guesses)
+    except PthForensicsError as exc:
+        logger.warning("%s: inference failed: %s", path, exc)
+        return replace(report, layers=(), seconds=time.perf_counter() - start)
+    report = replace(report, layers=guesses, input=guess_input)
+    if trace:
+        report = replace(report, trace=_trace(groups, guesses, guess_input, main, report,
+                                              input_shape, device))
+    return replace(report, seconds=time.perf_counter() - start)
+
+
+def _trace(groups, guesses, guess_input, main, report, input_shape, device):  # type: ignore[no-untyped-def]
+    from .records import TraceResult  # noqa: PLC0415
+
+    if report.verdict is not None and report.verdict.value == "malicious":
+        return TraceResult("skipped", detail="not rebuilt: the file is malicious")
+    from .errors import RebuildError, TraceError  # noqa: PLC0415
+    from .rebuild import rebuild_sequential  # noqa: PLC0415
+    from .trace import trace_model  # noqa: PLC0415
+
+    try:
+        module, note = rebuild_sequential(groups, guesses, guess_input, main)
+    except RebuildError as exc:
+        return TraceResult("skipped", detail=f"not rebuilt: {exc.message}")
+    try:
+        result = trace_model(module, guess_input, input_shape=input_shape, device=device)
+    except TraceError as exc:
+        return TraceResult("skipped", detail=f"{note}; trace failed: {exc.message}")
+    return replace(result, detail="; ".join(x for x in (note, result.detail) if x))
+
+
+_SKIP_DIRS = frozenset({".git", "__pycache__", ".hg", ".svn", "node_modules"})
+
+
+def find_files(paths: Sequence[str], *, include_hidden: bool = False) -> Iterator[str]:
+    """Files to scan: given files as they are; folders walked for checkpoints by content."""
+    for path in paths:
+        if not os.path.isdir(path):
+            yield path
+            continue
+        root_real = os.path.realpath(path)
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS
+                             and (include_hidden or not d.startswith("."))
+                             and not _escapes(os.path.join(folder, d), root_real))
+            for name in sorted(files):
+                full = os.path.join(folder, name)
+                if (not include_hidden and name.startswith(".")) or _escapes(full, root_real):
+                    continue
+                if _is_candidate(full):
+                    yield full
+
+
+def _escapes(path: str, root_real: str) -> bool:
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    return not (target == root_real or target.startswith(root_real + os.sep))
+
+
+def _is_candidate(path: str) -> bool:
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return True  # report the error rather than silently skipping the file
+    if size == 0:
+        return path.endswith((".pt", ".pth", ".bin", ".ckpt", ".pkl", ".safetensors", ".tar"))
+    return sniff(head, size) is not None

@@ -1,0 +1,166 @@
+"""Restricted unpickling: structure without execution.
+
+:class:`StubUnpickler` subclasses the C ``pickle.Unpickler``.  Its ``find_class``
+returns a *stub class* that only records the ``module``/``name`` it stands for,
+and its ``persistent_load`` returns a :class:`StorageRef` record, so nothing named
+in a file is ever imported or called: ``REDUCE``, ``NEWOBJ``, ``INST``, ``OBJ`` and
+``BUILD`` can only ever reach :class:`Stub`, whose methods store their arguments.
+
+The object tree that comes out holds plain Python containers, constants,
+:class:`Stub` instances (``stub.pf_global`` says which global built them,
+``stub.pf_args`` with which arguments) and :class:`StorageRef`s.  Interpreting it
+(which stub is a tensor, which dict a state_dict) is the job of ``tensors``.
+
+Sources: CPython ``Modules/_pickle.c`` (what each opcode calls),
+``torch/_weights_only_unpickler.py`` (the persistent-id layout).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .errors import PickleDecodeError
+from .records import PickleStream
+
+__all__ = ["GlobalName", "PickleTree", "StorageRef", "Stub", "StubUnpickler", "unpickle_stream"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalName:
+    """A global a pickle names: never resolved."""
+
+    module: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class StorageRef:
+    """What a ``('storage', type, key, location, numel)`` persistent id names."""
+
+    storage_type: GlobalName | None
+    """``torch.FloatStorage`` and friends, or ``torch.UntypedStorage`` (bytes)."""
+    key: str
+    location: str
+    numel: int | None
+    """Elements (bytes for an untyped storage), as the file declares."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentRef:
+    """A persistent id of any other shape (kept as data, never resolved)."""
+
+    pid: Any
+
+
+class Stub:
+    """Base of every class ``find_class`` hands out; instances record how they were made."""
+
+    pf_global: ClassVar[GlobalName] = GlobalName("", "")
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Stub:  # noqa: D102 - records, never runs
+        self = object.__new__(cls)
+        self.__dict__.update(pf_args=args, pf_kwargs=kwargs, pf_state=None, pf_items=[],
+                             pf_list=[])
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Arguments were recorded by ``__new__`` (``NEWOBJ`` skips ``__init__``)."""
+
+    def __setstate__(self, state: Any) -> None:
+        self.__dict__["pf_state"] = state
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.__dict__["pf_items"].append((key, value))
+
+    def append(self, value: Any) -> None:
+        """Record an ``APPEND`` onto a stub."""
+        self.__dict__["pf_list"].append(value)
+
+    def extend(self, values: Any) -> None:
+        """Record an ``APPENDS`` onto a stub."""
+        self.__dict__["pf_list"].extend(values)
+
+    def __repr__(self) -> str:
+        return f"<stub {self.pf_global}>"
+
+    # The state a BUILD may set and the attributes above are the only data a stub holds.
+    pf_args: tuple[Any, ...]
+    pf_kwargs: dict[str, Any]
+    pf_state: Any
+    pf_items: list[tuple[Any, Any]]
+    pf_list: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PickleTree:
+    """The object tree of one stream, or how far decoding got."""
+
+    stream: str
+    root: Any
+    """The unpickled object (stubs inside); ``None`` when decoding failed."""
+    globals_seen: tuple[GlobalName, ...]
+    """Every global ``find_class`` was asked for, in the order a loader meets them."""
+    error: str | None = None
+    """Why decoding stopped, when it did not reach ``STOP``."""
+    end: int | None = None
+    """Offset just past ``STOP``."""
+
+
+class StubUnpickler(pickle.Unpickler):
+    """A C unpickler that can build nothing but stubs and storage records."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, encoding="latin1")
+        self.globals_seen: list[GlobalName] = []
+        self._classes: dict[tuple[str, str], type[Stub]] = {}
+
+    def find_class(self, module: str, name: str) -> type[Stub]:
+        """Return a stub class standing for ``module.name``; nothing is imported."""
+        ref = GlobalName(str(module), str(name))
+        self.globals_seen.append(ref)
+        cls = self._classes.get((ref.module, ref.name))
+        if cls is None:
+            cls = type("Stub", (Stub,), {"pf_global": ref, "__slots__": ()})
+            self._classes[(ref.module, ref.name)] = cls
+        return cls
+
+    def persistent_load(self, pid: Any) -> StorageRef | PersistentRef:
+        """Turn a torch storage persistent id into a :class:`StorageRef`."""
+        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] in ("storage", b"storage"):
+            storage_type = pid[1].pf_global if isinstance(pid[1], type) and issubclass(
+                pid[1], Stub) else None
+            numel = pid[4] if isinstance(pid[4], int) else None
+            return StorageRef(storage_type, _text(pid[2]), _text(pid[3]), numel)
+        return PersistentRef(pid)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin1")
+    return str(value)
+
+
+def unpickle_stream(stream: PickleStream) -> PickleTree:
+    """Unpickle ``stream`` into stubs; decoding errors are data, not exceptions.
+
+    Raises :class:`PickleDecodeError` only when not a single opcode could be read.
+    """
+    buf = io.BytesIO(stream.data)
+    unpickler = StubUnpickler(buf)
+    try:
+        root = unpickler.load()
+    except Exception as exc:  # noqa: BLE001 - any failure of a hostile stream is data
+        if buf.tell() == 0 and not unpickler.globals_seen:
+            raise PickleDecodeError(f"not a pickle stream ({exc})", member=stream.name) from exc
+        return PickleTree(stream.name, None, tuple(unpickler.globals_seen),
+                          error=f"{type(exc).__name__}: {exc}")
+    return PickleTree(stream.name, root, tuple(unpickler.globals_seen), end=buf.tell())

@@ -1,0 +1,188 @@
+"""A forgiving zip directory reader: every entry, as a loader could see it.
+
+Python's :mod:`zipfile` refuses archives that torch's miniz reader accepts (bad CRCs,
+encrypted flag bits, overlapping entries), which is a published way to hide a
+``data.pkl`` from scanners built on it.  This reader parses the end-of-central-
+directory record (zip64 included), every central directory entry and its local
+header itself, keeps duplicates, and reports anomalies instead of refusing.
+
+Format: PKWARE APPNOTE.TXT sections 4.3.7 (local header), 4.3.12 (central
+directory), 4.3.14-16 (zip64 end records), 4.4.4 (general purpose flags).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .errors import ContainerError, LimitExceeded
+from .limits import Limits
+
+__all__ = ["ZipDirectory", "ZipEntry", "read_member", "read_zip_directory"]
+
+_EOCD = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
+_ZIP64_EOCD = b"PK\x06\x06"
+_CENTRAL = b"PK\x01\x02"
+_LOCAL = b"PK\x03\x04"
+_MAX_COMMENT = 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class ZipEntry:
+    """One central-directory entry and what its local header says."""
+
+    name: str
+    local_name: str | None
+    flags: int
+    local_flags: int | None
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    header_offset: int
+    """Absolute offset of the local header in the file."""
+    data_offset: int | None
+    """Absolute offset of the first data byte, ``None`` when the local header is bad."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZipDirectory:
+    """The whole directory: entries in central-directory order and the record offsets."""
+
+    entries: tuple[ZipEntry, ...]
+    central_offset: int
+    central_end: int
+    """End of the end-of-central-directory record (and its comment)."""
+    prefix: int
+    """Bytes before the first local header that the offsets do not account for."""
+
+
+def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str) -> ZipDirectory:
+    """Parse the end record and the central directory; raise on a truncated archive."""
+    tail_len = min(size, 22 + _MAX_COMMENT + 20)
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    pos = tail.rfind(_EOCD)
+    while pos >= 0 and pos + 22 > len(tail):
+        pos = tail.rfind(_EOCD, 0, pos)
+    if pos < 0:
+        raise ContainerError("zip end-of-central-directory record not found: the archive is "
+                             "truncated (an interrupted download?) or not a zip", path=path)
+    eocd_at = size - tail_len + pos
+    (_sig, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset,
+     comment_len) = struct.unpack("<4s4H2LH", tail[pos:pos + 22])
+    central_end = eocd_at + 22 + comment_len
+    zip64 = count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF
+    loc = pos - 20
+    if loc >= 0 and tail[loc:loc + 4] == _ZIP64_LOCATOR:
+        (_s, _d, z64_at, _t) = struct.unpack("<4sLQL", tail[loc:loc + 20])
+        f.seek(z64_at)
+        rec = f.read(56)
+        if len(rec) == 56 and rec[:4] == _ZIP64_EOCD:
+            (_s, _sz, _v1, _v2, _d1, _d2, _n1, count, cd_size, cd_offset) = struct.unpack(
+                "<4sQ2H2L4Q", rec)
+            eocd_at = z64_at
+        elif zip64:
+            raise ContainerError("zip64 end record missing or corrupt", path=path)
+    if count > limits.max_members:
+        raise LimitExceeded("zip entries", limits.max_members, count, path=path)
+    # Offsets are relative to the start of the archive; data prepended to it shifts them.
+    prefix = max(0, eocd_at - cd_size - cd_offset)
+    start = cd_offset + prefix
+    if start + cd_size > size:
+        raise ContainerError(f"zip central directory ({cd_size} bytes at {start}) lies outside "
+                             "the file: truncated or corrupt archive", path=path)
+    f.seek(start)
+    central = f.read(cd_size)
+    entries = tuple(_parse_central(f, central, count, prefix, size, path))
+    return ZipDirectory(entries, start, central_end, prefix)
+
+
+def _parse_central(f: BinaryIO, central: bytes, count: int, prefix: int, size: int,
+                   path: str) -> list[ZipEntry]:
+    entries: list[ZipEntry] = []
+    at = 0
+    for _ in range(count):
+        if central[at:at + 4] != _CENTRAL or at + 46 > len(central):
+            raise ContainerError(f"zip central directory entry {len(entries)} is corrupt",
+                                 path=path)
+        (_s, _vm, _vn, flags, method, _t, _d, crc, csize, usize, n_len, e_len, c_len, _dn,
+         _ia, _ea, offset) = struct.unpack("<4s6H3L5HLL", central[at:at + 46])
+        raw_name = central[at + 46:at + 46 + n_len]
+        extra = central[at + 46 + n_len:at + 46 + n_len + e_len]
+        at += 46 + n_len + e_len + c_len
+        usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
+        name = _decode_name(raw_name, flags)
+        header = offset + prefix
+        local_name, local_flags, data_offset = _read_local(f, header, size)
+        entries.append(ZipEntry(name, local_name, flags, local_flags, method, crc, csize, usize,
+                                header, data_offset))
+    return entries
+
+
+def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    at = 0
+    while at + 4 <= len(extra):
+        tag, length = struct.unpack("<HH", extra[at:at + 4])
+        body = extra[at + 4:at + 4 + length]
+        if tag == 1:
+            values = list(struct.unpack(f"<{len(body) // 8}Q", body[:len(body) // 8 * 8]))
+            if usize == 0xFFFFFFFF and values:
+                usize = values.pop(0)
+            if csize == 0xFFFFFFFF and values:
+                csize = values.pop(0)
+            if offset == 0xFFFFFFFF and values:
+                offset = values.pop(0)
+        at += 4 + length
+    return usize, csize, offset
+
+
+def _decode_name(raw: bytes, flags: int) -> str:
+    if flags & 0x800:
+        return raw.decode("utf-8", "replace")
+    return raw.decode("cp437")
+
+
+def _read_local(f: BinaryIO, header: int, size: int) -> tuple[str | None, int | None, int | None]:
+    if header + 30 > size:
+        return None, None, None
+    f.seek(header)
+    fixed = f.read(30)
+    if fixed[:4] != _LOCAL:
+        return None, None, None
+    (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H", fixed)
+    name = _decode_name(f.read(n_len), flags)
+    return name, flags, header + 30 + n_len + e_len
+
+
+def read_member(f: BinaryIO, entry: ZipEntry, cap: int, path: str, *, prefix_only: int = 0) -> bytes:
+    """Bytes of one member (stored or deflated), ignoring CRC and encryption flags as torch's
+    reader does; at most ``cap`` bytes of output (``prefix_only`` bytes when set)."""
+    if entry.data_offset is None:
+        raise ContainerError("local header missing or corrupt", path=path, member=entry.name)
+    want = prefix_only or entry.size
+    if want > cap:
+        raise LimitExceeded("member size", cap, want, path=path, member=entry.name)
+    f.seek(entry.data_offset)
+    if entry.method == 0:
+        return f.read(min(want, entry.compressed_size))
+    if entry.method == 8:
+        inflater = zlib.decompressobj(-15)
+        out = bytearray()
+        remaining = entry.compressed_size
+        try:
+            while remaining > 0 and len(out) < want:
+                chunk = f.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                out += inflater.decompress(chunk, want - len(out))
+        except zlib.error as exc:
+            raise ContainerError(f"deflate data is corrupt ({exc})", path=path,
+                                 member=entry.name) from exc
+        return bytes(out[:want])
+    raise ContainerError(f"compression method {entry.method} is not supported", path=path,
+                         member=entry.name)
