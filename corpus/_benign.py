@@ -26,7 +26,7 @@ from _common import TENSORS, Sample, benign, tiny_model, torch_save_bytes
 from _containers import read_zip, tar_bytes, write_zip
 from _opcodes import Asm
 
-__all__ = ["samples", "state_dict_zip"]
+__all__ = ["legacy_tar", "samples", "state_dict_zip", "torchscript_zip"]
 
 _PT = "https://pytorch.org/docs/stable/notes/serialization.html"
 _ST = "https://github.com/huggingface/safetensors#format"
@@ -87,7 +87,7 @@ def _lightning(model: nn.Module) -> dict[str, object]:
     }
 
 
-def _torchscript() -> bytes:
+def torchscript_zip() -> bytes:
     """A scripted tiny model, without the ``*.debug_pkl`` members (they hold absolute
     source paths of this machine and would make the output non-deterministic)."""
     model = tiny_model()
@@ -100,7 +100,7 @@ def _torchscript() -> bytes:
     return write_zip([(n, d) for n, d in entries if not n.endswith("serialization_id")])
 
 
-def _legacy_tar() -> bytes:
+def legacy_tar(storage_count: bytes | None = None) -> bytes:
     """The pre-0.4 tar layout read by ``torch.serialization._legacy_load.legacy_load``:
     members ``sys_info``, ``storages``, ``tensors``, ``pickle``.
 
@@ -109,6 +109,7 @@ def _legacy_tar() -> bytes:
     tensors: pickle(count), then per tensor pickle((key, storage_key, tensor_type)),
     int32 ndim, 4 pad bytes, int64 sizes, int64 strides, int64 storage offset.
     pickle: the object; tensors are persistent ids resolved by ``int(saved_id)``.
+    ``storage_count`` replaces the first pickle of ``storages`` (malicious variant).
     """
     weight = struct.pack("<12f", *[0.5 * i - 3 for i in range(12)])
     bias = struct.pack("<4f", 0.1, 0.2, 0.3, 0.4)
@@ -123,7 +124,7 @@ def _legacy_tar() -> bytes:
         return Asm(2).int(key).str("cpu").global_("torch", "FloatStorage").tuple3().stop().data
 
     storages = (
-        Asm(2).int(2).stop().data
+        (storage_count or Asm(2).int(2).stop().data)
         + storage_record(1) + struct.pack("<q", 12) + weight
         + storage_record(2) + struct.pack("<q", 4) + bias
         + Asm(2).empty_list().stop().data
@@ -199,7 +200,7 @@ def samples() -> list[Sample]:
     out.append(benign("legacy_proto4.pt",
                       torch_save_bytes(sd, _use_new_zipfile_serialization=False, pickle_protocol=4),
                       fmt="torch-legacy", technique="legacy stacked pickles, pickle protocol 4"))
-    out.append(benign("legacy_tar.tar", _legacy_tar(), fmt="torch-tar", tensor_count=2,
+    out.append(benign("legacy_tar.tar", legacy_tar(), fmt="torch-tar", tensor_count=2,
                       technique="pre-0.4 torch tar layout: sys_info, storages, tensors, pickle",
                       reference="https://github.com/pytorch/pytorch/blob/v2.6.0/torch/serialization.py"))
 
@@ -231,7 +232,7 @@ def samples() -> list[Sample]:
                       fmt="safetensors", reference=_ST, tensor_count=len(q) + len(scales),
                       technique="safetensors int8 weights with fp32 scales"))
 
-    out.append(benign("torchscript.pt", _torchscript(), fmt="torchscript", verdict="suspicious",
+    out.append(benign("torchscript.pt", torchscript_zip(), fmt="torchscript", verdict="suspicious",
                       tensor_count=None, technique="torchscript archive contains code",
                       reference="https://pytorch.org/docs/stable/jit.html"))
 

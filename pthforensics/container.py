@@ -18,19 +18,18 @@ extension), and what ``torch.load`` would do with each:
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import logging
-import lzma
 import os
 import struct
-import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    import tarfile
 
 from .errors import ContainerError, LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
@@ -255,6 +254,8 @@ class _Reader:
     # -- legacy tar ----------------------------------------------------------------------
 
     def _tar(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
+        import tarfile  # noqa: PLC0415 - rare format, keep it off the start-up path
+
         try:
             f.seek(0)
             with tarfile.open(fileobj=f, mode="r:") as tar:
@@ -356,6 +357,10 @@ class _Reader:
 
     def _decompress(self, f: BinaryIO, kind: str, size: int, prefix: str,
                     wrappers: tuple[str, ...]) -> Container:
+        import bz2  # noqa: PLC0415 - rare wrappers, keep them off the start-up path
+        import gzip  # noqa: PLC0415
+        import lzma  # noqa: PLC0415
+
         f.seek(0)
         opener = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind]
         cap = self.limits.max_decompressed_bytes

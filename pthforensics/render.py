@@ -6,8 +6,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from tabulate import tabulate
-
 from .records import FileReport, InputGuess, LayerGuess, TensorSummary, TraceResult
 from .report import BatchReport
 
@@ -110,6 +108,8 @@ def _human_count(n: int) -> str:
 
 def scan_table(reports: Iterable[FileReport]) -> str:
     """The human table of ``scan``: one row per file, then each finding."""
+    from tabulate import tabulate  # noqa: PLC0415 - 40 ms import, not needed for JSON
+
     rows = []
     details = []
     for r in reports:
@@ -129,6 +129,8 @@ def scan_table(reports: Iterable[FileReport]) -> str:
 
 def inspect_text(r: FileReport) -> str:
     """The human report of ``inspect``: verdict, layer table, input verdict, trace."""
+    from tabulate import tabulate  # noqa: PLC0415
+
     parts = [scan_table([r])]
     if r.layers:
         trace_out = {l.name: l.output_shape for l in (r.trace.layers if r.trace else ())}

@@ -169,7 +169,18 @@ _DANGEROUS_ROOTS = _DANGEROUS_COMPONENTS | frozenset({
     "_aix_support", "uuid", "tarfile", "zipfile", "gzip", "bz2", "lzma", "logging",
     "sqlite3", "dbm", "copy", "weakref", "atexit", "faulthandler", "tracemalloc", "yaml",
     "keras", "tensorflow", "jax", "numexpr", "IPython", "jupyter_client", "nbformat",
+    "huggingface_hub", "fsspec", "boto3", "botocore", "s3fs", "gcsfs", "smart_open",
+    "pexpect", "psutil", "docker", "kubernetes", "invoke", "git", "pygit2",
 })
+
+#: Third-party sub-packages that load files, compile or run code.
+_THIRD_PARTY_DANGEROUS = ("numpy.testing", "numpy.f2py", "numpy.distutils", "numpy.ctypeslib",
+                          "numpy.lib.npyio", "numpy.lib.format", "numpy.lib.utils", "pandas.io",
+                          "scipy.io", "scipy.weave", "sklearn.externals", "transformers.utils.hub",
+                          "transformers.dynamic_module_utils", "datasets.load",
+                          "lightning.fabric.utilities.cloud_io",
+                          "pytorch_lightning.utilities.cloud_io", "torchvision.io",
+                          "torchvision.datasets")
 
 #: Callables that execute code, load other pickles or files, spawn processes, write or
 #: delete files, or reach the network; matched against every component of the name.
@@ -194,6 +205,9 @@ _DANGEROUS_NAMES = frozenset({
     "__getattribute__", "__getattr__", "__setattr__", "__reduce__", "__reduce_ex__",
     "__subclasses__", "__globals__", "__code__", "__class__", "__bases__", "__mro__",
     "__dict__", "__init__", "__call__", "__builtins__", "_run_code", "_run_module_code",
+    "runstring", "run_command", "load_dataset", "hf_hub_download", "snapshot_download",
+    "from_pretrained", "load_model", "load_weights", "execute", "executemany", "shell",
+    "check_returncode", "communicate", "getoutput", "pipe", "_execvpe", "spawn_main",
 })
 
 #: torch sub-packages whose functions load files, compile or run code, or spawn work.
@@ -255,6 +269,9 @@ def judge_global(module: str | None, name: str | None) -> Judgement | None:  # n
                          "files or pickles, or reaches processes, files or the network")
     if root == "torch":
         return _judge_torch(module, name, full)
+    if _starts(module, _THIRD_PARTY_DANGEROUS) or _starts(full, _THIRD_PARTY_DANGEROUS):
+        return Judgement(Severity.MALICIOUS, "dangerous-global",
+                         f"'{full}' lies in a package area that loads files or runs code")
     if root in _STDLIB:
         return Judgement(Severity.MALICIOUS, "stdlib-global",
                          f"'{full}' is a standard-library global outside the allow-list; "

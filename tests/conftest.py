@@ -1,0 +1,25 @@
+"""Shared fixtures: small checkpoints made here from trusted in-memory data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def op_pickle(*chunks: bytes) -> bytes:
+    """Join raw opcode chunks into a protocol-2 pickle (never loaded, only scanned)."""
+    return b"\x80\x02" + b"".join(chunks) + b"."
+
+
+@pytest.fixture
+def state_dict_zip(tmp_path: Path) -> Path:
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                                torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2))
+    path = tmp_path / "model.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+
