@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import save as safetensors_save
 from torch import nn
 
-from _common import TENSORS, Sample, benign, tiny_model, torch_save_bytes
+from _common import TENSORS, Sample, benign, legacy_save_bytes, tiny_model, torch_save_bytes
 from _containers import read_zip, tar_bytes, write_zip
 from _opcodes import Asm
 
@@ -194,11 +194,11 @@ def samples() -> list[Sample]:
                                                  "(FRAME, SHORT_BINUNICODE, MEMOIZE)"))
     out.append(benign("state_dict_proto5.pt", torch_save_bytes(sd, pickle_protocol=5),
                       fmt="torch-zip", technique="zip format, data.pkl with pickle protocol 5"))
-    out.append(benign("legacy.pt", torch_save_bytes(sd, _use_new_zipfile_serialization=False),
+    out.append(benign("legacy.pt", legacy_save_bytes(sd),
                       fmt="torch-legacy", reference=_PT,
                       technique="legacy stacked pickles (_use_new_zipfile_serialization=False)"))
     out.append(benign("legacy_proto4.pt",
-                      torch_save_bytes(sd, _use_new_zipfile_serialization=False, pickle_protocol=4),
+                      legacy_save_bytes(sd, pickle_protocol=4),
                       fmt="torch-legacy", technique="legacy stacked pickles, pickle protocol 4"))
     out.append(benign("legacy_tar.tar", legacy_tar(), fmt="torch-tar", tensor_count=2,
                       technique="pre-0.4 torch tar layout: sys_info, storages, tensors, pickle",
@@ -215,7 +215,7 @@ def samples() -> list[Sample]:
     floats = {k: v for k, v in named.items() if v.is_floating_point()}
     ints = {k: v for k, v in named.items() if not v.is_floating_point()}
     out.append(benign("model_fp32.safetensors",
-                      safetensors_save(named, metadata={"format": "pt", "source": "pthforensics"}),
+                      safetensors_save(named, metadata={"format": "pt"}),
                       fmt="safetensors", reference=_ST,
                       technique="safetensors fp32 with __metadata__"))
     out.append(benign("model_fp16.safetensors",

@@ -4,11 +4,14 @@ harmless payloads, and the tiny model every torch sample is cut from."""
 from __future__ import annotations
 
 import io
+import pickletools
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from _opcodes import Asm
 
 __all__ = [
     "CMD",
@@ -18,6 +21,7 @@ __all__ = [
     "Sample",
     "benign",
     "broken",
+    "legacy_save_bytes",
     "malicious",
     "tiny_model",
     "torch_save_bytes",
@@ -159,3 +163,49 @@ def torch_save_bytes(obj: Any, **kwargs: Any) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf, **kwargs)
     return buf.getvalue()
+
+
+def legacy_save_bytes(obj: dict[str, torch.Tensor], *, pickle_protocol: int = 2) -> bytes:
+    """``torch.save(_use_new_zipfile_serialization=False)`` with deterministic storage keys.
+
+    The legacy writer names storages by memory address (``str(storage._cdata)``), and
+    writes the sorted key list then the storages in that order.  Here every key string in
+    the object pickle is overwritten in place by a fixed string of the same length (in order
+    of first use), and the key list and storages are rewritten in the new sorted order.
+    Streams are walked with ``pickletools.genops``; nothing is unpickled.  ``obj`` is a
+    flat dict of tensors with distinct storages, so key ``i`` (in order of first use)
+    belongs to the ``i``-th tensor.
+    """
+    data = torch_save_bytes(obj, _use_new_zipfile_serialization=False,
+                            pickle_protocol=pickle_protocol)
+    bounds = []
+    pos = 0
+    for _ in range(5):  # magic, protocol, sys_info, object, storage keys
+        end = pos
+        for _op, _arg, at in pickletools.genops(io.BytesIO(data[pos:])):
+            end = pos + at + 1
+        bounds.append((pos, end))
+        pos = end
+    obj_start, obj_end = bounds[3]
+    obj_pickle = bytearray(data[obj_start:obj_end])
+    old_keys = [arg for _op, arg, _at in pickletools.genops(data[bounds[4][0]:bounds[4][1]])
+                if isinstance(arg, str)]
+    nbytes = [t.untyped_storage().nbytes() for t in obj.values()]
+    renamed: dict[str, str] = {}
+    size: dict[str, int] = {}
+    for op, arg, at in pickletools.genops(bytes(obj_pickle)):
+        if op.name in ("BINUNICODE", "SHORT_BINUNICODE") and arg in old_keys:
+            new = renamed.setdefault(arg, str(10 ** (len(arg) - 1) + 64 * len(renamed)))
+            size.setdefault(arg, 8 + nbytes[len(size)])
+            start = at + (5 if op.name == "BINUNICODE" else 2)
+            obj_pickle[start : start + len(arg)] = new.encode()
+    assert sorted(renamed) == sorted(old_keys), "a storage key was not found in the object"
+    blobs = {}
+    for key in old_keys:
+        blobs[renamed[key]] = data[pos : pos + size[key]]
+        pos += size[key]
+    assert pos == len(data)
+    new_keys = sorted(blobs)
+    keys_pickle = Asm(pickle_protocol).value(new_keys).stop().data
+    return (data[:obj_start] + bytes(obj_pickle) + keys_pickle
+            + b"".join(blobs[k] for k in new_keys))

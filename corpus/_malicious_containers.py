@@ -10,7 +10,7 @@ import pickletools
 import zlib
 
 from _benign import legacy_tar, state_dict_zip, torchscript_zip
-from _common import CMD, PY, Sample, malicious, tiny_model, torch_save_bytes
+from _common import CMD, PY, Sample, legacy_save_bytes, malicious, tiny_model, torch_save_bytes
 from _containers import ZipEntry, read_zip, seven_zip_stored, split_pickles, write_zip
 from _malicious import PICKLESCAN_BLOCKLIST, PICKLESCAN_NESTED, os_system_pickle
 from _opcodes import Asm, check
@@ -145,7 +145,7 @@ def _zip_samples(inner: bytes) -> list[Sample]:
 
 
 def _legacy_samples() -> list[Sample]:
-    legacy = torch_save_bytes(tiny_model().state_dict(), _use_new_zipfile_serialization=False)
+    legacy = legacy_save_bytes(tiny_model().state_dict())
     (magic, proto, sys_info, obj, keys), storages = split_pickles(legacy, 5)
     sys_info_value = {"protocol_version": 1001, "little_endian": True,
                       "type_sizes": {"short": 2, "int": 4, "long": 8}}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import warnings
@@ -71,6 +72,10 @@ def write(samples: list[Sample], root: Path = HERE) -> None:
 
 
 def main() -> int:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # TorchScript orders __constants__ by set iteration: fix str hashing, then restart.
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     samples = build()
     write(samples)
     counts = Counter(s.path.split("/", 1)[0] for s in samples)

@@ -360,20 +360,22 @@ class _Reader:
         import bz2  # noqa: PLC0415 - rare wrappers, keep them off the start-up path
         import gzip  # noqa: PLC0415
         import lzma  # noqa: PLC0415
+        import zlib  # noqa: PLC0415
 
         f.seek(0)
-        opener = {"gzip": gzip.GzipFile, "bz2": bz2.BZ2File, "xz": lzma.LZMAFile}[kind]
+        openers = {"gzip": lambda: gzip.GzipFile(fileobj=f, mode="rb"),
+                   "bz2": lambda: bz2.BZ2File(f, "rb"), "xz": lambda: lzma.LZMAFile(f, "rb")}
         cap = self.limits.max_decompressed_bytes
         with tempfile.TemporaryFile() as out:
             total = 0
             try:
-                with opener(fileobj=f, mode="rb") as stream:  # type: ignore[operator]
+                with openers[kind]() as stream:
                     while chunk := stream.read(1 << 20):
                         total += len(chunk)
                         if total > cap:
                             raise LimitExceeded("decompressed bytes", cap, total, path=self.path)
                         out.write(chunk)
-            except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+            except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
                 raise self.error(f"{kind} data is corrupt or truncated ({exc})") from exc
             inner = self.read(out, total, f"{prefix}{kind}!", (*wrappers, kind))
         return inner

@@ -99,12 +99,14 @@ def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS) -> FileReport:
         findings, checkpoint = scan_container(container, limits=limits)
     except PthForensicsError as exc:
         return error_report(path, exc, seconds=time.perf_counter() - start)
-    except RecursionError as exc:
-        return error_report(path, LimitExceeded("nesting depth", limits.max_depth, -1),
-                            stage="unpickle", seconds=time.perf_counter() - start) if exc else \
-            error_report(path, exc)
+    except RecursionError:
+        return error_report(path, LimitExceeded("nesting depth", limits.max_depth, "more"),
+                            seconds=time.perf_counter() - start)
     except MemoryError as exc:
         return error_report(path, exc, stage="limits", seconds=time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop a batch
+        logger.exception("%s: internal error", path)
+        return error_report(path, exc, stage="internal", seconds=time.perf_counter() - start)
     return _report(path, size, container, findings, checkpoint, time.perf_counter() - start)
 
 

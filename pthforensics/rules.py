@@ -143,6 +143,7 @@ BENIGN_METADATA: dict[str, str] = {
     "pathlib.PureWindowsPath": _META, "array.array": _META,
     "array._array_reconstructor": _META, "enum.Enum": _META,
     "torch.torch_version.TorchVersion": "torch version string saved by Lightning",
+    "re._compile": "a compiled regular expression (compiling runs no code)",
     "torch.optim.lr_scheduler.LambdaLR": _META,
 }
 
@@ -170,7 +171,9 @@ _DANGEROUS_ROOTS = _DANGEROUS_COMPONENTS | frozenset({
     "sqlite3", "dbm", "copy", "weakref", "atexit", "faulthandler", "tracemalloc", "yaml",
     "keras", "tensorflow", "jax", "numexpr", "IPython", "jupyter_client", "nbformat",
     "huggingface_hub", "fsspec", "boto3", "botocore", "s3fs", "gcsfs", "smart_open",
-    "pexpect", "psutil", "docker", "kubernetes", "invoke", "git", "pygit2",
+    "pexpect", "psutil", "docker", "kubernetes", "invoke", "git", "pygit2", "aiohttp",
+    "httplib2", "pycurl", "websocket", "websockets", "jsonpickle", "pkg_resources", "pytest",
+    "_pytest", "nose", "sympy",
 })
 
 #: Third-party sub-packages that load files, compile or run code.
@@ -201,11 +204,12 @@ _DANGEROUS_NAMES = frozenset({
     "_exit", "abort", "putenv", "memmap", "fromfile", "tofile", "from_file", "save",
     "savez", "_load_from_bytes", "_get_command_stdout", "_read_output", "create_subprocess_exec",
     "create_subprocess_shell", "fork_exec", "attrgetter", "methodcaller", "itemgetter",
-    "partial", "partialmethod", "reduce", "literal_eval", "fromkeys_exec", "getattribute",
+    "reduce", "literal_eval", "fromkeys_exec", "getattribute",
     "__getattribute__", "__getattr__", "__setattr__", "__reduce__", "__reduce_ex__",
     "__subclasses__", "__globals__", "__code__", "__class__", "__bases__", "__mro__",
     "__dict__", "__init__", "__call__", "__builtins__", "_run_code", "_run_module_code",
-    "runstring", "run_command", "load_dataset", "hf_hub_download", "snapshot_download",
+    "runstring", "run_command", "main", "cli", "console_main", "load_entry_point",
+    "exec_command", "sympify", "parse_expr", "safe_eval", "unsafe_load", "full_load", "load_dataset", "hf_hub_download", "snapshot_download",
     "from_pretrained", "load_model", "load_weights", "execute", "executemany", "shell",
     "check_returncode", "communicate", "getoutput", "pipe", "_execvpe", "spawn_main",
 })
@@ -221,6 +225,14 @@ _TORCH_DANGEROUS = ("torch.hub", "torch.jit", "torch.package", "torch.utils.cpp_
                     "torch._library", "torch.cuda.memory", "torch.backends", "torch._export",
                     "torch._higher_order_ops", "torch.utils._config_module", "torch._functorch",
                     "torch.func", "torch.overrides", "torch._lazy", "torch.mps", "torch.xpu")
+
+#: Harmless to construct, but the building blocks of call chains; only a call on what they
+#: return would run code, and such calls are graded by the ``computed-callable`` rule.
+_GADGETS: dict[str, str] = {
+    "functools.partial": "a partial application (Hydra/Lightning configs store optimizer "
+                         "partials); calling it is what would run code",
+    "functools.partialmethod": "a partial method object",
+}
 
 _STDLIB = frozenset(sys.stdlib_module_names) | frozenset(_compat_pickle.IMPORT_MAPPING)
 
@@ -251,6 +263,11 @@ def judge_global(module: str | None, name: str | None) -> Judgement | None:  # n
     if full in BENIGN_METADATA:
         return Judgement(Severity.INFO, "benign-metadata-global", BENIGN_METADATA[full])
     components = [*module.split("."), *name.split(".")]
+    if module == "typing" and name.isidentifier() and name[:1].isupper():
+        return Judgement(Severity.INFO, "benign-metadata-global",
+                         "a typing construct (omegaconf/Lightning configs record type hints)")
+    if full in _GADGETS:
+        return Judgement(Severity.SUSPICIOUS, "gadget-global", _GADGETS[full])
     if any(c.startswith("__") and c.endswith("__") and c not in ("__main__",)
            for c in name.split(".")):
         return Judgement(Severity.MALICIOUS, "dunder-attribute",

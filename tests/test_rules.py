@@ -31,7 +31,8 @@ def test_metadata_is_info(qualname: str) -> None:
     ("torch.hub", "load"), ("torch", "load"), ("torch.storage", "_load_from_bytes"),
     ("torch.utils.collect_env", "run"), ("numpy", "load"), ("numpy.testing._private.utils",
                                                              "runstring"),
-    ("operator", "attrgetter"), ("functools", "partial"), ("importlib", "import_module"),
+    ("operator", "attrgetter"), ("functools", "reduce"), ("typing", "get_type_hints"),
+    ("pytest", "main"), ("pkg_resources", "load_entry_point"), ("sympy", "sympify"), ("importlib", "import_module"),
     ("uuid", "_get_command_stdout"), ("pydoc", "pipepager"), ("ctypes", "CDLL"),
     ("asyncio.subprocess", "create_subprocess_shell"), ("webbrowser", "open"),
     ("shutil", "rmtree"), ("pickle", "loads"), ("_pickle", "loads"), ("marshal", "loads"),
@@ -50,7 +51,7 @@ def test_dangerous_is_malicious(module: str | None, name: str | None) -> None:
 
 @pytest.mark.parametrize(("module", "name"), [
     ("__main__", "Net"), ("mypackage.models", "ResNet"), ("omegaconf.dictconfig", "DictConfig"),
-    ("torch", "manual_seed"),
+    ("torch", "manual_seed"), ("functools", "partial"),
 ])
 def test_unknown_is_suspicious(module: str, name: str) -> None:
     judgement = judge_global(module, name)
