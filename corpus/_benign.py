@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save as safetensors_save
-from torch import nn
-
 from _common import TENSORS, Sample, benign, legacy_save_bytes, tiny_model, torch_save_bytes
 from _containers import read_zip, tar_bytes, write_zip
 from _opcodes import Asm
+from safetensors.torch import save as safetensors_save
+from torch import nn
 
 __all__ = ["legacy_tar", "samples", "state_dict_zip", "torchscript_zip"]
 
@@ -149,7 +148,9 @@ def legacy_tar(storage_count: bytes | None = None) -> bytes:
         .str("fc.bias").str("4").binpersid()
         .setitems().stop().data
     )  # fmt: skip
-    return tar_bytes([("sys_info", sys_info), ("pickle", obj), ("storages", storages), ("tensors", tensors)])
+    return tar_bytes(
+        [("sys_info", sys_info), ("pickle", obj), ("storages", storages), ("tensors", tensors)]
+    )
 
 
 class Net(nn.Module):
@@ -181,70 +182,179 @@ def samples() -> list[Sample]:
     sd = model.state_dict()
     zip_sd = state_dict_zip()
 
-    out.append(benign("state_dict.pt", zip_sd, fmt="torch-zip", reference=_PT,
-                      technique="torch.save(state_dict), zip format, root folder 'archive'"))
+    out.append(
+        benign(
+            "state_dict.pt",
+            zip_sd,
+            fmt="torch-zip",
+            reference=_PT,
+            technique="torch.save(state_dict), zip format, root folder 'archive'",
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "epoch_012.pth"
         torch.save(sd, path)
-        out.append(benign("renamed_root.pth", path.read_bytes(), fmt="torch-zip", reference=_PT,
-                          technique="zip root folder 'epoch_012' (torch uses the file stem), "
-                                    "file renamed since"))
-    out.append(benign("state_dict_proto4.pt", torch_save_bytes(sd, pickle_protocol=4),
-                      fmt="torch-zip", technique="zip format, data.pkl with pickle protocol 4 "
-                                                 "(FRAME, SHORT_BINUNICODE, MEMOIZE)"))
-    out.append(benign("state_dict_proto5.pt", torch_save_bytes(sd, pickle_protocol=5),
-                      fmt="torch-zip", technique="zip format, data.pkl with pickle protocol 5"))
-    out.append(benign("legacy.pt", legacy_save_bytes(sd),
-                      fmt="torch-legacy", reference=_PT,
-                      technique="legacy stacked pickles (_use_new_zipfile_serialization=False)"))
-    out.append(benign("legacy_proto4.pt",
-                      legacy_save_bytes(sd, pickle_protocol=4),
-                      fmt="torch-legacy", technique="legacy stacked pickles, pickle protocol 4"))
-    out.append(benign("legacy_tar.tar", legacy_tar(), fmt="torch-tar", tensor_count=2,
-                      technique="pre-0.4 torch tar layout: sys_info, storages, tensors, pickle",
-                      reference="https://github.com/pytorch/pytorch/blob/v2.6.0/torch/serialization.py"))
+        out.append(
+            benign(
+                "renamed_root.pth",
+                path.read_bytes(),
+                fmt="torch-zip",
+                reference=_PT,
+                technique="zip root folder 'epoch_012' (torch uses the file stem), "
+                "file renamed since",
+            )
+        )
+    out.append(
+        benign(
+            "state_dict_proto4.pt",
+            torch_save_bytes(sd, pickle_protocol=4),
+            fmt="torch-zip",
+            technique="zip format, data.pkl with pickle protocol 4 "
+            "(FRAME, SHORT_BINUNICODE, MEMOIZE)",
+        )
+    )
+    out.append(
+        benign(
+            "state_dict_proto5.pt",
+            torch_save_bytes(sd, pickle_protocol=5),
+            fmt="torch-zip",
+            technique="zip format, data.pkl with pickle protocol 5",
+        )
+    )
+    out.append(
+        benign(
+            "legacy.pt",
+            legacy_save_bytes(sd),
+            fmt="torch-legacy",
+            reference=_PT,
+            technique="legacy stacked pickles (_use_new_zipfile_serialization=False)",
+        )
+    )
+    out.append(
+        benign(
+            "legacy_proto4.pt",
+            legacy_save_bytes(sd, pickle_protocol=4),
+            fmt="torch-legacy",
+            technique="legacy stacked pickles, pickle protocol 4",
+        )
+    )
+    out.append(
+        benign(
+            "legacy_tar.tar",
+            legacy_tar(),
+            fmt="torch-tar",
+            tensor_count=2,
+            technique="pre-0.4 torch tar layout: sys_info, storages, tensors, pickle",
+            reference="https://github.com/pytorch/pytorch/blob/v2.6.0/torch/serialization.py",
+        )
+    )
 
-    for protocol in range(6):
-        out.append(benign(f"numpy_dict_proto{protocol}.pkl",
-                          pickle.dumps(_numpy_metadata_dict(), protocol=protocol),
-                          fmt="pickle", tensor_count=None,
-                          technique=f"plain pickle protocol {protocol}: dict of numpy arrays "
-                                    "and python metadata"))
+    out.extend(
+        benign(
+            f"numpy_dict_proto{protocol}.pkl",
+            pickle.dumps(_numpy_metadata_dict(), protocol=protocol),
+            fmt="pickle",
+            tensor_count=None,
+            technique=f"plain pickle protocol {protocol}: dict of numpy arrays and python metadata",
+        )
+        for protocol in range(6)
+    )
 
     named = {k: v.contiguous() for k, v in sd.items()}
     floats = {k: v for k, v in named.items() if v.is_floating_point()}
     ints = {k: v for k, v in named.items() if not v.is_floating_point()}
-    out.append(benign("model_fp32.safetensors",
-                      safetensors_save(named, metadata={"format": "pt"}),
-                      fmt="safetensors", reference=_ST,
-                      technique="safetensors fp32 with __metadata__"))
-    out.append(benign("model_fp16.safetensors",
-                      safetensors_save({**{k: v.half() for k, v in floats.items()}, **ints}),
-                      fmt="safetensors", reference=_ST, technique="safetensors fp16"))
-    out.append(benign("model_bf16.safetensors",
-                      safetensors_save({**{k: v.bfloat16() for k, v in floats.items()}, **ints}),
-                      fmt="safetensors", reference=_ST, technique="safetensors bf16"))
-    q = {k: (v * 64).round().clamp(-128, 127).to(torch.int8) for k, v in floats.items()
-         if k.endswith("weight")}
+    out.append(
+        benign(
+            "model_fp32.safetensors",
+            safetensors_save(named, metadata={"format": "pt"}),
+            fmt="safetensors",
+            reference=_ST,
+            technique="safetensors fp32 with __metadata__",
+        )
+    )
+    out.append(
+        benign(
+            "model_fp16.safetensors",
+            safetensors_save({**{k: v.half() for k, v in floats.items()}, **ints}),
+            fmt="safetensors",
+            reference=_ST,
+            technique="safetensors fp16",
+        )
+    )
+    out.append(
+        benign(
+            "model_bf16.safetensors",
+            safetensors_save({**{k: v.bfloat16() for k, v in floats.items()}, **ints}),
+            fmt="safetensors",
+            reference=_ST,
+            technique="safetensors bf16",
+        )
+    )
+    q = {
+        k: (v * 64).round().clamp(-128, 127).to(torch.int8)
+        for k, v in floats.items()
+        if k.endswith("weight")
+    }
     scales = {f"{k}_scale": torch.tensor([1 / 64]) for k in q}
-    out.append(benign("model_int8.safetensors",
-                      safetensors_save({**q, **scales}, metadata={"quantization": "int8"}),
-                      fmt="safetensors", reference=_ST, tensor_count=len(q) + len(scales),
-                      technique="safetensors int8 weights with fp32 scales"))
+    out.append(
+        benign(
+            "model_int8.safetensors",
+            safetensors_save({**q, **scales}, metadata={"quantization": "int8"}),
+            fmt="safetensors",
+            reference=_ST,
+            tensor_count=len(q) + len(scales),
+            technique="safetensors int8 weights with fp32 scales",
+        )
+    )
 
-    out.append(benign("torchscript.pt", torchscript_zip(), fmt="torchscript", verdict="suspicious",
-                      tensor_count=None, technique="torchscript archive contains code",
-                      reference="https://pytorch.org/docs/stable/jit.html"))
+    out.append(
+        benign(
+            "torchscript.pt",
+            torchscript_zip(),
+            fmt="torchscript",
+            verdict="suspicious",
+            tensor_count=None,
+            technique="torchscript archive contains code",
+            reference="https://pytorch.org/docs/stable/jit.html",
+        )
+    )
 
-    out.append(benign("state_dict.pt.gz", gzip.compress(zip_sd, mtime=0), fmt="torch-zip",
-                      wrappers=("gzip",), technique="gzip-compressed torch zip checkpoint"))
-    out.append(benign("state_dict.pt.bz2", bz2.compress(zip_sd), fmt="torch-zip",
-                      wrappers=("bz2",), technique="bz2-compressed torch zip checkpoint"))
-    out.append(benign("state_dict.pt.xz", lzma.compress(zip_sd), fmt="torch-zip",
-                      wrappers=("xz",), technique="xz-compressed torch zip checkpoint"))
-    out.append(benign("zipped_checkpoint.zip", write_zip([("model.pth", zip_sd)], deflate=True),
-                      fmt="torch-zip", wrappers=("zip",),
-                      technique="plain zip (deflate) holding a .pth (zip in zip)"))
+    out.append(
+        benign(
+            "state_dict.pt.gz",
+            gzip.compress(zip_sd, mtime=0),
+            fmt="torch-zip",
+            wrappers=("gzip",),
+            technique="gzip-compressed torch zip checkpoint",
+        )
+    )
+    out.append(
+        benign(
+            "state_dict.pt.bz2",
+            bz2.compress(zip_sd),
+            fmt="torch-zip",
+            wrappers=("bz2",),
+            technique="bz2-compressed torch zip checkpoint",
+        )
+    )
+    out.append(
+        benign(
+            "state_dict.pt.xz",
+            lzma.compress(zip_sd),
+            fmt="torch-zip",
+            wrappers=("xz",),
+            technique="xz-compressed torch zip checkpoint",
+        )
+    )
+    out.append(
+        benign(
+            "zipped_checkpoint.zip",
+            write_zip([("model.pth", zip_sd)], deflate=True),
+            fmt="torch-zip",
+            wrappers=("zip",),
+            technique="plain zip (deflate) holding a .pth (zip in zip)",
+        )
+    )
 
     numpy_ckpt = torch_save_bytes({
         "state_dict": sd,
@@ -252,43 +362,94 @@ def samples() -> list[Sample]:
         "epoch": np.int64(12),
         "class_weights": np.array([0.2, 0.3, 0.5], dtype=np.float32),
     })  # fmt: skip
-    out.append(benign("numpy_metadata.pt", numpy_ckpt, fmt="torch-zip",
-                      technique="numpy scalars and array next to the state_dict "
-                                "(numpy._core.multiarray.scalar/_reconstruct); "
-                                "torch.load(weights_only=True) refuses it"))
-    out.append(benign("numpy1_metadata.pt", _rename_numpy_globals(numpy_ckpt), fmt="torch-zip",
-                      technique="as numpy_metadata.pt with numpy 1.x global names "
-                                "(numpy.core.multiarray.scalar/_reconstruct)"))
+    out.append(
+        benign(
+            "numpy_metadata.pt",
+            numpy_ckpt,
+            fmt="torch-zip",
+            technique="numpy scalars and array next to the state_dict "
+            "(numpy._core.multiarray.scalar/_reconstruct); "
+            "torch.load(weights_only=True) refuses it",
+        )
+    )
+    out.append(
+        benign(
+            "numpy1_metadata.pt",
+            _rename_numpy_globals(numpy_ckpt),
+            fmt="torch-zip",
+            technique="as numpy_metadata.pt with numpy 1.x global names "
+            "(numpy.core.multiarray.scalar/_reconstruct)",
+        )
+    )
     hparams = argparse.Namespace(lr=0.1, batch_size=64, arch="tiny", augment=True)
-    out.append(benign("argparse_namespace.pt",
-                      torch_save_bytes({"state_dict": sd, "args": hparams, "epoch": 30}),
-                      fmt="torch-zip",
-                      technique="argparse.Namespace hyper-parameters (NEWOBJ + BUILD); "
-                                "weights_only=True refuses it"))
-    out.append(benign("lightning.ckpt", torch_save_bytes(_lightning(tiny_model())),
-                      fmt="torch-zip",
-                      technique="Lightning-style checkpoint: state_dict with 'model.' prefix, "
-                                "optimizer_states, hyper_parameters",
-                      reference="https://lightning.ai/docs/pytorch/stable/common/checkpointing_basic.html"))
-    ema = OrderedDict((k, v.clone() * 0.999 if v.is_floating_point() else v.clone())
-                      for k, v in sd.items())
-    out.append(benign("ema.pt", torch_save_bytes({"model": sd, "ema": ema, "updates": 1200,
-                                                   "epoch": 5}),
-                      fmt="torch-zip", technique="model and EMA copies of the same state_dict"))
-    out.append(benign("dataparallel.pth",
-                      torch_save_bytes(OrderedDict((f"module.{k}", v) for k, v in sd.items())),
-                      fmt="torch-zip", technique="DataParallel 'module.' key prefix"))
-    out.append(benign("compiled.pth",
-                      torch_save_bytes(OrderedDict((f"_orig_mod.{k}", v) for k, v in sd.items())),
-                      fmt="torch-zip", technique="torch.compile '_orig_mod.' key prefix"))
-    out.append(benign("fp16.pt",
-                      torch_save_bytes(OrderedDict((k, v.half() if v.is_floating_point() else v)
-                                                   for k, v in sd.items())),
-                      fmt="torch-zip", technique="fp16 state_dict (HalfStorage)"))
-    out.append(benign("bf16.pt",
-                      torch_save_bytes(OrderedDict((k, v.bfloat16() if v.is_floating_point() else v)
-                                                   for k, v in sd.items())),
-                      fmt="torch-zip", technique="bf16 state_dict (BFloat16Storage)"))
+    out.append(
+        benign(
+            "argparse_namespace.pt",
+            torch_save_bytes({"state_dict": sd, "args": hparams, "epoch": 30}),
+            fmt="torch-zip",
+            technique="argparse.Namespace hyper-parameters (NEWOBJ + BUILD); "
+            "weights_only=True refuses it",
+        )
+    )
+    out.append(
+        benign(
+            "lightning.ckpt",
+            torch_save_bytes(_lightning(tiny_model())),
+            fmt="torch-zip",
+            technique="Lightning-style checkpoint: state_dict with 'model.' prefix, "
+            "optimizer_states, hyper_parameters",
+            reference="https://lightning.ai/docs/pytorch/stable/common/checkpointing_basic.html",
+        )
+    )
+    ema = OrderedDict(
+        (k, v.clone() * 0.999 if v.is_floating_point() else v.clone()) for k, v in sd.items()
+    )
+    out.append(
+        benign(
+            "ema.pt",
+            torch_save_bytes({"model": sd, "ema": ema, "updates": 1200, "epoch": 5}),
+            fmt="torch-zip",
+            technique="model and EMA copies of the same state_dict",
+        )
+    )
+    out.append(
+        benign(
+            "dataparallel.pth",
+            torch_save_bytes(OrderedDict((f"module.{k}", v) for k, v in sd.items())),
+            fmt="torch-zip",
+            technique="DataParallel 'module.' key prefix",
+        )
+    )
+    out.append(
+        benign(
+            "compiled.pth",
+            torch_save_bytes(OrderedDict((f"_orig_mod.{k}", v) for k, v in sd.items())),
+            fmt="torch-zip",
+            technique="torch.compile '_orig_mod.' key prefix",
+        )
+    )
+    out.append(
+        benign(
+            "fp16.pt",
+            torch_save_bytes(
+                OrderedDict((k, v.half() if v.is_floating_point() else v) for k, v in sd.items())
+            ),
+            fmt="torch-zip",
+            technique="fp16 state_dict (HalfStorage)",
+        )
+    )
+    out.append(
+        benign(
+            "bf16.pt",
+            torch_save_bytes(
+                OrderedDict(
+                    (k, v.bfloat16() if v.is_floating_point() else v) for k, v in sd.items()
+                )
+            ),
+            fmt="torch-zip",
+            technique="bf16 state_dict (BFloat16Storage)",
+        )
+    )
     gen = torch.Generator().manual_seed(1)
     mixed = OrderedDict([
         ("q.weight", torch.randint(-128, 127, (4, 4), dtype=torch.int8, generator=gen)),
@@ -300,21 +461,60 @@ def samples() -> list[Sample]:
         ("position_ids", torch.arange(8)),
         ("c.weight", torch.randn(2, 2, generator=gen).to(torch.complex64)),
     ])  # fmt: skip
-    out.append(benign("mixed_dtypes.pt", torch_save_bytes(mixed), fmt="torch-zip",
-                      tensor_count=len(mixed),
-                      technique="int8/uint8/fp16/bf16/fp64/bool/int64/complex64 tensors"))
+    out.append(
+        benign(
+            "mixed_dtypes.pt",
+            torch_save_bytes(mixed),
+            fmt="torch-zip",
+            tensor_count=len(mixed),
+            technique="int8/uint8/fp16/bf16/fp64/bool/int64/complex64 tensors",
+        )
+    )
     shared = torch.randn(6, 4, generator=gen)
-    tied = OrderedDict([("embed.weight", shared), ("head.weight", shared),
-                        ("head.bias", torch.zeros(6)), ("rows", shared[2:4])])
-    out.append(benign("tied_weights.pt", torch_save_bytes(tied), fmt="torch-zip", tensor_count=4,
-                      technique="tied weights and a view sharing one storage (storage offset)"))
-    out.append(benign("full_model.pt", torch_save_bytes(tiny_model()), fmt="torch-zip",
-                      technique="torch.save(model) of an nn.Sequential: only torch.nn classes"))
-    out.append(benign("main_net_model.pt", _main_net_pickle(), fmt="torch-zip",
-                      verdict_in=["clean", "suspicious"], exit_code_in=[0, 1],
-                      technique="torch.save(model) of a user class: names __main__.Net, which a "
-                                "loader would import (debatable: clean or suspicious)"))
-    out.append(benign("empty_state_dict.pt", torch_save_bytes(nn.Sequential().state_dict()),
-                      fmt="torch-zip", tensor_count=0, technique="empty state_dict"))
-    assert TENSORS == len(sd)
+    tied = OrderedDict(
+        [
+            ("embed.weight", shared),
+            ("head.weight", shared),
+            ("head.bias", torch.zeros(6)),
+            ("rows", shared[2:4]),
+        ]
+    )
+    out.append(
+        benign(
+            "tied_weights.pt",
+            torch_save_bytes(tied),
+            fmt="torch-zip",
+            tensor_count=4,
+            technique="tied weights and a view sharing one storage (storage offset)",
+        )
+    )
+    out.append(
+        benign(
+            "full_model.pt",
+            torch_save_bytes(tiny_model()),
+            fmt="torch-zip",
+            technique="torch.save(model) of an nn.Sequential: only torch.nn classes",
+        )
+    )
+    out.append(
+        benign(
+            "main_net_model.pt",
+            _main_net_pickle(),
+            fmt="torch-zip",
+            verdict_in=["clean", "suspicious"],
+            exit_code_in=[0, 1],
+            technique="torch.save(model) of a user class: names __main__.Net, which a "
+            "loader would import (debatable: clean or suspicious)",
+        )
+    )
+    out.append(
+        benign(
+            "empty_state_dict.pt",
+            torch_save_bytes(nn.Sequential().state_dict()),
+            fmt="torch-zip",
+            tensor_count=0,
+            technique="empty state_dict",
+        )
+    )
+    assert len(sd) == TENSORS
     return out

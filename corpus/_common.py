@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
-
 from _opcodes import Asm
+from torch import nn
 
 __all__ = [
     "CMD",
@@ -176,8 +175,9 @@ def legacy_save_bytes(obj: dict[str, torch.Tensor], *, pickle_protocol: int = 2)
     flat dict of tensors with distinct storages, so key ``i`` (in order of first use)
     belongs to the ``i``-th tensor.
     """
-    data = torch_save_bytes(obj, _use_new_zipfile_serialization=False,
-                            pickle_protocol=pickle_protocol)
+    data = torch_save_bytes(
+        obj, _use_new_zipfile_serialization=False, pickle_protocol=pickle_protocol
+    )
     bounds = []
     pos = 0
     for _ in range(5):  # magic, protocol, sys_info, object, storage keys
@@ -188,8 +188,11 @@ def legacy_save_bytes(obj: dict[str, torch.Tensor], *, pickle_protocol: int = 2)
         pos = end
     obj_start, obj_end = bounds[3]
     obj_pickle = bytearray(data[obj_start:obj_end])
-    old_keys = [arg for _op, arg, _at in pickletools.genops(data[bounds[4][0]:bounds[4][1]])
-                if isinstance(arg, str)]
+    old_keys = [
+        arg
+        for _op, arg, _at in pickletools.genops(data[bounds[4][0] : bounds[4][1]])
+        if isinstance(arg, str)
+    ]
     nbytes = [t.untyped_storage().nbytes() for t in obj.values()]
     renamed: dict[str, str] = {}
     size: dict[str, int] = {}
@@ -207,5 +210,4 @@ def legacy_save_bytes(obj: dict[str, torch.Tensor], *, pickle_protocol: int = 2)
     assert pos == len(data)
     new_keys = sorted(blobs)
     keys_pickle = Asm(pickle_protocol).value(new_keys).stop().data
-    return (data[:obj_start] + bytes(obj_pickle) + keys_pickle
-            + b"".join(blobs[k] for k in new_keys))
+    return data[:obj_start] + bytes(obj_pickle) + keys_pickle + b"".join(blobs[k] for k in new_keys)

@@ -145,9 +145,13 @@ def tar_bytes(members: list[tuple[str, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-def safetensors_bytes(header: dict[str, object] | bytes, payload: bytes, *, declared: int | None = None) -> bytes:
+def safetensors_bytes(
+    header: dict[str, object] | bytes, payload: bytes, *, declared: int | None = None
+) -> bytes:
     """A safetensors file from a header (dict, or raw bytes for invalid JSON) and payload."""
-    raw = header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")).encode()
+    raw = (
+        header if isinstance(header, bytes) else json.dumps(header, separators=(",", ":")).encode()
+    )
     raw += b" " * (-len(raw) % 8)
     length = len(raw) if declared is None else declared
     return struct.pack("<Q", length) + raw + payload
@@ -176,6 +180,7 @@ def seven_zip_stored(name: str, payload: bytes) -> bytes:
     header += b"\x0c" + _7z_number(len(payload))  # kCodersUnPackSize
     header += b"\x0a\x01" + struct.pack("<I", zlib.crc32(payload))  # kCRC, all defined
     header += b"\x00"  # kEnd (UnPackInfo)
+    header += b"\x08\x00"  # kSubStreamsInfo: one substream per folder (default), kEnd
     header += b"\x00"  # kEnd (MainStreamsInfo)
     names = name.encode("utf-16-le") + b"\x00\x00"
     header += b"\x05" + _7z_number(1)  # kFilesInfo, 1 file

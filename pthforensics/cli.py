@@ -15,10 +15,13 @@ from typing import IO, TextIO
 
 from . import __version__
 from .limits import DEFAULT_LIMITS, Limits
-from .pipeline import analyze_file, find_files, inspect_file
-from .records import FileReport, Severity
-from .render import batch_json, inspect_text, report_dict, report_jsonl_line, scan_table
-from .report import EXIT_ERROR, BatchReport
+from .batch import BatchOptions, run_batch
+from .discover import discover
+from .pipeline import inspect_file
+from .records import Candidate, FileReport, Severity
+from .render import (batch_json, batch_summary, csv_text, inspect_text, report_dict,
+                     report_from_dict, report_jsonl_line, scan_table)
+from .report import EXIT_ERROR, BatchReport, model_entries
 
 __all__ = ["main"]
 
@@ -45,7 +48,23 @@ def _parser() -> argparse.ArgumentParser:
                       help="stream one FileReport per line to FILE ('-' for stdout)")
     scan.add_argument("--fail-on", choices=["suspicious", "malicious"], default="suspicious",
                       help="lowest severity that makes the exit code 1 (default: suspicious)")
+    scan.add_argument("--csv", metavar="FILE", help="write a CSV summary (one row per file)")
+    scan.add_argument("--resume", metavar="FILE",
+                      help="skip files already in this earlier --jsonl output (same path, size "
+                           "and mtime); with --jsonl FILE the same file is appended to")
+    scan.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                      help="worker processes (default: one per core)")
+    scan.add_argument("--deep", action="store_true",
+                      help="add layers and the input guess to each report (torch-free)")
     scan.add_argument("--hidden", action="store_true", help="also walk hidden files/folders")
+    scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                      help="skip files and folders matching GLOB (repeatable)")
+    scan.add_argument("--timeout", type=float, metavar="S",
+                      help="kill a worker stuck on one file after S seconds "
+                           "(default: 1.5 x --max-seconds + 5)")
+    scan.add_argument("--max-memory-mb", type=int, default=4096, metavar="MB",
+                      help="memory a worker may add while reading one file; 0 for no cap "
+                           "(default: %(default)s)")
     _limit_options(scan)
 
     inspect = sub.add_parser("inspect", help="layers, input guess, rebuilt model and trace")
@@ -134,31 +153,103 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from tqdm import tqdm  # noqa: PLC0415
+
     limits = _limits(args)
-    fail_on = Severity[args.fail_on.upper()]
-    reports: list[FileReport] = []
-    jsonl: IO[str] | None = None
+    try:
+        options = BatchOptions(jobs=args.jobs, limits=limits, deep=args.deep,
+                               timeout=args.timeout, memory_mb=args.max_memory_mb or None)
+    except ValueError as exc:
+        print(f"pthforensics: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    candidates, groups = discover(args.paths, include_hidden=args.hidden, exclude=args.exclude)
+    if not candidates:
+        print(f"pthforensics: error: no checkpoint found in {' '.join(args.paths)}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    previous = _read_resume(args.resume) if args.resume else {}
+    reports: list[FileReport] = [previous[(c.path, c.size, c.mtime)] for c in candidates
+                                 if (c.path, c.size, c.mtime) in previous]
+    todo = [c for c in candidates if (c.path, c.size, c.mtime) not in previous]
+    if previous:
+        logger.info("resuming: %d file(s) already scanned, %d to go", len(reports), len(todo))
+    progress = tqdm(total=len(todo), unit="file", file=sys.stderr, dynamic_ncols=True,
+                    disable=not sys.stderr.isatty() or args.quiet, leave=False)
+    interrupted = False
+    started = time.monotonic()
     with contextlib.ExitStack() as stack:
+        jsonl: IO[str] | None = None
         if args.jsonl:
-            jsonl = stack.enter_context(_open_output(args.jsonl))
-        for path in find_files(args.paths, include_hidden=args.hidden):
-            report = analyze_file(path, limits=limits)
+            append = args.resume is not None and os.path.abspath(args.resume) == \
+                os.path.abspath(args.jsonl)
+            jsonl = sys.stdout if args.jsonl == "-" else stack.enter_context(
+                open(args.jsonl, "a" if append else "w", encoding="utf-8"))
+
+        def on_start(candidate: Candidate) -> None:
+            progress.set_postfix_str(os.path.basename(candidate.path)[-40:], refresh=False)
+
+        def on_report(report: FileReport) -> None:
             reports.append(report)
             if jsonl is not None:
                 jsonl.write(report_jsonl_line(report) + "\n")
                 jsonl.flush()
-            _log_error(report)
-    if not reports:
-        print(f"pthforensics: error: no checkpoint found in {' '.join(args.paths)}",
-              file=sys.stderr)
-        return EXIT_ERROR
-    batch = BatchReport(tuple(reports), fail_on)
+            if report.error is not None and not args.quiet:
+                progress.write(f"pthforensics: {report.path}: {report.error.message}",
+                               file=sys.stderr)
+            progress.update()
+
+        try:
+            run_batch(todo, options, on_start=on_start, on_report=on_report)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            progress.close()
+    order = {c.path: i for i, c in enumerate(candidates)}
+    reports.sort(key=lambda r: order.get(r.path, len(order)))
+    batch = BatchReport(tuple(reports), Severity[args.fail_on.upper()])
+    models = model_entries(groups, reports)
+    elapsed = time.monotonic() - started
+    if args.csv:
+        with _open_output(args.csv) as out:
+            out.write(csv_text(reports))
     if args.json or args.output:
         with _open_output(args.output) as out:
-            out.write(batch_json(batch) + "\n")
+            out.write(batch_json(batch, models) + "\n")
+        if len(reports) > 1 and not args.quiet:
+            print(batch_summary(batch, models, elapsed), file=sys.stderr)
     elif args.jsonl != "-":
-        print(scan_table(reports))
+        if len(reports) == 1 and not models:
+            print(scan_table(reports, Severity.INFO if args.verbose else Severity.SUSPICIOUS))
+        else:
+            print(batch_summary(batch, models, elapsed))
+    if interrupted:
+        print(f"pthforensics: interrupted after {len(reports)} of {len(candidates)} file(s); "
+              "the output written so far is complete for those files", file=sys.stderr)
+        return 130
     return batch.exit_code()
+
+
+def _read_resume(path: str) -> dict[tuple[str, int | None, float | None], FileReport]:
+    """Reports of an earlier ``--jsonl`` run, keyed by path, size and mtime."""
+    import json  # noqa: PLC0415
+
+    done: dict[tuple[str, int | None, float | None], FileReport] = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    report = report_from_dict(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    logger.warning("%s:%d: not a report line (an interrupted write?); ignored",
+                                   path, number)
+                    continue
+                done[(report.path, report.size, report.mtime)] = report
+    except FileNotFoundError:
+        logger.info("%s does not exist yet: nothing to resume", path)
+    return done
 
 
 def _log_error(report: FileReport) -> None:

@@ -39,7 +39,8 @@ from .records import (Container, Finding, Format, Location, PickleStream, Severi
 from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .zipread import ZipDirectory, ZipEntry, read_member, read_zip_directory
 
-__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "sniff"]
+__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_shard_index", "sniff",
+           "sniff_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,38 @@ def sniff(head: bytes, size: int) -> str | None:
     if looks_like_pickle(head):
         return "pickle"
     return None
+
+
+def sniff_file(path: str) -> str | None:
+    """:func:`sniff` on the first 4 KiB of ``path`` (``None`` for empty/unreadable files)."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    return sniff(head, size) if size else None
+
+
+def read_shard_index(path: str, max_bytes: int = 64 << 20) -> dict[str, str]:
+    """The ``weight_map`` (tensor name -> shard file name) of a sharded-model index
+    (``model.safetensors.index.json``, ``pytorch_model.bin.index.json``)."""
+    import json  # noqa: PLC0415
+
+    try:
+        if os.path.getsize(path) > max_bytes:
+            raise LimitExceeded("index bytes", max_bytes, os.path.getsize(path), path=path)
+        with open(path, "rb") as f:
+            doc = json.loads(f.read().decode("utf-8"))
+    except OSError as exc:
+        raise ContainerError(f"cannot read shard index ({exc.strerror or exc})", path=path) from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContainerError(f"shard index is not valid JSON ({exc})", path=path) from exc
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
+        raise ContainerError("shard index has no weight_map of tensor name -> file", path=path)
+    return weight_map
 
 
 def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS) -> Container:

@@ -75,7 +75,7 @@ class LimitExceeded(PthForensicsError):
 
     stage = "limits"
 
-    def __init__(self, resource: str, limit: int | float, actual: int | float, *,
+    def __init__(self, resource: str, limit: int | float, actual: int | float | str, *,
                  path: str | None = None, member: str | None = None) -> None:
         super().__init__(
             f"{resource} limit exceeded ({actual} > {limit}); raise it with the matching "

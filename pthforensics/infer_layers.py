@@ -65,6 +65,8 @@ _PARAMLESS = (
     (re.compile(r"softmax"), "Softmax", 0.6), (re.compile(r"^elu"), "ELU", 0.5),
     (re.compile(r"max_?pool|^mp\d*$"), "MaxPool{d}d", 0.6),
     (re.compile(r"global_?pool|adaptive|^gap$"), "AdaptiveAvgPool{d}d", 0.6),
+    # torchvision names its AdaptiveAvgPool2d "avgpool" (resnet, vgg, alexnet, densenet...)
+    (re.compile(r"^avgpool$"), "AdaptiveAvgPool{d}d", 0.5),
     (re.compile(r"avg_?pool"), "AvgPool{d}d", 0.4),
     (re.compile(r"pool"), "MaxPool{d}d", 0.4),
     (re.compile(r"drop_?path"), "DropPath", 0.5), (re.compile(r"drop"), "Dropout", 0.6),
@@ -244,6 +246,8 @@ def layer_dims(guess: LayerGuess) -> tuple[int | None, int | None]:
     """(input features/channels, output features/channels) of a guessed layer, from its
     attributes; ``None`` where it does not apply (an Embedding takes token ids)."""
     a = guess.attrs
+    if guess.type == "unknown":
+        return None, None
     if "in_channels" in a:
         return a["in_channels"], a.get("out_channels")
     if "in_features" in a:
@@ -588,7 +592,7 @@ def _bare(ctx: _Context, raw: _Raw) -> LayerGuess:
             roles.append(f"{leaf} {_shape_text(t.shape)}: position embedding of "
                          f"{t.shape[-2]} tokens x {t.shape[-1]}")
             attrs["num_positions"] = t.shape[-2]
-            attrs["embed_dim"] = t.shape[-1]
+            attrs["token_dim"] = t.shape[-1]
         elif re.search(r"gamma|scale", ll) and len(t.shape) <= 1:
             roles.append(f"{leaf} {_shape_text(t.shape)}: layer scale")
         else:

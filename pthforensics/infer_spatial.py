@@ -31,7 +31,8 @@ _IMAGE3 = {224: 0.0, 32: 0.1, 64: 0.5, 128: 0.5, 96: 0.6, 256: 0.6, 299: 0.7, 22
            528: 1.0, 600: 1.0, 640: 1.0, 40: 1.0, 84: 1.0, 120: 1.2, 150: 1.2, 16: 1.5}
 _IMAGE1 = {28: 0.0, 32: 0.4, 64: 0.6, 48: 0.8, 96: 0.8, 128: 0.8, 224: 0.8, 256: 0.9,
            40: 1.0, 84: 1.0, 100: 1.0, 112: 1.0, 16: 1.5, 20: 1.5}
-_IMAGE4 = {84: 0.0, 64: 0.5, 96: 0.8, **{k: v + 0.3 for k, v in _IMAGE3.items() if k not in
+# Four channels: Atari's stacked 84x84 frames far more often than RGBA/RGB-D.
+_IMAGE4 = {84: 0.0, 64: 0.8, 96: 1.0, **{k: v + 0.6 for k, v in _IMAGE3.items() if k not in
                                          (84, 64, 96)}}
 _LENGTH = {16000: 0.0, 8000: 0.3, 22050: 0.5, 44100: 0.6, 128: 0.6, 256: 0.6, 512: 0.6,
            1024: 0.6, 100: 0.8, 200: 0.8, 1000: 0.8, 4000: 0.8, 32: 1.0, 64: 1.0}
@@ -116,18 +117,22 @@ def _conv_options(op: SpatialOp, style: str) -> list[tuple[Choice, float]]:
     k = op.kernel
     kmax = max(k)
     pads: dict[tuple[int, ...], float] = {}
-    for mode, pad in (("valid", tuple(0 for _ in k)), ("same", tuple((x - 1) // 2 for x in k)),
+    same = tuple((x - 1) // 2 for x in k)
+    for mode, pad in (("valid", tuple(0 for _ in k)), ("same", same),
                       ("half", tuple(x // 2 for x in k))):
+        if mode == "half" and pad == same:
+            continue  # only even kernels have a distinct k//2 padding
         cost = 0.0 if mode == style else (0.4 if mode == "half" else 1.0)
         pads[pad] = min(pads.get(pad, 9.0), cost)
     strides: dict[tuple[int, ...], float] = {tuple(1 for _ in k): 0.0}
     stem = op.first and kmax >= 7
     even = kmax % 2 == 0 and kmax >= 4
-    strides[tuple(2 if x > 1 or len(k) == 1 else 1 for x in k)] = 0.3 if stem or even else 1.0
+    # A strided 3x3 costs a little more than a functional 2x pool (the classic nets pool).
+    strides[tuple(2 if x > 1 or len(k) == 1 else 1 for x in k)] = 0.3 if stem or even else 1.2
     if len(k) == 3:
         strides.setdefault((1, 2, 2), 0.6)
-    if kmax >= 6:
-        strides.setdefault(tuple(max(1, x // 2) for x in k), 1.0)
+    if kmax >= 6:  # Nature-DQN: 8x8 stride 4
+        strides.setdefault(tuple(max(1, x // 2) for x in k), 0.6)
     if kmax >= 2:
         strides.setdefault(k, 1.5)
     if op.kind == "convT":
@@ -145,7 +150,7 @@ def _gap_options(op: SpatialOp, ndim: int) -> list[tuple[Choice, float]]:
     if op.pool_hint == "pool":
         costs = (0.0, 3.0)
     elif op.pool_hint == "unknown":
-        costs = (0.5, 0.3)
+        costs = (0.5, 0.0)
     elif len(op.modules) >= 2:
         costs = (0.0, 1.0)
     elif len(op.modules) == 1:

@@ -88,7 +88,16 @@ _ROLE_PATTERNS = (
 )
 
 
+# Token tables before position/segment tables (wte < wpe, word < position < token_type).
+_EMBED_RANK = {"wte": 0.1, "word_embeddings": 0.1, "embed_tokens": 0.1, "tok_embeddings": 0.1,
+               "wpe": 0.2, "position_embeddings": 0.2, "embed_positions": 0.2,
+               "token_type_embeddings": 0.3, "cls_token": 0.05, "pos_embed": 0.06,
+               "patch_embed": 0.07, "LayerNorm": 0.9}
+
+
 def _component_key(comp: str) -> tuple[float, float, int, str]:
+    if comp in _EMBED_RANK:
+        return (0.0, _EMBED_RANK[comp], 0, comp)
     if comp.isdigit():
         return (1.0, float(comp), 0, "")
     if comp in _BLOCK_RANK:

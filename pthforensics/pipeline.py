@@ -36,10 +36,11 @@ def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS
     queue = list(container.streams)
     unpicklable: set[str] = set()
     nested = 0
+    deadline = time.monotonic() + limits.max_seconds
     while queue:
         stream = queue.pop(0)
         try:
-            scan = scan_stream(stream.data, limits=limits)
+            scan = scan_stream(stream.data, limits=limits, deadline=deadline)
         except LimitExceeded as exc:
             findings.append(Finding("resource-limit", Severity.SUSPICIOUS, Location(stream.name),
                                     f"{exc.message}; the stream was not decoded further"))

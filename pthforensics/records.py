@@ -11,6 +11,8 @@ from enum import IntEnum, StrEnum, unique
 from typing import Any
 
 __all__ = [
+    "Candidate",
+    "ModelGroup",
     "Checkpoint",
     "Container",
     "ErrorInfo",
@@ -418,7 +420,35 @@ class FileReport:
     error: ErrorInfo | None = None
     wrappers: tuple[str, ...] = ()
     size: int | None = None
+    mtime: float | None = None
+    """Modification time when scanned (``--resume`` matches path, size and mtime)."""
     seconds: float | None = None
     metadata: tuple[tuple[str, str], ...] = ()
     extra: tuple[tuple[str, Any], ...] = field(default=())
     """Additional fields rendered into JSON as they are (e.g. ``shards``, ``model``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One file to scan."""
+
+    path: str
+    size: int | None
+    mtime: float | None
+    model: str | None = None
+    """The model it belongs to (Hugging Face cache name, or the shard index's model)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelGroup:
+    """A sharded model: its index and the shard files it names."""
+
+    name: str
+    index: str
+    shards: tuple[str, ...]
+    """Shard paths, in the index's order of first mention."""
+    missing: tuple[str, ...]
+    """Shards the index names that are not on disk."""
+    tensors: int
+    """Tensor names the index maps."""
+    error: str | None = None

@@ -6,11 +6,12 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .records import FileReport, InputGuess, LayerGuess, TensorSummary, TraceResult
+from .records import (FileReport, InputGuess, LayerGuess, Severity, TensorSummary,
+                      TraceResult)
 from .report import BatchReport
 
-__all__ = ["SCHEMA_VERSION", "batch_json", "report_dict", "report_jsonl_line", "scan_table",
-           "inspect_text"]
+__all__ = ["SCHEMA_VERSION", "batch_json", "batch_summary", "csv_text", "inspect_text",
+           "report_dict", "report_from_dict", "report_jsonl_line", "scan_table"]
 
 SCHEMA_VERSION = 1
 
@@ -72,6 +73,7 @@ def report_dict(r: FileReport) -> dict[str, Any]:
                   if r.error else None),
         "wrappers": list(r.wrappers),
         "size": r.size,
+        "mtime": r.mtime,
         "seconds": round(r.seconds, 4) if r.seconds is not None else None,
     }
     if r.metadata:
@@ -92,11 +94,14 @@ def report_jsonl_line(r: FileReport) -> str:
     return json.dumps(report_dict(r), separators=(",", ":"))
 
 
-def batch_json(batch: BatchReport) -> str:
-    """The ``scan --json`` document."""
+def batch_json(batch: BatchReport, models: list[dict[str, Any]] | None = None) -> str:
+    """The ``scan --json`` document (sharded models listed under ``summary.models``)."""
+    summary = batch.summary()
+    if models:
+        summary["models"] = models
     return json.dumps({"schema_version": SCHEMA_VERSION,
                        "reports": [report_dict(r) for r in batch.reports],
-                       "summary": batch.summary()}, indent=2)
+                       "summary": summary}, indent=2)
 
 
 def _human_count(n: int) -> str:
@@ -106,8 +111,9 @@ def _human_count(n: int) -> str:
     return str(n)
 
 
-def scan_table(reports: Iterable[FileReport]) -> str:
-    """The human table of ``scan``: one row per file, then each finding."""
+def scan_table(reports: Iterable[FileReport], min_severity: Severity = Severity.INFO) -> str:
+    """The human table of ``scan``: one row per file, then each finding at or above
+    ``min_severity``."""
     from tabulate import tabulate  # noqa: PLC0415 - 40 ms import, not needed for JSON
 
     rows = []
@@ -120,8 +126,7 @@ def scan_table(reports: Iterable[FileReport]) -> str:
                      _human_count(r.tensors.parameters) if r.tensors else "-"])
         if r.error:
             details.append(f"{r.path}: error in {r.error.stage}: {r.error.message}")
-        for f in r.findings:
-            details.append(f"{r.path}: {f}")
+        details.extend(f"{r.path}: {f}" for f in r.findings if f.severity >= min_severity)
     table = tabulate(rows, headers=["file", "format", "verdict", "worst findings", "tensors",
                                     "params"], tablefmt="simple")
     return table + ("\n\n" + "\n".join(details) if details else "")
@@ -162,3 +167,85 @@ def inspect_text(r: FileReport) -> str:
 
 def _attr_text(g: LayerGuess) -> str:
     return ", ".join(f"{k}={v}" for k, v in g.attributes)[:80]
+
+
+def csv_text(reports: Iterable[FileReport]) -> str:
+    """A CSV summary: one row per file."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["path", "status", "format", "verdict", "findings", "worst_rule",
+                     "tensors", "parameters", "bytes", "seconds", "error"])
+    for r in reports:
+        worst = r.findings[0] if r.findings else None
+        writer.writerow([r.path, r.status.value, r.format or "", r.verdict.value if r.verdict
+                         else "", len(r.findings), worst.rule_id if worst else "",
+                         r.tensors.count if r.tensors else "",
+                         r.tensors.parameters if r.tensors else "",
+                         r.tensors.bytes if r.tensors else "",
+                         f"{r.seconds:.4f}" if r.seconds is not None else "",
+                         r.error.message if r.error else ""])
+    return out.getvalue()
+
+
+def batch_summary(batch: BatchReport, models: list[dict[str, Any]], seconds: float,
+                  *, slowest: int = 5, listed: int = 50) -> str:
+    """The closing human summary of a batch: counts, files with findings, slowest files."""
+    from tabulate import tabulate  # noqa: PLC0415
+
+    summary = batch.summary()
+    reports = batch.reports
+    rate = len(reports) / seconds if seconds > 0 else 0.0
+    parts = [f"{len(reports)} file(s) in {seconds:.1f} s ({rate:.1f} files/s); exit code "
+             f"{summary['exit_code']}"]
+    counts = [[k, v] for k, v in summary["verdicts"].items()]  # type: ignore[attr-defined]
+    formats = [[k, v] for k, v in summary["formats"].items()]  # type: ignore[attr-defined]
+    parts.append(tabulate(counts, headers=["verdict", "files"]) + "\n\n" +
+                 tabulate(formats, headers=["format", "files"]))
+    flagged = [r for r in reports if r.findings and r.findings[0].severity >= batch.fail_on]
+    if flagged:
+        rows = [[r.path, r.verdict.value if r.verdict else "", r.findings[0].rule_id,
+                 str(r.findings[0].location)[:60]] for r in flagged[:listed]]
+        more = f"\n(+{len(flagged) - listed} more)" if len(flagged) > listed else ""
+        parts.append(tabulate(rows, headers=["file with findings", "verdict", "worst rule",
+                                             "where"]) + more)
+    errors = [r for r in reports if r.error]
+    if errors:
+        rows = [[r.path, r.error.stage, r.error.message[:90]] for r in errors[:listed]
+                if r.error]
+        parts.append(tabulate(rows, headers=["file with errors", "stage", "message"]))
+    if models:
+        rows = [[m["model"], m["verdict"] or "-", len(m["shards"]), m["shard_tensors"],
+                 m["error"] or ""] for m in models]
+        parts.append(tabulate(rows, headers=["sharded model", "verdict", "shards", "tensors",
+                                             "problem"]))
+    timed = sorted((r for r in reports if r.seconds is not None),
+                   key=lambda r: -(r.seconds or 0.0))[:slowest]
+    if timed:
+        parts.append(tabulate([[r.path, f"{r.seconds:.3f}"] for r in timed],
+                              headers=["slowest files", "seconds"]))
+    return "\n\n".join(parts)
+
+
+def report_from_dict(d: dict[str, Any]) -> FileReport:
+    """Read back a report this module wrote (``--resume``); layers/trace are kept as extra."""
+    from .records import ErrorInfo, Finding, Location, Severity, Status, Verdict  # noqa: PLC0415
+
+    tensors = d.get("tensors")
+    error = d.get("error")
+    findings = tuple(Finding(f["rule_id"], Severity[f["severity"].upper()],
+                             Location(member=f.get("location")), f.get("detail", ""))
+                     for f in d.get("findings") or ())
+    known = {"schema_version", "path", "status", "format", "verdict", "findings", "tensors",
+             "error", "wrappers", "size", "mtime", "seconds", "metadata"}
+    return FileReport(
+        path=d["path"], status=Status(d["status"]), format=d.get("format"),
+        verdict=Verdict(d["verdict"]) if d.get("verdict") else None, findings=findings,
+        tensors=TensorSummary(tensors["count"], tensors["parameters"], tensors["bytes"],
+                              tuple(tensors.get("dtypes", {}).items())) if tensors else None,
+        error=ErrorInfo(error["stage"], error["type"], error["message"]) if error else None,
+        wrappers=tuple(d.get("wrappers") or ()), size=d.get("size"), mtime=d.get("mtime"),
+        seconds=d.get("seconds"), metadata=tuple((d.get("metadata") or {}).items()),
+        extra=tuple((k, v) for k, v in d.items() if k not in known))

@@ -11,11 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import os
+from collections.abc import Sequence
+
 from .errors import PthForensicsError
-from .records import ErrorInfo, FileReport, Finding, Severity, Status, Verdict
+from .records import ErrorInfo, FileReport, Finding, ModelGroup, Severity, Status, Verdict
 
 __all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "BatchReport", "error_report",
-           "verdict_of"]
+           "model_entries", "verdict_of"]
 
 EXIT_CLEAN: Final = 0
 """No finding at or above ``--fail-on`` and no error."""
@@ -74,3 +77,26 @@ class BatchReport:
             "formats": dict(sorted(formats.items())),
             "exit_code": self.exit_code(),
         }
+
+
+def model_entries(groups: Sequence[ModelGroup], reports: Sequence[FileReport]
+                  ) -> list[dict[str, object]]:
+    """One entry per sharded model: its shards' verdicts, missing shards, tensor counts."""
+    by_path = {os.path.realpath(r.path): r for r in reports}
+    out: list[dict[str, object]] = []
+    for g in groups:
+        shard_reports = [by_path.get(os.path.realpath(p)) for p in g.shards]
+        verdicts = [r.verdict if r is not None else None for r in shard_reports]
+        known = [v for v in verdicts if v is not None]
+        worst = max(known, key=list(Verdict).index) if known else None
+        tensors = sum(r.tensors.count for r in shard_reports if r is not None and r.tensors)
+        error = g.error or (f"{len(g.missing)} shard(s) named by the index are missing"
+                            if g.missing else None)
+        out.append({"model": g.name, "index": g.index,
+                    "status": "error" if error or None in verdicts else "ok",
+                    "verdict": worst.value if worst else None,
+                    "shards": [{"path": p, "verdict": v.value if v else None}
+                               for p, v in zip(g.shards, verdicts, strict=True)],
+                    "missing_shards": list(g.missing), "index_tensors": g.tensors,
+                    "shard_tensors": tensors, "error": error})
+    return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import pickletools
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,8 +97,13 @@ class _Ref:
     called: bool = False
 
 
-def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS) -> StreamScan:
-    """Walk the opcodes of the pickle starting at ``data[start]`` symbolically."""
+def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
+                deadline: float | None = None) -> StreamScan:
+    """Walk the opcodes of the pickle starting at ``data[start]`` symbolically.
+
+    ``deadline`` is a :func:`time.monotonic` value after which the walk gives up with
+    :class:`LimitExceeded` (checked every 4096 opcodes).
+    """
     uses: list[GlobalUse] = []
     stack: list[Any] = []
     metastack: list[list[Any]] = []
@@ -142,6 +148,8 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS)
             ops += 1
             if ops > limits.max_pickle_ops:
                 raise LimitExceeded("pickle opcodes", limits.max_pickle_ops, ops)
+            if deadline is not None and not ops & 4095 and time.monotonic() > deadline:
+                raise LimitExceeded("seconds per file", limits.max_seconds, "more")
             pos += start
             name = op.name
             if name in ("PROTO",):

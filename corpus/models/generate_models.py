@@ -1,0 +1,536 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = ["torch>=2.1", "safetensors"]
+# ///
+"""Small reference models with known architecture, for the analysis stages.
+
+Each builder returns a ``torch.nn`` model (torch.nn only: no torchvision/timm/transformers)
+written the way the usual zoos write them (torchvision/timm/Hugging Face naming), and the
+input it runs on.  ``main()`` saves every model's ``state_dict()`` as ``<name>.pt`` (and a
+few as ``.safetensors``, whose keys are sorted and carry no ``_metadata``) next to a
+``<name>.truth.json``::
+
+    {"layers": {module: type}, "input_status": "fixed"|"free", "input_kind": ...,
+     "input_shape": [...], "input_dtype": ..., "output_shape": [...]}
+
+``layers`` lists every leaf module and every module owning tensors, typed by
+``type(module).__name__``.  Run: ``python corpus/models/generate_models.py``.
+Tests import ``BUILDERS`` from here to check inference against the same models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+Builder = Callable[[], tuple[nn.Module, dict[str, Any]]]
+BUILDERS: dict[str, Builder] = {}
+
+
+def _register(fn: Builder) -> Builder:
+    BUILDERS[fn.__name__] = fn
+    return fn
+
+
+def _truth(status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32") -> dict[str, Any]:
+    return {"input_status": status, "input_kind": kind, "input_shape": list(shape),
+            "input_dtype": dtype}
+
+
+# --- classic CNNs with flatten heads -------------------------------------------------------
+
+
+@_register
+def lenet_seq():
+    """LeNet-5 as an nn.Sequential pair, 1x32x32 (no padding): Linear(400) after flatten."""
+    model = nn.Sequential()
+    model.add_module("features", nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2)))
+    model.add_module("classifier", nn.Sequential(
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10)))
+    return model, _truth("fixed", "image", (1, 1, 32, 32))
+
+
+class MnistNet(nn.Module):
+    """The PyTorch MNIST example (functional relu/max_pool), 1x28x28."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, 1)
+        self.conv2 = nn.Conv2d(8, 16, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(16 * 12 * 12, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv1(x))
+        x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+        x = torch.flatten(self.dropout1(x), 1)
+        return self.fc2(self.dropout2(torch.relu(self.fc1(x))))
+
+
+@_register
+def mnist_net():
+    return MnistNet(), _truth("fixed", "image", (1, 1, 28, 28))
+
+
+class CifarNet(nn.Module):
+    """The PyTorch CIFAR-10 tutorial net (one pool module used twice), 3x32x32."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 32)
+        self.fc2 = nn.Linear(32, 24)
+        self.fc3 = nn.Linear(24, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+
+@_register
+def cifar_net():
+    return CifarNet(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
+@_register
+def keras_style_cnn():
+    """conv-conv-pool x2 with 'same' padding and BatchNorm, 3x32x32 -> 8x8 flatten."""
+    def block(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+                nn.MaxPool2d(2)]
+    model = nn.Sequential(*block(3, 8), *block(8, 16), nn.Flatten(), nn.Dropout(0.5),
+                          nn.Linear(16 * 8 * 8, 10))
+    return model, _truth("fixed", "image", (1, 3, 32, 32))
+
+
+class AtariDQN(nn.Module):
+    """Nature-DQN: 4x84x84 stacked frames, strides 4/2/1, Linear(3136)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 8, 8, stride=4)
+        self.conv2 = nn.Conv2d(8, 16, 4, stride=2)
+        self.conv3 = nn.Conv2d(16, 16, 3, stride=1)
+        self.fc = nn.Linear(16 * 7 * 7, 32)
+        self.head = nn.Linear(32, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
+        return self.head(torch.relu(self.fc(x.flatten(1))))
+
+
+@_register
+def atari_dqn():
+    return AtariDQN(), _truth("fixed", "image", (1, 4, 84, 84))
+
+
+# --- free-size CNNs ------------------------------------------------------------------------
+
+
+def _vgg(width: int, out_size: int) -> nn.Module:
+    cfg = [width, "M", 2 * width, "M", 4 * width, 4 * width, "M", 8 * width, "M", 8 * width, "M"]
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+            cin = int(v)
+    model = nn.Sequential()
+    model.add_module("features", nn.Sequential(*layers))
+    model.add_module("avgpool", nn.AdaptiveAvgPool2d((out_size, out_size)))
+    model.add_module("flatten", nn.Flatten())
+    model.add_module("classifier", nn.Sequential(
+        nn.Linear(cin * out_size * out_size, 32), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(32, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 10)))
+    return model
+
+
+@_register
+def vgg_like():
+    """torchvision-style VGG: features / avgpool=AdaptiveAvgPool2d((7,7)) / classifier."""
+    return _vgg(4, 7), _truth("free", "image", (1, 3, 224, 224))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                            nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        idt = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + idt)
+
+
+class ResNetLike(nn.Module):
+    """torchvision ResNet layout: conv1/bn1/relu/maxpool/layer1..3/avgpool/fc."""
+
+    def __init__(self, width: int = 8, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = nn.Sequential(BasicBlock(width, width), BasicBlock(width, width))
+        self.layer2 = nn.Sequential(BasicBlock(width, 2 * width, 2),
+                                    BasicBlock(2 * width, 2 * width))
+        self.layer3 = nn.Sequential(BasicBlock(2 * width, 4 * width, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(4 * width, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+@_register
+def resnet_like():
+    return ResNetLike(), _truth("free", "image", (1, 3, 224, 224))
+
+
+def _conv_bn(cin: int, cout: int, stride: int, groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3 if groups > 1 or cin == 3 else 1, stride,
+                                   1 if groups > 1 or cin == 3 else 0, groups=groups,
+                                   bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+
+
+@_register
+def mobilenet_like():
+    """Depthwise-separable MobileNetV1 chain: features.N.{0,1,2} / classifier."""
+    feats = [_conv_bn(3, 8, 2)]
+    cin = 8
+    for cout, stride in ((16, 1), (32, 2), (32, 1)):
+        feats += [_conv_bn(cin, cin, stride, groups=cin), _conv_bn(cin, cout, 1)]
+        cin = cout
+    model = nn.Sequential()
+    model.add_module("features", nn.Sequential(*feats))
+    model.add_module("pool", nn.AdaptiveAvgPool2d(1))
+    model.add_module("flatten", nn.Flatten())
+    model.add_module("classifier", nn.Sequential(nn.Dropout(0.2), nn.Linear(cin, 10)))
+    return model, _truth("free", "image", (1, 3, 224, 224))
+
+
+class M5(nn.Module):
+    """Conv1d audio net (the torchaudio tutorial M5): 1x16000 waveform, global avg pool."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(1, 16, 80, stride=16)
+        self.bn1 = nn.BatchNorm1d(16)
+        self.pool1 = nn.MaxPool1d(4)
+        self.conv2 = nn.Conv1d(16, 16, 3)
+        self.bn2 = nn.BatchNorm1d(16)
+        self.pool2 = nn.MaxPool1d(4)
+        self.conv3 = nn.Conv1d(16, 32, 3)
+        self.bn3 = nn.BatchNorm1d(32)
+        self.pool3 = nn.MaxPool1d(4)
+        self.fc1 = nn.Linear(32, 12)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(torch.relu(self.bn1(self.conv1(x))))
+        x = self.pool2(torch.relu(self.bn2(self.conv2(x))))
+        x = self.pool3(torch.relu(self.bn3(self.conv3(x))))
+        x = torch.nn.functional.avg_pool1d(x, x.shape[-1]).squeeze(-1)
+        return self.fc1(x)
+
+
+@_register
+def audio_m5():
+    return M5(), _truth("free", "sequence", (1, 1, 16000))
+
+
+@_register
+def video_c3d():
+    """Conv3d clip classifier: stem / BatchNorm3d / MaxPool3d / AdaptiveAvgPool3d / fc."""
+    model = nn.Sequential()
+    model.add_module("stem", nn.Sequential(nn.Conv3d(3, 8, (3, 7, 7), (1, 2, 2), (1, 3, 3),
+                                                     bias=False),
+                                           nn.BatchNorm3d(8), nn.ReLU(inplace=True)))
+    model.add_module("pool", nn.MaxPool3d((1, 2, 2)))
+    model.add_module("block", nn.Sequential(nn.Conv3d(8, 16, 3, padding=1, bias=False),
+                                            nn.BatchNorm3d(16), nn.ReLU(inplace=True)))
+    model.add_module("avgpool", nn.AdaptiveAvgPool3d(1))
+    model.add_module("flatten", nn.Flatten())
+    model.add_module("fc", nn.Linear(16, 5))
+    return model, _truth("free", "volume", (1, 3, 16, 112, 112))
+
+
+@_register
+def dcgan_generator():
+    """DCGAN generator: ConvTranspose2d chain from a 16x1x1 latent to 3x32x32."""
+    model = nn.Sequential()
+    model.add_module("main", nn.Sequential(
+        nn.ConvTranspose2d(16, 32, 4, 1, 0, bias=False), nn.BatchNorm2d(32), nn.ReLU(True),
+        nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(True),
+        nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(True),
+        nn.ConvTranspose2d(8, 3, 4, 2, 1, bias=False), nn.Tanh()))
+    return model, _truth("free", "latent", (1, 16, 1, 1))
+
+
+class TinyUNet(nn.Module):
+    """Two-level UNet: concatenating skips, ConvTranspose2d up-sampling (with bias)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        def double(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout),
+                                 nn.ReLU(True), nn.Conv2d(cout, cout, 3, padding=1),
+                                 nn.BatchNorm2d(cout), nn.ReLU(True))
+        self.inc = double(3, 8)
+        self.down1 = nn.Sequential(nn.MaxPool2d(2), double(8, 16))
+        self.down2 = nn.Sequential(nn.MaxPool2d(2), double(16, 32))
+        self.up1 = nn.ConvTranspose2d(32, 16, 2, stride=2)
+        self.conv1 = double(32, 16)
+        self.up2 = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.conv2 = double(16, 8)
+        self.outc = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = self.inc(x)
+        x2 = self.down1(x1)
+        x3 = self.down2(x2)
+        y = self.conv1(torch.cat([x2, self.up1(x3)], 1))
+        y = self.conv2(torch.cat([x1, self.up2(y)], 1))
+        return self.outc(y)
+
+
+@_register
+def unet_tiny():
+    return TinyUNet(), _truth("free", "image", (1, 3, 224, 224))
+
+
+class NormZoo(nn.Module):
+    """GroupNorm, PReLU, affine InstanceNorm between convolutions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.gn1 = nn.GroupNorm(4, 16)
+        self.act1 = nn.PReLU(16)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.norm2 = nn.InstanceNorm2d(16, affine=True)
+        self.act2 = nn.PReLU()
+        self.conv3 = nn.Conv2d(16, 8, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act1(self.gn1(self.conv1(x)))
+        x = self.act2(self.norm2(self.conv2(x)))
+        return self.fc(self.pool(self.conv3(x)).flatten(1))
+
+
+@_register
+def norm_zoo():
+    return NormZoo(), _truth("free", "image", (1, 3, 224, 224))
+
+
+# --- sequences and tokens ------------------------------------------------------------------
+
+
+class TextRNN(nn.Module):
+    """Embedding -> 2-layer bidirectional LSTM (batch_first) -> Linear on the last step."""
+
+    def __init__(self, cell: type[nn.Module] = nn.LSTM) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(500, 16)
+        self.rnn = cell(16, 24, num_layers=2, bidirectional=True, batch_first=True)
+        self.fc = nn.Linear(48, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(self.embedding(x))
+        return self.fc(out[:, -1])
+
+
+@_register
+def text_lstm():
+    return TextRNN(nn.LSTM), _truth("free", "tokens", (1, 32), "int64")
+
+
+@_register
+def text_gru():
+    return TextRNN(nn.GRU), _truth("free", "tokens", (1, 32), "int64")
+
+
+class TinyViT(nn.Module):
+    """timm VisionTransformer layout: patch_embed.proj, cls_token, pos_embed, blocks
+    (here nn.TransformerEncoder), norm, head; 3x32x32, patch 8 -> 16 + 1 tokens."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 17, dim))
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dim, 8, 8)
+        layer = nn.TransformerEncoderLayer(dim, 4, 2 * dim, batch_first=True)
+        self.blocks = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed.proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+@_register
+def tiny_vit():
+    return TinyViT(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, kv_heads: int) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.hd = heads, kv_heads, dim // heads
+        self.q_proj = nn.Linear(dim, dim, bias=False)
+        self.k_proj = nn.Linear(dim, kv_heads * self.hd, bias=False)
+        self.v_proj = nn.Linear(dim, kv_heads * self.hd, bias=False)
+        self.o_proj = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.heads, self.hd).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.kv_heads, self.hd).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.kv_heads, self.hd).transpose(1, 2)
+        rep = self.heads // self.kv_heads
+        k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class GatedMLP(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden, bias=False)
+        self.up_proj = nn.Linear(dim, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(torch.nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.input_layernorm = nn.RMSNorm(dim)
+        self.self_attn = Attention(dim, 4, 2)
+        self.post_attention_layernorm = nn.RMSNorm(dim)
+        self.mlp = GatedMLP(dim, 3 * dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x))
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class TinyGPT(nn.Module):
+    """GPT/LLaMA-like decoder: wte + wpe, q/k/v/o projections, gated MLP, lm_head."""
+
+    def __init__(self, vocab: int = 256, dim: int = 32, ctx: int = 64) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(vocab, dim)
+        self.wpe = nn.Embedding(ctx, dim)
+        self.layers = nn.ModuleList([DecoderLayer(dim) for _ in range(2)])
+        self.norm = nn.RMSNorm(dim)
+        self.lm_head = nn.Linear(dim, vocab, bias=False)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for layer in self.layers:
+            x = layer(x)
+        return self.lm_head(self.norm(x))
+
+
+@_register
+def tiny_gpt():
+    return TinyGPT(), _truth("free", "tokens", (1, 32), "int64")
+
+
+@_register
+def mlp():
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.BatchNorm1d(64), nn.Linear(64, 32),
+                          nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 3))
+    return model, _truth("fixed", "vector", (1, 20))
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def layer_types(model: nn.Module) -> dict[str, str]:
+    """Leaf modules and modules owning tensors -> ``type(module).__name__``."""
+    out = {}
+    for name, module in model.named_modules():
+        owns = any(True for _ in module.parameters(recurse=False)) or any(
+            True for _ in module.buffers(recurse=False))
+        leaf = not any(True for _ in module.children())
+        if name and (owns or leaf) or (not name and owns):
+            out[name] = type(module).__name__
+    return out
+
+
+def build(name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """Build one reference model (seeded) and its full truth, output shape included."""
+    torch.manual_seed(0)
+    model, truth = BUILDERS[name]()
+    model.eval()
+    dtype = torch.int64 if truth["input_dtype"] == "int64" else torch.float32
+    with torch.no_grad():
+        out = model(torch.zeros(truth["input_shape"], dtype=dtype))
+    truth["output_shape"] = list(out.shape)
+    truth["layers"] = layer_types(model)
+    return model, truth
+
+
+SAFETENSORS = ("resnet_like", "lenet_seq")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write every model's state_dict and truth next to this script."""
+    out_dir = Path(argv[0]) if argv else Path(__file__).resolve().parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in BUILDERS:
+        model, truth = build(name)
+        sd = model.state_dict()
+        path = out_dir / f"{name}.pt"
+        torch.save(sd, path)
+        truth["file"] = path.name
+        (out_dir / f"{name}.truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+        if name in SAFETENSORS:
+            from safetensors.torch import save_file
+
+            st = out_dir / f"{name}.safetensors"
+            save_file({k: v.contiguous() for k, v in sd.items()}, st)
+            (out_dir / f"{name}.safetensors.truth.json").write_text(
+                json.dumps({**truth, "file": st.name}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

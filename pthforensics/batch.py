@@ -1,0 +1,212 @@
+"""Parallel batch scanning: worker processes, each file with its own time and memory cap.
+
+A hostile or huge file costs its worker, not the run: a worker that exceeds the time cap
+is killed, one that crashes or is killed by the memory cap is replaced, and either way
+the file gets an ``error`` report and the run goes on.  Workers are forked once and fed
+one file at a time over a pipe (no per-file interpreter start-up).  Reports come back in
+completion order through ``on_report`` so the CLI can stream them.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .errors import LimitExceeded
+from .limits import DEFAULT_LIMITS, Limits
+from .records import Candidate, ErrorInfo, FileReport, Status
+
+__all__ = ["BatchOptions", "analyze_candidate", "run_batch"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    """How a batch runs."""
+
+    jobs: int = 0
+    """Worker processes; 0 means one per core."""
+    limits: Limits = DEFAULT_LIMITS
+    deep: bool = False
+    """Add layers and the input guess (torch-free) to each report."""
+    timeout: float | None = None
+    """Hard wall-clock cap per file; defaults to ``limits.max_seconds`` plus a margin."""
+    memory_mb: int | None = 4096
+    """Address space a worker may add while reading one file; ``None`` for no cap."""
+
+    def __post_init__(self) -> None:
+        if self.jobs < 0:
+            raise ValueError(f"jobs must be >= 0, got {self.jobs}")
+        if self.memory_mb is not None and self.memory_mb < 64:
+            raise ValueError(f"memory cap must be at least 64 MB, got {self.memory_mb}")
+
+    @property
+    def workers(self) -> int:
+        """The number of worker processes to start."""
+        return self.jobs or os.cpu_count() or 1
+
+    @property
+    def file_timeout(self) -> float:
+        """Seconds after which a worker is killed."""
+        return self.timeout if self.timeout is not None else self.limits.max_seconds * 1.5 + 5
+
+
+def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:
+    """The report of one file, as a worker makes it (also used in-process)."""
+    from .pipeline import analyze_file, inspect_file  # noqa: PLC0415 - workers only
+
+    if options.deep:
+        report = inspect_file(candidate.path, limits=options.limits, trace=False)
+    else:
+        report = analyze_file(candidate.path, limits=options.limits)
+    extra = dict(report.extra)
+    if candidate.model:
+        extra["model"] = candidate.model
+    return replace(report, mtime=candidate.mtime, size=candidate.size if report.size is None
+                   else report.size, extra=tuple(extra.items()))
+
+
+def _cap_memory(memory_mb: int | None) -> None:
+    if memory_mb is None:
+        return
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+
+        with open("/proc/self/status", encoding="ascii") as status:
+            vm = next((int(line.split()[1]) * 1024 for line in status
+                       if line.startswith("VmSize:")), 0)
+        cap = vm + memory_mb * (1 << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    except (OSError, ValueError, ImportError):  # pragma: no cover - non-Linux
+        logger.debug("memory cap not applied on this platform")
+
+
+def _worker(conn: Connection, options: BatchOptions) -> None:
+    import signal  # noqa: PLC0415
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for everyone
+    _cap_memory(options.memory_mb)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if task is None:
+            return
+        index, candidate = task
+        try:
+            report = analyze_candidate(candidate, options)
+        except MemoryError:
+            report = _error(candidate, "limits", "MemoryError",
+                            f"memory cap of {options.memory_mb} MB per file exceeded")
+        conn.send((index, report))
+
+
+def _error(candidate: Candidate, stage: str, kind: str, message: str) -> FileReport:
+    return FileReport(path=candidate.path, status=Status.ERROR,
+                      error=ErrorInfo(stage, kind, message), size=candidate.size,
+                      mtime=candidate.mtime,
+                      extra=(("model", candidate.model),) if candidate.model else ())
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Connection
+    task: tuple[int, Candidate] | None = None
+    started: float = 0.0
+
+
+def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
+              on_start: Callable[[Candidate], None] | None = None,
+              on_report: Callable[[FileReport], None] | None = None) -> list[FileReport]:
+    """Scan every candidate; each appears exactly once in the result (ok or error)."""
+    results: list[FileReport | None] = [None] * len(candidates)
+
+    def done(index: int, report: FileReport) -> None:
+        results[index] = report
+        if on_report is not None:
+            on_report(report)
+
+    if not candidates:
+        return []
+    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                      else "spawn")
+    pending = deque(enumerate(candidates))
+    slots: list[_Slot] = []
+
+    def spawn() -> _Slot:
+        parent, child = ctx.Pipe()
+        process = ctx.Process(target=_worker, args=(child, options), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def retire(slot: _Slot) -> None:
+        slot.process.kill()
+        slot.process.join(5)
+        slot.conn.close()
+        slots.remove(slot)
+
+    try:
+        for _ in range(min(options.workers, len(candidates))):
+            slots.append(spawn())
+        while pending or any(s.task for s in slots):
+            for slot in slots:
+                if slot.task is None and pending:
+                    slot.task = pending.popleft()
+                    slot.started = time.monotonic()
+                    if on_start is not None:
+                        on_start(slot.task[1])
+                    slot.conn.send(slot.task)
+            busy = [s for s in slots if s.task is not None]
+            timeout = max(0.0, min(s.started + options.file_timeout for s in busy)
+                          - time.monotonic())
+            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy],
+                         timeout=timeout)
+            now = time.monotonic()
+            for slot in list(busy):
+                assert slot.task is not None
+                index, candidate = slot.task
+                if slot.conn in ready:
+                    try:
+                        got_index, report = slot.conn.recv()
+                    except (EOFError, OSError):
+                        got_index, report = index, None
+                    if report is not None and got_index == index:
+                        slot.task = None
+                        done(index, report)
+                        continue
+                if slot.conn in ready or slot.process.sentinel in ready:
+                    code = slot.process.exitcode
+                    retire(slot)
+                    done(index, _error(candidate, "worker", "WorkerCrashed",
+                                       f"the worker reading this file died (exit code {code}); "
+                                       "the file may exhaust memory or crash the reader"))
+                    slots.append(spawn())
+                elif now - slot.started > options.file_timeout:
+                    retire(slot)
+                    exc = LimitExceeded("seconds per file", options.file_timeout,
+                                        round(now - slot.started, 1))
+                    done(index, _error(candidate, "limits", "Timeout", exc.message))
+                    slots.append(spawn())
+    finally:
+        for slot in list(slots):
+            if slot.process.is_alive():
+                try:
+                    slot.conn.send(None)
+                except OSError:
+                    pass
+            slot.process.join(0.5)
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(1)
+    return [r for r in results if r is not None]
