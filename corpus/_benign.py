@@ -120,17 +120,25 @@ def legacy_tar(storage_count: bytes | None = None) -> bytes:
     )  # fmt: skip
 
     def storage_record(key: int) -> bytes:
-        return Asm(2).int(key).str("cpu").global_("torch", "FloatStorage").tuple3().stop().data
+        return Asm(2).integer(key).text("cpu").global_("torch", "FloatStorage").tuple3().stop().data
 
     storages = (
-        (storage_count or Asm(2).int(2).stop().data)
+        (storage_count or Asm(2).integer(2).stop().data)
         + storage_record(1) + struct.pack("<q", 12) + weight
         + storage_record(2) + struct.pack("<q", 4) + bias
         + Asm(2).empty_list().stop().data
     )  # fmt: skip
 
     def tensor_record(key: int, storage: int, shape: tuple[int, ...]) -> bytes:
-        record = Asm(2).int(key).int(storage).global_("torch", "FloatTensor").tuple3().stop().data
+        record = (
+            Asm(2)
+            .integer(key)
+            .integer(storage)
+            .global_("torch", "FloatTensor")
+            .tuple3()
+            .stop()
+            .data
+        )
         strides = [1] * len(shape)
         for i in range(len(shape) - 2, -1, -1):
             strides[i] = strides[i + 1] * shape[i + 1]
@@ -140,12 +148,14 @@ def legacy_tar(storage_count: bytes | None = None) -> bytes:
             + struct.pack("<q", 0)
         )  # fmt: skip
 
-    tensors = Asm(2).int(2).stop().data + tensor_record(3, 1, (4, 3)) + tensor_record(4, 2, (4,))
+    tensors = (
+        Asm(2).integer(2).stop().data + tensor_record(3, 1, (4, 3)) + tensor_record(4, 2, (4,))
+    )
     obj = (
         Asm(2).global_("collections", "OrderedDict").empty_tuple().reduce()
         .mark()
-        .str("fc.weight").str("3").binpersid()
-        .str("fc.bias").str("4").binpersid()
+        .text("fc.weight").text("3").binpersid()
+        .text("fc.bias").text("4").binpersid()
         .setitems().stop().data
     )  # fmt: skip
     return tar_bytes(
@@ -161,7 +171,8 @@ class Net(nn.Module):
         self.body = tiny_model()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        out: torch.Tensor = self.body(x)
+        return out
 
 
 def _main_net_pickle() -> bytes:
@@ -172,7 +183,7 @@ def _main_net_pickle() -> bytes:
     try:
         return torch_save_bytes(Net())
     finally:
-        del main.Net  # type: ignore[attr-defined]
+        del main.Net
         Net.__module__, Net.__qualname__ = original
 
 

@@ -22,10 +22,12 @@ def _huge_shape_zip(base: list[tuple[str, bytes]]) -> bytes:
     root = base[0][0].split("/", 1)[0]
 
     def tensor(a: Asm, key: str, storage: str, size: int) -> None:
-        a.str(key).global_("torch._utils", "_rebuild_tensor_v2").mark()
-        a.mark().str("storage").global_("torch", "FloatStorage").str(storage).str("cpu").int(4)
+        a.text(key).global_("torch._utils", "_rebuild_tensor_v2").mark()
+        a.mark().text("storage").global_("torch", "FloatStorage").text(storage).text("cpu").integer(
+            4
+        )
         a.tuple().binpersid()
-        a.int(0).tuple_of(size).tuple_of(1).bool(False)
+        a.integer(0).tuple_of(size).tuple_of(1).boolean(False)
         a.global_("collections", "OrderedDict").empty_tuple().reduce()
         a.tuple().reduce()
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from _containers import split_pickles
 from _opcodes import Asm
 from torch import nn
 
@@ -178,36 +179,27 @@ def legacy_save_bytes(obj: dict[str, torch.Tensor], *, pickle_protocol: int = 2)
     data = torch_save_bytes(
         obj, _use_new_zipfile_serialization=False, pickle_protocol=pickle_protocol
     )
-    bounds = []
-    pos = 0
-    for _ in range(5):  # magic, protocol, sys_info, object, storage keys
-        end = pos
-        for _op, _arg, at in pickletools.genops(io.BytesIO(data[pos:])):
-            end = pos + at + 1
-        bounds.append((pos, end))
-        pos = end
-    obj_start, obj_end = bounds[3]
-    obj_pickle = bytearray(data[obj_start:obj_end])
-    old_keys = [
-        arg
-        for _op, arg, _at in pickletools.genops(data[bounds[4][0] : bounds[4][1]])
-        if isinstance(arg, str)
-    ]
+    (magic, protocol, sys_info, obj_stream, keys_stream), storages = split_pickles(data, 5)
+    obj_pickle = bytearray(obj_stream)
+    old_keys = [arg for _op, arg, _at in pickletools.genops(keys_stream) if isinstance(arg, str)]
     nbytes = [t.untyped_storage().nbytes() for t in obj.values()]
     renamed: dict[str, str] = {}
     size: dict[str, int] = {}
-    for op, arg, at in pickletools.genops(bytes(obj_pickle)):
+    for op, arg, at in pickletools.genops(obj_stream):
         if op.name in ("BINUNICODE", "SHORT_BINUNICODE") and arg in old_keys:
+            assert at is not None
             new = renamed.setdefault(arg, str(10 ** (len(arg) - 1) + 64 * len(renamed)))
             size.setdefault(arg, 8 + nbytes[len(size)])
             start = at + (5 if op.name == "BINUNICODE" else 2)
             obj_pickle[start : start + len(arg)] = new.encode()
     assert sorted(renamed) == sorted(old_keys), "a storage key was not found in the object"
     blobs = {}
-    for key in old_keys:
-        blobs[renamed[key]] = data[pos : pos + size[key]]
+    pos = 0
+    for key in old_keys:  # each storage: int64 element count, then its bytes
+        blobs[renamed[key]] = storages[pos : pos + size[key]]
         pos += size[key]
-    assert pos == len(data)
+    assert pos == len(storages)
     new_keys = sorted(blobs)
     keys_pickle = Asm(pickle_protocol).value(new_keys).stop().data
-    return data[:obj_start] + bytes(obj_pickle) + keys_pickle + b"".join(blobs[k] for k in new_keys)
+    head = magic + protocol + sys_info + bytes(obj_pickle) + keys_pickle
+    return head + b"".join(blobs[k] for k in new_keys)

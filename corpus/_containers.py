@@ -122,11 +122,10 @@ def split_pickles(data: bytes, count: int) -> tuple[list[bytes], bytes]:
     streams = []
     pos = 0
     for _ in range(count):
-        end = None
-        for opcode, _arg, at in pickletools.genops(io.BytesIO(data[pos:])):
-            if opcode.name == "STOP":
-                end = pos + at + 1
-        assert end is not None
+        end = pos
+        for _opcode, _arg, at in pickletools.genops(data[pos:]):  # stops after STOP
+            assert at is not None
+            end = pos + at + 1
         streams.append(data[pos:end])
         pos = end
     return streams, data[pos:]

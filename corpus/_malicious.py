@@ -135,7 +135,7 @@ def _pickles() -> list[Sample]:
     )
     add(
         "obj.pkl",
-        Asm(None).proto(1).mark().global_("os", "system").str(CMD).obj(),
+        Asm(None).proto(1).mark().global_("os", "system").text(CMD).obj(),
         "OBJ opcode: MARK callable args OBJ calls callable(*args)",
         PICKLESCAN_INST,
     )
@@ -149,7 +149,7 @@ def _pickles() -> list[Sample]:
         "newobj_ex_popen.pkl",
         Asm(4)
         .stack_global("subprocess", "Popen")
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .value({"shell": True})
         .newobj_ex(),
@@ -289,10 +289,10 @@ def _pickles() -> list[Sample]:
         Asm(2)
         .global_("builtins", "getattr")
         .call("builtins", "__import__", "os")
-        .str("system")
+        .text("system")
         .tuple2()
         .reduce()
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "getattr(__import__('os'), 'system')(...): only builtins globals",
@@ -303,10 +303,10 @@ def _pickles() -> list[Sample]:
         Asm(2)
         .global_("builtins", "getattr")
         .call("importlib", "import_module", "os")
-        .str("system")
+        .text("system")
         .tuple2()
         .reduce()
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "getattr(importlib.import_module('os'), 'system')(...)",
@@ -323,7 +323,7 @@ def _pickles() -> list[Sample]:
         Asm(4)
         .stack_global("code", "InteractiveInterpreter.runsource")
         .call("code", "InteractiveInterpreter")
-        .str(PY)
+        .text(PY)
         .tuple2()
         .reduce(),
         "code.InteractiveInterpreter().runsource via a dotted protocol-4 name",
@@ -341,7 +341,7 @@ def _pickles() -> list[Sample]:
         Asm(4)
         .stack_global("profile", "Profile.run")
         .call("profile", "Profile")
-        .str(PY)
+        .text(PY)
         .tuple2()
         .reduce(),
         "profile.Profile().run via dotted name",
@@ -350,13 +350,13 @@ def _pickles() -> list[Sample]:
     add("pdb_run.pkl", Asm(2).call("pdb", "run", PY), "pdb.run", PICKLESCAN_DEBUGGERS)
     add(
         "bdb_run.pkl",
-        Asm(4).stack_global("bdb", "Bdb.run").call("bdb", "Bdb").str(PY).tuple2().reduce(),
+        Asm(4).stack_global("bdb", "Bdb.run").call("bdb", "Bdb").text(PY).tuple2().reduce(),
         "bdb.Bdb().run via dotted name",
         PICKLESCAN_DEBUGGERS,
     )
     add(
         "trace_run.pkl",
-        Asm(4).stack_global("trace", "Trace.run").call("trace", "Trace").str(PY).tuple2().reduce(),
+        Asm(4).stack_global("trace", "Trace.run").call("trace", "Trace").text(PY).tuple2().reduce(),
         "trace.Trace().run via dotted name",
         PICKLESCAN_TRACE,
     )
@@ -365,7 +365,7 @@ def _pickles() -> list[Sample]:
         Asm(4)
         .stack_global("idlelib.autocomplete", "AutoComplete.get_entity")
         .none()
-        .str(PY)
+        .text(PY)
         .tuple2()
         .reduce(),
         "idlelib.autocomplete.AutoComplete.get_entity (eval)",
@@ -412,7 +412,7 @@ def _pickles() -> list[Sample]:
         .call("importlib", "import_module", "os")
         .tuple1()
         .reduce()
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "operator.attrgetter('system')(module)(...)",
@@ -433,7 +433,7 @@ def _pickles() -> list[Sample]:
         Asm(2)
         .global_("functools", "partial")
         .global_("builtins", "exec")
-        .str(PY)
+        .text(PY)
         .tuple2()
         .reduce()
         .empty_tuple()
@@ -446,10 +446,10 @@ def _pickles() -> list[Sample]:
         Asm(3)
         .global_("builtins", "getattr")
         .call("ctypes", "CDLL", None)
-        .str("system")
+        .text("system")
         .tuple2()
         .reduce()
-        .bytes(CMD.encode())
+        .binary(CMD.encode())
         .tuple1()
         .reduce(),
         "getattr(ctypes.CDLL(None), 'system')(...): libc system()",
@@ -462,7 +462,7 @@ def _pickles() -> list[Sample]:
         .mark()
         .global_("os", "system")
         .global_("torch", "Tensor")
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .empty_dict()
         .tuple()
@@ -478,11 +478,11 @@ def _pickles() -> list[Sample]:
         .empty_tuple()
         .newobj()
         .empty_dict()
-        .str("__setstate__")
+        .text("__setstate__")
         .global_("os", "system")
         .setitem()
         .build()
-        .str(CMD)
+        .text(CMD)
         .build(),
         "BUILD sets instance __setstate__ = os.system on an allow-listed class, a second "
         "BUILD calls it (no REDUCE)",
@@ -493,16 +493,16 @@ def _pickles() -> list[Sample]:
     add(
         "stack_global_memo.pkl",
         Asm(4)
-        .str("os")
+        .text("os")
         .put(0)
         .pop()
-        .str("system")
+        .text("system")
         .put(1)
         .pop()
         .get(0)
         .get(1)
         .stack_global()
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "STACK_GLOBAL whose names come from the memo (BINPUT/BINGET)",
@@ -513,19 +513,19 @@ def _pickles() -> list[Sample]:
         # MEMOIZE stores at len(memo): after PUT 1, that is index 1 again, so 'os' replaces
         # 'builtins'; a scanner that numbers MEMOIZEs 0, 1, 2... reads builtins.system.
         Asm(4)
-        .str("builtins")
+        .text("builtins")
         .put(1)
         .pop()
-        .str("os")
+        .text("os")
         .memoize()
         .pop()
-        .str("system")
+        .text("system")
         .put(0)
         .pop()
         .get(1)
         .get(0)
         .stack_global()
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "STACK_GLOBAL with names via MEMOIZE index arithmetic",
@@ -535,14 +535,14 @@ def _pickles() -> list[Sample]:
     add(
         "stack_global_decoy.pkl",
         Asm(4)
-        .str("os")
-        .str("system")
-        .str("builtins")
-        .str("print")
+        .text("os")
+        .text("system")
+        .text("builtins")
+        .text("print")
         .pop()
         .pop()
         .stack_global()
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "STACK_GLOBAL after two popped decoy strings (nearest strings are builtins.print)",
@@ -550,25 +550,25 @@ def _pickles() -> list[Sample]:
     )
     add(
         "stack_global_dotted.pkl",
-        Asm(4).stack_global("torch.serialization", "os.system").str(CMD).tuple1().reduce(),
+        Asm(4).stack_global("torch.serialization", "os.system").text(CMD).tuple1().reduce(),
         "protocol-4 dotted name: module torch.serialization, name os.system",
         FICKLING_DOTTED,
     )
     add(
         "stack_global_dotted_pathlib.pkl",
-        Asm(4).stack_global("pathlib", "os.system").str(CMD).tuple1().reduce(),
+        Asm(4).stack_global("pathlib", "os.system").text(CMD).tuple1().reduce(),
         "protocol-4 dotted name through an innocuous stdlib module (pathlib.os.system)",
         FICKLING_DOTTED,
     )
     add(
         "global_dotted_proto4.pkl",
-        Asm(4).global_("torch", "serialization.os.system").str(CMD).tuple1().reduce(),
+        Asm(4).global_("torch", "serialization.os.system").text(CMD).tuple1().reduce(),
         "text GLOBAL with a dotted name under PROTO 4 (torch + serialization.os.system)",
         FICKLING_DOTTED,
     )
     add(
         "builtins_dotted_exec.pkl",
-        Asm(4).stack_global("builtins", "print.__self__.exec").str(PY).tuple1().reduce(),
+        Asm(4).stack_global("builtins", "print.__self__.exec").text(PY).tuple1().reduce(),
         "builtins name print.__self__.exec (dotted traversal to exec)",
         MODELSCAN_GAPS,
     )
@@ -578,7 +578,7 @@ def _pickles() -> list[Sample]:
         .call("copyreg", "add_extension", "os", "system", 0x42)
         .pop()
         .ext1(0x42)
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "copyreg.add_extension then EXT1: the callable has no name in the stream",
@@ -590,7 +590,7 @@ def _pickles() -> list[Sample]:
         .call("copyreg", "add_extension", "subprocess", "getoutput", 0x1234)
         .pop()
         .ext2(0x1234)
-        .str(CMD)
+        .text(CMD)
         .tuple1()
         .reduce(),
         "copyreg.add_extension then EXT2",
@@ -598,7 +598,7 @@ def _pickles() -> list[Sample]:
     )
     add(
         "ext4_unregistered.pkl",
-        Asm(2).ext4(0x7F00_0001).str(CMD).tuple1().reduce(),
+        Asm(2).ext4(0x7F00_0001).text(CMD).tuple1().reduce(),
         "EXT4 code (registry filled by some earlier import) + REDUCE: callable unknowable",
         FICKLING_EXT,
     )
@@ -693,7 +693,7 @@ def _pickles() -> list[Sample]:
         .global_("numpy", "load")
         .call("_io", "BytesIO", _npy_object_array(inner))
         .none()
-        .bool(True)
+        .boolean(True)
         .tuple3()
         .reduce(),
         "numpy.load(BytesIO(npy of dtype object), None, allow_pickle=True)",

@@ -46,7 +46,7 @@ def _sleepy(data_pkl: bytes) -> bytes:
     """Insert ``exec(PY)`` + POP right after PROTO 2 of a torch ``data.pkl``: the loader
     still returns the intact state_dict (Sleepy Pickle shape)."""
     assert data_pkl[:2] == b"\x80\x02"
-    payload = Asm(None).global_("builtins", "exec").str(PY).tuple1().reduce().pop().data
+    payload = Asm(None).global_("builtins", "exec").text(PY).tuple1().reduce().pop().data
     out = data_pkl[:2] + payload + data_pkl[2:]
     check(out)
     return out
@@ -242,7 +242,7 @@ def _legacy_samples() -> list[Sample]:
         "type_sizes": {"short": 2, "int": 4, "long": 8},
     }
     streams = {
-        "magic": _with_payload(Asm(2).int(_MAGIC_NUMBER)),
+        "magic": _with_payload(Asm(2).integer(_MAGIC_NUMBER)),
         "sys_info": _with_payload(Asm(2).value(sys_info_value)),
         "storage_keys": _with_payload(Asm(2).value(_strings(keys))),
     }
@@ -262,7 +262,7 @@ def _legacy_samples() -> list[Sample]:
                 "(read by torch before/after the object pickle)",
             )
         )
-    count = _with_payload(Asm(2).int(2))
+    count = _with_payload(Asm(2).integer(2))
     out.append(
         malicious(
             "tar_payload_in_storages.tar",
@@ -293,7 +293,8 @@ def container_samples() -> list[Sample]:
         malicious(
             "payload.7z",
             seven_zip_stored("model.pkl", inner),
-            fmt="7z",
+            fmt="pickle",
+            wrappers=("7z",),
             reference=PICKLESCAN_BLOCKLIST,
             technique="7z archive (Copy coder) holding a malicious pickle",
         )

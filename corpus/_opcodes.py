@@ -4,7 +4,7 @@ Malicious samples are written opcode by opcode so that nothing attacker-shaped i
 produced by (or fed to) a real pickler or unpickler.  ``Asm`` appends opcodes and
 returns itself, so a sample reads top to bottom in the order a loader would execute it:
 
-    Asm(2).global_("os", "system").str("echo pthforensics-corpus").tuple1().reduce().stop()
+    Asm(2).global_("os", "system").text("echo pthforensics-corpus").tuple1().reduce().stop()
 
 Opcode bytes and argument encodings follow CPython ``Lib/pickle.py`` and
 ``Lib/pickletools.py`` (protocols 0-5).  ``check`` runs ``pickletools.dis`` on a stream:
@@ -58,14 +58,14 @@ class Asm:
         self._buf += b"N"
         return self
 
-    def bool(self, value: bool) -> Asm:
+    def boolean(self, value: bool) -> Asm:
         if self.protocol >= 2:
             self._buf += b"\x88" if value else b"\x89"
         else:
             self._buf += b"I01\n" if value else b"I00\n"
         return self
 
-    def int(self, value: int) -> Asm:
+    def integer(self, value: int) -> Asm:
         if self.protocol == 0:
             self._buf += b"I%d\n" % value
         elif 0 <= value < 0x100:
@@ -79,11 +79,11 @@ class Asm:
             self._buf += b"\x8a" + bytes([n]) + value.to_bytes(n, "little", signed=True)
         return self
 
-    def float(self, value: float) -> Asm:
+    def double(self, value: float) -> Asm:
         self._buf += b"G" + struct.pack(">d", value)
         return self
 
-    def str(self, value: str) -> Asm:
+    def text(self, value: str) -> Asm:
         """A text string: SHORT_BINUNICODE/BINUNICODE, or protocol-0 UNICODE."""
         raw = value.encode("utf-8")
         if self.protocol == 0:
@@ -100,7 +100,7 @@ class Asm:
         self._buf += b"S" + repr(value).encode("ascii") + b"\n"
         return self
 
-    def bytes(self, value: bytes) -> Asm:
+    def binary(self, value: bytes) -> Asm:
         """SHORT_BINBYTES/BINBYTES (protocol 3+)."""
         if len(value) < 256:
             self._buf += b"C" + bytes([len(value)]) + value
@@ -113,15 +113,15 @@ class Asm:
         if obj is None:
             return self.none()
         if isinstance(obj, bool):
-            return self.bool(obj)
+            return self.boolean(obj)
         if isinstance(obj, int):
-            return self.int(obj)
+            return self.integer(obj)
         if isinstance(obj, float):
-            return self.float(obj)
+            return self.double(obj)
         if isinstance(obj, str):
-            return self.str(obj)
+            return self.text(obj)
         if isinstance(obj, bytes):
-            return self.bytes(obj)
+            return self.binary(obj)
         if isinstance(obj, tuple):
             return self.tuple_of(*obj)
         if isinstance(obj, list):
@@ -251,7 +251,7 @@ class Asm:
     def stack_global(self, module: str | None = None, name: str | None = None) -> Asm:
         """STACK_GLOBAL (protocol 4); pushes ``module`` and ``name`` first when given."""
         if module is not None and name is not None:
-            self.str(module).str(name)
+            self.text(module).text(name)
         self._buf += b"\x93"
         return self
 

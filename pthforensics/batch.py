@@ -9,6 +9,7 @@ completion order through ``on_report`` so the CLI can stream them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -157,8 +158,7 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
         slots.remove(slot)
 
     try:
-        for _ in range(min(options.workers, len(candidates))):
-            slots.append(spawn())
+        slots.extend(spawn() for _ in range(min(options.workers, len(candidates))))
         while pending or any(s.task for s in slots):
             for slot in slots:
                 if slot.task is None and pending:
@@ -199,12 +199,10 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
                     done(index, _error(candidate, "limits", "Timeout", exc.message))
                     slots.append(spawn())
     finally:
-        for slot in list(slots):
+        for slot in slots:
             if slot.process.is_alive():
-                try:
+                with contextlib.suppress(OSError):
                     slot.conn.send(None)
-                except OSError:
-                    pass
             slot.process.join(0.5)
             if slot.process.is_alive():
                 slot.process.kill()

@@ -14,13 +14,21 @@ from collections.abc import Iterator, Sequence
 from typing import IO, TextIO
 
 from . import __version__
-from .limits import DEFAULT_LIMITS, Limits
 from .batch import BatchOptions, run_batch
 from .discover import discover
+from .limits import DEFAULT_LIMITS, Limits
 from .pipeline import inspect_file
 from .records import Candidate, FileReport, Severity
-from .render import (batch_json, batch_summary, csv_text, inspect_text, report_dict,
-                     report_from_dict, report_jsonl_line, scan_table)
+from .render import (
+    batch_json,
+    batch_summary,
+    csv_text,
+    inspect_text,
+    report_dict,
+    report_from_dict,
+    report_jsonl_line,
+    scan_table,
+)
 from .report import EXIT_ERROR, BatchReport, model_entries
 
 __all__ = ["main"]
@@ -39,9 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+    # -v/-q also after the subcommand (`pthforensics scan -v DIR`); SUPPRESS keeps the value
+    # given before it when they are not repeated.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more logging (and info findings in tables)")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="errors only on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    scan = sub.add_parser("scan", help="safety verdict and tensor summary (files and folders)")
+    scan = sub.add_parser("scan", parents=[common],
+                          help="safety verdict and tensor summary (files and folders)")
     scan.add_argument("paths", nargs="+", metavar="PATH", help="checkpoint files or folders")
     _output_options(scan)
     scan.add_argument("--jsonl", metavar="FILE",
@@ -67,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
                            "(default: %(default)s)")
     _limit_options(scan)
 
-    inspect = sub.add_parser("inspect", help="layers, input guess, rebuilt model and trace")
+    inspect = sub.add_parser("inspect", parents=[common],
+                             help="layers, input guess, rebuilt model and trace")
     inspect.add_argument("path", metavar="FILE", help="one checkpoint file")
     _output_options(inspect)
     inspect.add_argument("--no-trace", action="store_true", help="skip rebuild and trace")
@@ -187,6 +204,8 @@ def _scan(args: argparse.Namespace) -> int:
                 os.path.abspath(args.jsonl)
             jsonl = sys.stdout if args.jsonl == "-" else stack.enter_context(
                 open(args.jsonl, "a" if append else "w", encoding="utf-8"))
+            if append and jsonl.tell() > 0 and not _ends_with_newline(args.jsonl):
+                jsonl.write("\n")  # close a line an interrupted run left unfinished
 
         def on_start(candidate: Candidate) -> None:
             progress.set_postfix_str(os.path.basename(candidate.path)[-40:], refresh=False)
@@ -230,6 +249,12 @@ def _scan(args: argparse.Namespace) -> int:
               "the output written so far is complete for those files", file=sys.stderr)
         return 130
     return batch.exit_code()
+
+
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
 
 
 def _read_resume(path: str) -> dict[tuple[str, int | None, float | None], FileReport]:

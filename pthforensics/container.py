@@ -24,7 +24,7 @@ import os
 import struct
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -34,13 +34,22 @@ if TYPE_CHECKING:
 from .errors import ContainerError, LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
 from .pickleops import looks_like_pickle, pickle_end, simple_values
-from .records import (Container, Finding, Format, Location, PickleStream, Severity,
-                      StorageEntry, TensorRecord)
+from .records import (
+    Container,
+    Finding,
+    Format,
+    Location,
+    PickleStream,
+    Severity,
+    StorageEntry,
+    TensorRecord,
+)
 from .safetensors_header import read_safetensors_header, sniff_safetensors
+from .sevenzip import extract_7z
 from .zipread import ZipDirectory, ZipEntry, read_member, read_zip_directory
 
-__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_shard_index", "sniff",
-           "sniff_file"]
+__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_hidden_pickles",
+           "read_shard_index", "sniff", "sniff_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +126,37 @@ def read_shard_index(path: str, max_bytes: int = 64 << 20) -> dict[str, str]:
     return weight_map
 
 
+def read_hidden_pickles(container: Container, keys: Sequence[str], *,
+                        limits: Limits = DEFAULT_LIMITS) -> tuple[PickleStream, ...]:
+    """Pickles stored in storage members no tensor uses (``archive/data/<key>``).
+
+    torch never unpickles a storage member, but a tampered archive can park a payload
+    there for another loader; only unreferenced members are sniffed, so no tensor payload
+    is read.  Only top-level torch zips are handled (nested ones were read from a
+    temporary file that no longer exists).
+    """
+    if container.wrappers or container.format not in (Format.TORCH_ZIP, Format.TORCHSCRIPT):
+        return ()
+    wanted = {s.member for s in container.storages if s.key in set(keys)}
+    if not wanted:
+        return ()
+    reader = _Reader(container.path, limits)
+    streams: list[PickleStream] = []
+    try:
+        with open(container.path, "rb") as f:
+            directory = read_zip_directory(f, container.size, limits, container.path)
+            for entry in directory.entries:
+                if entry.name not in wanted:
+                    continue
+                head = reader._member_bytes(f, entry, prefix_only=4096)
+                if looks_like_pickle(head):
+                    streams.append(PickleStream(entry.name, reader._member_bytes(f, entry),
+                                                role="member", loaded=False))
+    except OSError as exc:
+        raise ContainerError(f"cannot re-read archive ({exc})", path=container.path) from exc
+    return tuple(streams)
+
+
 def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS) -> Container:
     """Identify ``path`` and index it; raise :class:`ContainerError` when impossible."""
     try:
@@ -158,12 +198,16 @@ class _Reader:
             return self._zip(f, size, prefix, wrappers)
         if kind in ("gzip", "bz2", "xz"):
             return self._decompress(f, kind, size, prefix, wrappers)
+        if kind == "7z":
+            inner = self._sevenzip(f, size, prefix, wrappers)
+            if inner is not None:
+                return inner
         if kind in ("7z", "zstd", "rar", "lz4"):
             finding = Finding("opaque-archive", Severity.SUSPICIOUS, Location(prefix or None),
                               f"a {kind} archive: its contents cannot be inspected here; "
                               "extract it and scan what it holds")
             return Container(self.path, Format.SEVEN_ZIP if kind == "7z" else Format.UNKNOWN,
-                             size, findings=(finding,), wrappers=(*wrappers, kind))
+                             size, findings=(finding,), wrappers=wrappers)
         if kind == "tar":
             return self._tar(f, size, prefix, wrappers)
         if kind == "safetensors":
@@ -388,6 +432,23 @@ class _Reader:
 
     # -- compressed wrappers -------------------------------------------------------------
 
+    def _sevenzip(self, f: BinaryIO, size: int, prefix: str,
+                  wrappers: tuple[str, ...]) -> Container | None:
+        with extract_7z(f, self.limits.max_decompressed_bytes, self.path) as members:
+            if members is None:
+                return None
+            inners: list[Container] = []
+            for name, handle in members:
+                member_size = handle.seek(0, 2)
+                handle.seek(0)
+                if member_size and sniff(handle.read(4096), member_size) is not None:
+                    inners.append(self.read(handle, member_size, f"{prefix}{name}!",
+                                            (*wrappers, "7z")))
+        if not inners:
+            raise self.error("7z archive holds no checkpoint, pickle or safetensors member",
+                             prefix or None)
+        return _merge(inners, self.path, size)
+
     def _decompress(self, f: BinaryIO, kind: str, size: int, prefix: str,
                     wrappers: tuple[str, ...]) -> Container:
         import bz2  # noqa: PLC0415 - rare wrappers, keep them off the start-up path
@@ -410,8 +471,7 @@ class _Reader:
                         out.write(chunk)
             except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
                 raise self.error(f"{kind} data is corrupt or truncated ({exc})") from exc
-            inner = self.read(out, total, f"{prefix}{kind}!", (*wrappers, kind))
-        return inner
+            return self.read(out, total, f"{prefix}{kind}!", (*wrappers, kind))
 
     # -- zip -----------------------------------------------------------------------------
 
@@ -448,7 +508,7 @@ class _Reader:
         if inner.startswith("data/") and "/" not in inner[5:]:
             parts.storages.append(StorageEntry(inner[5:], label,
                                                entry.data_offset if not prefix else None,
-                                               entry.size if entry.method == 0 else entry.size))
+                                               entry.size))
             return
         if inner.startswith(("code/", "constants/", "extra/", ".data/")) and \
                 not inner.endswith(".pkl"):
@@ -496,13 +556,20 @@ class _Reader:
         if not inners:
             raise self.error("zip archive holds no checkpoint, pickle or safetensors member",
                              prefix or None)
-        main = inners[0]
-        for other in inners[1:]:
-            parts.streams.extend(replace(s, loaded=False) for s in other.streams)
-            parts.findings.extend(other.findings)
-        return replace(main, path=self.path, size=size,
-                       streams=main.streams + tuple(parts.streams),
-                       findings=tuple(parts.findings) + main.findings)
+        merged = _merge(inners, self.path, size)
+        return replace(merged, findings=tuple(parts.findings) + merged.findings)
+
+
+def _merge(inners: list[Container], path: str, size: int) -> Container:
+    """The first checkpoint found in an archive, with every other member's streams and
+    findings kept for the scan (``loaded=False``: no loader reads them directly)."""
+    main = inners[0]
+    streams = list(main.streams)
+    findings = list(main.findings)
+    for other in inners[1:]:
+        streams.extend(replace(s, loaded=False) for s in other.streams)
+        findings.extend(other.findings)
+    return replace(main, path=path, size=size, streams=tuple(streams), findings=tuple(findings))
 
 
 def _find_eocd(f: BinaryIO, size: int) -> bool:

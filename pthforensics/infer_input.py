@@ -314,8 +314,11 @@ def _latent_conv(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
     plan: list[tuple[str, str, tuple[tuple[str, Any], ...]]] = []
     for lk in ctx.links:
         if lk.type.startswith("ConvTranspose"):
-            stride = 1 if lk is first else 2
-            plan.append((lk.name, lk.type, (("padding", 0), ("stride", stride))))
+            # DCGAN convention: the first layer grows 1x1 to kxk (stride 1, padding 0),
+            # the others double the size (stride 2, padding (k-2)//2 for even k).
+            kk = max(ctx.guesses[lk.name].attrs.get("kernel_size", (1,)))
+            stride, pad = (1, 0) if lk is first else (2, max(0, (kk - 1) // 2))
+            plan.append((lk.name, lk.type, (("padding", pad), ("stride", stride))))
     ev = (f"{first.name} is a ConvTranspose{d}d taking {c} channels: a decoder/generator fed "
           "a latent map; its size is free (padding is not stored)",)
     return InputGuess("free", "latent", (1, c, *([side] * d)), (side,), ctx.dtype(first.name),
@@ -397,15 +400,17 @@ def _gap(ctx: _Ctx, anchor: str, members: list[str], before: str, after: str | N
          ) -> sp.SpatialOp:
     unknown: list[str] = []
     hint = ""
+    pool_module = ""
+    final = after is None or (after in ctx.link and ctx.link[after].type in LINEAR_LIKE)
     for name in members:
         g = ctx.guesses.get(name)
         if g is None:
             unknown.append(name)
-        elif "Adaptive" in g.type:
-            hint = "adaptive" if after is None or ctx.link.get(after, None) is None or \
-                ctx.link[after].type in LINEAR_LIKE else hint
-        elif "Pool" in g.type:
-            hint = "pool"
+        elif "Adaptive" in g.type and final:
+            hint, pool_module = "adaptive", name
+        elif "Pool" in g.type and hint != "adaptive":
+            # a module named "pool" right before the head is the global pool
+            hint, pool_module = ("adaptive" if final and g.confidence < 0.5 else "pool"), name
     if not hint:
         known = ctx.meta or (ctx.index_gaps and _numbered_parent(before) is not None
                              and _numbered_parent(before) == _numbered_parent(after))
@@ -413,7 +418,8 @@ def _gap(ctx: _Ctx, anchor: str, members: list[str], before: str, after: str | N
             hint = "unknown"
         elif members and not unknown:
             hint = "none"
-    return sp.SpatialOp("gap", anchor, modules=tuple(unknown), pool_hint=hint)
+    return sp.SpatialOp("gap", anchor, modules=tuple(unknown), pool_hint=hint,
+                        pool_module=pool_module, members=tuple(members))
 
 
 def _plan(ops: Sequence[sp.SpatialOp], choices: Sequence[sp.Choice], d: int,
@@ -430,8 +436,10 @@ def _plan(ops: Sequence[sp.SpatialOp], choices: Sequence[sp.Choice], d: int,
         k = ch.pool if len(set(ch.pool)) > 1 else ch.pool[0]
         mods = list(op.modules)
         if pooled:
-            target = mods.pop() if mods else "+" + op.name
+            target = op.pool_module or (mods.pop() if mods else "+" + op.name)
             plan.append((target, f"MaxPool{d}d", (("kernel_size", k),)))
+        elif op.pool_module and op.pool_hint == "pool":
+            plan.append((op.pool_module, "Identity", ()))
         for i, name in enumerate(mods):
             plan.append((name, "ReLU" if i == 0 else "Identity", ()))
     return plan
@@ -466,11 +474,9 @@ def _fixed(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str,
     if adaptive and last_gap is not None:
         pre = sp.preimage(ops[:-1], best.choices[:-1], [(1, 10**6)] * d)
         min_size = pre[0][0] if pre else None
-        target = next((n for n in ctx.groups[ctx.position[last_gap.name]:]
-                       if (g := ctx.guesses.get(n.name)) and "Adaptive" in g.type), None)
-        plan = [p for p in plan if not p[0].startswith("+" + last_gap.name)]
-        plan.append((target.name if target else "+" + last_gap.name, f"AdaptiveAvgPool{d}d",
-                     (("output_size", final),)))
+        target = last_gap.pool_module or "+" + last_gap.name
+        plan = [p for p in plan if p[0] not in (target, "+" + last_gap.name)]
+        plan.append((target, f"AdaptiveAvgPool{d}d", (("output_size", final),)))
         ev.append(f"an adaptive average pool to {'x'.join(map(str, final))} sits before "
                   f"{head.name} (torchvision avgpool convention): the size is free")
         return _free_result(ctx, kind, c, dtype, ev, plan, min_size, None, best.sizes[0])
@@ -531,13 +537,9 @@ def _free(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str,
     plan = _plan(ops, choices, d)
     if head is not None and ops and ops[-1].kind == "gap":
         gap = ops[-1]
-        target = next((n.name for n in ctx.groups[ctx.position.get(gap.name, 0):
-                                                  ctx.position.get(head.name, 0)]
-                       if (g := ctx.guesses.get(n.name)) and "Pool" in g.type), None)
-        if target is None and gap.modules:
-            target = gap.modules[-1]
-        plan = [p for p in plan if p[0] != target]
-        plan.append((target or "+" + gap.name, f"AdaptiveAvgPool{d}d", (("output_size", 1),)))
+        target = gap.pool_module or (gap.modules[-1] if gap.modules else "+" + gap.name)
+        plan = [p for p in plan if p[0] not in (target, "+" + gap.name)]
+        plan.append((target, f"AdaptiveAvgPool{d}d", (("output_size", 1),)))
     pre = sp.preimage(ops, choices, [(1, 10**6)] * d)
     min_size = pre[0][0] if pre else None
     downs = sum(1 for op, ch in zip(ops, choices, strict=True)

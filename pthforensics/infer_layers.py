@@ -517,7 +517,7 @@ def _norm(ctx: _Context, i: int, raw: _Raw) -> LayerGuess:
         return _guess(raw, ctx, "GroupNorm", 0.85, {"num_channels": n},
                       [*ev, f"name {raw.last!r} suggests GroupNorm; num_groups is not stored"])
     if spatial and not (nxt is not None and nxt.kind == "linear" and nxt.w[1] == n):
-        if _LN_HINT.search(last) and "norm" != last:
+        if _LN_HINT.search(last) and last != "norm":
             return _guess(raw, ctx, "LayerNorm", 0.55, {"normalized_shape": (n,)},
                           [*ev, "between convolutions, but named like a LayerNorm"])
         return _guess(raw, ctx, "GroupNorm", 0.6, {"num_channels": n},

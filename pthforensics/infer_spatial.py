@@ -15,7 +15,6 @@ Pure arithmetic: no torch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -83,6 +82,10 @@ class SpatialOp:
     """``pool`` (a module named/typed as pool is there), ``adaptive``, ``none`` (the gap's
     modules are named activations/dropouts: only a functional pool would be possible),
     ``unknown`` (no module information) or ``""`` (modules known, none in the gap)."""
+    pool_module: str = ""
+    """The module named/typed as a pool (or adaptive pool) in the gap, if any."""
+    members: tuple[str, ...] = ()
+    """Every parameter-less module in the gap, typed or not."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,7 +233,7 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
     all_paths = set(structure) | owners
     leaves = _leaves(all_paths)
     paramless = [p for p in structure if p in leaves and p not in owners]
-    source = {p: "metadata" for p in paramless}
+    source = dict.fromkeys(paramless, "metadata")
     if not structure:
         for gap in _index_gaps([p for p in first_seen if p]):
             if gap not in owners:

@@ -10,21 +10,30 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
-from .container import read_container, sniff
+from .container import read_container, read_hidden_pickles
 from .errors import LimitExceeded, PthForensicsError
 from .limits import DEFAULT_LIMITS, Limits
-from .records import (Checkpoint, Container, FileReport, Finding, Location, PickleStream,
-                      Severity, Status)
+from .pickleops import looks_like_pickle
+from .records import (
+    Checkpoint,
+    Container,
+    FileReport,
+    Finding,
+    Location,
+    PickleStream,
+    Severity,
+    Status,
+)
 from .report import error_report, verdict_of
 from .rules import evaluate_stream, judge_global
 from .static_scan import scan_stream
-from .tensors import check_integrity, extract_checkpoint, summarize
+from .tensors import check_integrity, extract_checkpoint, summarize, unreferenced_storages
 from .unpickle import unpickle_stream
 
-__all__ = ["analyze_file", "find_files", "inspect_file", "scan_container"]
+__all__ = ["analyze_file", "inspect_file", "scan_container"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,11 @@ def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS
             unpicklable.add(stream.name)
             continue
         findings.extend(evaluate_stream(stream, scan))
+        if scan.end is not None and scan.end < len(stream.data) and \
+                looks_like_pickle(stream.data[scan.end:scan.end + 4096]):
+            # A second pickle after STOP: a loader that calls load() again runs it.
+            queue.append(PickleStream(f"{stream.name}@{scan.end}", stream.data[scan.end:],
+                                      role="trailing", loaded=False))
         for offset, data in scan.nested:
             nested += 1
             if nested > limits.max_nested_pickles:
@@ -78,6 +92,11 @@ def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS
         findings.extend(extra)
     if checkpoint is not None:
         findings.extend(check_integrity(checkpoint, container, limits=limits))
+        unused = unreferenced_storages(checkpoint, container)
+        for stream in read_hidden_pickles(container, unused, limits=limits) if unused else ():
+            findings.append(Finding("hidden-pickle", Severity.SUSPICIOUS, Location(stream.name),
+                                    "a storage member no tensor uses holds a pickle"))
+            findings.extend(evaluate_stream(stream, scan_stream(stream.data, limits=limits)))
     return _dedupe(findings), checkpoint
 
 
@@ -105,7 +124,7 @@ def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS) -> FileReport:
                             seconds=time.perf_counter() - start)
     except MemoryError as exc:
         return error_report(path, exc, stage="limits", seconds=time.perf_counter() - start)
-    except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop a batch
+    except Exception as exc:
         logger.exception("%s: internal error", path)
         return error_report(path, exc, stage="internal", seconds=time.perf_counter() - start)
     return _report(path, size, container, findings, checkpoint, time.perf_counter() - start)
@@ -115,7 +134,7 @@ def _report(path: str, size: int | None, container: Container, findings: tuple[F
             checkpoint: Checkpoint | None, seconds: float) -> FileReport:
     main = checkpoint.main if checkpoint else None
     tensors = summarize(main.tensors) if main else (
-        summarize(checkpoint.tensors) if checkpoint and checkpoint.tensors else None)
+        summarize(checkpoint.tensors) if checkpoint is not None else None)
     extra: list[tuple[str, object]] = []
     if main is not None:
         extra.append(("state_dict", {"path": main.path, "kind": checkpoint.kind if checkpoint
@@ -178,44 +197,3 @@ def _trace(groups, guesses, guess_input, main, report, input_shape, device):  # 
     except TraceError as exc:
         return TraceResult("skipped", detail=f"{note}; trace failed: {exc.message}")
     return replace(result, detail="; ".join(x for x in (note, result.detail) if x))
-
-
-_SKIP_DIRS = frozenset({".git", "__pycache__", ".hg", ".svn", "node_modules"})
-
-
-def find_files(paths: Sequence[str], *, include_hidden: bool = False) -> Iterator[str]:
-    """Files to scan: given files as they are; folders walked for checkpoints by content."""
-    for path in paths:
-        if not os.path.isdir(path):
-            yield path
-            continue
-        root_real = os.path.realpath(path)
-        for folder, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS
-                             and (include_hidden or not d.startswith("."))
-                             and not _escapes(os.path.join(folder, d), root_real))
-            for name in sorted(files):
-                full = os.path.join(folder, name)
-                if (not include_hidden and name.startswith(".")) or _escapes(full, root_real):
-                    continue
-                if _is_candidate(full):
-                    yield full
-
-
-def _escapes(path: str, root_real: str) -> bool:
-    if not os.path.islink(path):
-        return False
-    target = os.path.realpath(path)
-    return not (target == root_real or target.startswith(root_real + os.sep))
-
-
-def _is_candidate(path: str) -> bool:
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return True  # report the error rather than silently skipping the file
-    if size == 0:
-        return path.endswith((".pt", ".pth", ".bin", ".ckpt", ".pkl", ".safetensors", ".tar"))
-    return sniff(head, size) is not None

@@ -6,8 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .records import (FileReport, InputGuess, LayerGuess, Severity, TensorSummary,
-                      TraceResult)
+from .records import FileReport, InputGuess, LayerGuess, Severity, TensorSummary, TraceResult
 from .report import BatchReport
 
 __all__ = ["SCHEMA_VERSION", "batch_json", "batch_summary", "csv_text", "inspect_text",

@@ -8,11 +8,10 @@ never reported as "the tool broke".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
-
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
 
 from .errors import PthForensicsError
 from .records import ErrorInfo, FileReport, Finding, ModelGroup, Severity, Status, Verdict

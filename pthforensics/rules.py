@@ -96,6 +96,10 @@ ALLOWED: dict[str, str] = {
     "torch.sparse_csr": "layout constant", "torch.contiguous_format": "memory format constant",
     "torch.channels_last": "memory format constant",
     "torch.preserve_format": "memory format constant",
+    **{f"torch.jit._pickle.{n}": "TorchScript pickler helper that returns its argument "
+                                 "(torch/jit/_pickle.py)" for n in (
+        "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist",
+        "build_tensor_from_id", "restore_type_tag")},
     "collections.OrderedDict": "the type of every state_dict",
     "collections.Counter": "plain mapping type (torch allows it)",
     "collections.defaultdict": "plain mapping type; its default factory is a separate global",
@@ -209,9 +213,10 @@ _DANGEROUS_NAMES = frozenset({
     "__subclasses__", "__globals__", "__code__", "__class__", "__bases__", "__mro__",
     "__dict__", "__init__", "__call__", "__builtins__", "_run_code", "_run_module_code",
     "runstring", "run_command", "main", "cli", "console_main", "load_entry_point",
-    "exec_command", "sympify", "parse_expr", "safe_eval", "unsafe_load", "full_load", "load_dataset", "hf_hub_download", "snapshot_download",
+    "exec_command", "sympify", "parse_expr", "safe_eval", "unsafe_load", "full_load",
+    "load_dataset", "hf_hub_download", "snapshot_download",
     "from_pretrained", "load_model", "load_weights", "execute", "executemany", "shell",
-    "check_returncode", "communicate", "getoutput", "pipe", "_execvpe", "spawn_main",
+    "check_returncode", "communicate", "pipe", "_execvpe", "spawn_main",
 })
 
 #: torch sub-packages whose functions load files, compile or run code, or spawn work.
@@ -250,7 +255,7 @@ def _starts(dotted: str, prefixes: tuple[str, ...]) -> bool:
     return any(dotted == p or dotted.startswith(p + ".") for p in prefixes)
 
 
-def judge_global(module: str | None, name: str | None) -> Judgement | None:  # noqa: PLR0911
+def judge_global(module: str | None, name: str | None) -> Judgement | None:
     """Grade one global; ``None`` means allow-listed (no finding)."""
     if module is None or name is None:
         return Judgement(Severity.MALICIOUS, "unresolved-global",
@@ -263,6 +268,10 @@ def judge_global(module: str | None, name: str | None) -> Judgement | None:  # n
     if full in BENIGN_METADATA:
         return Judgement(Severity.INFO, "benign-metadata-global", BENIGN_METADATA[full])
     components = [*module.split("."), *name.split(".")]
+    if module == "__torch__" or module.startswith("__torch__."):
+        return Judgement(Severity.INFO, "torchscript-class",
+                         "a TorchScript class compiled from the archive's own code/ (the archive "
+                         "itself is reported as code); Python's pickle cannot import it")
     if module == "typing" and name.isidentifier() and name[:1].isupper():
         return Judgement(Severity.INFO, "benign-metadata-global",
                          "a typing construct (omegaconf/Lightning configs record type hints)")

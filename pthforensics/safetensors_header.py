@@ -40,7 +40,7 @@ def sniff_safetensors(head: bytes, size: int) -> bool:
     if len(head) < 10:
         return False
     (n,) = struct.unpack("<Q", head[:8])
-    return 2 <= n and head[8:9] == b"{" and (n <= size - 8 or n <= MAX_HEADER)
+    return n >= 2 and head[8:9] == b"{" and (n <= size - 8 or n <= MAX_HEADER)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

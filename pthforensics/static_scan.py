@@ -75,6 +75,9 @@ class StreamScan:
     """BUILD applied to a global itself (offset, qualname), not to an object it made."""
 
 
+_PICKLE_TEXT_START = frozenset("\x80(]}cdeghijlopqrstuNKJIMFGSUVX")
+
+
 class _Mark:
     __slots__ = ()
 
@@ -239,7 +242,14 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                 stack.append(_UNKNOWN)
             elif name in ("STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
                           "SHORT_BINUNICODE", "BINUNICODE8"):
-                stack.append(arg if isinstance(arg, str) else str(arg))
+                text = arg if isinstance(arg, str) else str(arg)
+                # Protocol 2 pickles bytes as _codecs.encode(latin-1 text): a pickle can hide
+                # in the text.
+                if len(text) >= 8 and text[0] in _PICKLE_TEXT_START:
+                    raw = text.encode("latin-1", "ignore")
+                    if looks_like_pickle(raw):
+                        nested.append((pos, raw))
+                stack.append(text)
             elif name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
                 value = bytes(arg)
                 if len(value) >= 8 and looks_like_pickle(value):

@@ -18,12 +18,21 @@ from typing import Any
 
 from .container import ELEMENT_SIZES
 from .limits import DEFAULT_LIMITS, Limits
-from .records import (Checkpoint, Container, Finding, Location, Severity, StateDict,
-                      StorageEntry, TensorRecord, TensorSummary)
+from .records import (
+    Checkpoint,
+    Container,
+    Finding,
+    Location,
+    Severity,
+    StateDict,
+    StorageEntry,
+    TensorRecord,
+    TensorSummary,
+)
 from .unpickle import GlobalName, PersistentRef, StorageRef, Stub
 
 __all__ = ["BUFFER_SUFFIXES", "check_integrity", "extract_checkpoint", "is_learnable",
-           "strip_prefixes", "summarize"]
+           "strip_prefixes", "summarize", "unreferenced_storages"]
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +228,7 @@ def _state_dict_of(obj: Stub) -> Any:
     return state
 
 
-def _walk(obj: Any, path: str, walk: _Walk, depth: int) -> None:  # noqa: PLR0912
+def _walk(obj: Any, path: str, walk: _Walk, depth: int) -> None:
     if depth > walk.limits.max_depth:
         walk.capped = True
         return
@@ -332,7 +341,7 @@ def _rank(state: StateDict) -> tuple[int, int, int]:
         return (0, 0, -len(state.tensors))
     if leaf in _MAIN_NAMES and len(segments) <= 2:
         return (1 if not is_ema else 2, _MAIN_NAMES.index(leaf), -len(state.tensors))
-    return (2 if not is_ema else 2, 99 + (1 if is_ema else 0), -len(state.tensors))
+    return (2, 99 + (1 if is_ema else 0), -len(state.tensors))
 
 
 def extract_checkpoint(root: Any, container: Container, *,
@@ -345,6 +354,8 @@ def extract_checkpoint(root: Any, container: Container, *,
                           container.header_metadata, "state_dict"), ()
     walk = _Walk(limits, header)
     _walk(root, "", walk, 0)
+    if not walk.candidates and _mapping_items(root) == []:
+        walk.candidates.append(StateDict("", (), (), _module_versions(root)))
     candidates = sorted(walk.candidates, key=_rank)
     mains = tuple(strip_prefixes(c) for c in candidates)
     kind = "other"
@@ -362,6 +373,12 @@ def extract_checkpoint(root: Any, container: Container, *,
         findings.append(Finding("too-many-tensors", Severity.SUSPICIOUS, Location(),
                                 f"{len(walk.tensors)} tensors (limit {limits.max_tensors})"))
     return Checkpoint(mains, tuple(walk.tensors), tuple(walk.metadata), kind), tuple(findings)
+
+
+def unreferenced_storages(checkpoint: Checkpoint, container: Container) -> tuple[str, ...]:
+    """Keys of indexed storages that no tensor uses."""
+    used = {t.storage_key for t in checkpoint.tensors}
+    return tuple(s.key for s in container.storages if s.key not in used)
 
 
 def check_integrity(checkpoint: Checkpoint, container: Container, *,

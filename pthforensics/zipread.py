@@ -158,7 +158,8 @@ def _read_local(f: BinaryIO, header: int, size: int) -> tuple[str | None, int | 
     return name, flags, header + 30 + n_len + e_len
 
 
-def read_member(f: BinaryIO, entry: ZipEntry, cap: int, path: str, *, prefix_only: int = 0) -> bytes:
+def read_member(f: BinaryIO, entry: ZipEntry, cap: int, path: str, *,
+                prefix_only: int = 0) -> bytes:
     """Bytes of one member (stored or deflated), ignoring CRC and encryption flags as torch's
     reader does; at most ``cap`` bytes of output (``prefix_only`` bytes when set)."""
     if entry.data_offset is None:

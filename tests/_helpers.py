@@ -7,6 +7,7 @@ import struct
 import zipfile
 from pathlib import Path
 
+
 def rezip(src: Path, dst: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
     """Copy a zip member by member, letting ``mutate(name, data)`` change or drop each."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:

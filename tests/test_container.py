@@ -9,13 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from _helpers import rezip, safetensors_bytes
 
 from pthforensics.container import read_container
 from pthforensics.errors import ContainerError, LimitExceeded, PthForensicsError
 from pthforensics.limits import Limits
 from pthforensics.records import Format
-
-from _helpers import rezip, safetensors_bytes
 
 torch = pytest.importorskip("torch")
 

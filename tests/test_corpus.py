@@ -22,7 +22,7 @@ MAX_SAMPLE_BYTES = 1 << 20
 
 FORMATS = {"torch-zip", "torch-legacy", "torch-tar", "pickle", "safetensors", "torchscript",
            "zip", "7z", "unknown"}  # fmt: skip
-WRAPPERS = {"gzip", "bz2", "xz", "zip"}
+WRAPPERS = {"gzip", "bz2", "xz", "zip", "7z"}
 VERDICT_RANK = {"clean": 0, "suspicious": 1, "malicious": 2}
 REQUIRED_KEYS = {"status", "verdict", "exit_code", "format", "wrappers", "tensor_count",
                  "technique", "reference"}  # fmt: skip
