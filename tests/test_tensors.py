@@ -14,7 +14,7 @@ from pthforensics.tensors import check_integrity, extract_checkpoint, summarize
 from pthforensics.unpickle import unpickle_stream
 
 torch = pytest.importorskip("torch")
-np = pytest.importorskip("numpy")
+import numpy as np
 
 
 def _model():  # type: ignore[no-untyped-def]

@@ -1,0 +1,155 @@
+"""Batch throughput on a generated model zoo: pthforensics vs picklescan vs modelscan.
+
+Builds a zoo under benchmarks/_work/zoo (never committed): a few hundred files mixing
+small and large torch checkpoints (zip and legacy), safetensors and sharded models,
+every malicious and broken sample of corpus/, and files that are not checkpoints, in
+nested folders.  Each tool scans the whole folder as one process; the script prints
+wall time, files per second, peak RSS of the largest process, and the ratio against the
+faster of the two other scanners, then pthforensics' scaling from -j 1 to -j N.
+
+    python benchmarks/bench_zoo.py            # needs: pip install picklescan modelscan
+    python benchmarks/bench_zoo.py --files 600 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / "_work"
+
+_MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
+    ".returncode\n"
+    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)\n"
+)
+
+
+def build_zoo(n_files: int, seed: int = 0) -> tuple[Path, int]:
+    """Create the zoo (cached by size and seed); return its folder and file count."""
+    import torch
+    from safetensors.torch import save_file
+
+    zoo = WORK / f"zoo-{n_files}-{seed}"
+    marker = zoo / ".complete"
+    if marker.exists():
+        return zoo, int(marker.read_text())
+    shutil.rmtree(zoo, ignore_errors=True)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    count = 0
+
+    def folder() -> Path:
+        path = zoo / f"team{rng.randrange(5)}" / f"project{rng.randrange(8)}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    samples = sorted((ROOT / "corpus" / "malicious").glob("*")) + sorted(
+        (ROOT / "corpus" / "broken").glob("*"))
+    samples = [p for p in samples if not p.name.endswith(".json")]
+    for sample in samples:
+        shutil.copy(sample, folder() / sample.name)
+        count += 1
+    for i in range(3):  # large checkpoints
+        width = 2048
+        sd = {f"blocks.{j}.weight": torch.zeros(width, width) for j in range(3)}
+        torch.save(sd, folder() / f"large_{i}.pth")
+        count += 1
+    for i in range(2):  # sharded safetensors models
+        path = folder() / f"sharded_{i}"
+        path.mkdir()
+        weight_map = {}
+        for s in range(3):
+            name = f"model-{s + 1:05d}-of-00003.safetensors"
+            save_file({f"layer{s}.weight": torch.zeros(256, 256)}, path / name)
+            weight_map[f"layer{s}.weight"] = name
+            count += 1
+        (path / "model.safetensors.index.json").write_text(json.dumps({"weight_map":
+                                                                        weight_map}))
+    n_other = max(10, n_files // 15)
+    for i in range(n_other):
+        (folder() / f"notes_{i}.txt").write_text("not a model " * rng.randrange(1, 500))
+        count += 1
+    while count < n_files:
+        layers = []
+        width = rng.choice([8, 16, 32, 64, 128, 256])
+        for _ in range(rng.randrange(2, 12)):
+            layers += [torch.nn.Conv2d(width, width, 3), torch.nn.BatchNorm2d(width),
+                       torch.nn.ReLU()]
+        model = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.LazyLinear(10)
+                                    if False else torch.nn.Linear(width, 10))
+        sd = model.state_dict()
+        kind = rng.random()
+        target = folder() / f"ckpt_{count}"
+        if kind < 0.6:
+            torch.save({"state_dict": sd, "epoch": rng.randrange(100)}, f"{target}.pth")
+        elif kind < 0.8:
+            torch.save(sd, f"{target}.pt", _use_new_zipfile_serialization=False)
+        else:
+            save_file({k: v.contiguous() for k, v in sd.items()}, f"{target}.safetensors")
+        count += 1
+    marker.write_text(str(count))
+    return zoo, count
+
+
+def measure(cmd: list[str], repeat: int) -> tuple[float, float, int]:
+    times, peaks, code = [], [], 0
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True,
+                             text=True, check=True).stdout.split()
+        times.append(float(out[0]))
+        peaks.append(int(out[1]) / 1024)
+        code = int(out[2])
+    return statistics.median(times), max(peaks), code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    zoo, n = build_zoo(args.files)
+    cores = os.cpu_count() or 1
+    ours = [sys.executable, "-m", "pthforensics", "scan", "--json", "-o", os.devnull]
+    tools = {f"pthforensics -j {cores}": [*ours, "-j", str(cores), str(zoo)]}
+    for name in ("picklescan", "modelscan"):
+        exe = shutil.which(name)
+        if exe:
+            tools[name] = [exe, "-p", str(zoo)]
+        else:
+            print(f"{name} not installed: column skipped", file=sys.stderr)
+    results = {name: measure(cmd, args.repeat) for name, cmd in tools.items()}
+    competitors = [v[0] for k, v in results.items() if not k.startswith("pthforensics")]
+    best = min(competitors) if competitors else None
+    print(f"zoo: {zoo} ({n} files)")
+    print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>6}"
+          f"{'speed-up vs faster rival':>26}")
+    ours_time = results[f"pthforensics -j {cores}"][0]
+    for name, (seconds, peak, code) in results.items():
+        ratio = f"{best / seconds:.1f}x" if best and name.startswith("pthforensics") else ""
+        print(f"{name:<20}{seconds:>9.2f}{n / seconds:>10.1f}{peak:>10.1f}{code:>6}{ratio:>26}")
+    print("\nscaling of pthforensics with -j:")
+    base = None
+    for jobs in range(1, cores + 1):
+        seconds, peak, _ = (results[f"pthforensics -j {cores}"] if jobs == cores else
+                            measure([*ours, "-j", str(jobs), str(zoo)], args.repeat))
+        base = base or seconds
+        print(f"  -j {jobs}: {seconds:6.2f} s  {n / seconds:7.1f} files/s  speed-up "
+              f"{base / seconds:.2f}x  peak {peak:.0f} MB")
+    del ours_time
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
