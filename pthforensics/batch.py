@@ -55,6 +55,11 @@ class BatchOptions:
         return self.jobs or os.cpu_count() or 1
 
     @property
+    def fast(self) -> bool:
+        """Whether workers may take the C-unpickler fast path: only under a memory cap."""
+        return self.memory_mb is not None
+
+    @property
     def file_timeout(self) -> float:
         """Seconds after which a worker is killed."""
         return self.timeout if self.timeout is not None else self.limits.max_seconds * 1.5 + 5
@@ -65,9 +70,10 @@ def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport
     from .pipeline import analyze_file, inspect_file  # noqa: PLC0415 - workers only
 
     if options.deep:
-        report = inspect_file(candidate.path, limits=options.limits, trace=False)
+        report = inspect_file(candidate.path, limits=options.limits, trace=False,
+                              fast=options.fast)
     else:
-        report = analyze_file(candidate.path, limits=options.limits)
+        report = analyze_file(candidate.path, limits=options.limits, fast=options.fast)
     extra = dict(report.extra)
     if candidate.model:
         extra["model"] = candidate.model

@@ -244,13 +244,20 @@ class _Reader:
     def _pickle_file(self, f: BinaryIO, size: int, prefix: str,
                      wrappers: tuple[str, ...]) -> Container:
         parts = _Parts()
-        data, end = self._pickle_at(f, 0, size)
-        first_value = simple_values(data)[0] if end is not None else None
-        if end is not None and first_value == LEGACY_MAGIC and type(first_value) is int:
-            return self._legacy(f, size, prefix, wrappers, data, end)
-        parts.streams.append(PickleStream(f"{prefix}pickle", data))
+        f.seek(0)
+        head = f.read(64)
+        end = pickle_end(head)
         if end is not None:
-            self._trailing(f, end, size, prefix, parts)
+            value = simple_values(head[:end])[0]
+            if type(value) is int and value == LEGACY_MAGIC:
+                return self._legacy(f, size, prefix, wrappers, head[:end], end)
+        if size > self.limits.max_pickle_bytes:
+            raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes, size,
+                                path=self.path)
+        # The whole file is one stream: the scan judges bytes after STOP (a second pickle,
+        # or junk) itself, as it does for pickles inside archives.
+        f.seek(0)
+        parts.streams.append(PickleStream(f"{prefix}pickle", f.read(size)))
         if _find_eocd(f, size):
             # torch.load reads a file that does not start with PK\x03\x04 as a pickle, while
             # zip tools read the archive at its end: scan both faces of the polyglot.

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from . import infer_spatial as sp
+from .errors import InferenceError
 from .infer_layers import layer_dims
 from .records import InputGuess, LayerGroup, LayerGuess
 
@@ -194,14 +196,39 @@ def channel_chain(guesses: Sequence[LayerGuess]) -> tuple[str, ...]:
 def infer_input(groups: Sequence[LayerGroup], guesses: Sequence[LayerGuess]) -> InputGuess:
     """Guess the input of the model: status (fixed/free/unknown), kind, one working shape,
     the sizes known to work, dtype, and the hypothesis (``plan``) behind it."""
+    try:
+        return _infer_input_checked(groups, guesses)
+    except (ValueError, KeyError, IndexError, ZeroDivisionError, TypeError) as e:
+        raise InferenceError(f"input inference failed: {type(e).__name__}: {e}") from e
+
+
+def _infer_input_checked(groups: Sequence[LayerGroup], guesses: Sequence[LayerGuess]
+                         ) -> InputGuess:
     links = chain_links(guesses)
     first = next((lk for lk in links if lk.relation == "start"), None)
     if first is None:
         return InputGuess("unknown", evidence=("no layer with weights to read an input from",))
+    first = _entry(links, first)
     guess = _infer_input(_Ctx(groups, guesses, links), first)
     chain = channel_chain(guesses)
     notes = tuple(s for s in chain[:-1] if not s.startswith(first.name + " ("))[:3]
     return replace(guess, evidence=(*guess.evidence, *notes, chain[-1]))
+
+
+def _entry(links: Sequence[ChainLink], first: ChainLink) -> ChainLink:
+    """The layer reading the input.  Normally the first; when the order was lost (sorted
+    keys) and the first is no convolution/embedding, a convolution taking 1-4 channels that
+    no layer feeds is the better bet (``conv_proj`` sorted after ``encoder``)."""
+    if _conv_d(first.type) or first.type.startswith("Embedding"):
+        return first
+    embedding = next((lk for lk in links if lk.type.startswith("Embedding")), None)
+    if embedding is not None:
+        return embedding
+    outs = {lk.out_dim for lk in links}
+    for lk in links:
+        if _conv_d(lk.type) and lk.in_dim is not None and lk.in_dim <= 4 and lk.in_dim not in outs:
+            return lk
+    return first
 
 
 def _infer_input(ctx: _Ctx, first: ChainLink) -> InputGuess:
@@ -396,6 +423,11 @@ def _numbered_parent(name: str | None) -> str | None:
     return parent if last.isdigit() else None
 
 
+# Parameter-less modules whose names say they are no pool (timm/torchvision naming).
+_NOT_POOL = re.compile(r"act|relu|gelu|silu|swish|sigmoid|tanh|drop|identity|stochastic|"
+                       r"flatten|softmax|mish|elu|nonlin|gate|scale|permute|norm")
+
+
 def _gap(ctx: _Ctx, anchor: str, members: list[str], before: str, after: str | None
          ) -> sp.SpatialOp:
     unknown: list[str] = []
@@ -405,12 +437,13 @@ def _gap(ctx: _Ctx, anchor: str, members: list[str], before: str, after: str | N
     for name in members:
         g = ctx.guesses.get(name)
         if g is None:
-            unknown.append(name)
-        elif "Adaptive" in g.type and final:
-            hint, pool_module = "adaptive", name
+            if not _NOT_POOL.search(name.rsplit(".", 1)[-1].lower()):
+                unknown.append(name)
+        elif "Adaptive" in g.type:
+            if final:  # mid-body adaptive pools squeeze-and-excite and broadcast back
+                hint, pool_module = "adaptive", name
         elif "Pool" in g.type and hint != "adaptive":
-            # a module named "pool" right before the head is the global pool
-            hint, pool_module = ("adaptive" if final and g.confidence < 0.5 else "pool"), name
+            hint, pool_module = "pool", name
     if not hint:
         known = ctx.meta or (ctx.index_gaps and _numbered_parent(before) is not None
                              and _numbered_parent(before) == _numbered_parent(after))
@@ -468,9 +501,12 @@ def _fixed(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str,
                           if op.kind != "gap" or max(ch.pool) > 1))
     plan = _plan(ops, best.choices, d)
     last_gap = ops[-1] if ops and ops[-1].kind == "gap" else None
+    # torchvision's VGG/AlexNet end with AdaptiveAvgPool2d((7, 7) or (6, 6)) named avgpool;
+    # without _metadata it is invisible, but the features/classifier naming is not.
+    tv_style = first.name.startswith("features.") and head.name.startswith("classifier.")
     adaptive = last_gap is not None and (last_gap.pool_hint == "adaptive" or (
-        last_gap.pool_hint == "unknown" and kind == "image" and final[0] in (6, 7)
-        and len(set(final)) == 1 and best.sizes[0] >= 200))
+        last_gap.pool_hint in ("unknown", "") and kind == "image" and final[0] in (6, 7)
+        and len(set(final)) == 1 and (best.sizes[0] >= 200 or tv_style)))
     if adaptive and last_gap is not None:
         pre = sp.preimage(ops[:-1], best.choices[:-1], [(1, 10**6)] * d)
         min_size = pre[0][0] if pre else None
@@ -479,7 +515,7 @@ def _fixed(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str,
         plan.append((target, f"AdaptiveAvgPool{d}d", (("output_size", final),)))
         ev.append(f"an adaptive average pool to {'x'.join(map(str, final))} sits before "
                   f"{head.name} (torchvision avgpool convention): the size is free")
-        return _free_result(ctx, kind, c, dtype, ev, plan, min_size, None, best.sizes[0])
+        return _free_result(ctx, kind, c, dtype, ev, plan, min_size, None, None)
     valid = _valid(best.intervals)
     ev.append(f"input sizes {_span(best.intervals)} give that map; "
               f"{'x'.join(map(str, best.sizes))} is the commonest")
@@ -544,10 +580,13 @@ def _free(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str,
     min_size = pre[0][0] if pre else None
     downs = sum(1 for op, ch in zip(ops, choices, strict=True)
                 if (ch.pool and max(ch.pool) > 1) or (op.kind == "conv" and max(ch.stride) > 1))
-    # Each upsampling of a UNet decoder meets a skip of the matching encoder level.
+    # Each upsampling of a UNet decoder meets a skip of the matching encoder level: the
+    # size must survive as many halvings as there are upsamplings.
     ups = sum(1 for lk in ctx.links if lk.type.startswith("ConvTranspose"))
+    unet = any(lk.relation == "concat" and i and ctx.links[i - 1].type.startswith(
+        "ConvTranspose") for i, lk in enumerate(ctx.links))
     pools = max(downs, ups)
-    concat = any(lk.relation == "concat" and _conv_d(lk.type) for lk in ctx.links)
+    concat = unet
     multiple = 2 ** pools if concat and pools else None
     if multiple:
         ev.append(f"skip connections concatenate across {pools} downsampling(s): sizes must "
@@ -598,10 +637,12 @@ def _patch_tokens(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int,
     total, prefix, name = pos
     ev = [f"{first.name} ({g.type}) with kernel {'x'.join(map(str, k))} feeds tokens of "
           f"{first.out_dim}: a patch embedding (stride = kernel assumed)",
-          f"{name or '(root module)'} holds {total} positions" + (f" ({prefix} class/extra token(s))"
-                                               if prefix else "")]
+          f"{name or '(root module)'} holds {total} positions"
+          + (f" ({prefix} class/extra token(s))" if prefix else "")]
     for pre in dict.fromkeys((prefix, 0)):
         n = total - pre
+        if n <= 0:
+            continue
         if d == 2:
             r = math.isqrt(n)
             if r * r != n:

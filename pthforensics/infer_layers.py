@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import InferenceError
 from .records import LayerGroup, LayerGuess, TensorRecord
 
 __all__ = ["BUFFER_LEAVES", "infer_layers", "is_learnable", "layer_dims"]
@@ -161,6 +162,9 @@ def _classify(group: LayerGroup) -> _Raw:
     raw = _Raw(group, "empty", leaves, notes)
     if not leaves:
         return raw
+    if any(0 in t.shape for t in leaves.values() if t.shape):
+        raw.kind = "unknown"  # an empty dimension: nothing to read from it
+        return raw
     w = leaves.get("weight")
     b = leaves.get("bias")
     if any(_RNN_KEY.match(n) for n in names):
@@ -203,6 +207,8 @@ class _Context:
             r.kind == "linear" and "bias" in r.leaves and r.shape("bias") == (r.w[1],)
             and r.w[0] != r.w[1] for r in self.raws)
         self.flags_known = any(t.is_parameter for g in groups for t in g.tensors)
+        # With a guessed order (sorted keys) neighbours are weak evidence.
+        self.restored = any(g.order == "restored" for g in groups)
         tensor_layers = [i for i, r in enumerate(self.raws) if r.kind not in ("empty", "params")]
         self.first_layer = tensor_layers[0] if tensor_layers else -1
 
@@ -222,16 +228,25 @@ class _Context:
     def spatial_rank(self, i: int, n: int) -> int | None:
         """Dimension (1/2/3) of the convolutions around a norm of ``n`` features, 0 when
         its neighbours are linear/sequence layers, ``None`` when nothing is around."""
-        prev = self.neighbour(i, -1, ("conv", "linear", "rnn", "mha", "rnncell"))
-        nxt = self.neighbour(i, 1, ("conv", "linear", "rnn", "mha", "rnncell"))
-        for r, match in ((prev, lambda r: n in (r.w[0], r.w[1]) if r.kind == "conv" else
-                          (r.w[0] == n if r.kind == "linear" else False)),
-                         (nxt, lambda r: n in r.inputs())):
-            if r is not None and match(r):
-                return len(r.w) - 2 if r.kind == "conv" else 0
+        kinds = ("conv", "linear", "rnn", "mha", "rnncell")
+        prev = self.neighbour(i, -1, kinds)
+        nxt = self.neighbour(i, 1, kinds)
+
+        def rank(r: _Raw) -> int:
+            return len(r.w) - 2 if r.kind == "conv" else 0
+
+        if prev is not None and (n in (prev.w[0], prev.w[1]) if prev.kind == "conv" else
+                                 prev.kind == "linear" and prev.w[0] == n):
+            return rank(prev)
+        if prev is not None and prev.kind == "conv":
+            # after a convolution whose channels were concatenated/branched (DenseNet's
+            # norm5 before the classifier): still a feature map
+            return rank(prev)
+        if nxt is not None and n in nxt.inputs():
+            return rank(nxt)
         for r in (prev, nxt):
             if r is not None:
-                return len(r.w) - 2 if r.kind == "conv" else 0
+                return rank(r)
         return None
 
 
@@ -279,6 +294,13 @@ def infer_layers(groups: Sequence[LayerGroup]) -> tuple[LayerGuess, ...]:
     Parameter-less modules known only by position (``features.1`` in ``_metadata``) get no
     row: their type cannot be read from the file; ``infer_input`` places them in its plan.
     """
+    try:
+        return _infer_all(groups)
+    except (ValueError, KeyError, IndexError, ZeroDivisionError, TypeError) as e:
+        raise InferenceError(f"layer inference failed: {type(e).__name__}: {e}") from e
+
+
+def _infer_all(groups: Sequence[LayerGroup]) -> tuple[LayerGuess, ...]:
     ctx = _Context(groups)
     chain = _Chain()
     out = []
@@ -383,22 +405,26 @@ def _conv(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
     if _TRANSPOSED_HINT.search(last):
         st += 2
         ev.append(f"name {raw.last!r} suggests a transposed convolution")
+    # Transposed convolutions are rare: from the channel chain alone, the next layer must
+    # take weight.shape[1] and the previous output (if any) must be weight.shape[0].
+    chain_t = 0.0
     if prev is not None and a != b:
         if prev == b:
             sc += 2
         elif prev == a and b == 1:
             sc += 3  # depthwise
         elif prev == a and (prev % b or a % (prev // b)):
-            st += 2
+            chain_t += 1
             ev.append(f"previous output {prev} = weight.shape[0] and no grouping fits a Conv")
     if nxt and a != b:
         if a in nxt and b not in nxt:
             sc += 2
-        elif b in nxt and a not in nxt:
-            st += 2
+        elif b in nxt and a not in nxt and (prev is None or prev == a):
+            chain_t += 1.5
             ev.append(f"next layer takes {b} = weight.shape[1] channels")
     if chain.transposed and prev == a and a != b:
-        st += 0.5
+        chain_t += 0.5
+    st += 0.0 if ctx.restored else chain_t
     if st > sc:
         groups = blen // b if blen is not None and blen != b and blen % b == 0 else 1
         attrs = {"in_channels": a, "out_channels": b * groups, "kernel_size": k,
@@ -597,6 +623,11 @@ def _bare(ctx: _Context, raw: _Raw) -> LayerGuess:
             roles.append(f"{leaf} {_shape_text(t.shape)}: layer scale")
         else:
             roles.append(f"{leaf} {_shape_text(t.shape)}")
+    if (set(raw.leaves) <= {"bias", "masked_bias"} and "bias" in raw.leaves
+            and len(raw.leaves["bias"].shape) == 4):
+        # transformers GPT2Attention: causal mask buffers (older versions persist them)
+        return _guess(raw, ctx, "GPT2Attention", 0.7, attrs,
+                      ["causal-mask buffer bias (1, 1, n, n) (+ masked_bias): GPT-2 attention"])
     if (set(raw.leaves) == {"gamma"} and re.match(r"^(ls\d|layer_?scale)", raw.last)):
         return _guess(raw, ctx, "LayerScale", 0.5, attrs, ["timm LayerScale: gamma only"])
     return _guess(raw, ctx, "unknown", 0.2, attrs,

@@ -28,13 +28,15 @@ _IMAGE3 = {224: 0.0, 32: 0.1, 64: 0.5, 128: 0.5, 96: 0.6, 256: 0.6, 299: 0.7, 22
            384: 0.8, 512: 0.8, 28: 0.8, 48: 0.9, 112: 0.9, 160: 0.9, 192: 0.9, 240: 1.0,
            260: 1.0, 288: 1.0, 300: 1.0, 320: 1.0, 380: 1.0, 448: 1.0, 456: 1.0, 480: 1.0,
            528: 1.0, 600: 1.0, 640: 1.0, 40: 1.0, 84: 1.0, 120: 1.2, 150: 1.2, 16: 1.5}
-_IMAGE1 = {28: 0.0, 32: 0.4, 64: 0.6, 48: 0.8, 96: 0.8, 128: 0.8, 224: 0.8, 256: 0.9,
+# One channel: MNIST-family 28x28 (a LeNet with padding 2 rather than 32x32 unpadded).
+_IMAGE1 = {28: 0.0, 32: 1.2, 64: 0.6, 48: 0.8, 96: 0.8, 128: 0.8, 224: 0.8, 256: 0.9,
            40: 1.0, 84: 1.0, 100: 1.0, 112: 1.0, 16: 1.5, 20: 1.5}
 # Four channels: Atari's stacked 84x84 frames far more often than RGBA/RGB-D.
 _IMAGE4 = {84: 0.0, 64: 0.8, 96: 1.0, **{k: v + 0.6 for k, v in _IMAGE3.items() if k not in
                                          (84, 64, 96)}}
 _LENGTH = {16000: 0.0, 8000: 0.3, 22050: 0.5, 44100: 0.6, 128: 0.6, 256: 0.6, 512: 0.6,
-           1024: 0.6, 100: 0.8, 200: 0.8, 1000: 0.8, 4000: 0.8, 32: 1.0, 64: 1.0}
+           1024: 0.6, 100: 0.8, 200: 0.8, 1000: 0.8, 4000: 0.8, 32: 1.0, 64: 1.0,
+           187: 1.0}  # 187: MIT-BIH heartbeat windows
 _FRAMES = {16: 0.0, 8: 0.2, 32: 0.4, 4: 0.5, 1: 0.8, 2: 0.8, 3: 0.8, 10: 1.0, 64: 1.0}
 _VIDEO_HW = {112: 0.0, 224: 0.1, 128: 0.3, 64: 0.4, 32: 0.5, 160: 0.6, 256: 0.6, 96: 0.7}
 
@@ -136,6 +138,8 @@ def _conv_options(op: SpatialOp, style: str) -> list[tuple[Choice, float]]:
         strides.setdefault((1, 2, 2), 0.6)
     if kmax >= 6:  # Nature-DQN: 8x8 stride 4
         strides.setdefault(tuple(max(1, x // 2) for x in k), 0.6)
+    if kmax >= 9:  # AlexNet: 11x11 stride 4
+        strides.setdefault(tuple(4 if x > 1 else 1 for x in k), 0.6)
     if kmax >= 2:
         strides.setdefault(k, 1.5)
     if op.kind == "convT":

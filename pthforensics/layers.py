@@ -77,7 +77,7 @@ _BLOCK_RANK = {
     "drop_path2": 2.7, "output": 2.8,
     "query": 1.1, "key": 1.2, "value": 1.3, "q_proj": 1.1, "k_proj": 1.2, "v_proj": 1.3,
     "o_proj": 1.4, "out_proj": 1.4, "gate_proj": 1.1, "up_proj": 1.2, "down_proj": 1.3,
-    "qkv": 1.1, "proj": 1.4, "dense": 1.0, "LayerNorm": 1.5,
+    "qkv": 1.1, "proj": 1.4, "dense": 1.0, "LayerNorm": 1.5, "self": 1.0,
 }
 _ROLE_PATTERNS = (
     (0, re.compile(r"conv|linear|fc|dense|proj|lin|dw|pw")),
@@ -88,19 +88,26 @@ _ROLE_PATTERNS = (
 )
 
 
-# Token tables before position/segment tables (wte < wpe, word < position < token_type).
+# Token tables before position/segment tables (wte < wpe, word < position < token_type),
+# patch/stem convolutions before an encoder.
 _EMBED_RANK = {"wte": 0.1, "word_embeddings": 0.1, "embed_tokens": 0.1, "tok_embeddings": 0.1,
                "wpe": 0.2, "position_embeddings": 0.2, "embed_positions": 0.2,
-               "token_type_embeddings": 0.3, "cls_token": 0.05, "pos_embed": 0.06,
-               "patch_embed": 0.07, "LayerNorm": 0.9}
+               "token_type_embeddings": 0.3, "cls_token": 0.05, "class_token": 0.05,
+               "pos_embed": 0.06, "patch_embed": 0.07, "conv_proj": 0.07, "stem": 0.07,
+               "embeddings": 0.04, "embedding": 0.04, "embed": 0.04, "embeds": 0.04,
+               "encoder": 0.5}
+# Siblings that mark a transformer block, where _BLOCK_RANK applies.
+_BLOCK_MARKERS = frozenset({"attn", "attention", "self_attn", "self_attention", "mlp", "ffn",
+                            "feed_forward", "intermediate", "query", "q_proj", "qkv",
+                            "gate_proj", "c_attn", "c_fc", "self"})
 
 
-def _component_key(comp: str) -> tuple[float, float, int, str]:
+def _component_key(comp: str, block: bool = False) -> tuple[float, float, int, str]:
     if comp in _EMBED_RANK:
         return (0.0, _EMBED_RANK[comp], 0, comp)
     if comp.isdigit():
         return (1.0, float(comp), 0, "")
-    if comp in _BLOCK_RANK:
+    if block and comp in _BLOCK_RANK:
         return (1.0, _BLOCK_RANK[comp], 0, comp)
     match = _NUM_SUFFIX.match(comp)
     base, num = (match.group(1), float(match.group(2))) if match else (comp, 1e9)
@@ -121,13 +128,30 @@ def _component_key(comp: str) -> tuple[float, float, int, str]:
     return (bucket, num, role, comp)
 
 
-def natural_module_key(path: str) -> tuple[tuple[float, float, int, str], ...]:
+def natural_module_key(path: str, siblings: dict[str, set[str]] | None = None
+                       ) -> tuple[tuple[float, float, int, str], ...]:
     """Sort key restoring a plausible registration order from sorted module paths:
     numbers compare as numbers (``layer2`` < ``layer10``), ``conv1`` < ``bn1`` < ``conv2``,
-    stems and embeddings first, final norms then heads (``fc``, ``classifier``) last."""
+    stems and embeddings first, final norms then heads (``fc``, ``classifier``) last, and
+    inside transformer blocks (``siblings``: parent path -> child names) norm1 < attn <
+    norm2 < mlp."""
     if not path:
         return ()
-    return tuple(_component_key(c) for c in path.split("."))
+    parts = path.split(".")
+    keys = []
+    for i, comp in enumerate(parts):
+        sib = siblings.get(".".join(parts[:i]), set()) if siblings else set()
+        keys.append(_component_key(comp, bool(sib & _BLOCK_MARKERS)))
+    return tuple(keys)
+
+
+def _restore_order(paths: list[str]) -> list[str]:
+    siblings: dict[str, set[str]] = {}
+    for p in paths:
+        parts = p.split(".") if p else []
+        for i, comp in enumerate(parts):
+            siblings.setdefault(".".join(parts[:i]), set()).add(comp)
+    return sorted(paths, key=lambda p: natural_module_key(p, siblings))
 
 
 def _looks_sorted(keys: list[str]) -> bool:
@@ -197,9 +221,8 @@ def _index_gaps(owners: list[str]) -> list[str]:
     for parent, idx in children.items():
         if parent in named or len(idx) < 2:
             continue  # a container mixing names and numbers is no nn.Sequential
-        for i in range(0, max(idx)):
-            if i not in idx:
-                gaps.append(f"{parent}.{i}" if parent else str(i))
+        prefix = f"{parent}." if parent else ""
+        gaps.extend(f"{prefix}{i}" for i in range(max(idx)) if i not in idx)
     return gaps
 
 
@@ -221,10 +244,8 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
         by_module[module].append(t)
     owners = set(by_module)
 
-    versions: dict[str, int | None] = {}
     meta = _metadata_paths(state, owners)
-    for path, version in meta:
-        versions[path] = version
+    versions = dict(meta)
     classes = {_strip(p, state.stripped_prefixes) if p not in owners else p: c
                for p, c in state.class_names}
 
@@ -241,7 +262,9 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
                 source[gap] = "index-gap"
 
     members = list(dict.fromkeys(first_seen + paramless))
+    how = "stored"
     if structure:
+        how = "metadata"
         position = {p: i for i, p in enumerate(structure)}
         order: list[str] = []
         # Stable merge: modules missing from the metadata keep their place after the
@@ -254,7 +277,8 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
             prev = next((q for q in reversed(members[:i]) if q in order), None)
             order.insert(order.index(prev) + 1 if prev is not None else 0, p)
     elif _looks_sorted([t.key for t in state.tensors]):
-        order = sorted(members, key=natural_module_key)
+        order = _restore_order(members)
+        how = "restored"
     elif paramless:
         order = _insert_gaps(first_seen, paramless)
     else:
@@ -271,6 +295,7 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
             index=index,
             source=source.get(path, "tensors"),
             has_children=path in has_children,
+            order=how,
         ))
     logger.debug("grouped %d tensors into %d modules (%d parameter-less)",
                  len(state.tensors), len(groups), len(paramless))
@@ -280,7 +305,7 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
 def _insert_gaps(order: list[str], gaps: list[str]) -> list[str]:
     """Place synthesized index-gap modules among their numbered siblings."""
     out = list(order)
-    for gap in sorted(gaps, key=natural_module_key):
+    for gap in _restore_order(gaps):
         parent, _, idx = gap.rpartition(".")
         n = int(idx)
         prefix = parent + "." if parent else ""

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from .container import read_container, read_hidden_pickles
 from .errors import LimitExceeded, PthForensicsError
@@ -31,73 +31,135 @@ from .report import error_report, verdict_of
 from .rules import evaluate_stream, judge_global
 from .static_scan import scan_stream
 from .tensors import check_integrity, extract_checkpoint, summarize, unreferenced_storages
-from .unpickle import unpickle_stream
+from .unpickle import PickleTree, find_pickle_values, unpickle_stream
 
 __all__ = ["analyze_file", "inspect_file", "scan_container"]
 
 logger = logging.getLogger(__name__)
 
 
-def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS
-                   ) -> tuple[tuple[Finding, ...], Checkpoint | None]:
-    """Findings for every pickle stream (nested ones included) and the checkpoint structure."""
-    findings: list[Finding] = list(container.findings)
-    queue = list(container.streams)
-    unpicklable: set[str] = set()
-    nested = 0
-    deadline = time.monotonic() + limits.max_seconds
-    while queue:
-        stream = queue.pop(0)
+@dataclass
+class _Scan:
+    """Mutable working state of one file's scan (local to :func:`scan_container`)."""
+
+    limits: Limits
+    fast: bool
+    deadline: float
+    findings: list[Finding] = field(default_factory=list)
+    trees: dict[int, PickleTree] = field(default_factory=dict)
+    """Stub trees the fast path built, by ``id`` of the stream (names can repeat)."""
+    refused: set[str] = field(default_factory=set)
+    nested: int = 0
+
+    def run(self, streams: list[PickleStream]) -> None:
+        queue = list(streams)
+        while queue:
+            stream = queue.pop(0)
+            queue.extend(self._fast(stream) if self.fast else self._slow(stream))
+
+    def _fast(self, stream: PickleStream) -> list[PickleStream]:
+        """C-speed path: a stream the stub unpickler reads exactly to its end, naming only
+        allow-listed or benign-metadata globals, needs no opcode walk (DESIGN.md, safety
+        model 2).  Anything else falls back to the opcode pass."""
+        tree = unpickle_stream(stream) if stream.data[:1] else None
+        if tree is None or tree.error is not None or tree.end != len(stream.data):
+            return self._slow(stream)
+        infos: list[Finding] = []
+        for g in dict.fromkeys(tree.globals_seen):
+            judgement = judge_global(g.module, g.name)
+            if judgement is not None and judgement.severity > Severity.INFO:
+                return self._slow(stream)
+            if judgement is not None:
+                infos.append(Finding(judgement.rule_id, judgement.severity,
+                                     Location(stream.name, global_name=str(g)), judgement.reason))
+        self.findings.extend(infos)
+        self.trees[id(stream)] = tree
+        values = find_pickle_values(tree.root, looks_like_pickle,
+                                    max_depth=self.limits.max_depth)
+        return [self._nested(stream, None, data) for data in values
+                if self._take_nested()]
+
+    def _slow(self, stream: PickleStream) -> list[PickleStream]:
         try:
-            scan = scan_stream(stream.data, limits=limits, deadline=deadline)
+            scan = scan_stream(stream.data, limits=self.limits, deadline=self.deadline)
         except LimitExceeded as exc:
-            findings.append(Finding("resource-limit", Severity.SUSPICIOUS, Location(stream.name),
-                                    f"{exc.message}; the stream was not decoded further"))
-            unpicklable.add(stream.name)
-            continue
-        findings.extend(evaluate_stream(stream, scan))
+            self.findings.append(Finding("resource-limit", Severity.SUSPICIOUS,
+                                         Location(stream.name),
+                                         f"{exc.message}; the stream was not decoded further"))
+            self.refused.add(stream.name)
+            return []
+        self.findings.extend(evaluate_stream(stream, scan))
+        more: list[PickleStream] = []
         if scan.end is not None and scan.end < len(stream.data) and \
                 looks_like_pickle(stream.data[scan.end:scan.end + 4096]):
             # A second pickle after STOP: a loader that calls load() again runs it.
-            queue.append(PickleStream(f"{stream.name}@{scan.end}", stream.data[scan.end:],
-                                      role="trailing", loaded=False))
-        for offset, data in scan.nested:
-            nested += 1
-            if nested > limits.max_nested_pickles:
-                break
-            queue.append(PickleStream(f"{stream.name}@{offset}(bytes)", data, role="nested",
-                                      loaded=False))
-            findings.append(Finding("nested-pickle", Severity.INFO,
-                                    Location(stream.name, offset),
-                                    "a bytes value is itself a pickle; it was scanned too"))
+            more.append(PickleStream(f"{stream.name}@{scan.end}", stream.data[scan.end:],
+                                     role="trailing", loaded=False))
+        more.extend(self._nested(stream, offset, data) for offset, data in scan.nested
+                    if self._take_nested())
+        return more
+
+    def _take_nested(self) -> bool:
+        self.nested += 1
+        return self.nested <= self.limits.max_nested_pickles
+
+    def _nested(self, stream: PickleStream, offset: int | None, data: bytes) -> PickleStream:
+        self.findings.append(Finding("nested-pickle", Severity.INFO, Location(stream.name, offset),
+                                     "a bytes value is itself a pickle; it was scanned too"))
+        return PickleStream(f"{stream.name}@{offset if offset is not None else '?'}(bytes)",
+                            data, role="nested", loaded=False)
+
+    def tree_of(self, stream: PickleStream) -> PickleTree:
+        """The stub tree of the object stream (reused from the fast path when it ran)."""
+        tree = self.trees.get(id(stream))
+        if tree is not None:
+            return tree
+        tree = unpickle_stream(stream)
+        # Defence in depth: anything find_class saw must have been judged already.
+        judged = {(f.location.member, f.location.global_name) for f in self.findings}
+        for g in tree.globals_seen:
+            judgement = judge_global(g.module, g.name)
+            if judgement and judgement.severity > Severity.INFO and \
+                    (stream.name, str(g)) not in judged:
+                self.findings.append(Finding(judgement.rule_id, judgement.severity,
+                                             Location(stream.name, global_name=str(g)),
+                                             judgement.reason))
+        return tree
+
+
+def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS,
+                   fast: bool = False) -> tuple[tuple[Finding, ...], Checkpoint | None]:
+    """Findings for every pickle stream (nested ones included) and the checkpoint structure.
+
+    ``fast`` lets streams that the stub unpickler reads cleanly skip the opcode walk.  Only
+    use it in a process with a memory cap (batch workers set one): CPython's C unpickler
+    sizes its memo from indices in the file, which the opcode walk checks first.
+    """
+    state = _Scan(limits, fast, time.monotonic() + limits.max_seconds,
+                  list(container.findings))
+    state.run(list(container.streams))
     checkpoint = None
     objects = [s for s in container.streams if s.role == "object" and s.loaded
-               and s.name not in unpicklable]
+               and s.name not in state.refused]
     if objects:
-        tree = unpickle_stream(objects[0])
-        # Defence in depth: anything find_class saw must have been judged already.
-        judged = {(f.location.member, f.location.global_name) for f in findings}
-        for g in tree.globals_seen:
-            verdict = judge_global(g.module, g.name)
-            if verdict and verdict.severity > Severity.INFO and \
-                    (objects[0].name, str(g)) not in judged:
-                findings.append(Finding(verdict.rule_id, verdict.severity,
-                                        Location(objects[0].name, global_name=str(g)),
-                                        verdict.reason))
+        tree = state.tree_of(objects[0])
         if tree.root is not None:
             checkpoint, extra = extract_checkpoint(tree.root, container, limits=limits)
-            findings.extend(extra)
+            state.findings.extend(extra)
     elif container.header_tensors:
         checkpoint, extra = extract_checkpoint(None, container, limits=limits)
-        findings.extend(extra)
+        state.findings.extend(extra)
     if checkpoint is not None:
-        findings.extend(check_integrity(checkpoint, container, limits=limits))
+        state.findings.extend(check_integrity(checkpoint, container, limits=limits))
         unused = unreferenced_storages(checkpoint, container)
-        for stream in read_hidden_pickles(container, unused, limits=limits) if unused else ():
-            findings.append(Finding("hidden-pickle", Severity.SUSPICIOUS, Location(stream.name),
-                                    "a storage member no tensor uses holds a pickle"))
-            findings.extend(evaluate_stream(stream, scan_stream(stream.data, limits=limits)))
-    return _dedupe(findings), checkpoint
+        hidden = read_hidden_pickles(container, unused, limits=limits) if unused else ()
+        for stream in hidden:
+            state.findings.append(Finding("hidden-pickle", Severity.SUSPICIOUS,
+                                          Location(stream.name),
+                                          "a storage member no tensor uses holds a pickle"))
+        state.fast = False
+        state.run(list(hidden))
+    return _dedupe(state.findings), checkpoint
 
 
 def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
@@ -110,13 +172,17 @@ def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(out, key=lambda f: -f.severity))
 
 
-def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS) -> FileReport:
-    """The ``scan`` report of one file: safety verdict and tensor summary, torch-free."""
+def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
+                 ) -> FileReport:
+    """The ``scan`` report of one file: safety verdict and tensor summary, torch-free.
+
+    ``fast``: see :func:`scan_container` (only where the process has a memory cap).
+    """
     start = time.perf_counter()
     try:
         size = os.path.getsize(path) if os.path.isfile(path) else None
         container = read_container(path, limits=limits)
-        findings, checkpoint = scan_container(container, limits=limits)
+        findings, checkpoint = scan_container(container, limits=limits, fast=fast)
     except PthForensicsError as exc:
         return error_report(path, exc, seconds=time.perf_counter() - start)
     except RecursionError:
@@ -149,7 +215,8 @@ def _report(path: str, size: int | None, container: Container, findings: tuple[F
 
 
 def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = True,
-                 input_shape: Sequence[int] | None = None, device: str = "meta") -> FileReport:
+                 input_shape: Sequence[int] | None = None, device: str = "meta",
+                 fast: bool = False) -> FileReport:
     """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
     from .layers import group_layers  # noqa: PLC0415
@@ -158,7 +225,7 @@ def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = Tr
     try:
         size = os.path.getsize(path) if os.path.isfile(path) else None
         container = read_container(path, limits=limits)
-        findings, checkpoint = scan_container(container, limits=limits)
+        findings, checkpoint = scan_container(container, limits=limits, fast=fast)
     except PthForensicsError as exc:
         return error_report(path, exc, seconds=time.perf_counter() - start)
     report = _report(path, size, container, findings, checkpoint, 0.0)

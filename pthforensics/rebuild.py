@@ -68,6 +68,7 @@ class _Walk:
     pooled: bool = False            # an adaptive pool already reduced the map
     pooled_to_one: bool = False     # ... to a single position
     tensor_layers: int = 0
+    seq_len: int | None = None      # fixed sequence length (flattened into a Linear)
     break_at: str | None = None
     reason: str = ""
 
@@ -82,8 +83,8 @@ def _conv_dims(type_: str) -> int:
 
 def _walk(groups: Sequence[LayerGroup], guesses: dict[str, LayerGuess],
           plan: dict[str, tuple[str, dict[str, Any]]], after: dict[str, list[tuple[str, dict]]],
-          start_layout: str) -> _Walk:
-    w = _Walk(layout=start_layout)
+          start_layout: str, seq_len: int | None = None) -> _Walk:
+    w = _Walk(layout=start_layout, seq_len=seq_len)
     for group in groups:
         guess = guesses.get(group.name)
         if group.tensors:
@@ -194,6 +195,11 @@ def _add_layer(w: _Walk, group: LayerGroup, guess: LayerGuess,
             reason = _transition_to_flat(w, group.name, din)
             if reason:
                 return reason
+        elif w.layout == "seq" and w.cur and din and w.seq_len and din == w.cur * w.seq_len:
+            # a fixed-length sequence flattened into the head (Embedding -> Linear(T*D))
+            parent, _, last = group.name.rpartition(".")
+            w.steps.append(_Step(f"{parent + '.' if parent else ''}{last}<flatten", "Flatten"))
+            w.layout = "flat"
         elif w.cur is not None and din != w.cur:
             return f"takes {din} features but the chain carries {w.cur}"
         if w.layout == "input":
@@ -303,7 +309,10 @@ def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGues
                            path=state.path or None)
     skipped_bare = [g.name or "(root)" for g in order[:first_owner] if g.tensors]
     body = order[first_owner:]
-    whole = _walk(body, by_name, plan, after, "input")
+    seq_len = (input_guess.shape[1] if input_guess.status == "fixed" and input_guess.shape
+               and input_guess.kind in ("tokens", "sequence") and len(input_guess.shape) >= 2
+               else None)
+    whole = _walk(body, by_name, plan, after, "input", seq_len)
     first_guess = by_name.get(body[0].name)
     shape, dtype = _default_input(first_guess, input_guess)
     if whole.break_at is None and not skipped_bare:

@@ -294,6 +294,10 @@ class LayerGroup:
     has_children: bool = False
     """``True`` when other modules sit below this path (a module owning tensors *and*
     submodules, such as ``MultiheadAttention`` with its ``out_proj``)."""
+    order: str = "stored"
+    """How the registration order was obtained: ``metadata`` (``_metadata``), ``stored``
+    (key order as stored) or ``restored`` (the keys were sorted, as safetensors writes
+    them; the order was guessed by a natural sort, so neighbour evidence is weaker)."""
 
     def tensor(self, leaf: str) -> TensorRecord | None:
         """The tensor named ``leaf`` (``weight``, ``bias``...), if present."""

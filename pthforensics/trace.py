@@ -24,8 +24,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .errors import TraceError
-from .records import InputGuess, RebuildInfo, TraceLayer, TraceResult
 from .rebuild import REBUILD_ATTR
+from .records import InputGuess, RebuildInfo, TraceLayer, TraceResult
 
 if TYPE_CHECKING:
     from torch import nn

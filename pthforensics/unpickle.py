@@ -21,12 +21,14 @@ import io
 import logging
 import pickle
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .errors import PickleDecodeError
 from .records import PickleStream
 
-__all__ = ["GlobalName", "PickleTree", "StorageRef", "Stub", "StubUnpickler", "unpickle_stream"]
+__all__ = ["GlobalName", "PickleTree", "StorageRef", "Stub", "StubUnpickler",
+           "find_pickle_values", "unpickle_stream"]
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +149,46 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("latin1")
     return str(value)
+
+
+_PICKLE_TEXT_START = frozenset("\x80(]}cdeghijlopqrstuNKJIMFGSUVX")
+
+
+def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
+                       max_items: int = 1_000_000, max_depth: int = 200) -> list[bytes]:
+    """Byte (and protocol-2 latin-1 text) values in the tree that are pickles themselves.
+
+    Iterative, with caps on items visited and depth, so hostile nesting costs nothing.
+    """
+    found: list[bytes] = []
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    seen = 0
+    while stack and seen < max_items:
+        obj, depth = stack.pop()
+        seen += 1
+        if isinstance(obj, bytes | bytearray):
+            if len(obj) >= 8 and looks_like_pickle(bytes(obj[:4096])):
+                found.append(bytes(obj))
+            continue
+        if isinstance(obj, str):
+            if len(obj) >= 8 and obj[0] in _PICKLE_TEXT_START:
+                raw = obj.encode("latin-1", "ignore")
+                if looks_like_pickle(raw[:4096]):
+                    found.append(raw)
+            continue
+        if depth >= max_depth:
+            continue
+        if isinstance(obj, dict):
+            stack.extend((v, depth + 1) for v in obj.values())
+            stack.extend((k, depth + 1) for k in obj if isinstance(k, bytes | str))
+        elif isinstance(obj, list | tuple | set | frozenset):
+            stack.extend((v, depth + 1) for v in obj)
+        elif isinstance(obj, Stub):
+            stack.append((obj.pf_args, depth + 1))
+            stack.append((obj.pf_state, depth + 1))
+            stack.extend((v, depth + 1) for _, v in obj.pf_items)
+            stack.extend((v, depth + 1) for v in obj.pf_list)
+    return found
 
 
 def unpickle_stream(stream: PickleStream) -> PickleTree:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from pthforensics import pipeline
 from pthforensics.batch import BatchOptions, run_batch
@@ -15,7 +16,6 @@ from pthforensics.cli import main
 from pthforensics.discover import discover, model_name
 from pthforensics.records import Status
 
-torch = pytest.importorskip("torch")
 EVIL = b"\x80\x02cposix\nsystem\nX\x17\x00\x00\x00echo pthforensics-batchq\x00\x85R."
 
 

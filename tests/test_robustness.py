@@ -10,13 +10,11 @@ import gzip
 import random
 from pathlib import Path
 
-import pytest
+import torch
 
 from pthforensics.limits import Limits
 from pthforensics.pipeline import analyze_file
 from pthforensics.records import Status
-
-torch = pytest.importorskip("torch")
 
 _LIMITS = Limits(max_seconds=20)
 

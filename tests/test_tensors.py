@@ -6,15 +6,14 @@ import argparse
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from pthforensics.container import read_container
 from pthforensics.records import Checkpoint
 from pthforensics.tensors import check_integrity, extract_checkpoint, summarize
 from pthforensics.unpickle import unpickle_stream
-
-torch = pytest.importorskip("torch")
-import numpy as np
 
 
 def _model():  # type: ignore[no-untyped-def]

@@ -38,7 +38,8 @@ def _register(fn: Builder) -> Builder:
     return fn
 
 
-def _truth(status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32") -> dict[str, Any]:
+def _truth(status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32"
+           ) -> dict[str, Any]:
     return {"input_status": status, "input_kind": kind, "input_shape": list(shape),
             "input_dtype": dtype}
 
@@ -48,15 +49,17 @@ def _truth(status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32
 
 @_register
 def lenet_seq():
-    """LeNet-5 as an nn.Sequential pair, 1x32x32 (no padding): Linear(400) after flatten."""
+    """LeNet-5 as an nn.Sequential pair on MNIST, 1x28x28 (padding 2 on the first conv):
+    Linear(400) after flatten.  (An unpadded 1x32x32 LeNet stores the same shapes; for one
+    channel the inference prefers MNIST's 28.)"""
     model = nn.Sequential()
     model.add_module("features", nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2)))
     model.add_module("classifier", nn.Sequential(
         nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
         nn.Linear(84, 10)))
-    return model, _truth("fixed", "image", (1, 1, 32, 32))
+    return model, _truth("fixed", "image", (1, 1, 28, 28))
 
 
 class MnistNet(nn.Module):
@@ -490,7 +493,7 @@ def layer_types(model: nn.Module) -> dict[str, str]:
         owns = any(True for _ in module.parameters(recurse=False)) or any(
             True for _ in module.buffers(recurse=False))
         leaf = not any(True for _ in module.children())
-        if name and (owns or leaf) or (not name and owns):
+        if (name and (owns or leaf)) or (not name and owns):
             out[name] = type(module).__name__
     return out
 
