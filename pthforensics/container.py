@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 from .errors import ContainerError, LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import looks_like_pickle, pickle_end, simple_values
+from .pickleops import looks_like_pickle, simple_values
 from .records import (
     Container,
     Finding,
@@ -169,6 +169,17 @@ def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS) -> Container:
         raise ContainerError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class _Pickle:
+    """One pickle read by the container: its bytes, where it ends, its constant value."""
+
+    data: bytes
+    end: int | None
+    """Absolute offset past ``STOP``; ``None`` when the stream breaks or is cut."""
+    value: object
+    pids: list[tuple]  # type: ignore[type-arg]
+
+
 @dataclass
 class _Parts:
     streams: list[PickleStream] = field(default_factory=list)
@@ -225,32 +236,30 @@ class _Reader:
 
     # -- pickles -------------------------------------------------------------------------
 
-    def _pickle_at(self, f: BinaryIO, start: int, end_limit: int) -> tuple[bytes, int | None]:
-        """The pickle starting at ``start``: its bytes and end, growing the window as needed."""
+    def _pickle_at(self, f: BinaryIO, start: int, end_limit: int) -> _Pickle:
+        """The pickle starting at ``start`` (window grown as needed), decoded once."""
         window = 1 << 16
         while True:
             f.seek(start)
             data = f.read(min(window, end_limit - start))
-            end = pickle_end(data, 0, self.limits.max_pickle_ops)
+            value, pids, end = simple_values(data, self.limits.max_pickle_ops)
             if end is not None:
-                return data[:end], start + end
+                return _Pickle(data[:end], start + end, value, pids)
             if start + len(data) >= end_limit or len(data) >= self.limits.max_pickle_bytes:
                 if end_limit - start > self.limits.max_pickle_bytes:
                     raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes,
                                         end_limit - start, path=self.path)
-                return data, None
+                return _Pickle(data, None, None, pids)
             window *= 4
 
     def _pickle_file(self, f: BinaryIO, size: int, prefix: str,
                      wrappers: tuple[str, ...]) -> Container:
         parts = _Parts()
         f.seek(0)
-        head = f.read(64)
-        end = pickle_end(head)
-        if end is not None:
-            value = simple_values(head[:end])[0]
-            if type(value) is int and value == LEGACY_MAGIC:
-                return self._legacy(f, size, prefix, wrappers, head[:end], end)
+        value, _pids, end = simple_values(f.read(64))
+        if end is not None and type(value) is int and value == LEGACY_MAGIC:
+            f.seek(0)
+            return self._legacy(f, size, prefix, wrappers, f.read(end), end)
         if size > self.limits.max_pickle_bytes:
             raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes, size,
                                 path=self.path)
@@ -283,34 +292,33 @@ class _Reader:
                     "trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
                     f"{size - pos} unexplained byte(s) after the last pickle"))
                 return
-            data, end = self._pickle_at(f, pos, size)
+            found = self._pickle_at(f, pos, size)
             count += 1
-            parts.streams.append(PickleStream(f"{prefix}pickle#{count + 1}@{pos}", data,
+            parts.streams.append(PickleStream(f"{prefix}pickle#{count + 1}@{pos}", found.data,
                                               role="trailing", loaded=False))
-            if end is None:
+            if found.end is None:
                 return
-            pos = end
+            pos = found.end
 
     def _legacy(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...],
                 magic: bytes, pos: int) -> Container:
         parts = _Parts()
         parts.streams.append(PickleStream(f"{prefix}magic", magic, role="magic"))
-        payloads: list[bytes] = []
+        payloads: list[_Pickle] = []
         for role in ("protocol", "sys_info", "object", "storage_keys"):
-            data, end = self._pickle_at(f, pos, size)
-            parts.streams.append(PickleStream(f"{prefix}{role}@{pos}", data, role=role))
-            payloads.append(data)
-            if end is None:
+            found = self._pickle_at(f, pos, size)
+            parts.streams.append(PickleStream(f"{prefix}{role}@{pos}", found.data, role=role))
+            payloads.append(found)
+            if found.end is None:
                 parts.findings.append(Finding(
                     "legacy-truncated", Severity.SUSPICIOUS, Location(prefix or None, pos),
                     f"the legacy stream breaks in its {role} pickle"))
                 return Container(self.path, Format.TORCH_LEGACY, size, tuple(parts.streams),
                                  (), tuple(parts.findings), wrappers, storages_complete=False)
-            pos = end
-        keys = simple_values(payloads[3])[0]
-        pids = simple_values(payloads[2])[1]
+            pos = found.end
+        keys = payloads[3].value
         element = {}
-        for pid in pids:
+        for pid in payloads[2].pids:
             if len(pid) >= 5 and pid[0] == "storage":
                 element[str(pid[2])] = ELEMENT_SIZES.get(str(pid[1]).rsplit(".", 1)[-1],
                                                          ("uint8", 1))[1]
@@ -354,8 +362,8 @@ class _Reader:
             f.seek(member.offset_data)
             head = f.read(min(member.size, 4096))
             if name in ("sys_info", "pickle") or looks_like_pickle(head):
-                data, _end = self._pickle_at(f, member.offset_data,
-                                             member.offset_data + member.size)
+                data = self._pickle_at(f, member.offset_data,
+                                       member.offset_data + member.size).data
                 role = "object" if name == "pickle" else ("sys_info" if name == "sys_info"
                                                           else "member")
                 parts.streams.append(PickleStream(f"{prefix}{name}", data, role=role,
@@ -376,18 +384,18 @@ class _Reader:
                       parts: _Parts) -> Iterator[tuple[object, int]]:
         """Yield (value, position after it) for the count pickle's N argument pickles."""
         end_limit = member.offset_data + member.size
-        data, pos = self._pickle_at(f, member.offset_data, end_limit)
-        parts.streams.append(PickleStream(f"{prefix}{member.name}", data, role="member"))
-        count = simple_values(data)[0] if pos is not None else 0
+        first = self._pickle_at(f, member.offset_data, end_limit)
+        parts.streams.append(PickleStream(f"{prefix}{member.name}", first.data, role="member"))
+        pos, count = first.end, first.value
         for index in range(count if isinstance(count, int) else 0):
             if pos is None or pos >= end_limit:
                 return
-            data, end = self._pickle_at(f, pos, end_limit)
-            parts.streams.append(PickleStream(f"{prefix}{member.name}#{index}@{pos}", data,
-                                              role="member"))
-            if end is None:
+            found = self._pickle_at(f, pos, end_limit)
+            parts.streams.append(PickleStream(f"{prefix}{member.name}#{index}@{pos}",
+                                              found.data, role="member"))
+            if found.end is None:
                 return
-            pos = yield simple_values(data)[0], end
+            pos = yield found.value, found.end
 
     def _tar_storages(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
                       parts: _Parts) -> dict[str, tuple[str, int]]:
@@ -464,7 +472,7 @@ class _Reader:
         import zlib  # noqa: PLC0415
 
         f.seek(0)
-        openers = {"gzip": lambda: gzip.GzipFile(fileobj=f, mode="rb"),
+        openers = {"gzip": lambda: gzip.GzipFile(fileobj=f, mode="rb"),  # noqa: SIM115
                    "bz2": lambda: bz2.BZ2File(f, "rb"), "xz": lambda: lzma.LZMAFile(f, "rb")}
         cap = self.limits.max_decompressed_bytes
         with tempfile.TemporaryFile() as out:

@@ -164,7 +164,7 @@ def channel_chain(guesses: Sequence[LayerGuess]) -> tuple[str, ...]:
                        + (f" with {link.in_dim} input features/channels" if link.in_dim else ""))
         elif link.relation == "flatten":
             out.append(f"flatten before {link.name}: in_features {link.in_dim} = "
-                       f"{link.in_dim // link.factor} channels x {link.factor} positions"
+                       f"{(link.in_dim or 0) // link.factor} channels x {link.factor} positions"
                        + (f" (from {link.source[0]})" if link.source else ""))
         elif link.relation == "pool":
             out.append(f"global pooling before {link.name}: in_features {link.in_dim} = "
@@ -495,11 +495,9 @@ def _fixed(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str,
             "no padding/stride/pooling hypothesis reaches that map from a plausible size")))
     best = solutions[0]
     final = next(f for f, _ in finals if preimage_ok(ops, best, f))
-    ev.append(f"final map {'x'.join(map(str, final))}; hypothesis ({best.style} padding): "
-              + "; ".join(f"{op.name if op.kind != 'gap' else 'after ' + op.name}: "
-                          f"{ch.describe()}" for op, ch in zip(ops, best.choices, strict=True)
-                          if op.kind != "gap" or max(ch.pool) > 1))
     plan = _plan(ops, best.choices, d)
+    ev.append(f"final map {'x'.join(map(str, final))}; hypothesis ({best.style} padding): "
+              + "; ".join(_describe(p) for p in plan if p[1] not in ("ReLU", "Identity")))
     last_gap = ops[-1] if ops and ops[-1].kind == "gap" else None
     # torchvision's VGG/AlexNet end with AdaptiveAvgPool2d((7, 7) or (6, 6)) named avgpool;
     # without _metadata it is invisible, but the features/classifier naming is not.
@@ -526,6 +524,16 @@ def _fixed(ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str,
             break
     return InputGuess("fixed", kind, (1, c, *best.sizes), valid, dtype, tuple(ev),
                       min_size=best.intervals[0][0], plan=tuple(plan))
+
+
+def _describe(entry: tuple[str, str, tuple[tuple[str, Any], ...]]) -> str:
+    name, type_, attrs = entry
+    where = f"after {name[1:]}" if name.startswith("+") else name
+    a = dict(attrs)
+    if "Pool" in type_:
+        at = where if name.startswith("+") else f"at {name}"
+        return f"{type_}({a.get('kernel_size', a.get('output_size', ''))}) {at}"
+    return f"{where}: padding={a.get('padding')} stride={a.get('stride')}"
 
 
 def preimage_ok(ops: Sequence[sp.SpatialOp], sol: sp.Solution, final: tuple[int, ...]) -> bool:
@@ -600,6 +608,7 @@ def _free_result(ctx: _Ctx, kind: str, c: int, dtype: str, ev: list[str],
                  min_size: int | None, multiple: int | None, prefer: int | None) -> InputGuess:
     lo = max(min_size or 1, multiple or 1)
     axes = {"image": 2, "sequence": 1, "volume": 3}[kind]
+    shape: tuple[int, ...]
     if kind == "volume":
         side = _pick(sp.common_sizes(kind, c, 1), lo, multiple, prefer)
         frames = _pick(sp.common_sizes(kind, c, 0), 1, None, None)

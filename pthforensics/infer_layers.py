@@ -221,6 +221,19 @@ class _Context:
             j += step
         return None
 
+    def numbered_neighbours(self, i: int) -> bool:
+        """Whether the tensor-owning neighbours of ``i`` sit with it in one numbered
+        container (``main.0``, ``main.1``): their order survives a sort of the keys."""
+        def parent(r: _Raw | None) -> str | None:
+            if r is None:
+                return None
+            head, _, last = r.group.name.rpartition(".")
+            return head if last.isdigit() else None
+
+        mine = parent(self.raws[i])
+        return mine is not None and all(
+            r is None or parent(r) == mine for r in (self.neighbour(i, -1), self.neighbour(i, 1)))
+
     def next_inputs(self, i: int) -> set[int]:
         r = self.neighbour(i, 1)
         return r.inputs() if r is not None else set()
@@ -424,7 +437,8 @@ def _conv(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
             ev.append(f"next layer takes {b} = weight.shape[1] channels")
     if chain.transposed and prev == a and a != b:
         chain_t += 0.5
-    st += 0.0 if ctx.restored else chain_t
+    # With a guessed order only neighbours inside one nn.Sequential are trusted.
+    st += chain_t if not ctx.restored or ctx.numbered_neighbours(i) else 0.0
     if st > sc:
         groups = blen // b if blen is not None and blen != b and blen % b == 0 else 1
         attrs = {"in_channels": a, "out_channels": b * groups, "kernel_size": k,

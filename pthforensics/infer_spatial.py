@@ -22,7 +22,7 @@ __all__ = ["Choice", "Solution", "SpatialOp", "cheapest_plan", "common_sizes", "
            "size_cost", "solve"]
 
 MAX_SIZE = 8192
-_BEAM = 384
+_BEAM = 128
 
 _IMAGE3 = {224: 0.0, 32: 0.1, 64: 0.5, 128: 0.5, 96: 0.6, 256: 0.6, 299: 0.7, 227: 0.7,
            384: 0.8, 512: 0.8, 28: 0.8, 48: 0.9, 112: 0.9, 160: 0.9, 192: 0.9, 240: 1.0,
@@ -216,7 +216,7 @@ def solve(ops: Sequence[SpatialOp], finals: Sequence[tuple[tuple[int, ...], floa
     """Best hypotheses under which the input maps onto one of ``finals`` (final sizes per
     dim with a prior cost), cheapest first."""
     results: list[Solution] = []
-    beam = _BEAM if len(ops) <= 24 else 96
+    beam = _BEAM if len(ops) <= 24 else 64
     for final, final_cost in finals:
         ndim = len(final)
         for style in ("valid", "same"):

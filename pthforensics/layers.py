@@ -154,8 +154,13 @@ def _restore_order(paths: list[str]) -> list[str]:
     return sorted(paths, key=lambda p: natural_module_key(p, siblings))
 
 
-def _looks_sorted(keys: list[str]) -> bool:
-    return len(keys) > 2 and keys == sorted(keys)
+def _looks_sorted(keys: list[str], dtypes: int = 1) -> bool:
+    """Whether the keys come sorted by name, possibly in one run per dtype (safetensors
+    writes tensors sorted by dtype alignment, then by name)."""
+    if len(keys) <= 2:
+        return False
+    descents = sum(1 for a, b in zip(keys, keys[1:], strict=False) if b < a)
+    return descents < max(1, dtypes)
 
 
 # --- grouping -----------------------------------------------------------------------------
@@ -217,7 +222,7 @@ def _index_gaps(owners: list[str]) -> list[str]:
                 children.setdefault(parent, set()).add(int(parts[i]))
             else:
                 named.add(parent)
-    gaps = []
+    gaps: list[str] = []
     for parent, idx in children.items():
         if parent in named or len(idx) < 2:
             continue  # a container mixing names and numbers is no nn.Sequential
@@ -276,7 +281,7 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
             i = members.index(p)
             prev = next((q for q in reversed(members[:i]) if q in order), None)
             order.insert(order.index(prev) + 1 if prev is not None else 0, p)
-    elif _looks_sorted([t.key for t in state.tensors]):
+    elif _looks_sorted([t.key for t in state.tensors], len({t.dtype for t in state.tensors})):
         order = _restore_order(members)
         how = "restored"
     elif paramless:

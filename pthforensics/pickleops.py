@@ -37,7 +37,7 @@ def looks_like_pickle(data: bytes | memoryview) -> bool:
 
 
 def pickle_end(data: bytes, start: int = 0, max_ops: int = 50_000_000) -> int | None:
-    """Offset just past the ``STOP`` of the pickle at ``start``; ``None`` if it breaks first."""
+    """Offset past the ``STOP`` of the pickle at ``start``; ``None`` if it breaks first."""
     try:
         for count, (op, _arg, pos) in enumerate(pickletools.genops(data[start:] if start else data)):
             if op.name == "STOP":
@@ -60,7 +60,8 @@ class GlobalConst(str):
     __slots__ = ()
 
 
-def simple_values(data: bytes, max_ops: int = 1_000_000) -> tuple[object, list[tuple]]:
+def simple_values(data: bytes, max_ops: int = 50_000_000
+                  ) -> tuple[object, list[tuple], int | None]:
     """Evaluate the constant part of a small pickle without building any object.
 
     Strings, ints, floats, ``None``, bools, tuples, lists and globals (as
@@ -74,72 +75,89 @@ def simple_values(data: bytes, max_ops: int = 1_000_000) -> tuple[object, list[t
     memo: dict[int, object] = {}
     pids: list[tuple] = []
     result: object = None
-    for count, (op, arg, _pos) in enumerate(pickletools.genops(data)):
-        if count > max_ops:
-            break
-        name = op.name
-        if name == "STOP":
-            result = stack[-1] if stack else None
-            break
-        if name == "MARK":
-            marks.append(stack)
-            stack = []
-        elif name in _STRING_OPS:
-            stack.append(arg.decode("latin1") if isinstance(arg, bytes) else str(arg))
-        elif name in _INT_OPS or name in ("BINFLOAT", "FLOAT"):
-            stack.append(arg)
-        elif name in ("NONE", "NEWTRUE", "NEWFALSE"):
-            stack.append({"NONE": None, "NEWTRUE": True, "NEWFALSE": False}[name])
-        elif name == "GLOBAL":
-            stack.append(GlobalConst(str(arg).replace(" ", ".", 1)))
-        elif name == "STACK_GLOBAL":
-            attr, module = (stack.pop() if stack else None), (stack.pop() if stack else None)
-            stack.append(GlobalConst(f"{module}.{attr}"))
-        elif name in ("TUPLE", "LIST"):
-            items = stack
+    end: int | None = None
+    try:
+        ops = pickletools.genops(data)
+        for count, (op, arg, pos) in enumerate(ops):
+            if count > max_ops:
+                break
+            name = op.name
+            if name == "STOP":
+                result = stack[-1] if stack else None
+                end = pos + 1
+                break
+            stack, marks = _simple_step(name, arg, stack, marks, memo, pids)
+    except Exception:  # noqa: BLE001 - a broken stream: what was read so far stands
+        return result, pids, None
+    return result, pids, end
+
+
+def _simple_step(name: str, arg: object, stack: list[object], marks: list[list[object]],
+                 memo: dict[int, object], pids: list[tuple]) -> tuple[list[object],
+                                                                      list[list[object]]]:
+    """One opcode of :func:`simple_values`; returns the (possibly replaced) stack."""
+    if name == "MARK":
+        marks.append(stack)
+        stack = []
+    elif name in _STRING_OPS:
+        stack.append(arg.decode("latin1") if isinstance(arg, bytes) else str(arg))
+    elif name in _INT_OPS or name in ("BINFLOAT", "FLOAT"):
+        stack.append(arg)
+    elif name in ("NONE", "NEWTRUE", "NEWFALSE"):
+        stack.append({"NONE": None, "NEWTRUE": True, "NEWFALSE": False}[name])
+    elif name == "GLOBAL":
+        stack.append(GlobalConst(str(arg).replace(" ", ".", 1)))
+    elif name == "STACK_GLOBAL":
+        attr, module = (stack.pop() if stack else None), (stack.pop() if stack else None)
+        stack.append(GlobalConst(f"{module}.{attr}"))
+    elif name in ("TUPLE", "LIST"):
+        items = stack
+        stack = marks.pop() if marks else []
+        stack.append(tuple(items) if name == "TUPLE" else list(items))
+    elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
+        n = int(name[-1])
+        items, stack[-n:] = stack[-n:], []
+        stack.append(tuple(items))
+    elif name == "EMPTY_TUPLE":
+        stack.append(())
+    elif name == "EMPTY_LIST":
+        stack.append([])
+    elif name in ("APPEND", "APPENDS"):
+        items = stack[-1:] if name == "APPEND" else stack
+        if name == "APPEND":
+            del stack[-1:]
+        if name == "APPENDS":
             stack = marks.pop() if marks else []
-            stack.append(tuple(items) if name == "TUPLE" else list(items))
-        elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-            n = int(name[-1])
-            items, stack[-n:] = stack[-n:], []
-            stack.append(tuple(items))
-        elif name == "EMPTY_TUPLE":
-            stack.append(())
-        elif name == "EMPTY_LIST":
-            stack.append([])
-        elif name in ("APPEND", "APPENDS"):
-            items = [stack.pop()] if name == "APPEND" else stack
-            if name == "APPENDS":
-                stack = marks.pop() if marks else []
-            if stack and isinstance(stack[-1], list):
-                stack[-1].extend(items)
-        elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
-            memo[int(arg)] = stack[-1] if stack else None
-        elif name == "MEMOIZE":
-            memo[len(memo)] = stack[-1] if stack else None
-        elif name in ("BINGET", "LONG_BINGET", "GET"):
-            stack.append(memo.get(int(arg)))
-        elif name in ("BINPERSID", "PERSID"):
-            pid = stack.pop() if name == "BINPERSID" and stack else arg
-            pids.append(pid if isinstance(pid, tuple) else (pid,))
+        if stack and isinstance(stack[-1], list):
+            stack[-1].extend(items)
+    elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
+        memo[int(arg)] = stack[-1] if stack else None
+    elif name == "MEMOIZE":
+        memo[len(memo)] = stack[-1] if stack else None
+    elif name in ("BINGET", "LONG_BINGET", "GET"):
+        stack.append(memo.get(int(arg)))
+    elif name in ("BINPERSID", "PERSID"):
+        pid = stack.pop() if name == "BINPERSID" and stack else arg
+        pids.append(pid if isinstance(pid, tuple) else (pid,))
+        stack.append(None)
+    elif name in ("PROTO", "FRAME"):
+        pass
+    elif name in ("POP",):
+        if stack:
+            stack.pop()
+    elif name == "DUP":
+        stack.append(stack[-1] if stack else None)
+    elif name in ("REDUCE", "SETITEM"):
+        del stack[-2:]
+        if name == "REDUCE":
             stack.append(None)
-        elif name in ("PROTO", "FRAME"):
-            pass
-        elif name in ("POP",):
-            if stack:
-                stack.pop()
-        elif name == "DUP":
-            stack.append(stack[-1] if stack else None)
-        elif name in ("REDUCE", "BUILD", "SETITEM"):
-            del stack[-2:]
-            stack.append(None) if name != "SETITEM" else None
-            if name == "BUILD":
-                stack.pop()
-        elif name in ("SETITEMS", "POP_MARK"):
-            stack = marks.pop() if marks else []
-        elif name in ("DICT",):
-            stack = marks.pop() if marks else []
-            stack.append(None)
-        else:
-            stack.append(None)
-    return result, pids
+    elif name == "BUILD":
+        del stack[-1:]
+    elif name in ("SETITEMS", "POP_MARK"):
+        stack = marks.pop() if marks else []
+    elif name in ("DICT",):
+        stack = marks.pop() if marks else []
+        stack.append(None)
+    else:
+        stack.append(None)
+    return stack, marks

@@ -82,7 +82,8 @@ def _conv_dims(type_: str) -> int:
 
 
 def _walk(groups: Sequence[LayerGroup], guesses: dict[str, LayerGuess],
-          plan: dict[str, tuple[str, dict[str, Any]]], after: dict[str, list[tuple[str, dict]]],
+          plan: dict[str, tuple[str, dict[str, Any]]],
+          after: dict[str, list[tuple[str, dict[str, Any]]]],
           start_layout: str, seq_len: int | None = None) -> _Walk:
     w = _Walk(layout=start_layout, seq_len=seq_len)
     for group in groups:
@@ -261,9 +262,9 @@ def _head(groups: Sequence[LayerGroup], guesses: dict[str, LayerGuess]) -> list[
 
 
 def _plan_maps(input_guess: InputGuess) -> tuple[dict[str, tuple[str, dict[str, Any]]],
-                                                  dict[str, list[tuple[str, dict]]]]:
+                                                  dict[str, list[tuple[str, dict[str, Any]]]]]:
     plan: dict[str, tuple[str, dict[str, Any]]] = {}
-    after: dict[str, list[tuple[str, dict]]] = {}
+    after: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, type_, attrs in input_guess.plan:
         if name.startswith("+"):
             after.setdefault(name[1:], []).append((type_, dict(attrs)))
@@ -420,7 +421,7 @@ def _make(step: _Step, nxt: _Step | None) -> nn.Module:
 
     t, a = step.type, step.attrs
     if t.startswith(("Conv", "ConvTranspose")) and _conv_dims(t):
-        cls = getattr(nn, t)
+        cls = _nn_class(t)
         k = tuple(a["kernel_size"])
         transposed = t.startswith("ConvTranspose")
         pad = a.get("padding", 0 if transposed else tuple((x - 1) // 2 for x in k))
@@ -429,7 +430,7 @@ def _make(step: _Step, nxt: _Step | None) -> nn.Module:
     if t in ("Linear", "NonDynamicallyQuantizableLinear"):
         return nn.Linear(a["in_features"], a["out_features"], bias=a.get("bias", True))
     if t.startswith(("BatchNorm", "InstanceNorm")):
-        return getattr(nn, t)(a["num_features"], affine=a.get("affine", True),
+        return _nn_class(t)(a["num_features"], affine=a.get("affine", True),
                               track_running_stats=a.get("track_running_stats", True))
     if t == "GroupNorm":
         c = a["num_channels"]
@@ -445,7 +446,7 @@ def _make(step: _Step, nxt: _Step | None) -> nn.Module:
     if t == "PReLU":
         return nn.PReLU(a.get("num_parameters", 1))
     if t in ("Embedding", "EmbeddingBag"):
-        return getattr(nn, t)(a["num_embeddings"], a["embedding_dim"])
+        return _nn_class(t)(a["num_embeddings"], a["embedding_dim"])
     if t in _RNN:
         last = nxt is not None and nxt.type in _FLAT_TYPES
         cls = _rnn_class(t, "last" if last else "seq")
@@ -462,24 +463,34 @@ def _paramless(t: str, a: dict[str, Any]) -> nn.Module:
     from torch import nn
 
     if t.startswith(("MaxPool", "AvgPool")):
-        return getattr(nn, t)(a.get("kernel_size", 2))
+        return _nn_class(t)(a.get("kernel_size", 2))
     if t.startswith("AdaptiveAvgPool") or t.startswith("AdaptiveMaxPool"):
-        return getattr(nn, t)(a.get("output_size", 1))
+        return _nn_class(t)(a.get("output_size", 1))
     if t == "Flatten":
         return nn.Flatten()
     if t in ("Softmax", "LogSoftmax"):
-        return getattr(nn, t)(dim=-1)
+        return _nn_class(t)(dim=-1)
     if t == "Upsample":
         return nn.Upsample(scale_factor=2)
     if t in ("DropPath",) or not hasattr(nn, t):
         return nn.Identity()
-    return getattr(nn, t)()
+    return _nn_class(t)()
+
+
+def _nn_class(name: str) -> type[nn.Module]:
+    """``torch.nn.<name>``, checked to be a module class."""
+    from torch import nn
+
+    cls = getattr(nn, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise RebuildError(f"torch.nn has no module class {name!r}")
+    return cls
 
 
 _RNN_CLASSES: dict[tuple[str, str], type] = {}
 
 
-def _rnn_class(base: str, mode: str) -> type:
+def _rnn_class(base: str, mode: str) -> type[nn.Module]:
     """A subclass of ``nn.<base>`` (same parameter names) whose forward returns a tensor:
     the whole output sequence, its last step (before a Linear head), or a cell's ``h``."""
     from torch import nn
@@ -497,4 +508,5 @@ def _rnn_class(base: str, mode: str) -> type:
 
         _RNN_CLASSES[key] = type(base, (parent,), {"forward": forward,
                                                    "__module__": __name__})
-    return _RNN_CLASSES[key]
+    cls: type[nn.Module] = _RNN_CLASSES[key]
+    return cls

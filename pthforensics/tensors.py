@@ -67,7 +67,7 @@ def is_learnable(record: TensorRecord) -> bool:
     if not record.dtype.startswith(("float", "bfloat", "complex")):
         return False
     leaf = record.key.rsplit(".", 1)[-1]
-    return not any(leaf == s or leaf.endswith(s) for s in BUFFER_SUFFIXES)
+    return not leaf.endswith(BUFFER_SUFFIXES)
 
 
 def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
@@ -247,7 +247,8 @@ def _walk(obj: Any, path: str, walk: _Walk, depth: int) -> None:
             records = tuple(_rekey(t, k) for k, t in tensors)
             walk.tensors.extend(_rekey(t, f"{path}.{k}" if path else k) for k, t in tensors)
             walk.candidates.append(StateDict(path, records, (), _module_versions(obj)))
-            rest = [(k, v) for k, v in items if not any(k == tk for tk, _ in tensors)]
+            taken = {k for k, _ in tensors}
+            rest = [(k, v) for k, v in items if not (isinstance(k, str) and k in taken)]
         else:
             rest = items
         for k, v in rest:

@@ -157,7 +157,7 @@ def _result(info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user
                   + (f"; {linears} Linear layer(s) received their stored in_features"
                      if linears else "")
                   if info.part == "whole" else
-                  f"{info.note}; {list(primary)} runs through that part")
+                  f"{list(primary)} runs through the rebuilt {info.part}")
         failed = [s for s, msg in tried[1:] if msg != "ok"]
         if failed and not user:
             detail += (f"; {list(failed[-1])} (just outside the valid sizes) fails as expected"
@@ -169,8 +169,6 @@ def _result(info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user
         detail = f"{list(primary)} fails: {tried[0][1]}" if tried else "nothing was run"
         if works:
             detail += f"; {list(works[0])} runs"
-        if info.part != "whole":
-            detail = f"{info.note}; " + detail
     return TraceResult(status, output, layers, used, detail, tuple(tried))
 
 

@@ -184,6 +184,8 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
         elif isinstance(obj, list | tuple | set | frozenset):
             stack.extend((v, depth + 1) for v in obj)
         elif isinstance(obj, Stub):
+            if obj.pf_global.module == "torch._utils":
+                continue  # tensor rebuild arguments: shapes and storage ids, read elsewhere
             stack.append((obj.pf_args, depth + 1))
             stack.append((obj.pf_state, depth + 1))
             stack.extend((v, depth + 1) for _, v in obj.pf_items)

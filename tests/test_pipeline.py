@@ -11,8 +11,9 @@ from pthforensics.pipeline import analyze_file
 from pthforensics.records import Status
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-SAMPLES = sorted(p for p in CORPUS.glob("*/*") if p.suffix != ".json" and
-                 p.with_name(p.name + ".truth.json").exists())
+SAMPLES = sorted(p for folder in ("benign", "malicious", "broken")
+                 for p in (CORPUS / folder).iterdir()
+                 if p.suffix != ".json" and p.with_name(p.name + ".truth.json").exists())
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -57,8 +57,8 @@ def lenet_seq():
         nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2)))
     model.add_module("classifier", nn.Sequential(
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10)))
+        nn.Flatten(), nn.Linear(400, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
+        nn.Linear(16, 10)))
     return model, _truth("fixed", "image", (1, 1, 28, 28))
 
 
@@ -68,11 +68,11 @@ class MnistNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 8, 3, 1)
-        self.conv2 = nn.Conv2d(8, 16, 3, 1)
+        self.conv2 = nn.Conv2d(8, 8, 3, 1)
         self.dropout1 = nn.Dropout(0.25)
         self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(16 * 12 * 12, 32)
-        self.fc2 = nn.Linear(32, 10)
+        self.fc1 = nn.Linear(8 * 12 * 12, 16)
+        self.fc2 = nn.Linear(16, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.conv1(x))
@@ -161,8 +161,8 @@ def _vgg(width: int, out_size: int) -> nn.Module:
     model.add_module("avgpool", nn.AdaptiveAvgPool2d((out_size, out_size)))
     model.add_module("flatten", nn.Flatten())
     model.add_module("classifier", nn.Sequential(
-        nn.Linear(cin * out_size * out_size, 32), nn.ReLU(True), nn.Dropout(),
-        nn.Linear(32, 32), nn.ReLU(True), nn.Dropout(), nn.Linear(32, 10)))
+        nn.Linear(cin * out_size * out_size, 8), nn.ReLU(True), nn.Dropout(),
+        nn.Linear(8, 8), nn.ReLU(True), nn.Dropout(), nn.Linear(8, 10)))
     return model
 
 

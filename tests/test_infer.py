@@ -1,0 +1,388 @@
+"""infer_layers / infer_input / channel_chain against models of known architecture.
+
+Reference models come from ``corpus/models/generate_models.py`` (small, built on CPU) and
+``corpus/models/zoo.py`` (full-size replicas of torchvision/timm/transformers layouts,
+built on the meta device).  Their ``state_dict()`` (with ``_metadata``) becomes the records
+the tensors stage produces; a second pass drops ``_metadata`` and sorts the keys, as a
+safetensors file would.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pthforensics import infer
+from pthforensics.errors import InferenceError
+from pthforensics.layers import group_layers
+from pthforensics.records import LayerGroup, LayerGuess, StateDict, TensorRecord
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "models"
+sys.path.insert(0, str(MODELS_DIR))
+import generate_models as gm  # noqa: E402
+import zoo  # noqa: E402
+
+#: torch.nn classes (and transformers' Conv1D) are what the rules can name; custom
+#: containers holding bare parameters (a VisionTransformer root) cannot be named.
+NAMEABLE = {n for n in dir(nn) if isinstance(getattr(nn, n), type)} | {
+    "Conv1D", "NonDynamicallyQuantizableLinear", "GPT2Attention"}
+
+
+def to_state(sd: Any, *, sort: bool = False, metadata: bool = True,
+             class_names: tuple[tuple[str, str], ...] = ()) -> StateDict:
+    """``state_dict()`` -> StateDict, as the tensors stage would record it."""
+    items = sorted(sd.items()) if sort else list(sd.items())
+    tensors = tuple(TensorRecord(k, tuple(v.shape), str(v.dtype).removeprefix("torch."),
+                                 itemsize=v.element_size()) for k, v in items)
+    versions = (tuple((k, v.get("version")) for k, v in sd._metadata.items())
+                if metadata and hasattr(sd, "_metadata") else None)
+    return StateDict("", tensors, module_versions=versions, class_names=class_names)
+
+
+def analyse(model: nn.Module, **kw: Any) -> tuple[tuple[LayerGroup, ...],
+                                                   tuple[LayerGuess, ...], Any]:
+    groups = group_layers(to_state(model.state_dict(), **kw))
+    guesses = infer.infer_layers(groups)
+    return groups, guesses, infer.infer_input(groups, guesses)
+
+
+def type_misses(guesses: tuple[LayerGuess, ...], truth: dict[str, str]) -> list[tuple[str, ...]]:
+    """(module, guessed, true) for every module owning tensors whose type is nameable."""
+    return [(g.name, g.type, truth[g.name]) for g in guesses
+            if g.tensor_keys and truth.get(g.name) in NAMEABLE and g.type != truth[g.name]]
+
+
+def owners(guesses: tuple[LayerGuess, ...], truth: dict[str, str]) -> int:
+    return sum(1 for g in guesses if g.tensor_keys and truth.get(g.name) in NAMEABLE)
+
+
+# --- the small reference models --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=sorted(gm.BUILDERS))
+def reference(request: pytest.FixtureRequest) -> tuple[str, nn.Module, dict[str, Any]]:
+    model, truth = gm.build(request.param)
+    return request.param, model, truth
+
+
+def test_types_with_metadata(reference: tuple[str, nn.Module, dict[str, Any]]) -> None:
+    _, model, truth = reference
+    _, guesses, _ = analyse(model)
+    assert type_misses(guesses, truth["layers"]) == []
+    assert all(0.0 <= g.confidence <= 1.0 and g.evidence for g in guesses)
+
+
+def test_types_from_sorted_keys(reference: tuple[str, nn.Module, dict[str, Any]]) -> None:
+    """Without _metadata an affine InstanceNorm looks like a GroupNorm; nothing else moves."""
+    name, model, truth = reference
+    _, guesses, _ = analyse(model, sort=True, metadata=False)
+    misses = type_misses(guesses, truth["layers"])
+    allowed = [("norm2", "GroupNorm", "InstanceNorm2d")] if name == "norm_zoo" else []
+    assert misses == allowed
+
+
+@pytest.mark.parametrize("sort", [False, True], ids=["metadata", "sorted"])
+def test_input_verdict(reference: tuple[str, nn.Module, dict[str, Any]], sort: bool) -> None:
+    _, model, truth = reference
+    _, _, guess = analyse(model, sort=sort, metadata=not sort)
+    assert guess.status == truth["input_status"], guess.evidence
+    assert guess.kind == truth["input_kind"]
+    assert guess.dtype == truth["input_dtype"]
+    assert guess.shape is not None
+    if guess.status == "fixed":
+        assert guess.shape == tuple(truth["input_shape"]), guess.evidence
+        assert guess.valid_sizes and truth["input_shape"][-1] in guess.valid_sizes
+
+
+def test_parameter_counts(reference: tuple[str, nn.Module, dict[str, Any]]) -> None:
+    """Learnable elements only (running stats, counters excluded), like torchinfo."""
+    _, model, _ = reference
+    _, guesses, _ = analyse(model)
+    assert sum(g.parameters for g in guesses) == sum(p.numel() for p in model.parameters())
+
+
+# --- replicas of real zoos (meta device) ---------------------------------------------------
+
+
+@functools.cache
+def build_zoo(name: str) -> tuple[nn.Module, dict[str, Any]]:
+    return zoo.build_zoo(name)
+
+
+@pytest.fixture(scope="module", params=sorted(zoo.ZOO))
+def replica(request: pytest.FixtureRequest) -> tuple[str, nn.Module, dict[str, Any]]:
+    model, truth = build_zoo(request.param)
+    return request.param, model, truth
+
+
+@pytest.mark.parametrize("sort", [False, True], ids=["metadata", "sorted"])
+def test_zoo_replicas(replica: tuple[str, nn.Module, dict[str, Any]], sort: bool) -> None:
+    name, model, truth = replica
+    _, guesses, guess = analyse(model, sort=sort, metadata=not sort)
+    misses = type_misses(guesses, truth["layers"])
+    if sort and name == "tv_densenet121":
+        # pre-activation blocks (norm before conv) cannot be told from sorted names
+        assert len(misses) <= 0.3 * owners(guesses, truth["layers"])
+    else:
+        assert misses == []
+    assert guess.status == truth["input_status"], guess.evidence
+    assert guess.kind == truth["input_kind"]
+    if guess.status == "fixed":
+        assert guess.shape == tuple(truth["input_shape"]), guess.evidence
+
+
+def test_zoo_type_accuracy_overall() -> None:
+    """Over every module owning tensors (custom containers included): >= 97%."""
+    total = right = 0
+    for name in zoo.ZOO:
+        model, truth = build_zoo(name)
+        _, guesses, _ = analyse(model)
+        for g in guesses:
+            if g.tensor_keys:
+                total += 1
+                right += g.type == truth["layers"].get(g.name)
+    assert right / total >= 0.97
+
+
+# --- specific layouts -----------------------------------------------------------------------
+
+
+def attrs_of(model: nn.Module, name: str, **kw: Any) -> tuple[str, dict[str, Any]]:
+    _, guesses, _ = analyse(model, **kw)
+    g = next(g for g in guesses if g.name == name)
+    return g.type, g.attrs
+
+
+def test_lstm_attributes() -> None:
+    lstm = nn.LSTM(8, 16, num_layers=3, bidirectional=True, proj_size=4)
+    t, a = attrs_of(nn.Sequential(nn.Embedding(10, 8), lstm), "1")
+    assert t == "LSTM"
+    assert a == {"input_size": 8, "hidden_size": 16, "bias": True, "num_layers": 3,
+                 "bidirectional": True, "proj_size": 4}
+
+
+@pytest.mark.parametrize(("cell", "gates"), [(nn.RNNCell, "RNNCell"), (nn.GRUCell, "GRUCell"),
+                                              (nn.LSTMCell, "LSTMCell")])
+def test_cells(cell: type[nn.Module], gates: str) -> None:
+    t, a = attrs_of(nn.Sequential(cell(6, 10)), "0")
+    assert t == gates and a["input_size"] == 6 and a["hidden_size"] == 10
+
+
+def test_rnn_and_gru() -> None:
+    assert attrs_of(nn.Sequential(nn.RNN(4, 8)), "0")[0] == "RNN"
+    t, a = attrs_of(nn.Sequential(nn.GRU(4, 8, bias=False)), "0")
+    assert t == "GRU" and a["bias"] is False and a["bidirectional"] is False
+
+
+def test_multihead_attention_variants() -> None:
+    t, a = attrs_of(nn.Sequential(nn.MultiheadAttention(16, 4)), "0")
+    assert t == "MultiheadAttention" and a["embed_dim"] == 16
+    t, a = attrs_of(nn.Sequential(nn.MultiheadAttention(16, 2, kdim=8, vdim=6,
+                                                        add_bias_kv=True)), "0")
+    assert (a["kdim"], a["vdim"], a["add_bias_kv"]) == (8, 6, True)
+    assert attrs_of(nn.Sequential(nn.MultiheadAttention(16, 4)), "0.out_proj")[0] == \
+        "NonDynamicallyQuantizableLinear"
+
+
+def test_convtranspose_told_apart_by_bias_and_chain() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ConvTranspose2d(8, 4, 3, groups=2),
+                          nn.Conv2d(4, 4, 3))
+    t, a = attrs_of(model, "1")
+    assert t == "ConvTranspose2d"
+    assert (a["in_channels"], a["out_channels"], a["groups"]) == (8, 4, 2)
+    model = nn.Sequential(nn.Conv3d(3, 8, 3), nn.ConvTranspose3d(8, 4, 2, bias=False),
+                          nn.BatchNorm3d(4))
+    assert attrs_of(model, "1")[0] == "ConvTranspose3d"
+    assert attrs_of(model, "2")[0] == "BatchNorm3d"
+
+
+def test_grouped_and_depthwise_convolutions() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.BatchNorm2d(32),
+                          nn.Conv2d(32, 32, 3, groups=32), nn.Conv2d(32, 64, 1),
+                          nn.Conv2d(64, 128, 3, groups=8))
+    assert attrs_of(model, "2")[1]["groups"] == 32
+    assert attrs_of(model, "3")[1]["groups"] == 1
+    t, a = attrs_of(model, "4")
+    assert (a["in_channels"], a["groups"]) == (64, 8)
+
+
+def test_batchnorm_dimension_from_neighbours() -> None:
+    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.BatchNorm1d(4), nn.Flatten(),
+                          nn.Linear(8, 6), nn.BatchNorm1d(6))
+    assert attrs_of(model, "1")[0] == "BatchNorm1d"
+    assert attrs_of(model, "4")[0] == "BatchNorm1d"
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, affine=False))
+    t, a = attrs_of(model, "1")
+    assert t == "BatchNorm2d" and a["affine"] is False
+
+
+def test_norms_and_activations() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 8), nn.RMSNorm(8),
+                          nn.LayerNorm((2, 4)), nn.PReLU())
+    types = [g.type for g in analyse(model)[1]]
+    assert types == ["Linear", "LayerNorm", "Linear", "RMSNorm", "LayerNorm", "PReLU"]
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(2, 8), nn.Conv2d(8, 8, 3),
+                          nn.InstanceNorm2d(8, affine=True), nn.Conv2d(8, 8, 3), nn.PReLU(8))
+    types = [g.type for g in analyse(model)[1]]
+    assert types == ["Conv2d", "GroupNorm", "Conv2d", "InstanceNorm2d", "Conv2d", "PReLU"]
+
+
+def test_embeddings_and_bilinear() -> None:
+    class M(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tok_embeddings = nn.Embedding(100, 8)
+            self.embedding_bag = nn.EmbeddingBag(50, 8)
+            self.bilinear = nn.Bilinear(8, 6, 4)
+    _, guesses, _ = analyse(M())
+    assert [g.type for g in guesses] == ["Embedding", "EmbeddingBag", "Bilinear"]
+    assert guesses[0].attrs == {"num_embeddings": 100, "embedding_dim": 8}
+
+
+def test_weight_norm_parametrization() -> None:
+    model = nn.Sequential(nn.utils.parametrizations.weight_norm(nn.Conv2d(3, 4, 3)))
+    _, guesses, _ = analyse(model)
+    assert guesses[0].type == "Conv2d"
+    assert guesses[0].attrs["out_channels"] == 4
+    assert any("weight_norm" in e for e in guesses[0].evidence)
+
+
+def test_gpt2_conv1d() -> None:
+    model, truth = build_zoo("hf_gpt2")
+    _, guesses, _ = analyse(model)
+    g = next(g for g in guesses if g.name == "transformer.h.0.attn.c_attn")
+    assert g.type == "Conv1D" and (g.attrs["nx"], g.attrs["nf"]) == (768, 2304)
+    assert next(g for g in guesses if g.name == "transformer.h.0.attn.c_proj").type == "Conv1D"
+
+
+def test_class_names_win() -> None:
+    sd = nn.Sequential(nn.Linear(4, 4), nn.ReLU()).state_dict()
+    classes = (("0", "mylib.layers.FancyLinear"), ("1", "torch.nn.modules.activation.GELU"))
+    _, guesses, _ = analyse_state(to_state(sd, class_names=classes))
+    assert [(g.name, g.type, g.confidence) for g in guesses] == [
+        ("0", "FancyLinear", 1.0), ("1", "GELU", 1.0)]
+    assert guesses[0].attrs["in_features"] == 4
+
+
+def analyse_state(state: StateDict) -> tuple[Any, tuple[LayerGuess, ...], Any]:
+    groups = group_layers(state)
+    guesses = infer.infer_layers(groups)
+    return groups, guesses, infer.infer_input(groups, guesses)
+
+
+def test_bare_parameters_are_unknown_with_roles() -> None:
+    model, _ = gm.build("tiny_vit")
+    _, guesses, guess = analyse(model)
+    root = next(g for g in guesses if g.name == "")
+    assert root.type == "unknown" and root.confidence < 0.5
+    assert root.attrs["num_positions"] == 17 and root.attrs["prefix_tokens"] == 1
+    assert root.parameters == 18 * 32
+    assert guess.valid_sizes == tuple(range(32, 40))
+
+
+def test_parameterless_rows_only_with_a_real_guess() -> None:
+    model = nn.Sequential()
+    model.add_module("conv", nn.Conv2d(3, 4, 3))
+    model.add_module("relu", nn.ReLU())
+    model.add_module("1", nn.Tanh())
+    model.add_module("maxpool", nn.MaxPool2d(2))
+    names = {g.name: g.type for g in analyse(model)[1]}
+    assert names == {"conv": "Conv2d", "relu": "ReLU", "maxpool": "MaxPool2d"}
+
+
+# --- channel chains --------------------------------------------------------------------------
+
+
+def test_channel_chain_names_breaks() -> None:
+    model, _ = gm.build("resnet_like")
+    chain = infer.channel_chain(analyse(model)[1])
+    assert any(s.startswith("branch at layer2.0.downsample.0") for s in chain)
+    assert any(s.startswith("global pooling before fc") for s in chain)
+    model, _ = build_zoo("tv_densenet121")
+    chain = infer.channel_chain(analyse(model)[1])
+    assert any(s.startswith("concatenation at features.denseblock1.denselayer2.norm1: 96")
+               for s in chain)
+    model, _ = gm.build("lenet_seq")
+    chain = infer.channel_chain(analyse(model)[1])
+    assert "flatten before classifier.1: in_features 400 = 16 channels x 25 positions " \
+           "(from features.3)" in chain
+
+
+def test_chain_links_parallel_heads() -> None:
+    class TwoHeads(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trunk = nn.Linear(8, 16)
+            self.policy = nn.Linear(16, 4)
+            self.value = nn.Linear(16, 1)
+    links = infer.chain_links(analyse(TwoHeads())[1])
+    assert [lk.relation for lk in links] == ["start", "follows", "parallel"]
+
+
+# --- input specifics -------------------------------------------------------------------------
+
+
+def test_fixed_sizes_include_pooling_floors() -> None:
+    model, _ = gm.build("cifar_net")
+    guess = analyse(model)[2]
+    assert guess.valid_sizes == (32, 33, 34, 35)
+    assert any("MaxPool2d(2)" in e for e in guess.evidence)
+
+
+def test_free_input_reports_minimum_and_plan() -> None:
+    model, _ = gm.build("vgg_like")
+    guess = analyse(model)[2]
+    assert guess.status == "free" and guess.min_size == 32
+    assert ("avgpool", "AdaptiveAvgPool2d", (("output_size", (7, 7)),)) in guess.plan
+
+
+def test_unet_sizes_are_multiples() -> None:
+    model, _ = build_zoo("milesial_unet")
+    guess = analyse(model)[2]
+    assert guess.status == "free" and guess.multiple_of == 16
+    assert guess.shape is not None and guess.shape[-1] % 16 == 0
+
+
+def test_unknown_input_has_a_reason() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.LSTM(8 * 5, 16))
+    guess = analyse(model)[2]
+    assert guess.status == "unknown" and guess.evidence
+    assert infer.infer_input((), ()).status == "unknown"
+
+
+# --- robustness ------------------------------------------------------------------------------
+
+
+def test_random_shapes_never_crash() -> None:
+    rng = random.Random(7)
+    leaves = ["weight", "bias", "running_mean", "running_var", "weight_ih_l0", "weight_hh_l0",
+              "in_proj_weight", "cls_token", "pos_embed", "weight_hr_l0"]
+    for _ in range(300):
+        tensors = []
+        for m in range(rng.randint(1, 6)):
+            for leaf in rng.sample(leaves, rng.randint(1, 3)):
+                shape = tuple(rng.choice([0, 1, 2, 3, 4, 12, 64]) for _ in
+                              range(rng.randint(0, 5)))
+                tensors.append(TensorRecord(f"m{m}.{leaf}", shape, rng.choice(
+                    ["float32", "int64", "bfloat16"])))
+        try:
+            analyse_state(StateDict("", tuple(tensors)))
+        except InferenceError:
+            pass
+
+
+def test_static_stages_import_without_torch() -> None:
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import pthforensics.layers, pthforensics.infer, pthforensics.rebuild, "
+            "pthforensics.trace\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
+                   cwd=Path(__file__).resolve().parent.parent)
