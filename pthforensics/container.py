@@ -472,8 +472,10 @@ class _Reader:
         import zlib  # noqa: PLC0415
 
         f.seek(0)
-        openers = {"gzip": lambda: gzip.GzipFile(fileobj=f, mode="rb"),  # noqa: SIM115
-                   "bz2": lambda: bz2.BZ2File(f, "rb"), "xz": lambda: lzma.LZMAFile(f, "rb")}
+        # Each opener is entered in a `with` below (ruff cannot see through the lambdas).
+        openers = {"gzip": lambda: gzip.GzipFile(fileobj=f, mode="rb"),
+                   "bz2": lambda: bz2.BZ2File(f, "rb"),
+                   "xz": lambda: lzma.LZMAFile(f, "rb")}  # noqa: SIM115
         cap = self.limits.max_decompressed_bytes
         with tempfile.TemporaryFile() as out:
             total = 0

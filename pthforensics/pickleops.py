@@ -39,7 +39,8 @@ def looks_like_pickle(data: bytes | memoryview) -> bool:
 def pickle_end(data: bytes, start: int = 0, max_ops: int = 50_000_000) -> int | None:
     """Offset past the ``STOP`` of the pickle at ``start``; ``None`` if it breaks first."""
     try:
-        for count, (op, _arg, pos) in enumerate(pickletools.genops(data[start:] if start else data)):
+        ops = pickletools.genops(data[start:] if start else data)
+        for count, (op, _arg, pos) in enumerate(ops):
             if op.name == "STOP":
                 return start + pos + 1
             if count > max_ops:

@@ -37,7 +37,8 @@ def extract_7z(f: BinaryIO, cap: int, path: str) -> Iterator[list[tuple[str, IO[
 
     class _Capped(Py7zIO):  # type: ignore[misc]
         def __init__(self, name: str) -> None:
-            self.file: IO[bytes] = tempfile.TemporaryFile()
+            # closed in extract_7z's finally, after the scan of the member
+            self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
             files.append((name, self.file))
 
         def write(self, s: bytes | bytearray) -> int:
@@ -75,7 +76,7 @@ def extract_7z(f: BinaryIO, cap: int, path: str) -> Iterator[list[tuple[str, IO[
         yield files
     except (LimitExceeded, ContainerError):
         raise
-    except Exception as exc:  # noqa: BLE001 - py7zr raises many types on corrupt input
+    except Exception as exc:
         raise ContainerError(f"7z archive is corrupt or unsupported ({exc})", path=path) from exc
     finally:
         for _name, handle in files:

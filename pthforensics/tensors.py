@@ -406,8 +406,8 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
         if t.storage_key is None or t.numel == 0:
             continue
         stride = t.stride or _contiguous(t.shape)
-        extent = t.storage_offset + 1 + sum((d - 1) * s for d, s in zip(t.shape, stride, strict=False)
-                                            if d > 0)
+        extent = t.storage_offset + 1 + sum(
+            (d - 1) * s for d, s in zip(t.shape, stride, strict=False) if d > 0)
         nbytes = extent * t.itemsize
         if nbytes > need.get(t.storage_key, (0, ""))[0]:
             need[t.storage_key] = (nbytes, t.key)
@@ -430,7 +430,8 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
                       "shapes were tampered with")
     unused = [k for k in index if k not in need]
     if unused and checkpoint.tensors:
-        yield Finding("storage-unreferenced", Severity.INFO, Location(member=index[unused[0]].member),
+        yield Finding("storage-unreferenced", Severity.INFO,
+                      Location(member=index[unused[0]].member),
                       f"{len(unused)} storage(s) are not used by any tensor")
 
 

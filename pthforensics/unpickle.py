@@ -20,8 +20,8 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .errors import PickleDecodeError

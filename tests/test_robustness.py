@@ -58,7 +58,8 @@ def test_truncations(tmp_path: Path) -> None:
     rng = random.Random(1234)
     for src in _sources(tmp_path):
         data = src.read_bytes()
-        cuts = sorted({0, 1, 7, 8, 9, len(data) - 1, *(rng.randrange(len(data)) for _ in range(25))})
+        cuts = sorted({0, 1, 7, 8, 9, len(data) - 1,
+                       *(rng.randrange(len(data)) for _ in range(25))})
         for cut in cuts:
             mutated = tmp_path / f"cut-{cut}-{src.name}"
             mutated.write_bytes(data[:cut])
