@@ -36,12 +36,13 @@ _MEASURE = (
 )
 
 
-def build_zoo(n_files: int, seed: int = 0) -> tuple[Path, int]:
-    """Create the zoo (cached by size and seed); return its folder and file count."""
+def build_zoo(n_files: int, seed: int = 0, broken: bool = True) -> tuple[Path, int]:
+    """Create the zoo (cached by size, seed and whether broken samples are in); return its
+    folder and file count."""
     import torch
     from safetensors.torch import save_file
 
-    zoo = WORK / f"zoo-{n_files}-{seed}"
+    zoo = WORK / f"zoo-v2-{n_files}-{seed}{'' if broken else '-nobroken'}"
     marker = zoo / ".complete"
     if marker.exists():
         return zoo, int(marker.read_text())
@@ -55,8 +56,9 @@ def build_zoo(n_files: int, seed: int = 0) -> tuple[Path, int]:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    samples = sorted((ROOT / "corpus" / "malicious").glob("*")) + sorted(
-        (ROOT / "corpus" / "broken").glob("*"))
+    samples = sorted((ROOT / "corpus" / "malicious").glob("*"))
+    if broken:
+        samples += sorted((ROOT / "corpus" / "broken").glob("*"))
     samples = [p for p in samples if not p.name.endswith(".json")]
     for sample in samples:
         shutil.copy(sample, folder() / sample.name)
@@ -82,25 +84,65 @@ def build_zoo(n_files: int, seed: int = 0) -> tuple[Path, int]:
         (folder() / f"notes_{i}.txt").write_text("not a model " * rng.randrange(1, 500))
         count += 1
     while count < n_files:
-        layers = []
-        width = rng.choice([8, 16, 32, 64, 128, 256])
-        for _ in range(rng.randrange(2, 12)):
-            layers += [torch.nn.Conv2d(width, width, 3), torch.nn.BatchNorm2d(width),
-                       torch.nn.ReLU()]
-        model = torch.nn.Sequential(*layers, torch.nn.Flatten(), torch.nn.LazyLinear(10)
-                                    if False else torch.nn.Linear(width, 10))
-        sd = model.state_dict()
+        sd = _architecture(rng, torch)
         kind = rng.random()
         target = folder() / f"ckpt_{count}"
         if kind < 0.6:
             torch.save({"state_dict": sd, "epoch": rng.randrange(100)}, f"{target}.pth")
-        elif kind < 0.8:
+        elif kind < 0.75:
             torch.save(sd, f"{target}.pt", _use_new_zipfile_serialization=False)
         else:
             save_file({k: v.contiguous() for k, v in sd.items()}, f"{target}.safetensors")
         count += 1
     marker.write_text(str(count))
     return zoo, count
+
+
+def _architecture(rng: random.Random, torch):  # type: ignore[no-untyped-def]
+    """A state_dict with the key layout and tensor count of a real architecture (ResNet-50,
+    BERT-base, a small CNN), at a tiny width so the zoo stays small on disk."""
+    w = 4
+    sd = {}
+    choice = rng.random()
+    if choice < 0.4:  # ResNet-50 layout: 320 tensors
+        def bn(prefix: str) -> None:
+            for leaf in ("weight", "bias", "running_mean", "running_var"):
+                sd[f"{prefix}.{leaf}"] = torch.zeros(w)
+            sd[f"{prefix}.num_batches_tracked"] = torch.zeros((), dtype=torch.long)
+        sd["conv1.weight"] = torch.zeros(w, 3, 7, 7)
+        bn("bn1")
+        for stage, blocks in enumerate((3, 4, 6, 3), 1):
+            for b in range(blocks):
+                p = f"layer{stage}.{b}"
+                for i, k in ((1, 1), (2, 3), (3, 1)):
+                    sd[f"{p}.conv{i}.weight"] = torch.zeros(w, w, k, k)
+                    bn(f"{p}.bn{i}")
+                if b == 0:
+                    sd[f"{p}.downsample.0.weight"] = torch.zeros(w, w, 1, 1)
+                    bn(f"{p}.downsample.1")
+        sd["fc.weight"] = torch.zeros(10, w)
+        sd["fc.bias"] = torch.zeros(10)
+    elif choice < 0.7:  # BERT-base layout: ~200 tensors
+        sd["embeddings.word_embeddings.weight"] = torch.zeros(100, w)
+        sd["embeddings.position_embeddings.weight"] = torch.zeros(64, w)
+        sd["embeddings.LayerNorm.weight"] = torch.zeros(w)
+        sd["embeddings.LayerNorm.bias"] = torch.zeros(w)
+        for layer in range(12):
+            p = f"encoder.layer.{layer}"
+            for name in ("attention.self.query", "attention.self.key", "attention.self.value",
+                         "attention.output.dense", "intermediate.dense", "output.dense"):
+                sd[f"{p}.{name}.weight"] = torch.zeros(w, w)
+                sd[f"{p}.{name}.bias"] = torch.zeros(w)
+            for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+                sd[f"{p}.{name}.weight"] = torch.zeros(w)
+                sd[f"{p}.{name}.bias"] = torch.zeros(w)
+    else:  # a small CNN
+        for i in range(rng.randrange(2, 6)):
+            sd[f"features.{3 * i}.weight"] = torch.zeros(w, w, 3, 3)
+            sd[f"features.{3 * i}.bias"] = torch.zeros(w)
+        sd["classifier.weight"] = torch.zeros(10, w * 16)
+        sd["classifier.bias"] = torch.zeros(10)
+    return sd
 
 
 def measure(cmd: list[str], repeat: int) -> tuple[float, float, int]:

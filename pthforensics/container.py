@@ -19,6 +19,7 @@ extension), and what ``torch.load`` would do with each:
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import struct
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 from .errors import ContainerError, LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import looks_like_pickle, simple_values
+from .pickleops import GlobalConst, looks_like_pickle, simple_values
 from .records import (
     Container,
     Finding,
@@ -46,6 +47,7 @@ from .records import (
 )
 from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .sevenzip import extract_7z
+from .unpickle import Stub, StubUnpickler
 from .zipread import ZipDirectory, ZipEntry, read_member, read_zip_directory
 
 __all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_hidden_pickles",
@@ -157,14 +159,20 @@ def read_hidden_pickles(container: Container, keys: Sequence[str], *,
     return tuple(streams)
 
 
-def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS) -> Container:
-    """Identify ``path`` and index it; raise :class:`ContainerError` when impossible."""
+def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
+                   ) -> Container:
+    """Identify ``path`` and index it; raise :class:`ContainerError` when impossible.
+
+    ``fast`` finds the boundaries of the legacy formats' header pickles with the C stub
+    unpickler instead of an opcode walk; like the scan's fast path, only for a process
+    with a memory cap (CPython's C unpickler sizes its memo from indices in the file).
+    """
     try:
         if os.path.isdir(path):
             raise ContainerError("is a directory, not a checkpoint file", path=path)
         size = os.path.getsize(path)
         with open(path, "rb") as f:
-            return _Reader(path, limits).read(f, size, "", ())
+            return _Reader(path, limits, fast).read(f, size, "", ())
     except OSError as exc:
         raise ContainerError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
 
@@ -190,9 +198,10 @@ class _Parts:
 class _Reader:
     """Reads one file (and the files nested in it) into a :class:`Container`."""
 
-    def __init__(self, path: str, limits: Limits) -> None:
+    def __init__(self, path: str, limits: Limits, fast: bool = False) -> None:
         self.path = path
         self.limits = limits
+        self.fast = fast
 
     def error(self, message: str, member: str | None = None) -> ContainerError:
         return ContainerError(message, path=self.path, member=member)
@@ -242,6 +251,10 @@ class _Reader:
         while True:
             f.seek(start)
             data = f.read(min(window, end_limit - start))
+            if self.fast:
+                found = _stub_decode(data, start)
+                if found is not None:
+                    return found
             value, pids, end = simple_values(data, self.limits.max_pickle_ops)
             if end is not None:
                 return _Pickle(data[:end], start + end, value, pids)
@@ -575,6 +588,35 @@ class _Reader:
                              prefix or None)
         merged = _merge(inners, self.path, size)
         return replace(merged, findings=tuple(parts.findings) + merged.findings)
+
+
+def _stub_decode(data: bytes, start: int) -> _Pickle | None:
+    """The first pickle in ``data`` through the C stub unpickler (nothing is imported or
+    called); ``None`` when it does not decode cleanly, so the opcode walk decides."""
+    buf = io.BytesIO(data)
+    unpickler = StubUnpickler(buf)
+    try:
+        value = unpickler.load()
+    except Exception:  # noqa: BLE001 - any failure: fall back to the opcode walk
+        return None
+    end = buf.tell()
+    pids = [("storage", str(ref.storage_type), ref.key, ref.location, ref.numel)
+            for ref in unpickler.storages]
+    return _Pickle(data[:end], start + end, _plain(value), pids)
+
+
+def _plain(value: object) -> object:
+    """The constant part of a stub-decoded value, shaped as :func:`simple_values` gives it
+    (globals as ``module.name`` strings, anything built by a call as ``None``)."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, type) and issubclass(value, Stub):
+        return GlobalConst(str(value.pf_global))
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return None
 
 
 def _merge(inners: list[Container], path: str, size: int) -> Container:

@@ -1,8 +1,9 @@
 """The ``infer`` stage: layer types, channel chains and the input a model expects.
 
-``infer_layers`` (layer types, in :mod:`pthforensics.infer_layers`), ``channel_chain`` and
-``infer_input`` (in :mod:`pthforensics.infer_input`, with the size solver in
-:mod:`pthforensics.infer_spatial`) are re-exported here; the pipeline calls them in that
+``infer_layers`` (layer types: :mod:`pthforensics.infer_layers` on the tensor views of
+:mod:`pthforensics.infer_base`), ``channel_chain`` (:mod:`pthforensics.infer_chain`) and
+``infer_input`` (:mod:`pthforensics.infer_input`, with the size solver in
+:mod:`pthforensics.infer_spatial`) are re-exported here; the pipeline calls them in this
 order::
 
     guesses = infer.infer_layers(groups)
@@ -13,8 +14,10 @@ Pure: nothing here imports torch.
 
 from __future__ import annotations
 
-from .infer_input import ChainLink, chain_links, channel_chain, infer_input
-from .infer_layers import BUFFER_LEAVES, infer_layers, is_learnable, layer_dims
+from .infer_base import BUFFER_LEAVES, is_learnable, layer_dims
+from .infer_chain import ChainLink, chain_links, channel_chain
+from .infer_input import infer_input
+from .infer_layers import infer_layers
 
 __all__ = [
     "BUFFER_LEAVES",

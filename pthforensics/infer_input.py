@@ -1,13 +1,7 @@
-"""Channel chains and the input a model expects: ``LayerGuess`` -> ``InputGuess``.
+"""The input a model expects: ``LayerGuess`` -> ``InputGuess``.
 
-The channel chain follows ``out -> in`` between consecutive layers in registration order
-(the order a plain ``nn.Sequential`` or a straight forward() runs them) and names every
-break: a branch (input = an earlier output: residual/downsample), a concatenation (input =
-sum of earlier outputs: DenseNet, UNet skips, Inception), a flatten (``Linear.in_features
-= C*H*W``), global pooling (``in_features = C``), layers sharing an input (heads on one
-trunk).
-
-The input verdict:
+Built on the channel chain (:mod:`pthforensics.infer_chain`), whose breaks also go into
+the evidence.  The input verdict:
 
 - ``fixed`` when a flatten head stores the final feature-map size: we solve for the input
   size (``infer_spatial``), or when a position embedding fixes the token count of a patch
@@ -27,167 +21,27 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from . import infer_spatial as sp
 from .errors import InferenceError
-from .infer_layers import layer_dims
+from .infer_chain import (
+    LINEAR_LIKE,
+    PASS_THROUGH,
+    RNN_TYPES,
+    ChainLink,
+    chain_links,
+    channel_chain,
+    conv_d,
+)
 from .records import InputGuess, LayerGroup, LayerGuess
 
-__all__ = ["ChainLink", "chain_links", "channel_chain", "infer_input"]
+__all__ = ["infer_input"]
 
 logger = logging.getLogger(__name__)
 
-LINEAR_LIKE = frozenset({"Linear", "Conv1D", "NonDynamicallyQuantizableLinear", "Bilinear",
-                         "LazyLinear"})
-RNN_TYPES = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
-_PASS_THROUGH = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "RMSNorm", "PReLU")
 _MAX_LISTED = 64
-
-
-@dataclass(frozen=True, slots=True)
-class ChainLink:
-    """How one layer's input relates to what came before it."""
-
-    name: str
-    type: str
-    relation: str
-    """``start``, ``follows``, ``flatten``, ``pool`` (global pooling before a Linear),
-    ``branch``, ``concat``, ``parallel`` (same input as the previous layer), ``added`` (an
-    embedding summed into the stream), ``break`` or ``skip`` (no channel dims)."""
-    in_dim: int | None = None
-    out_dim: int | None = None
-    source: tuple[str, ...] = ()
-    """Layers whose output feeds this one, when it is not the previous layer."""
-    factor: int = 1
-    """For ``flatten``: ``in_dim = channels * factor`` (the final spatial size)."""
-    channels: int | None = None
-    """Feature count of the stream just before this layer."""
-
-
-def _conv_d(type_: str) -> int:
-    if type_.startswith(("Conv", "ConvTranspose")) and type_[-2:-1].isdigit() and \
-            type_.endswith("d"):
-        return int(type_[-2])
-    return 0
-
-
-def chain_links(guesses: Sequence[LayerGuess]) -> tuple[ChainLink, ...]:
-    """Walk the layers in order and classify each input against the outputs before it."""
-    links = []
-    cur: int | None = None
-    spatial = 0
-    prev_in: int | None = None
-    producers: list[tuple[str, int]] = []
-    last_name = ""
-    for g in guesses:
-        din, dout = layer_dims(g)
-        t = g.type
-        if din is None and dout is None:
-            links.append(ChainLink(g.name, t, "skip"))
-            continue
-        source: tuple[str, ...] = ()
-        factor = 1
-        if din is None:
-            rel = "start" if cur is None else "added" if dout == cur else "break"
-        elif cur is None:
-            rel = "start"
-        elif din == cur:
-            rel = "pool" if t in LINEAR_LIKE and spatial else "follows"
-            source = (last_name,) if rel == "pool" else ()
-        elif t in LINEAR_LIKE and spatial and din % cur == 0:
-            rel, factor, source = "flatten", din // cur, (last_name,)
-        elif (links and links[-1].type.startswith(("ConvTranspose", "Upsample"))
-              and (concat := _concat(din, cur, producers))):
-            rel, source = "concat", concat  # UNet decoder: upsampled + skip
-        elif prev_in is not None and din == prev_in and links:
-            rel, source = "parallel", (links[-1].name,)
-        else:
-            earlier = [n for n, o in reversed(producers[:-1]) if o == din]
-            concat = _concat(din, cur, producers)
-            if earlier:
-                rel, source = "branch", (earlier[0],)
-            elif concat:
-                rel, source = "concat", concat
-            else:
-                rel = "break"
-                if t in LINEAR_LIKE and spatial:
-                    for n, o in reversed(producers):
-                        if o and din % o == 0:
-                            rel, factor, source = "flatten", din // o, (n,)
-                            break
-        links.append(ChainLink(g.name, t, rel, din, dout, source, factor, cur))
-        if dout is not None:
-            cur = dout
-        d = _conv_d(t)
-        if d:
-            spatial = d
-        elif not t.startswith(_PASS_THROUGH):
-            spatial = 0
-        prev_in = din
-        if d or t in LINEAR_LIKE or t in RNN_TYPES or t.startswith("Embedding"):
-            producers.append((g.name, dout or 0))
-        last_name = g.name
-    return tuple(links)
-
-
-def _concat(din: int, cur: int | None, producers: list[tuple[str, int]]) -> tuple[str, ...]:
-    """Earlier outputs summing to ``din`` together with the current one (subset sum)."""
-    if cur is None or din <= cur or not producers:
-        return ()
-    target = din - cur
-    recent = producers[-25:-1]
-    reach: dict[int, tuple[str, ...]] = {0: ()}
-    for name, out in reversed(recent):
-        if out <= 0:
-            continue
-        for total, names in list(reach.items()):
-            s = total + out
-            if s <= target and s not in reach:
-                reach[s] = (name, *names)
-        if target in reach:
-            return (*reach[target], producers[-1][0])
-    return ()
-
-
-def channel_chain(guesses: Sequence[LayerGuess]) -> tuple[str, ...]:
-    """Sentences naming the breaks of the channel chain (and a one-line summary)."""
-    links = chain_links(guesses)
-    out = []
-    follows = 0
-    for link in links:
-        if link.relation in ("follows", "skip"):
-            follows += link.relation == "follows"
-        elif link.relation == "start":
-            out.append(f"{link.name} ({link.type}) starts the chain"
-                       + (f" with {link.in_dim} input features/channels" if link.in_dim else ""))
-        elif link.relation == "flatten":
-            out.append(f"flatten before {link.name}: in_features {link.in_dim} = "
-                       f"{(link.in_dim or 0) // link.factor} channels x {link.factor} positions"
-                       + (f" (from {link.source[0]})" if link.source else ""))
-        elif link.relation == "pool":
-            out.append(f"global pooling before {link.name}: in_features {link.in_dim} = "
-                       f"channels of {link.source[0] if link.source else 'the body'}")
-        elif link.relation == "branch":
-            out.append(f"branch at {link.name}: takes {link.in_dim} = output of "
-                       f"{link.source[0]}, not of the previous layer ({link.channels}): "
-                       "residual/downsample branch")
-        elif link.relation == "concat":
-            out.append(f"concatenation at {link.name}: {link.in_dim} = sum of the outputs of "
-                       + " + ".join(link.source))
-        elif link.relation == "parallel":
-            out.append(f"{link.name} shares its input ({link.in_dim}) with {link.source[0]}: "
-                       "parallel heads/branches on one trunk")
-        elif link.relation == "added":
-            out.append(f"{link.name} ({link.type}) is added to the stream of "
-                       f"{link.out_dim} (position/segment embedding)")
-        else:
-            out.append(f"break at {link.name}: takes {link.in_dim}, no earlier output matches "
-                       f"(stream has {link.channels})")
-    breaks = sum(1 for link in links if link.relation not in ("follows", "skip", "start"))
-    out.append(f"{follows} layer(s) follow their predecessor; {breaks} break(s)")
-    return tuple(out)
 
 
 # --- input verdict --------------------------------------------------------------------------
@@ -219,21 +73,21 @@ def _entry(links: Sequence[ChainLink], first: ChainLink) -> ChainLink:
     """The layer reading the input.  Normally the first; when the order was lost (sorted
     keys) and the first is no convolution/embedding, a convolution taking 1-4 channels that
     no layer feeds is the better bet (``conv_proj`` sorted after ``encoder``)."""
-    if _conv_d(first.type) or first.type.startswith("Embedding"):
+    if conv_d(first.type) or first.type.startswith("Embedding"):
         return first
     embedding = next((lk for lk in links if lk.type.startswith("Embedding")), None)
     if embedding is not None:
         return embedding
     outs = {lk.out_dim for lk in links}
     for lk in links:
-        if _conv_d(lk.type) and lk.in_dim is not None and lk.in_dim <= 4 and lk.in_dim not in outs:
+        if conv_d(lk.type) and lk.in_dim is not None and lk.in_dim <= 4 and lk.in_dim not in outs:
             return lk
     return first
 
 
 def _infer_input(ctx: _Ctx, first: ChainLink) -> InputGuess:
     t0 = first.type
-    d = _conv_d(t0)
+    d = conv_d(t0)
     if t0.startswith("Embedding"):
         return _tokens(ctx, first)
     if t0.startswith("ConvTranspose"):
@@ -242,7 +96,7 @@ def _infer_input(ctx: _Ctx, first: ChainLink) -> InputGuess:
         return _spatial(ctx, first, d)
     if t0 in RNN_TYPES or t0 == "MultiheadAttention":
         return _sequence(ctx, first)
-    if t0 in LINEAR_LIKE or t0.startswith(_PASS_THROUGH):
+    if t0 in LINEAR_LIKE or t0.startswith(PASS_THROUGH):
         return _vector(ctx, first)
     return InputGuess("unknown", evidence=(f"the first layer {first.name} is a {t0}: no rule "
                                            "for its input",))
@@ -399,7 +253,7 @@ def _ops(ctx: _Ctx, first: ChainLink, head: ChainLink | None) -> list[sp.Spatial
     prev_conv = None
     for group in ctx.groups[lo:hi]:
         link = ctx.link.get(group.name)
-        if link is not None and _conv_d(link.type) and link.relation in (
+        if link is not None and conv_d(link.type) and link.relation in (
                 "start", "follows", "concat"):
             if prev_conv is not None:
                 ops.append(_gap(ctx, anchor, gap, prev_conv, group.name))

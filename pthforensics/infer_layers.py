@@ -27,24 +27,25 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InferenceError
-from .records import LayerGroup, LayerGuess, TensorRecord
+from .infer_base import (
+    BUFFER_LEAVES,
+    RNN_KEY,
+    Chain,
+    Context,
+    Raw,
+    layer_dims,
+    make_guess,
+    shape_text,
+)
+from .records import LayerGroup, LayerGuess
 
-__all__ = ["BUFFER_LEAVES", "infer_layers", "is_learnable", "layer_dims"]
+__all__ = ["infer_layers"]
 
 logger = logging.getLogger(__name__)
 
-#: Leaves that torch.nn modules register as buffers (not learnable parameters).
-BUFFER_LEAVES = frozenset({
-    "running_mean", "running_var", "num_batches_tracked",          # _NormBase
-    "position_ids", "token_type_ids", "inv_freq", "masked_bias",    # transformers buffers
-    "weight_u", "relative_position_index", "attn_mask", "mask", "anchor_grid",
-    "cos_cached", "sin_cached", "causal_mask", "_float_tensor",
-})
-_RNN_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$")
 _EMBED_NAMES = re.compile(r"emb|^wte$|^wpe$|^shared$|^tok_embeddings$|^lookup|vocab")
 _POSITION = re.compile(r"pos|wpe")
 _HF_CONV1D = frozenset({"c_attn", "c_proj", "c_fc", "q_attn"})
@@ -55,7 +56,6 @@ _GN_HINT = re.compile(r"(^|_)gn\d*$|group_?norm")
 _IN_HINT = re.compile(r"(^|_)in\d*$|inorm|instance|instancenorm")
 _BN_HINT = re.compile(r"(^|_)bn\d*|batch_?norm")
 _PRELU_HINT = re.compile(r"prelu|act|relu")
-_FLOAT_PREFIXES = ("float", "bfloat", "complex", "half", "double")
 
 # Parameter-less modules whose names say what they are (torchvision / timm / tutorials).
 _PARAMLESS = (
@@ -76,229 +76,6 @@ _PARAMLESS = (
 )
 
 
-def is_learnable(t: TensorRecord, leaf: str, *, flags_known: bool = False) -> bool:
-    """Whether a tensor counts as a learnable parameter (torchinfo's "Total params"):
-    floating dtype and not a known buffer; with ``flags_known`` (full-model pickles) the
-    pickled ``nn.Parameter`` flag decides."""
-    if flags_known:
-        return t.is_parameter
-    if not t.dtype.startswith(_FLOAT_PREFIXES):
-        return False
-    return leaf.rsplit(".", 1)[-1] not in BUFFER_LEAVES
-
-
-@dataclass
-class _Raw:
-    """Pass-1 view of one group: kind and effective tensors by leaf (scratch, private)."""
-
-    group: LayerGroup
-    kind: str
-    leaves: dict[str, TensorRecord] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def w(self) -> tuple[int, ...]:
-        t = self.leaves.get("weight")
-        return t.shape if t is not None else ()
-
-    def shape(self, leaf: str) -> tuple[int, ...] | None:
-        t = self.leaves.get(leaf)
-        return t.shape if t is not None else None
-
-    @property
-    def last(self) -> str:
-        return self.group.name.rsplit(".", 1)[-1]
-
-    def inputs(self) -> set[int]:
-        """Plausible input feature counts (for the neighbour checks)."""
-        w = self.w
-        if self.kind == "conv":
-            return {w[1]} | ({w[0]} if w[1] == 1 else set())
-        if self.kind == "linear" and len(w) == 2:
-            return {w[1]}
-        if self.kind in ("bn", "norm_wb", "norm_w"):
-            return {self.n}
-        if self.kind in ("rnn", "rnncell"):
-            ih = self.shape("weight_ih_l0") or self.shape("weight_ih")
-            return {ih[1]} if ih else set()
-        if self.kind == "mha":
-            ow = self.shape("in_proj_weight") or self.shape("q_proj_weight")
-            return {ow[1]} if ow else set()
-        return set()
-
-    @property
-    def n(self) -> int:
-        for leaf in ("weight", "bias", "running_mean"):
-            t = self.leaves.get(leaf)
-            if t is not None and t.shape:
-                return t.shape[0]
-        return 0
-
-
-def _effective_leaves(group: LayerGroup) -> tuple[dict[str, TensorRecord], list[str]]:
-    """Leaves relative to the module, with weight re-parametrisations resolved."""
-    leaves = {t.key[len(group.name) + 1:] if group.name else t.key: t for t in group.tensors}
-    notes = []
-    if "parametrizations.weight.original1" in leaves:
-        leaves["weight"] = leaves.pop("parametrizations.weight.original1")
-        leaves["weight_g"] = leaves.pop("parametrizations.weight.original0", leaves["weight"])
-        notes.append("weight is re-parametrised (weight_norm: original0 = g, original1 = v)")
-    elif "parametrizations.weight.original" in leaves:
-        leaves["weight"] = leaves.pop("parametrizations.weight.original")
-        notes.append("weight is re-parametrised (torch.nn.utils.parametrize)")
-    elif "weight_orig" in leaves:
-        leaves["weight"] = leaves.pop("weight_orig")
-        notes.append("spectral_norm: weight_orig with power-iteration buffers weight_u/v")
-    elif "weight_g" in leaves and "weight_v" in leaves and "weight" not in leaves:
-        leaves["weight"] = leaves.pop("weight_v")
-        notes.append("old-style weight_norm: weight_g and weight_v")
-    return leaves, notes
-
-
-def _classify(group: LayerGroup) -> _Raw:
-    leaves, notes = _effective_leaves(group)
-    names = set(leaves)
-    core = names - BUFFER_LEAVES - {"weight_g", "weight_v"}
-    raw = _Raw(group, "empty", leaves, notes)
-    if not leaves:
-        return raw
-    if any(0 in t.shape for t in leaves.values() if t.shape):
-        raw.kind = "unknown"  # an empty dimension: nothing to read from it
-        return raw
-    w = leaves.get("weight")
-    b = leaves.get("bias")
-    if any(_RNN_KEY.match(n) for n in names):
-        raw.kind = "rnn"
-    elif {"weight_ih", "weight_hh"} <= names:
-        raw.kind = "rnncell"
-    elif "in_proj_weight" in names or "q_proj_weight" in names:
-        raw.kind = "mha"
-    elif {"running_mean", "running_var"} <= names and core <= {"weight", "bias"}:
-        raw.kind = "bn"
-    elif w is not None and core <= {"weight", "bias"}:
-        rank = len(w.shape)
-        bias_ok = b is None or len(b.shape) == 1
-        if 3 <= rank <= 5 and bias_ok:
-            raw.kind = "conv"
-        elif rank == 2 and bias_ok:
-            raw.kind = "linear"
-        elif rank >= 2 and b is not None and b.shape == w.shape:
-            raw.kind = "ln_nd"
-        elif rank == 1 and b is not None and b.shape == w.shape:
-            raw.kind = "norm_wb"
-        elif rank == 1 and b is None:
-            raw.kind = "norm_w"
-        else:
-            raw.kind = "unknown"
-    elif w is not None and core - {"weight", "bias"}:
-        raw.kind = "unknown"
-    else:
-        raw.kind = "params"
-    return raw
-
-
-class _Context:
-    """Neighbour lookups over the pass-1 views."""
-
-    def __init__(self, groups: Sequence[LayerGroup]) -> None:
-        self.raws = [_classify(g) for g in groups]
-        self.by_name = {r.group.name: r for r in self.raws}
-        self.hf_conv1d = any(
-            r.kind == "linear" and "bias" in r.leaves and r.shape("bias") == (r.w[1],)
-            and r.w[0] != r.w[1] for r in self.raws)
-        self.flags_known = any(t.is_parameter for g in groups for t in g.tensors)
-        # With a guessed order (sorted keys) neighbours are weak evidence.
-        self.restored = any(g.order == "restored" for g in groups)
-        tensor_layers = [i for i, r in enumerate(self.raws) if r.kind not in ("empty", "params")]
-        self.first_layer = tensor_layers[0] if tensor_layers else -1
-
-    def neighbour(self, i: int, step: int, kinds: tuple[str, ...] | None = None) -> _Raw | None:
-        j = i + step
-        while 0 <= j < len(self.raws):
-            r = self.raws[j]
-            if r.kind not in ("empty", "params", "unknown") and (kinds is None or r.kind in kinds):
-                return r
-            j += step
-        return None
-
-    def numbered_neighbours(self, i: int) -> bool:
-        """Whether the tensor-owning neighbours of ``i`` sit with it in one numbered
-        container (``main.0``, ``main.1``): their order survives a sort of the keys."""
-        def parent(r: _Raw | None) -> str | None:
-            if r is None:
-                return None
-            head, _, last = r.group.name.rpartition(".")
-            return head if last.isdigit() else None
-
-        mine = parent(self.raws[i])
-        return mine is not None and all(
-            r is None or parent(r) == mine for r in (self.neighbour(i, -1), self.neighbour(i, 1)))
-
-    def next_inputs(self, i: int) -> set[int]:
-        r = self.neighbour(i, 1)
-        return r.inputs() if r is not None else set()
-
-    def spatial_rank(self, i: int, n: int) -> int | None:
-        """Dimension (1/2/3) of the convolutions around a norm of ``n`` features, 0 when
-        its neighbours are linear/sequence layers, ``None`` when nothing is around."""
-        kinds = ("conv", "linear", "rnn", "mha", "rnncell")
-        prev = self.neighbour(i, -1, kinds)
-        nxt = self.neighbour(i, 1, kinds)
-
-        def rank(r: _Raw) -> int:
-            return len(r.w) - 2 if r.kind == "conv" else 0
-
-        if prev is not None and (n in (prev.w[0], prev.w[1]) if prev.kind == "conv" else
-                                 prev.kind == "linear" and prev.w[0] == n):
-            return rank(prev)
-        if prev is not None and prev.kind == "conv":
-            # after a convolution whose channels were concatenated/branched (DenseNet's
-            # norm5 before the classifier): still a feature map
-            return rank(prev)
-        if nxt is not None and n in nxt.inputs():
-            return rank(nxt)
-        for r in (prev, nxt):
-            if r is not None:
-                return rank(r)
-        return None
-
-
-@dataclass
-class _Chain:
-    prev_out: int | None = None
-    seen: set[int] = field(default_factory=set)
-    transposed: int = 0
-
-
-def layer_dims(guess: LayerGuess) -> tuple[int | None, int | None]:
-    """(input features/channels, output features/channels) of a guessed layer, from its
-    attributes; ``None`` where it does not apply (an Embedding takes token ids)."""
-    a = guess.attrs
-    if guess.type == "unknown":
-        return None, None
-    if "in_channels" in a:
-        return a["in_channels"], a.get("out_channels")
-    if "in_features" in a:
-        return a["in_features"], a.get("out_features")
-    if "num_features" in a:
-        return a["num_features"], a["num_features"]
-    if "num_channels" in a:
-        return a["num_channels"], a["num_channels"]
-    if "normalized_shape" in a:
-        ns = a["normalized_shape"]
-        last = ns[-1] if isinstance(ns, tuple) else ns
-        return last, last
-    if "embedding_dim" in a:
-        return None, a["embedding_dim"]
-    if "input_size" in a:
-        h = a.get("proj_size") or a["hidden_size"]
-        return a["input_size"], h * (2 if a.get("bidirectional") else 1)
-    if "embed_dim" in a:
-        return a.get("kdim", a["embed_dim"]), a["embed_dim"]
-    if a.get("num_parameters", 1) > 1:
-        return a["num_parameters"], a["num_parameters"]
-    return None, None
-
 
 def infer_layers(groups: Sequence[LayerGroup]) -> tuple[LayerGuess, ...]:
     """Guess the torch.nn type and constructor attributes of every module owning tensors
@@ -314,8 +91,8 @@ def infer_layers(groups: Sequence[LayerGroup]) -> tuple[LayerGuess, ...]:
 
 
 def _infer_all(groups: Sequence[LayerGroup]) -> tuple[LayerGuess, ...]:
-    ctx = _Context(groups)
-    chain = _Chain()
+    ctx = Context(groups)
+    chain = Chain()
     out = []
     for i, raw in enumerate(ctx.raws):
         guess = _infer_one(ctx, i, raw, chain)
@@ -343,21 +120,7 @@ def _with_class(guess: LayerGuess, class_name: str) -> LayerGuess:
                       guess.tensor_keys)
 
 
-def _guess(raw: _Raw, ctx: _Context, type_: str, confidence: float, attrs: dict[str, Any],
-           evidence: list[str]) -> LayerGuess:
-    params = sum(t.numel for leaf, t in raw.leaves.items()
-                 if is_learnable(t, leaf, flags_known=ctx.flags_known))
-    return LayerGuess(
-        name=raw.group.name, type=type_, attributes=tuple(attrs.items()),
-        confidence=round(confidence, 2), evidence=tuple(evidence + raw.notes),
-        parameters=params, tensor_keys=tuple(t.key for t in raw.group.tensors))
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
-def _infer_one(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess | None:
+def _infer_one(ctx: Context, i: int, raw: Raw, chain: Chain) -> LayerGuess | None:
     kind = raw.kind
     if kind == "empty":
         return _paramless(ctx, i, raw)
@@ -376,10 +139,10 @@ def _infer_one(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess | 
     return _bare(ctx, raw)
 
 
-def _paramless(ctx: _Context, i: int, raw: _Raw) -> LayerGuess | None:
+def _paramless(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
     g = raw.group
     if g.class_name:
-        return _guess(raw, ctx, g.class_name.rsplit(".", 1)[-1], 1.0, {}, [])
+        return make_guess(raw, ctx, g.class_name.rsplit(".", 1)[-1], 1.0, {}, [])
     last = raw.last.lower()
     for pattern, type_, conf in _PARAMLESS:
         if pattern.search(last):
@@ -387,12 +150,12 @@ def _paramless(ctx: _Context, i: int, raw: _Raw) -> LayerGuess | None:
                 prev = ctx.neighbour(i, -1, ("conv",))
                 d = len(prev.w) - 2 if prev is not None else 2
                 type_ = type_.format(d=d)
-            return _guess(raw, ctx, type_, conf, {}, [
-                f"parameter-less module; its name {raw.last!r} suggests {type_}"])
+            return make_guess(raw, ctx, type_, conf, {}, [
+                    f"parameter-less module; its name {raw.last!r} suggests {type_}"])
     return None
 
 
-def _conv(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
+def _conv(ctx: Context, i: int, raw: Raw, chain: Chain) -> LayerGuess:
     w = raw.w
     d = len(w) - 2
     a, b, k = w[0], w[1], tuple(w[2:])
@@ -400,12 +163,12 @@ def _conv(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
     prev = chain.prev_out
     nxt = ctx.next_inputs(i)
     last = raw.last.lower()
-    ev = [f"weight {_shape_text(w)}: rank {len(w)} -> {d}-d convolution, kernel "
+    ev = [f"weight {shape_text(w)}: rank {len(w)} -> {d}-d convolution, kernel "
           + "x".join(str(x) for x in k)]
     if d == 1 and ("bilinear" in last):
-        return _guess(raw, ctx, "Bilinear", 0.7,
-                      {"in1_features": b, "in2_features": k[0], "out_features": a,
-                       "bias": blen is not None}, ["rank-3 weight named bilinear"])
+        return make_guess(raw, ctx, "Bilinear", 0.7,
+                          {"in1_features": b, "in2_features": k[0], "out_features": a,
+                           "bias": blen is not None}, ["rank-3 weight named bilinear"])
     sc, st = 0.5, 0.0
     if blen is not None and a != b:
         if blen == a:
@@ -444,7 +207,7 @@ def _conv(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
         attrs = {"in_channels": a, "out_channels": b * groups, "kernel_size": k,
                  "groups": groups, "bias": blen is not None}
         conf = 0.9 if st - sc >= 2.5 else 0.6
-        return _guess(raw, ctx, f"ConvTranspose{d}d", conf, attrs, ev)
+        return make_guess(raw, ctx, f"ConvTranspose{d}d", conf, attrs, ev)
     groups = 1
     if prev is not None and prev != b and prev % b == 0 and a % (prev // b) == 0:
         g = prev // b
@@ -462,10 +225,10 @@ def _conv(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
     conf = 0.97 if (blen == a and a != b) or prev == b or groups > 1 else 0.9
     if st > 0 and sc - st < 2:
         conf = 0.6
-    return _guess(raw, ctx, f"Conv{d}d", conf, attrs, ev)
+    return make_guess(raw, ctx, f"Conv{d}d", conf, attrs, ev)
 
 
-def _linear(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
+def _linear(ctx: Context, i: int, raw: Raw, chain: Chain) -> LayerGuess:
     w = raw.w
     has_bias = "bias" in raw.leaves
     blen = raw.shape("bias")[0] if has_bias else None  # type: ignore[index]
@@ -474,40 +237,41 @@ def _linear(ctx: _Context, i: int, raw: _Raw, chain: _Chain) -> LayerGuess:
     if not has_bias and _EMBED_NAMES.search(ll) and "proj" not in ll:
         type_ = "EmbeddingBag" if "bag" in ll else "Embedding"
         attrs: dict[str, Any] = {"num_embeddings": w[0], "embedding_dim": w[1]}
-        ev = [f"weight {_shape_text(w)} without bias named {last!r}: a lookup table of "
+        ev = [f"weight {shape_text(w)} without bias named {last!r}: a lookup table of "
               f"{w[0]} vectors of {w[1]}"]
         if _POSITION.search(ll):
             attrs["role"] = "position"
             ev.append(f"position embedding: at most {w[0]} positions")
-        return _guess(raw, ctx, type_, 0.95, attrs, ev)
+        return make_guess(raw, ctx, type_, 0.95, attrs, ev)
     if ctx.hf_conv1d and (last in _HF_CONV1D or (blen == w[1] and w[0] != w[1])):
-        ev = [f"weight {_shape_text(w)} stored (in, out): transformers Conv1D "
+        ev = [f"weight {shape_text(w)} stored (in, out): transformers Conv1D "
               "(GPT-2's transposed Linear)"]
         if blen == w[1] and w[0] != w[1]:
             ev.append(f"bias has {blen} entries = weight.shape[1]")
-        return _guess(raw, ctx, "Conv1D", 0.9 if blen == w[1] else 0.75,
-                      {"in_features": w[0], "out_features": w[1], "nf": w[1], "nx": w[0],
-                       "bias": has_bias}, ev)
+        return make_guess(raw, ctx, "Conv1D", 0.9 if blen == w[1] else 0.75,
+                          {"in_features": w[0], "out_features": w[1], "nf": w[1], "nx": w[0],
+                           "bias": has_bias}, ev)
     parent = raw.group.name.rpartition(".")[0]
     pr = ctx.by_name.get(parent)
     if last == "out_proj" and pr is not None and pr.kind == "mha":
-        return _guess(raw, ctx, "NonDynamicallyQuantizableLinear", 0.95,
-                      {"in_features": w[1], "out_features": w[0], "bias": has_bias},
-                      ["output projection of the MultiheadAttention above it"])
+        return make_guess(raw, ctx, "NonDynamicallyQuantizableLinear", 0.95,
+                          {"in_features": w[1], "out_features": w[0], "bias": has_bias},
+                          ["output projection of the MultiheadAttention above it"])
     nxt = ctx.next_inputs(i)
     if (i == ctx.first_layer and not has_bias and nxt and w[1] in nxt and w[0] not in nxt
             and chain.prev_out is None):
-        return _guess(raw, ctx, "Embedding", 0.6, {"num_embeddings": w[0], "embedding_dim": w[1]},
-                      [f"first layer, weight {_shape_text(w)} without bias and the next layer "
-                       f"takes {w[1]} = weight.shape[1] features: an embedding table"])
-    ev = [f"weight {_shape_text(w)}: out_features={w[0]}, in_features={w[1]}"]
+        return make_guess(raw, ctx, "Embedding", 0.6,
+                          {"num_embeddings": w[0], "embedding_dim": w[1]},
+                          [f"first layer, weight {shape_text(w)} without bias and the next layer "
+                           f"takes {w[1]} = weight.shape[1] features: an embedding table"])
+    ev = [f"weight {shape_text(w)}: out_features={w[0]}, in_features={w[1]}"]
     if chain.prev_out is not None and chain.prev_out == w[1]:
         ev.append(f"in_features {w[1]} = previous output")
-    return _guess(raw, ctx, "Linear", 0.97 if has_bias else 0.93,
-                  {"in_features": w[1], "out_features": w[0], "bias": has_bias}, ev)
+    return make_guess(raw, ctx, "Linear", 0.97 if has_bias else 0.93,
+                      {"in_features": w[1], "out_features": w[0], "bias": has_bias}, ev)
 
 
-def _batchnorm(ctx: _Context, i: int, raw: _Raw) -> LayerGuess:
+def _batchnorm(ctx: Context, i: int, raw: Raw) -> LayerGuess:
     n = raw.n
     rank = ctx.spatial_rank(i, n)
     d = rank if rank else 1 if rank == 0 else 2
@@ -519,55 +283,55 @@ def _batchnorm(ctx: _Context, i: int, raw: _Raw) -> LayerGuess:
               "no neighbour tells the dimension; assuming 2-d")
     attrs = {"num_features": n, "affine": affine, "track_running_stats": True}
     if _IN_HINT.search(raw.last.lower()):
-        return _guess(raw, ctx, f"InstanceNorm{d}d", 0.6, attrs,
-                      [*ev, f"name {raw.last!r} suggests InstanceNorm"])
-    return _guess(raw, ctx, f"BatchNorm{d}d", 0.95 if rank is not None else 0.8, attrs, ev)
+        return make_guess(raw, ctx, f"InstanceNorm{d}d", 0.6, attrs,
+                          [*ev, f"name {raw.last!r} suggests InstanceNorm"])
+    return make_guess(raw, ctx, f"BatchNorm{d}d", 0.95 if rank is not None else 0.8, attrs, ev)
 
 
-def _norm(ctx: _Context, i: int, raw: _Raw) -> LayerGuess:
+def _norm(ctx: Context, i: int, raw: Raw) -> LayerGuess:
     w = raw.w
     last = raw.last.lower()
     if raw.kind == "ln_nd":
-        return _guess(raw, ctx, "LayerNorm", 0.85, {"normalized_shape": w},
-                      [f"weight and bias both {_shape_text(w)}: LayerNorm over the last "
-                       f"{len(w)} dims"])
+        return make_guess(raw, ctx, "LayerNorm", 0.85, {"normalized_shape": w},
+                          [f"weight and bias both {shape_text(w)}: LayerNorm over the last "
+                           f"{len(w)} dims"])
     n = w[0]
     rank = ctx.spatial_rank(i, n)
     spatial = bool(rank)
     if raw.kind == "norm_w":
         if n == 1 or _PRELU_HINT.search(last) or (spatial and "norm" not in last):
-            return _guess(raw, ctx, "PReLU", 0.85 if n == 1 or "prelu" in last else 0.55,
-                          {"num_parameters": n},
-                          [f"single weight of {n} and no bias: PReLU slopes"])
-        return _guess(raw, ctx, "RMSNorm", 0.8 if "norm" in last or "ln" in last else 0.65,
-                      {"normalized_shape": (n,)},
-                      [f"single weight of {n} and no bias: RMS-style norm (LLaMA/T5)"])
+            return make_guess(raw, ctx, "PReLU", 0.85 if n == 1 or "prelu" in last else 0.55,
+                              {"num_parameters": n},
+                              [f"single weight of {n} and no bias: PReLU slopes"])
+        return make_guess(raw, ctx, "RMSNorm", 0.8 if "norm" in last or "ln" in last else 0.65,
+                          {"normalized_shape": (n,)},
+                          [f"single weight of {n} and no bias: RMS-style norm (LLaMA/T5)"])
     ev = [f"weight and bias of {n} without running statistics"]
     d = rank or 1
     if raw.group.version == 2 or _IN_HINT.search(last):
         ev.append("_metadata version 2 (a _NormBase subclass) without running stats"
                   if raw.group.version == 2 else f"name {raw.last!r} suggests InstanceNorm")
         if _BN_HINT.search(last):
-            return _guess(raw, ctx, f"BatchNorm{max(d, 1)}d", 0.7,
+            return make_guess(raw, ctx, f"BatchNorm{max(d, 1)}d", 0.7,
+                              {"num_features": n, "affine": True, "track_running_stats": False}, ev)
+        return make_guess(raw, ctx, f"InstanceNorm{max(d, 1)}d", 0.65,
                           {"num_features": n, "affine": True, "track_running_stats": False}, ev)
-        return _guess(raw, ctx, f"InstanceNorm{max(d, 1)}d", 0.65,
-                      {"num_features": n, "affine": True, "track_running_stats": False}, ev)
     nxt = ctx.neighbour(i, 1, ("conv", "linear", "rnn", "mha"))
     if _GN_HINT.search(last):
-        return _guess(raw, ctx, "GroupNorm", 0.85, {"num_channels": n},
-                      [*ev, f"name {raw.last!r} suggests GroupNorm; num_groups is not stored"])
+        return make_guess(raw, ctx, "GroupNorm", 0.85, {"num_channels": n},
+                          [*ev, f"name {raw.last!r} suggests GroupNorm; num_groups is not stored"])
     if spatial and not (nxt is not None and nxt.kind == "linear" and nxt.w[1] == n):
         if _LN_HINT.search(last) and last != "norm":
-            return _guess(raw, ctx, "LayerNorm", 0.55, {"normalized_shape": (n,)},
-                          [*ev, "between convolutions, but named like a LayerNorm"])
-        return _guess(raw, ctx, "GroupNorm", 0.6, {"num_channels": n},
-                      [*ev, "between convolutions: GroupNorm (num_groups is not stored)"])
+            return make_guess(raw, ctx, "LayerNorm", 0.55, {"normalized_shape": (n,)},
+                              [*ev, "between convolutions, but named like a LayerNorm"])
+        return make_guess(raw, ctx, "GroupNorm", 0.6, {"num_channels": n},
+                          [*ev, "between convolutions: GroupNorm (num_groups is not stored)"])
     conf = 0.95 if _LN_HINT.search(last) or not spatial else 0.7
-    return _guess(raw, ctx, "LayerNorm", conf, {"normalized_shape": (n,)},
-                  [*ev, "among linear/sequence layers: LayerNorm over the last dim"])
+    return make_guess(raw, ctx, "LayerNorm", conf, {"normalized_shape": (n,)},
+                      [*ev, "among linear/sequence layers: LayerNorm over the last dim"])
 
 
-def _rnn(ctx: _Context, raw: _Raw) -> LayerGuess:
+def _rnn(ctx: Context, raw: Raw) -> LayerGuess:
     lv = raw.leaves
     cell = raw.kind == "rnncell"
     suffix = "" if cell else "_l0"
@@ -579,32 +343,32 @@ def _rnn(ctx: _Context, raw: _Raw) -> LayerGuess:
     gates = hh.shape[0] // hidden if hidden else 0
     type_ = {1: "RNN", 3: "GRU", 4: "LSTM"}.get(gates)
     if type_ is None or hh.shape[0] % hidden:
-        return _guess(raw, ctx, "unknown", 0.2, {}, [
-            f"recurrent weights with {hh.shape[0]} rows for hidden size {hidden}: not 1/3/4 "
-            "gates"])
-    ev = [f"weight_hh{suffix} {_shape_text(hh.shape)}: {gates} gate(s) x hidden {hidden}"]
+        return make_guess(raw, ctx, "unknown", 0.2, {}, [
+                f"recurrent weights with {hh.shape[0]} rows for hidden size {hidden}: not 1/3/4 "
+                "gates"])
+    ev = [f"weight_hh{suffix} {shape_text(hh.shape)}: {gates} gate(s) x hidden {hidden}"]
     attrs: dict[str, Any] = {"input_size": ih.shape[1], "hidden_size": hidden,
                              "bias": ("bias_ih" + suffix) in lv}
     if cell:
-        return _guess(raw, ctx, type_ + "Cell", 0.95, attrs,
-                      [*ev, "no _l{k} suffix: a single cell"])
-    layers = 1 + max(int(m.group(3)) for n in lv if (m := _RNN_KEY.match(n)))
+        return make_guess(raw, ctx, type_ + "Cell", 0.95, attrs,
+                          [*ev, "no _l{k} suffix: a single cell"])
+    layers = 1 + max(int(m.group(3)) for n in lv if (m := RNN_KEY.match(n)))
     attrs["num_layers"] = layers
     attrs["bidirectional"] = any(n.endswith("_reverse") for n in lv)
     if hr is not None:
         attrs["proj_size"] = hr.shape[0]
-        ev.append(f"weight_hr_l0 {_shape_text(hr.shape)}: proj_size={hr.shape[0]}")
+        ev.append(f"weight_hr_l0 {shape_text(hr.shape)}: proj_size={hr.shape[0]}")
     ev.append(f"{layers} layer(s)" + (", bidirectional (_reverse)" if attrs["bidirectional"]
                                       else ""))
-    return _guess(raw, ctx, type_, 0.98, attrs, ev)
+    return make_guess(raw, ctx, type_, 0.98, attrs, ev)
 
 
-def _mha(ctx: _Context, raw: _Raw) -> LayerGuess:
+def _mha(ctx: Context, raw: Raw) -> LayerGuess:
     lv = raw.leaves
     if "in_proj_weight" in lv:
         e = lv["in_proj_weight"].shape[1]
         attrs: dict[str, Any] = {"embed_dim": e}
-        ev = [f"in_proj_weight {_shape_text(lv['in_proj_weight'].shape)}: packed q/k/v of {e}"]
+        ev = [f"in_proj_weight {shape_text(lv['in_proj_weight'].shape)}: packed q/k/v of {e}"]
     else:
         q, k, v = (lv.get(n + "_proj_weight") for n in "qkv")
         e = q.shape[0] if q is not None else 0
@@ -614,35 +378,77 @@ def _mha(ctx: _Context, raw: _Raw) -> LayerGuess:
     attrs["bias"] = "in_proj_bias" in lv
     attrs["add_bias_kv"] = "bias_k" in lv
     ev.append("num_heads is not stored")
-    return _guess(raw, ctx, "MultiheadAttention", 0.97, attrs, ev)
+    return make_guess(raw, ctx, "MultiheadAttention", 0.97, attrs, ev)
 
 
-def _bare(ctx: _Context, raw: _Raw) -> LayerGuess:
+# Custom containers holding bare parameters, recognised by their parameters and children
+# (class, leaves it owns, children it has, path prefix or "", what it is).
+_CONTAINERS = (
+    ("VisionTransformer", {"class_token"}, {"conv_proj", "encoder"}, "",
+     "torchvision VisionTransformer (class_token, conv_proj, encoder)"),
+    ("Encoder", {"pos_embedding"}, {"layers"}, "",
+     "torchvision ViT Encoder (pos_embedding, layers)"),
+    ("VisionTransformerDistilled", {"cls_token", "dist_token", "pos_embed"}, {"patch_embed"},
+     "", "timm DeiT (cls_token, dist_token, pos_embed, patch_embed)"),
+    ("VisionTransformer", {"cls_token", "pos_embed"}, {"patch_embed"}, "",
+     "timm VisionTransformer (cls_token, pos_embed, patch_embed)"),
+    ("VisionTransformer", {"class_embedding", "positional_embedding"}, {"conv1"}, "",
+     "OpenAI CLIP visual transformer"),
+    ("CNBlock", {"layer_scale"}, {"block"}, "", "torchvision ConvNeXt block"),
+    ("ConvNeXtBlock", {"gamma"}, {"conv_dw"}, "", "timm ConvNeXt block"),
+    ("ShiftedWindowAttention", {"relative_position_bias_table"}, {"qkv", "proj"}, "features.",
+     "torchvision Swin attention"),
+    ("WindowAttention", {"relative_position_bias_table"}, {"qkv", "proj"}, "",
+     "timm Swin attention"),
+    ("ViTEmbeddings", {"cls_token", "position_embeddings"}, {"patch_embeddings"}, "",
+     "transformers ViTEmbeddings"),
+    ("BertEmbeddings", {"position_ids"}, {"word_embeddings", "token_type_embeddings"}, "",
+     "transformers BertEmbeddings (RoBERTa & co. share the layout)"),
+)
+
+
+def _container(ctx: Context, raw: Raw) -> tuple[str, str] | None:
+    leaves = set(raw.leaves)
+    children = ctx.children(raw.group.name)
+    for cls, need, kids, prefix, what in _CONTAINERS:
+        if need <= leaves and kids <= children and raw.group.name.startswith(prefix):
+            return cls, what
+    if leaves and all(leaf.isdigit() for leaf in leaves):
+        return "ParameterList", "numbered bare parameters"
+    if "inv_freq" in leaves and "rotary" in raw.last.lower():
+        return "RotaryEmbedding", "rotary position frequencies (inv_freq)"
+    return None
+
+
+def _bare(ctx: Context, raw: Raw) -> LayerGuess:
     roles = []
     attrs: dict[str, Any] = {}
     for leaf, t in raw.leaves.items():
         ll = leaf.lower()
         if leaf in BUFFER_LEAVES:
-            roles.append(f"buffer {leaf} {_shape_text(t.shape)}")
+            roles.append(f"buffer {leaf} {shape_text(t.shape)}")
         elif re.search(r"cls|class|dist_token|reg_token|register", ll):
-            roles.append(f"{leaf} {_shape_text(t.shape)}: class/extra token(s)")
+            roles.append(f"{leaf} {shape_text(t.shape)}: class/extra token(s)")
             attrs["prefix_tokens"] = attrs.get("prefix_tokens", 0) + (
                 t.shape[-2] if len(t.shape) >= 2 else 1)
         elif re.search(r"pos", ll) and len(t.shape) >= 2:
-            roles.append(f"{leaf} {_shape_text(t.shape)}: position embedding of "
+            roles.append(f"{leaf} {shape_text(t.shape)}: position embedding of "
                          f"{t.shape[-2]} tokens x {t.shape[-1]}")
             attrs["num_positions"] = t.shape[-2]
             attrs["token_dim"] = t.shape[-1]
         elif re.search(r"gamma|scale", ll) and len(t.shape) <= 1:
-            roles.append(f"{leaf} {_shape_text(t.shape)}: layer scale")
+            roles.append(f"{leaf} {shape_text(t.shape)}: layer scale")
         else:
-            roles.append(f"{leaf} {_shape_text(t.shape)}")
+            roles.append(f"{leaf} {shape_text(t.shape)}")
     if (set(raw.leaves) <= {"bias", "masked_bias"} and "bias" in raw.leaves
             and len(raw.leaves["bias"].shape) == 4):
         # transformers GPT2Attention: causal mask buffers (older versions persist them)
-        return _guess(raw, ctx, "GPT2Attention", 0.7, attrs,
-                      ["causal-mask buffer bias (1, 1, n, n) (+ masked_bias): GPT-2 attention"])
+        return make_guess(raw, ctx, "GPT2Attention", 0.7, attrs,
+                          ["causal-mask buffer bias (1, 1, n, n) (+ masked_bias): GPT-2 attention"])
     if (set(raw.leaves) == {"gamma"} and re.match(r"^(ls\d|layer_?scale)", raw.last)):
-        return _guess(raw, ctx, "LayerScale", 0.5, attrs, ["timm LayerScale: gamma only"])
-    return _guess(raw, ctx, "unknown", 0.2, attrs,
-                  ["tensors directly on a custom module: " + "; ".join(roles)])
+        return make_guess(raw, ctx, "LayerScale", 0.5, attrs, ["timm LayerScale: gamma only"])
+    ev = ["tensors directly on a custom module: " + "; ".join(roles)]
+    known = _container(ctx, raw)
+    if known is not None:
+        return make_guess(raw, ctx, known[0], 0.4, attrs, [*ev, f"layout of {known[1]}"])
+    return make_guess(raw, ctx, "unknown", 0.2, attrs, ev)

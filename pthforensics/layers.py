@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 
 from .records import LayerGroup, StateDict, TensorRecord
 
@@ -159,7 +160,7 @@ def _looks_sorted(keys: list[str], dtypes: int = 1) -> bool:
     writes tensors sorted by dtype alignment, then by name)."""
     if len(keys) <= 2:
         return False
-    descents = sum(1 for a, b in zip(keys, keys[1:], strict=False) if b < a)
+    descents = sum(1 for a, b in pairwise(keys) if b < a)
     return descents < max(1, dtypes)
 
 

@@ -8,10 +8,27 @@ from __future__ import annotations
 
 import pickletools
 
-__all__ = ["looks_like_pickle", "pickle_end"]
+__all__ = ["PICKLE_TEXT_START", "looks_like_pickle", "maybe_pickle", "pickle_end",
+           "simple_values"]
+
+#: First characters of text that can be a latin-1 encoded pickle (protocol 2 pickles bytes
+#: as ``_codecs.encode(text, "latin1")``).
+PICKLE_TEXT_START = frozenset("\x80(]}cdeghijlopqrstuNKJIMFGSUVX")
 
 _PROTOCOL_MAGIC = frozenset(range(2, 6))
 _PICKLE_FIRST_BYTES = frozenset(b"(]})NKJIMFGSUVXcdeghijlopqrstuN\x80\x88\x89\x8a\x8c\x8d\x8e\x95")
+
+
+def maybe_pickle(raw: bytes | bytearray) -> bool:
+    """Cheap pre-filter: a protocol 2+ header, or protocol 0/1 text with a newline early
+    (GLOBAL/INST/STRING arguments end in one); everything else cannot start a pickle that
+    names a global."""
+    if len(raw) < 8:
+        return False
+    if raw[0] == 0x80:
+        return 2 <= raw[1] <= 5
+    return b"\n" in raw[:512]
+
 
 
 def looks_like_pickle(data: bytes | memoryview) -> bool:

@@ -181,7 +181,7 @@ def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = Fal
     start = time.perf_counter()
     try:
         size = os.path.getsize(path) if os.path.isfile(path) else None
-        container = read_container(path, limits=limits)
+        container = read_container(path, limits=limits, fast=fast)
         findings, checkpoint = scan_container(container, limits=limits, fast=fast)
     except PthForensicsError as exc:
         return error_report(path, exc, seconds=time.perf_counter() - start)
@@ -224,7 +224,7 @@ def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = Tr
     start = time.perf_counter()
     try:
         size = os.path.getsize(path) if os.path.isfile(path) else None
-        container = read_container(path, limits=limits)
+        container = read_container(path, limits=limits, fast=fast)
         findings, checkpoint = scan_container(container, limits=limits, fast=fast)
     except PthForensicsError as exc:
         return error_report(path, exc, seconds=time.perf_counter() - start)

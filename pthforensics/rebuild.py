@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import RebuildError
-from .infer_layers import layer_dims
+from .infer_base import layer_dims
 from .layers import module_and_leaf
 from .records import InputGuess, LayerGroup, LayerGuess, RebuildInfo, StateDict
 
@@ -69,6 +69,7 @@ class _Walk:
     pooled_to_one: bool = False     # ... to a single position
     tensor_layers: int = 0
     seq_len: int | None = None      # fixed sequence length (flattened into a Linear)
+    vocab: int | None = None        # token table size of a leading Embedding
     break_at: str | None = None
     reason: str = ""
 
@@ -221,6 +222,7 @@ def _add_layer(w: _Walk, group: LayerGroup, guess: LayerGuess,
         if w.layout != "input":
             return f"an {t} after the first layer (an added position/segment table)"
         w.layout = "seq" if t == "Embedding" else "flat"
+        w.vocab = a.get("num_embeddings")
     elif t in _RNN or t in _CELLS:
         if w.layout not in ("input", "seq", "flat") or (w.cur is not None and din != w.cur):
             return f"a {t} taking {din} features after {w.cur}"
@@ -228,6 +230,7 @@ def _add_layer(w: _Walk, group: LayerGroup, guess: LayerGuess,
             return f"a {t} after a flat layer"
         if t in _RNN:
             w.layout = "seq"
+            step.attrs = {**a, "vocab": w.vocab}
         else:
             w.layout = "flat"
     else:
@@ -448,7 +451,10 @@ def _make(step: _Step, nxt: _Step | None) -> nn.Module:
     if t in ("Embedding", "EmbeddingBag"):
         return _nn_class(t)(a["num_embeddings"], a["embedding_dim"])
     if t in _RNN:
-        last = nxt is not None and nxt.type in _FLAT_TYPES
+        # a classifier reads the last step; a language model (head back onto the token
+        # table) reads every step
+        lm = nxt is not None and a.get("vocab") and nxt.attrs.get("out_features") == a["vocab"]
+        last = nxt is not None and nxt.type in _FLAT_TYPES and not lm
         cls = _rnn_class(t, "last" if last else "seq")
         return cls(a["input_size"], a["hidden_size"], num_layers=a.get("num_layers", 1),
                    bias=a.get("bias", True), batch_first=True,

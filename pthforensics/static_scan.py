@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import looks_like_pickle
+from .pickleops import PICKLE_TEXT_START, looks_like_pickle, maybe_pickle
 
 __all__ = ["GlobalUse", "StreamScan", "scan_stream"]
 
@@ -75,7 +75,6 @@ class StreamScan:
     """BUILD applied to a global itself (offset, qualname), not to an object it made."""
 
 
-_PICKLE_TEXT_START = frozenset("\x80(]}cdeghijlopqrstuNKJIMFGSUVX")
 
 
 class _Mark:
@@ -245,14 +244,14 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                 text = arg if isinstance(arg, str) else str(arg)
                 # Protocol 2 pickles bytes as _codecs.encode(latin-1 text): a pickle can hide
                 # in the text.
-                if len(text) >= 8 and text[0] in _PICKLE_TEXT_START:
+                if len(text) >= 8 and text[0] in PICKLE_TEXT_START:
                     raw = text.encode("latin-1", "ignore")
-                    if looks_like_pickle(raw):
+                    if maybe_pickle(raw) and looks_like_pickle(raw):
                         nested.append((pos, raw))
                 stack.append(text)
             elif name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
                 value = bytes(arg)
-                if len(value) >= 8 and looks_like_pickle(value):
+                if maybe_pickle(value) and looks_like_pickle(value):
                     nested.append((pos, value))
                 stack.append(_UNKNOWN)
             elif name == "NEXT_BUFFER":

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .errors import PickleDecodeError
+from .pickleops import PICKLE_TEXT_START, maybe_pickle
 from .records import PickleStream
 
 __all__ = ["GlobalName", "PickleTree", "StorageRef", "Stub", "StubUnpickler",
@@ -123,6 +124,7 @@ class StubUnpickler(pickle.Unpickler):
     def __init__(self, file: io.BytesIO) -> None:
         super().__init__(file, encoding="latin1")
         self.globals_seen: list[GlobalName] = []
+        self.storages: list[StorageRef] = []
         self._classes: dict[tuple[str, str], type[Stub]] = {}
 
     def find_class(self, module: str, name: str) -> type[Stub]:
@@ -141,7 +143,9 @@ class StubUnpickler(pickle.Unpickler):
             storage_type = pid[1].pf_global if isinstance(pid[1], type) and issubclass(
                 pid[1], Stub) else None
             numel = pid[4] if isinstance(pid[4], int) else None
-            return StorageRef(storage_type, _text(pid[2]), _text(pid[3]), numel)
+            ref = StorageRef(storage_type, _text(pid[2]), _text(pid[3]), numel)
+            self.storages.append(ref)
+            return ref
         return PersistentRef(pid)
 
 
@@ -151,7 +155,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-_PICKLE_TEXT_START = frozenset("\x80(]}cdeghijlopqrstuNKJIMFGSUVX")
 
 
 def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
@@ -167,13 +170,13 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
         obj, depth = stack.pop()
         seen += 1
         if isinstance(obj, bytes | bytearray):
-            if len(obj) >= 8 and looks_like_pickle(bytes(obj[:4096])):
+            if maybe_pickle(obj) and looks_like_pickle(bytes(obj[:4096])):
                 found.append(bytes(obj))
             continue
         if isinstance(obj, str):
-            if len(obj) >= 8 and obj[0] in _PICKLE_TEXT_START:
+            if len(obj) >= 8 and obj[0] in PICKLE_TEXT_START:
                 raw = obj.encode("latin-1", "ignore")
-                if looks_like_pickle(raw[:4096]):
+                if maybe_pickle(raw) and looks_like_pickle(raw[:4096]):
                     found.append(raw)
             continue
         if depth >= max_depth:

@@ -12,6 +12,8 @@ directory), 4.3.14-16 (zip64 end records), 4.4.4 (general purpose flags).
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -117,7 +119,7 @@ def _parse_central(f: BinaryIO, central: bytes, count: int, prefix: int, size: i
         usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
         name = _decode_name(raw_name, flags)
         header = offset + prefix
-        local_name, local_flags, data_offset = _read_local(f, header, size)
+        local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
         entries.append(ZipEntry(name, local_name, flags, local_flags, method, crc, csize, usize,
                                 header, data_offset))
     return entries
@@ -146,15 +148,28 @@ def _decode_name(raw: bytes, flags: int) -> str:
     return raw.decode("cp437")
 
 
-def _read_local(f: BinaryIO, header: int, size: int) -> tuple[str | None, int | None, int | None]:
+def _pread(f: BinaryIO, size: int, offset: int) -> bytes:
+    """``size`` bytes at ``offset``: one ``pread`` where the file has a descriptor (a
+    seek+read on a buffered file reads a whole buffer, for thousands of local headers)."""
+    try:
+        return os.pread(f.fileno(), size, offset)
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        f.seek(offset)
+        return f.read(size)
+
+
+def _read_local(f: BinaryIO, header: int, size: int, name_len: int
+                ) -> tuple[str | None, int | None, int | None]:
     if header + 30 > size:
         return None, None, None
-    f.seek(header)
-    fixed = f.read(30)
-    if fixed[:4] != _LOCAL:
+    raw = _pread(f, 30 + name_len, header)
+    if raw[:4] != _LOCAL or len(raw) < 30:
         return None, None, None
-    (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H", fixed)
-    name = _decode_name(f.read(n_len), flags)
+    (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H",
+                                                                           raw[:30])
+    if n_len != name_len:
+        raw = _pread(f, 30 + n_len, header)
+    name = _decode_name(raw[30:30 + n_len], flags)
     return name, flags, header + 30 + n_len + e_len
 
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import torch
+from torch import nn
 
 from pthforensics.layers import group_layers, module_and_leaf, natural_module_key
 from pthforensics.records import StateDict, TensorRecord
-
-torch = pytest.importorskip("torch")
-nn = torch.nn
 
 
 def to_state(sd: Any, *, sort: bool = False, metadata: bool = True,
@@ -148,7 +146,7 @@ def test_metadata_with_stripped_wrapper_prefix() -> None:
     sd = nn.DataParallel(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))).state_dict()
     tensors = tuple(TensorRecord(k.removeprefix("module."), tuple(v.shape), "float32")
                     for k, v in sd.items())
-    versions = tuple((k, v.get("version")) for k, v in sd._metadata.items())
+    versions = tuple((k, v.get("version")) for k, v in sd._metadata.items())  # type: ignore[attr-defined]
     state = StateDict("", tensors, stripped_prefixes=("module.",), module_versions=versions)
     groups = group_layers(state)
     assert _names(groups) == ["0", "1", "2"]

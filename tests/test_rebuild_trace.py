@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+from torch import nn
 
 from pthforensics import infer
 from pthforensics.errors import RebuildError, TraceError
@@ -21,13 +23,10 @@ from pthforensics.rebuild import REBUILD_ATTR, rebuild_sequential
 from pthforensics.records import InputGuess, RebuildInfo, StateDict, TensorRecord
 from pthforensics.trace import trace_model
 
-torch = pytest.importorskip("torch")
-nn = torch.nn
-
 MODELS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "models"
 sys.path.insert(0, str(MODELS_DIR))
-import generate_models as gm  # noqa: E402
-import zoo  # noqa: E402
+import generate_models as gm  # type: ignore[import-not-found]  # noqa: E402
+import zoo  # type: ignore[import-not-found]  # noqa: E402
 
 CHAINS = ["lenet_seq", "mnist_net", "cifar_net", "keras_style_cnn", "atari_dqn", "vgg_like",
           "mobilenet_like", "audio_m5", "video_c3d", "dcgan_generator", "norm_zoo",
@@ -59,7 +58,9 @@ def inspect(model: nn.Module, *, sort: bool = False, input_shape: tuple[int, ...
 
 @functools.cache
 def build(name: str) -> tuple[nn.Module, dict[str, Any]]:
-    return zoo.build_zoo(name) if name in zoo.ZOO else gm.build(name)
+    built: tuple[nn.Module, dict[str, Any]] = (zoo.build_zoo(name) if name in zoo.ZOO
+                                               else gm.build(name))
+    return built
 
 
 @pytest.mark.parametrize("sort", [False, True], ids=["metadata", "sorted"])
@@ -128,7 +129,7 @@ def test_user_shape() -> None:
 
 def test_refuted_guess_reports_what_runs() -> None:
     model, _ = build("mlp")
-    module, _, guess, _, _ = inspect(model)
+    module, _, _, _, _ = inspect(model)
     bad = InputGuess("fixed", "vector", (1, 21), (21, 20), "float32")
     object.__setattr__(module, REBUILD_ATTR, RebuildInfo("whole", (1, 21)))
     result = trace_model(module, bad)

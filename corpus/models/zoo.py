@@ -346,6 +346,10 @@ class TVViT(nn.Module):
         return self.heads(self.encoder(x)[:, 0])
 
 
+TVViT.__name__ = "VisionTransformer"  # the class names the checkpoints' zoos use
+TVEncoder.__name__ = "Encoder"
+
+
 @_zoo
 def tv_vit_b_16():
     return TVViT(), _t("fixed", "image", (1, 3, 224, 224))
@@ -391,6 +395,63 @@ class R3D18(nn.Module):
 @_zoo
 def tv_r3d_18():
     return R3D18(), _t("free", "volume", (1, 3, 16, 112, 112))
+
+
+class Permute(nn.Module):
+    """torchvision.ops.misc.Permute."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.dims)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: LayerNorm over channels of NCHW."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class CNBlock(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, 7, padding=3, groups=dim), Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim), nn.GELU(),
+            nn.Linear(4 * dim, dim), Permute([0, 3, 1, 2]))
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
+        self.stochastic_depth = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layer_scale * self.block(x)
+
+
+class ConvNeXtTiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        dims, depths = (96, 192, 384, 768), (3, 3, 9, 3)
+        feats: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, 96, 4, 4),
+                                                LayerNorm2d(96, eps=1e-6))]
+        for i, (d, n) in enumerate(zip(dims, depths, strict=True)):
+            feats.append(nn.Sequential(*[CNBlock(d) for _ in range(n)]))
+            if i < 3:
+                feats.append(nn.Sequential(LayerNorm2d(d, eps=1e-6),
+                                           nn.Conv2d(d, dims[i + 1], 2, 2)))
+        self.features = nn.Sequential(*feats)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(LayerNorm2d(768, eps=1e-6), nn.Flatten(1),
+                                        nn.Linear(768, 1000))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.avgpool(self.features(x)))
+
+
+@_zoo
+def tv_convnext_tiny():
+    return ConvNeXtTiny(), _t("free", "image", (1, 3, 224, 224))
 
 
 # --- timm -----------------------------------------------------------------------------------------
@@ -472,6 +533,9 @@ class TimmViT(nn.Module):
         x = self.patch_embed.proj(x).flatten(2).transpose(1, 2)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.pos_embed
         return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+TimmViT.__name__ = "VisionTransformer"
 
 
 @_zoo
