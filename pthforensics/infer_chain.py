@@ -26,7 +26,8 @@ __all__ = ["LINEAR_LIKE", "PASS_THROUGH", "RNN_TYPES", "ChainLink", "chain_links
 LINEAR_LIKE = frozenset({"Linear", "Conv1D", "NonDynamicallyQuantizableLinear", "Bilinear",
                          "LazyLinear"})
 RNN_TYPES = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
-PASS_THROUGH = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "RMSNorm", "PReLU")
+PASS_THROUGH = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "RMSNorm", "PReLU",
+                "LayerNorm2d")
 
 
 @dataclass(frozen=True, slots=True)

@@ -317,6 +317,14 @@ def _norm(ctx: Context, i: int, raw: Raw) -> LayerGuess:
         return make_guess(raw, ctx, f"InstanceNorm{max(d, 1)}d", 0.65,
                           {"num_features": n, "affine": True, "track_running_stats": False}, ev)
     nxt = ctx.neighbour(i, 1, ("conv", "linear", "rnn", "mha"))
+    prv = ctx.neighbour(i, -1, ("conv", "linear", "rnn", "mha"))
+    if ctx.convnext and not (prv is not None and prv.kind == "conv"
+                             and nxt is not None and nxt.kind == "linear"):
+        # ConvNeXt: channels-last LayerNorm only inside blocks (dwconv -> norm -> Linear);
+        # stem, downsample and head norms are LayerNorm2d over NCHW channels
+        return make_guess(raw, ctx, "LayerNorm2d", 0.6, {"normalized_shape": (n,)},
+                          [*ev, "a ConvNeXt (layer scales) norm outside the blocks: "
+                           "LayerNorm2d over channels"])
     if _GN_HINT.search(last):
         return make_guess(raw, ctx, "GroupNorm", 0.85, {"num_channels": n},
                           [*ev, f"name {raw.last!r} suggests GroupNorm; num_groups is not stored"])

@@ -208,6 +208,9 @@ def _add_layer(w: _Walk, group: LayerGroup, guess: LayerGuess,
             w.layout = "flat"
         if w.layout == "flat":
             w.pooled = w.pooled_to_one = False
+    elif t == "LayerNorm2d":
+        if w.layout != "spatial" or (w.cur is not None and din != w.cur):
+            return f"a LayerNorm2d of {din} channels after {w.cur} ({w.layout})"
     elif t in ("LayerNorm", "RMSNorm"):
         if w.layout == "spatial":
             return f"a {t} over channels after a convolution (channels-last block)"
@@ -446,6 +449,8 @@ def _make(step: _Step, nxt: _Step | None) -> nn.Module:
                             bias=has_bias if affine else True)
     if t == "RMSNorm":
         return nn.RMSNorm(a["normalized_shape"])
+    if t == "LayerNorm2d":
+        return _layer_norm_2d()(a["normalized_shape"])
     if t == "PReLU":
         return nn.PReLU(a.get("num_parameters", 1))
     if t in ("Embedding", "EmbeddingBag"):
@@ -493,7 +498,21 @@ def _nn_class(name: str) -> type[nn.Module]:
     return cls
 
 
-_RNN_CLASSES: dict[tuple[str, str], type] = {}
+_CLASSES: dict[tuple[str, str] | str, type] = {}
+
+
+def _layer_norm_2d() -> type[nn.Module]:
+    """torchvision/timm ``LayerNorm2d``: a LayerNorm over the channels of NCHW maps."""
+    from torch import nn
+
+    if "LayerNorm2d" not in _CLASSES:
+        def forward(self: Any, x: Any) -> Any:
+            return nn.LayerNorm.forward(self, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+        _CLASSES["LayerNorm2d"] = type("LayerNorm2d", (nn.LayerNorm,),
+                                           {"forward": forward, "__module__": __name__})
+    cls: type[nn.Module] = _CLASSES["LayerNorm2d"]
+    return cls
 
 
 def _rnn_class(base: str, mode: str) -> type[nn.Module]:
@@ -502,7 +521,7 @@ def _rnn_class(base: str, mode: str) -> type[nn.Module]:
     from torch import nn
 
     key = (base, mode)
-    if key not in _RNN_CLASSES:
+    if key not in _CLASSES:
         parent = getattr(nn, base)
 
         def forward(self: Any, x: Any) -> Any:
@@ -512,7 +531,7 @@ def _rnn_class(base: str, mode: str) -> type[nn.Module]:
             seq = out[0]
             return seq[:, -1] if mode == "last" else seq
 
-        _RNN_CLASSES[key] = type(base, (parent,), {"forward": forward,
+        _CLASSES[key] = type(base, (parent,), {"forward": forward,
                                                    "__module__": __name__})
-    cls: type[nn.Module] = _RNN_CLASSES[key]
+    cls: type[nn.Module] = _CLASSES[key]
     return cls

@@ -258,7 +258,8 @@ class Checkpoint:
     state_dicts: tuple[StateDict, ...]
     """Every model state_dict found, the main one first."""
     tensors: tuple[TensorRecord, ...]
-    """Every tensor anywhere in the file (optimizer state included)."""
+    """Every tensor anywhere in the file (optimizer state included); a state_dict's tensors
+    keep the keys they have there, other tensors their path in the object tree."""
     metadata: tuple[tuple[str, str], ...] = ()
     """Scalar and small values outside the state_dicts (epoch, step, hyper-parameters),
     rendered as short strings."""

@@ -242,10 +242,10 @@ def _walk(obj: Any, path: str, walk: _Walk, depth: int) -> None:
     items = _mapping_items(obj)
     if items is not None:
         tensors = [(k, t) for k, v in items if isinstance(k, str)
-                   and (t := _as_tensor(v, f"{path}.{k}" if path else k, walk)) is not None]
+                   and (t := _as_tensor(v, k, walk)) is not None]
         if tensors and len(tensors) * 2 >= len(items):
-            records = tuple(_rekey(t, k) for k, t in tensors)
-            walk.tensors.extend(_rekey(t, f"{path}.{k}" if path else k) for k, t in tensors)
+            records = tuple(t for _, t in tensors)
+            walk.tensors.extend(records)
             walk.candidates.append(StateDict(path, records, (), _module_versions(obj)))
             taken = {k for k, _ in tensors}
             rest = [(k, v) for k, v in items if not (isinstance(k, str) and k in taken)]
@@ -302,7 +302,7 @@ def _walk_module(obj: Stub, path: str, walk: _Walk, depth: int) -> None:
                     for name, child in _mapping_items(state.get("_modules")) or []
                     if isinstance(child, Stub)]
         stack[0:0] = children
-    walk.tensors.extend(_rekey(t, f"{path}.{t.key}" if path else t.key) for t in tensors)
+    walk.tensors.extend(tensors)
     versions = tuple((p, None) for p, _ in classes)
     walk.candidates.append(StateDict(path, tuple(tensors), (), versions, tuple(classes)))
 

@@ -22,7 +22,7 @@ import logging
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from .errors import PickleDecodeError
 from .pickleops import PICKLE_TEXT_START, maybe_pickle
@@ -45,9 +45,9 @@ class GlobalName:
         return f"{self.module}.{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
-class StorageRef:
-    """What a ``('storage', type, key, location, numel)`` persistent id names."""
+class StorageRef(NamedTuple):
+    """What a ``('storage', type, key, location, numel)`` persistent id names (a named
+    tuple: one is made per tensor, on the hot path)."""
 
     storage_type: GlobalName | None
     """``torch.FloatStorage`` and friends, or ``torch.UntypedStorage`` (bytes)."""
@@ -67,40 +67,44 @@ class PersistentRef:
 class Stub:
     """Base of every class ``find_class`` hands out; instances record how they were made."""
 
+    # Slots, no __dict__: a BUILD can only reach __setstate__ below.
+    __slots__ = ("pf_args", "pf_items", "pf_kwargs", "pf_list", "pf_state")
     pf_global: ClassVar[GlobalName] = GlobalName("", "")
+
+    pf_args: tuple[Any, ...]
+    pf_kwargs: dict[str, Any]
+    pf_state: Any
+    pf_items: list[tuple[Any, Any]]
+    pf_list: list[Any]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Stub:
         self = object.__new__(cls)
-        self.__dict__.update(pf_args=args, pf_kwargs=kwargs, pf_state=None, pf_items=[],
-                             pf_list=[])
+        self.pf_args = args
+        self.pf_kwargs = kwargs
+        self.pf_state = None
+        self.pf_items = []
+        self.pf_list = []
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Arguments were recorded by ``__new__`` (``NEWOBJ`` skips ``__init__``)."""
 
     def __setstate__(self, state: Any) -> None:
-        self.__dict__["pf_state"] = state
+        self.pf_state = state
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self.__dict__["pf_items"].append((key, value))
+        self.pf_items.append((key, value))
 
     def append(self, value: Any) -> None:
         """Record an ``APPEND`` onto a stub."""
-        self.__dict__["pf_list"].append(value)
+        self.pf_list.append(value)
 
     def extend(self, values: Any) -> None:
         """Record an ``APPENDS`` onto a stub."""
-        self.__dict__["pf_list"].extend(values)
+        self.pf_list.extend(values)
 
     def __repr__(self) -> str:
         return f"<stub {self.pf_global}>"
-
-    # The state a BUILD may set and the attributes above are the only data a stub holds.
-    pf_args: tuple[Any, ...]
-    pf_kwargs: dict[str, Any]
-    pf_state: Any
-    pf_items: list[tuple[Any, Any]]
-    pf_list: list[Any]
 
 
 @dataclass(frozen=True, slots=True)

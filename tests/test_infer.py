@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from torch import nn
 
 from pthforensics import infer
@@ -33,7 +34,7 @@ import zoo  # type: ignore[import-not-found]  # noqa: E402
 #: torch.nn classes (and transformers' Conv1D) are what the rules can name; custom
 #: containers holding bare parameters (a VisionTransformer root) cannot be named.
 NAMEABLE = {n for n in dir(nn) if isinstance(getattr(nn, n), type)} | {
-    "Conv1D", "NonDynamicallyQuantizableLinear", "GPT2Attention"}
+    "Conv1D", "NonDynamicallyQuantizableLinear", "GPT2Attention", "LayerNorm2d"}
 
 
 def to_state(sd: Any, *, sort: bool = False, metadata: bool = True,
@@ -279,14 +280,25 @@ def analyse_state(state: StateDict) -> tuple[Any, tuple[LayerGuess, ...], Any]:
     return groups, guesses, infer.infer_input(groups, guesses)
 
 
-def test_bare_parameters_are_unknown_with_roles() -> None:
+def test_bare_parameters_get_roles_and_a_low_confidence_class() -> None:
     model, _ = gm.build("tiny_vit")
     _, guesses, guess = analyse(model)
     root = next(g for g in guesses if g.name == "")
-    assert root.type == "unknown" and root.confidence < 0.5
+    assert root.type == "VisionTransformer" and root.confidence < 0.5   # timm layout
+    assert any("class/extra token" in e for e in root.evidence)
     assert root.attrs["num_positions"] == 17 and root.attrs["prefix_tokens"] == 1
     assert root.parameters == 18 * 32
     assert guess.valid_sizes == tuple(range(32, 40))
+
+
+def test_unrecognised_bare_parameters_are_unknown() -> None:
+    class Custom(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.temperature = nn.Parameter(torch.ones(1))
+            self.fc = nn.Linear(4, 2)
+    root = analyse(Custom())[1][0]
+    assert (root.name, root.type, root.confidence) == ("", "unknown", 0.2)
 
 
 def test_parameterless_rows_only_with_a_real_guess() -> None:
