@@ -6,73 +6,40 @@ extension), and what ``torch.load`` would do with each:
 * torch zip (``PK\\x03\\x04`` first): ``<root>/data.pkl`` plus ``<root>/data/<key>``
   storages (``torch/serialization.py::_save``); any other pickle member is scanned too.
 * TorchScript zip: ``code/`` and ``constants.pkl`` members (``torch.jit.save``).
-* legacy stream (``_use_new_zipfile_serialization=False``): pickles for the magic
-  number, protocol, sys_info, the object and the storage keys, then per storage an
-  8-byte element count and the raw bytes (``serialization.py::_legacy_save``).
-* legacy tar (torch < 0.4): members ``sys_info``, ``storages``, ``tensors``, ``pickle``.
+* legacy stream and legacy tar layouts: see :mod:`pthforensics.legacy`.
 * any other pickle of protocol 0-5, and pickles stacked after it.
 * safetensors: header only (see :mod:`pthforensics.safetensors_header`).
-* gzip / bz2 / xz (decompressed under a size cap), zip-in-zip; 7z, zstd, rar are
-  named but cannot be opened.
+* gzip / bz2 / xz (decompressed under a size cap), zip-in-zip, 7z (through py7zr, under
+  the same cap); zstd, rar and lz4 are named but not opened.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
-import struct
 import tempfile
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, BinaryIO
-
-if TYPE_CHECKING:
-    import tarfile
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import BinaryIO
 
 from .errors import ContainerError, LimitExceeded
+from .legacy import ELEMENT_SIZES, LEGACY_MAGIC, LegacyFormats, Parts
 from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import GlobalConst, looks_like_pickle, simple_values
-from .records import (
-    Container,
-    Finding,
-    Format,
-    Location,
-    PickleStream,
-    Severity,
-    StorageEntry,
-    TensorRecord,
-)
+from .pickleops import looks_like_pickle, simple_values
+from .records import Container, Finding, Format, Location, PickleStream, Severity, StorageEntry
 from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .sevenzip import extract_7z
-from .unpickle import Stub, StubUnpickler
-from .zipread import ZipDirectory, ZipEntry, read_member, read_zip_directory
+from .zipread import ZipEntry, read_member, read_zip_directory, zip_anomalies
 
 __all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_hidden_pickles",
            "read_shard_index", "sniff", "sniff_file"]
 
 logger = logging.getLogger(__name__)
 
-#: ``torch.serialization.MAGIC_NUMBER`` of the legacy stream format.
-LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
 _COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 _OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"\x28\xb5\x2f\xfd": "zstd", b"Rar!\x1a\x07": "rar",
            b"\x04\x22\x4d\x18": "lz4"}
-
-#: Bytes per element of legacy storage types (torch/storage.py ``_dtype_to_storage_type_map``).
-ELEMENT_SIZES: dict[str, tuple[str, int]] = {
-    "FloatStorage": ("float32", 4), "DoubleStorage": ("float64", 8),
-    "HalfStorage": ("float16", 2), "BFloat16Storage": ("bfloat16", 2),
-    "LongStorage": ("int64", 8), "IntStorage": ("int32", 4), "ShortStorage": ("int16", 2),
-    "CharStorage": ("int8", 1), "ByteStorage": ("uint8", 1), "BoolStorage": ("bool", 1),
-    "ComplexFloatStorage": ("complex64", 8), "ComplexDoubleStorage": ("complex128", 16),
-    "QInt8Storage": ("qint8", 1), "QUInt8Storage": ("quint8", 1),
-    "QInt32Storage": ("qint32", 4), "QUInt4x2Storage": ("quint4x2", 1),
-    "QUInt2x4Storage": ("quint2x4", 1), "UntypedStorage": ("uint8", 1),
-}
 
 _TORCH_ZIP_EXPECTED = frozenset({"data.pkl", "version", ".data/version", "byteorder",
                                  ".data/serialization_id", ".format_version",
@@ -177,25 +144,7 @@ def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = F
         raise ContainerError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
 
 
-@dataclass(frozen=True, slots=True)
-class _Pickle:
-    """One pickle read by the container: its bytes, where it ends, its constant value."""
-
-    data: bytes
-    end: int | None
-    """Absolute offset past ``STOP``; ``None`` when the stream breaks or is cut."""
-    value: object
-    pids: list[tuple]  # type: ignore[type-arg]
-
-
-@dataclass
-class _Parts:
-    streams: list[PickleStream] = field(default_factory=list)
-    storages: list[StorageEntry] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-
-
-class _Reader:
+class _Reader(LegacyFormats):
     """Reads one file (and the files nested in it) into a :class:`Container`."""
 
     def __init__(self, path: str, limits: Limits, fast: bool = False) -> None:
@@ -243,31 +192,11 @@ class _Reader:
                          "expected a torch zip, a pickle, safetensors or a compressed wrapper",
                          prefix or None)
 
-    # -- pickles -------------------------------------------------------------------------
-
-    def _pickle_at(self, f: BinaryIO, start: int, end_limit: int) -> _Pickle:
-        """The pickle starting at ``start`` (window grown as needed), decoded once."""
-        window = 1 << 16
-        while True:
-            f.seek(start)
-            data = f.read(min(window, end_limit - start))
-            if self.fast:
-                found = _stub_decode(data, start)
-                if found is not None:
-                    return found
-            value, pids, end = simple_values(data, self.limits.max_pickle_ops)
-            if end is not None:
-                return _Pickle(data[:end], start + end, value, pids)
-            if start + len(data) >= end_limit or len(data) >= self.limits.max_pickle_bytes:
-                if end_limit - start > self.limits.max_pickle_bytes:
-                    raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes,
-                                        end_limit - start, path=self.path)
-                return _Pickle(data, None, None, pids)
-            window *= 4
+    # -- pickles -----------------------------------------------------------------------------
 
     def _pickle_file(self, f: BinaryIO, size: int, prefix: str,
                      wrappers: tuple[str, ...]) -> Container:
-        parts = _Parts()
+        parts = Parts()
         f.seek(0)
         value, _pids, end = simple_values(f.read(64))
         if end is not None and type(value) is int and value == LEGACY_MAGIC:
@@ -293,170 +222,6 @@ class _Reader:
                 parts.findings.extend(inner.findings)
         return Container(self.path, Format.PICKLE, size, tuple(parts.streams), (),
                          tuple(parts.findings), wrappers)
-
-    def _trailing(self, f: BinaryIO, pos: int, size: int, prefix: str, parts: _Parts) -> None:
-        """Pickles stacked after the last expected one (a second ``pickle.load`` runs them)."""
-        count = 0
-        while pos < size and count < self.limits.max_nested_pickles:
-            f.seek(pos)
-            head = f.read(4096)
-            if not looks_like_pickle(head):
-                parts.findings.append(Finding(
-                    "trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
-                    f"{size - pos} unexplained byte(s) after the last pickle"))
-                return
-            found = self._pickle_at(f, pos, size)
-            count += 1
-            parts.streams.append(PickleStream(f"{prefix}pickle#{count + 1}@{pos}", found.data,
-                                              role="trailing", loaded=False))
-            if found.end is None:
-                return
-            pos = found.end
-
-    def _legacy(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...],
-                magic: bytes, pos: int) -> Container:
-        parts = _Parts()
-        parts.streams.append(PickleStream(f"{prefix}magic", magic, role="magic"))
-        payloads: list[_Pickle] = []
-        for role in ("protocol", "sys_info", "object", "storage_keys"):
-            found = self._pickle_at(f, pos, size)
-            parts.streams.append(PickleStream(f"{prefix}{role}@{pos}", found.data, role=role))
-            payloads.append(found)
-            if found.end is None:
-                parts.findings.append(Finding(
-                    "legacy-truncated", Severity.SUSPICIOUS, Location(prefix or None, pos),
-                    f"the legacy stream breaks in its {role} pickle"))
-                return Container(self.path, Format.TORCH_LEGACY, size, tuple(parts.streams),
-                                 (), tuple(parts.findings), wrappers, storages_complete=False)
-            pos = found.end
-        keys = payloads[3].value
-        element = {}
-        for pid in payloads[2].pids:
-            if len(pid) >= 5 and pid[0] == "storage":
-                element[str(pid[2])] = ELEMENT_SIZES.get(str(pid[1]).rsplit(".", 1)[-1],
-                                                         ("uint8", 1))[1]
-        complete = True
-        for key in keys if isinstance(keys, list) else []:
-            key = str(key)
-            if key not in element:
-                complete = False
-                break
-            f.seek(pos)
-            raw = f.read(8)
-            if len(raw) < 8:
-                break
-            (numel,) = struct.unpack("<q", raw)
-            nbytes = max(0, numel) * element[key]
-            available = max(0, min(nbytes, size - pos - 8))
-            parts.storages.append(StorageEntry(key, f"{prefix}storages", pos + 8, available))
-            pos += 8 + nbytes
-        if complete and pos < size:
-            self._trailing(f, pos, size, prefix, parts)
-        return Container(self.path, Format.TORCH_LEGACY, size, tuple(parts.streams),
-                         tuple(parts.storages), tuple(parts.findings), wrappers,
-                         storages_complete=complete)
-
-    # -- legacy tar ----------------------------------------------------------------------
-
-    def _tar(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
-        import tarfile  # noqa: PLC0415 - rare format, keep it off the start-up path
-
-        try:
-            f.seek(0)
-            with tarfile.open(fileobj=f, mode="r:") as tar:
-                members = {m.name: m for m in tar.getmembers()[: self.limits.max_members]}
-        except (tarfile.TarError, EOFError) as exc:
-            raise self.error(f"corrupt tar archive ({exc})") from exc
-        parts = _Parts()
-        tensors: list[TensorRecord] = []
-        for name, member in members.items():
-            if not member.isfile():
-                continue
-            f.seek(member.offset_data)
-            head = f.read(min(member.size, 4096))
-            if name in ("sys_info", "pickle") or looks_like_pickle(head):
-                data = self._pickle_at(f, member.offset_data,
-                                       member.offset_data + member.size).data
-                role = "object" if name == "pickle" else ("sys_info" if name == "sys_info"
-                                                          else "member")
-                parts.streams.append(PickleStream(f"{prefix}{name}", data, role=role,
-                                                  loaded=name in ("sys_info", "pickle",
-                                                                  "storages", "tensors")))
-        if {"storages", "tensors", "pickle"} <= set(members):
-            dtypes = self._tar_storages(f, members["storages"], prefix, parts)
-            tensors = self._tar_tensors(f, members["tensors"], dtypes, prefix, parts)
-            fmt = Format.TORCH_TAR
-        else:
-            fmt = Format.UNKNOWN if not parts.streams else Format.PICKLE
-            if not parts.streams:
-                raise self.error("tar archive holds no torch checkpoint members")
-        return Container(self.path, fmt, size, tuple(parts.streams), tuple(parts.storages),
-                         tuple(parts.findings), wrappers, header_tensors=tuple(tensors))
-
-    def _tar_sequence(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
-                      parts: _Parts) -> Iterator[tuple[object, int]]:
-        """Yield (value, position after it) for the count pickle's N argument pickles."""
-        end_limit = member.offset_data + member.size
-        first = self._pickle_at(f, member.offset_data, end_limit)
-        parts.streams.append(PickleStream(f"{prefix}{member.name}", first.data, role="member"))
-        pos, count = first.end, first.value
-        for index in range(count if isinstance(count, int) else 0):
-            if pos is None or pos >= end_limit:
-                return
-            found = self._pickle_at(f, pos, end_limit)
-            parts.streams.append(PickleStream(f"{prefix}{member.name}#{index}@{pos}",
-                                              found.data, role="member"))
-            if found.end is None:
-                return
-            pos = yield found.value, found.end
-
-    def _tar_storages(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
-                      parts: _Parts) -> dict[str, tuple[str, int]]:
-        dtypes: dict[str, tuple[str, int]] = {}
-        walk = self._tar_sequence(f, member, prefix, parts)
-        with contextlib.suppress(StopIteration):
-            value, pos = next(walk)
-            while True:
-                if not (isinstance(value, tuple) and len(value) == 3):
-                    return dtypes
-                key, _location, storage_type = value
-                dtype = ELEMENT_SIZES.get(str(storage_type).rsplit(".", 1)[-1], ("uint8", 1))
-                f.seek(pos)
-                raw = f.read(8)
-                if len(raw) < 8:
-                    return dtypes
-                (numel,) = struct.unpack("<q", raw)
-                nbytes = max(0, numel) * dtype[1]
-                parts.storages.append(StorageEntry(str(key), f"{prefix}storages", pos + 8,
-                                                   nbytes))
-                dtypes[str(key)] = dtype
-                value, pos = walk.send(pos + 8 + nbytes)
-        return dtypes
-
-    def _tar_tensors(self, f: BinaryIO, member: tarfile.TarInfo,
-                     dtypes: dict[str, tuple[str, int]], prefix: str,
-                     parts: _Parts) -> list[TensorRecord]:
-        tensors: list[TensorRecord] = []
-        walk = self._tar_sequence(f, member, prefix, parts)
-        with contextlib.suppress(StopIteration, struct.error):
-            value, pos = next(walk)
-            while True:
-                if not (isinstance(value, tuple) and len(value) == 3):
-                    break
-                key, storage_id, _type = value
-                f.seek(pos)
-                (ndim,) = struct.unpack("<i", f.read(4))
-                f.read(4)
-                if not 0 <= ndim <= 64:
-                    break
-                shape = struct.unpack(f"<{ndim}q", f.read(8 * ndim))
-                stride = struct.unpack(f"<{ndim}q", f.read(8 * ndim))
-                (offset,) = struct.unpack("<q", f.read(8))
-                dtype, itemsize = dtypes.get(str(storage_id), ("float32", 4))
-                tensors.append(TensorRecord(str(key), tuple(shape), dtype, tuple(stride),
-                                            str(storage_id), offset, itemsize))
-                value, pos = walk.send(pos + 8 + 16 * ndim + 8)
-        return tensors
 
     # -- compressed wrappers -------------------------------------------------------------
 
@@ -507,8 +272,8 @@ class _Reader:
 
     def _zip(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
         directory = read_zip_directory(f, size, self.limits, self.path)
-        parts = _Parts()
-        parts.findings.extend(_zip_anomalies(directory, size, prefix))
+        parts = Parts()
+        parts.findings.extend(zip_anomalies(directory, size, prefix))
         entries = [e for e in directory.entries if not e.name.endswith("/")]
         names = [e.name for e in entries]
         is_script = any("/code/" in n or n.startswith("code/") or n.endswith("constants.pkl")
@@ -531,7 +296,7 @@ class _Reader:
                          wrappers)
 
     def _zip_member(self, f: BinaryIO, entry: ZipEntry, root: str, prefix: str,
-                    parts: _Parts) -> None:
+                    parts: Parts) -> None:
         inner = entry.name[len(root) + 1:] if root and entry.name.startswith(root + "/") \
             else entry.name
         label = f"{prefix}{entry.name}"
@@ -569,7 +334,7 @@ class _Reader:
             raise self.error(f"cannot read member ({exc})", entry.name) from exc
 
     def _zip_wrapper(self, f: BinaryIO, entries: list[ZipEntry], size: int, prefix: str,
-                     wrappers: tuple[str, ...], parts: _Parts) -> Container:
+                     wrappers: tuple[str, ...], parts: Parts) -> Container:
         """A plain zip holding checkpoints (or pickles): read each one found inside."""
         inners: list[Container] = []
         for entry in entries:
@@ -590,35 +355,6 @@ class _Reader:
         return replace(merged, findings=tuple(parts.findings) + merged.findings)
 
 
-def _stub_decode(data: bytes, start: int) -> _Pickle | None:
-    """The first pickle in ``data`` through the C stub unpickler (nothing is imported or
-    called); ``None`` when it does not decode cleanly, so the opcode walk decides."""
-    buf = io.BytesIO(data)
-    unpickler = StubUnpickler(buf)
-    try:
-        value = unpickler.load()
-    except Exception:  # noqa: BLE001 - any failure: fall back to the opcode walk
-        return None
-    end = buf.tell()
-    pids = [("storage", str(ref.storage_type), ref.key, ref.location, ref.numel)
-            for ref in unpickler.storages]
-    return _Pickle(data[:end], start + end, _plain(value), pids)
-
-
-def _plain(value: object) -> object:
-    """The constant part of a stub-decoded value, shaped as :func:`simple_values` gives it
-    (globals as ``module.name`` strings, anything built by a call as ``None``)."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    if isinstance(value, type) and issubclass(value, Stub):
-        return GlobalConst(str(value.pf_global))
-    if isinstance(value, tuple):
-        return tuple(_plain(v) for v in value)
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return None
-
-
 def _merge(inners: list[Container], path: str, size: int) -> Container:
     """The first checkpoint found in an archive, with every other member's streams and
     findings kept for the scan (``loaded=False``: no loader reads them directly)."""
@@ -635,55 +371,3 @@ def _find_eocd(f: BinaryIO, size: int) -> bool:
     tail = min(size, 22 + 0xFFFF)
     f.seek(size - tail)
     return b"PK\x05\x06" in f.read(tail)
-
-
-def _zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
-    entries = directory.entries
-    for name, count in Counter(e.name for e in entries).items():
-        if count > 1:
-            yield Finding("zip-duplicate-name", Severity.SUSPICIOUS, Location(prefix + name),
-                          f"{count} entries share this name; zip readers disagree on which one "
-                          "counts, so a scanner and a loader can read different bytes")
-    for e in entries:
-        where = Location(prefix + e.name, e.header_offset)
-        if e.local_name is None:
-            yield Finding("zip-bad-local-header", Severity.SUSPICIOUS, where,
-                          "the central directory points at no valid local header")
-        elif e.local_name != e.name:
-            yield Finding("zip-name-mismatch", Severity.SUSPICIOUS, where,
-                          f"the local header names it {e.local_name!r}")
-        if e.flags & 0x2041:
-            yield Finding("zip-encrypted-entry", Severity.SUSPICIOUS, where,
-                          f"flag bits 0x{e.flags:04x} mark it encrypted; torch's reader ignores "
-                          "them while zipfile-based scanners give up")
-        if e.method not in (0, 8):
-            yield Finding("zip-unsupported-compression", Severity.SUSPICIOUS, where,
-                          f"compression method {e.method}")
-        parts = e.name.replace("\\", "/").split("/")
-        if e.name.startswith(("/", "\\")) or ".." in parts or (len(e.name) > 1 and
-                                                               e.name[1] == ":"):
-            yield Finding("zip-path-traversal", Severity.SUSPICIOUS, where,
-                          "the name escapes the extraction folder")
-    yield from _zip_gaps(directory, size, prefix)
-
-
-def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
-    # (start, end, slack): a data descriptor (flag bit 3) may follow the data, 12-24 bytes.
-    spans = sorted((e.header_offset, (e.data_offset or e.header_offset + 30) + e.compressed_size,
-                    24 if e.flags & 0x8 else 0) for e in directory.entries)
-    spans.append((directory.central_offset, directory.central_end, 0))
-    pos, slack = directory.prefix, 0
-    for start, end, next_slack in spans:
-        if start > pos + slack:
-            yield Finding("zip-unaccounted-bytes", Severity.SUSPICIOUS,
-                          Location(prefix or None, pos),
-                          f"{start - pos} byte(s) belong to no zip member")
-        elif start < pos:
-            yield Finding("zip-overlapping-entries", Severity.SUSPICIOUS,
-                          Location(prefix or None, start),
-                          "zip entries overlap (several names share the same bytes)")
-        if end >= pos:
-            pos, slack = end, next_slack
-    if pos + slack < size:
-        yield Finding("zip-trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
-                      f"{size - pos} byte(s) follow the end of the zip archive")

@@ -148,12 +148,9 @@ def _tokens(ctx: _Ctx, first: ChainLink) -> InputGuess:
     max_len = pos[0] - pos[1] if pos else None
     if pos:
         ev.append(f"{pos[2]} holds {pos[0]} positions: sequences up to {max_len} tokens")
-    fixed = next((lk for lk in ctx.links if lk.type in LINEAR_LIKE
-                  and lk.relation in ("break", "flatten") and lk.in_dim and lk.channels
-                  and lk.in_dim % lk.channels == 0 and lk.in_dim > lk.channels), None)
-    if fixed is not None:
-        assert fixed.in_dim is not None and fixed.channels is not None
-        t = fixed.in_dim // fixed.channels
+    flat = _flattened_steps(ctx)
+    if flat is not None:
+        fixed, t = flat
         ev.append(f"{fixed.name} takes {fixed.in_dim} = {t} positions x {fixed.channels}: "
                   f"a flattened sequence of exactly {t} tokens")
         return InputGuess("fixed", "tokens", (1, t), (t,), "int64", tuple(ev), min_size=t)
@@ -163,12 +160,28 @@ def _tokens(ctx: _Ctx, first: ChainLink) -> InputGuess:
     return InputGuess("free", "tokens", (1, length), sizes, "int64", tuple(ev), min_size=1)
 
 
+def _flattened_steps(ctx: _Ctx) -> tuple[ChainLink, int] | None:
+    """A head reading a whole sequence flattened: ``in_features = T x features``."""
+    for lk in ctx.links:
+        if (lk.type in LINEAR_LIKE and lk.relation in ("break", "flatten") and lk.in_dim
+                and lk.channels and lk.in_dim > lk.channels and lk.in_dim % lk.channels == 0):
+            return lk, lk.in_dim // lk.channels
+    return None
+
+
 def _sequence(ctx: _Ctx, first: ChainLink) -> InputGuess:
     n = first.in_dim or 1
-    ev = [f"{first.name} ({first.type}) takes sequences of {n} features; length is free",
+    dtype = ctx.dtype(first.name)
+    ev = [f"{first.name} ({first.type}) takes sequences of {n} features",
           "batch_first is not stored: shape given as (batch, length, features)"]
-    return InputGuess("free", "sequence", (1, 32, n), (1, 32), ctx.dtype(first.name), tuple(ev),
-                      min_size=1)
+    flat = _flattened_steps(ctx)
+    if flat is not None:
+        head, t = flat
+        ev.append(f"{head.name} takes {head.in_dim} = {t} steps x {head.channels}: a flattened "
+                  f"sequence of exactly {t} steps")
+        return InputGuess("fixed", "sequence", (1, t, n), (t,), dtype, tuple(ev), min_size=t)
+    ev.append("length is free")
+    return InputGuess("free", "sequence", (1, 32, n), (1, 32), dtype, tuple(ev), min_size=1)
 
 
 def _vector(ctx: _Ctx, first: ChainLink) -> InputGuess:

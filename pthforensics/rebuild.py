@@ -457,9 +457,11 @@ def _make(step: _Step, nxt: _Step | None) -> nn.Module:
         return _nn_class(t)(a["num_embeddings"], a["embedding_dim"])
     if t in _RNN:
         # a classifier reads the last step; a language model (head back onto the token
-        # table) reads every step
+        # table) reads every step; a head taking T x features reads them flattened
         lm = nxt is not None and a.get("vocab") and nxt.attrs.get("out_features") == a["vocab"]
-        last = nxt is not None and nxt.type in _FLAT_TYPES and not lm
+        out_dim = (a.get("proj_size") or a["hidden_size"]) * (2 if a.get("bidirectional") else 1)
+        last = (nxt is not None and nxt.type in _FLAT_TYPES and not lm
+                and nxt.attrs.get("in_features", out_dim) == out_dim)
         cls = _rnn_class(t, "last" if last else "seq")
         return cls(a["input_size"], a["hidden_size"], num_layers=a.get("num_layers", 1),
                    bias=a.get("bias", True), batch_first=True,

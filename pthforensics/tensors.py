@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .container import ELEMENT_SIZES
+from .legacy import ELEMENT_SIZES
 from .limits import DEFAULT_LIMITS, Limits
 from .records import (
     Checkpoint,

@@ -16,13 +16,16 @@ import io
 import os
 import struct
 import zlib
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from .errors import ContainerError, LimitExceeded
 from .limits import Limits
+from .records import Finding, Location, Severity
 
-__all__ = ["ZipDirectory", "ZipEntry", "read_member", "read_zip_directory"]
+__all__ = ["ZipDirectory", "ZipEntry", "read_member", "read_zip_directory", "zip_anomalies"]
 
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
@@ -202,3 +205,55 @@ def read_member(f: BinaryIO, entry: ZipEntry, cap: int, path: str, *,
         return bytes(out[:want])
     raise ContainerError(f"compression method {entry.method} is not supported", path=path,
                          member=entry.name)
+
+
+def zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
+    entries = directory.entries
+    for name, count in Counter(e.name for e in entries).items():
+        if count > 1:
+            yield Finding("zip-duplicate-name", Severity.SUSPICIOUS, Location(prefix + name),
+                          f"{count} entries share this name; zip readers disagree on which one "
+                          "counts, so a scanner and a loader can read different bytes")
+    for e in entries:
+        where = Location(prefix + e.name, e.header_offset)
+        if e.local_name is None:
+            yield Finding("zip-bad-local-header", Severity.SUSPICIOUS, where,
+                          "the central directory points at no valid local header")
+        elif e.local_name != e.name:
+            yield Finding("zip-name-mismatch", Severity.SUSPICIOUS, where,
+                          f"the local header names it {e.local_name!r}")
+        if e.flags & 0x2041:
+            yield Finding("zip-encrypted-entry", Severity.SUSPICIOUS, where,
+                          f"flag bits 0x{e.flags:04x} mark it encrypted; torch's reader ignores "
+                          "them while zipfile-based scanners give up")
+        if e.method not in (0, 8):
+            yield Finding("zip-unsupported-compression", Severity.SUSPICIOUS, where,
+                          f"compression method {e.method}")
+        parts = e.name.replace("\\", "/").split("/")
+        if e.name.startswith(("/", "\\")) or ".." in parts or (len(e.name) > 1 and
+                                                               e.name[1] == ":"):
+            yield Finding("zip-path-traversal", Severity.SUSPICIOUS, where,
+                          "the name escapes the extraction folder")
+    yield from _zip_gaps(directory, size, prefix)
+
+
+def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
+    # (start, end, slack): a data descriptor (flag bit 3) may follow the data, 12-24 bytes.
+    spans = sorted((e.header_offset, (e.data_offset or e.header_offset + 30) + e.compressed_size,
+                    24 if e.flags & 0x8 else 0) for e in directory.entries)
+    spans.append((directory.central_offset, directory.central_end, 0))
+    pos, slack = directory.prefix, 0
+    for start, end, next_slack in spans:
+        if start > pos + slack:
+            yield Finding("zip-unaccounted-bytes", Severity.SUSPICIOUS,
+                          Location(prefix or None, pos),
+                          f"{start - pos} byte(s) belong to no zip member")
+        elif start < pos:
+            yield Finding("zip-overlapping-entries", Severity.SUSPICIOUS,
+                          Location(prefix or None, start),
+                          "zip entries overlap (several names share the same bytes)")
+        if end >= pos:
+            pos, slack = end, next_slack
+    if pos + slack < size:
+        yield Finding("zip-trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
+                      f"{size - pos} byte(s) follow the end of the zip archive")

@@ -34,7 +34,7 @@ CHAINS = ["lenet_seq", "mnist_net", "cifar_net", "keras_style_cnn", "atari_dqn",
 NOT_CHAINS = {"resnet_like": "prefix", "unet_tiny": "prefix", "tiny_vit": "head",
               "tiny_gpt": "head"}
 ZOO_CHAINS = ["tv_mobilenet_v2", "tv_efficientnet_b0", "tv_alexnet", "cifar_cnn",
-              "lenet5_padded", "ecg_net", "char_rnn", "fixed_len_text"]
+              "lenet5_padded", "ecg_net", "char_rnn", "fixed_len_text", "sensor_lstm_flat"]
 
 
 def to_state(sd: Any, *, sort: bool = False) -> StateDict:

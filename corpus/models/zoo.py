@@ -870,6 +870,23 @@ def fixed_len_text():
     return FixedLenText(), _t("fixed", "tokens", (1, 50), "int64")
 
 
+class SensorLSTM(nn.Module):
+    """Activity recognition: (batch, 128 steps, 9 channels) -> LSTM -> Linear(128 x 64)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(9, 64, batch_first=True)
+        self.fc = nn.Linear(128 * 64, 6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.lstm(x)[0].flatten(1))
+
+
+@_zoo
+def sensor_lstm_flat():
+    return SensorLSTM(), _t("fixed", "sequence", (1, 128, 9))
+
+
 class LeNet5Classic(nn.Module):
     """LeNet-5 on 28x28 MNIST with padding 2 on the first conv, tanh + avg pools."""
 
