@@ -89,7 +89,7 @@ def chain_links(guesses: Sequence[LayerGuess]) -> tuple[ChainLink, ...]:
             rel, source = "parallel", (links[-1].name,)
         else:
             earlier = [n for n, o in reversed(producers[:-1]) if o == din]
-            concat = _concat(din, cur, producers)
+            concat = () if earlier else _concat(din, cur, producers)
             if earlier:
                 rel, source = "branch", (earlier[0],)
             elif concat:
@@ -128,7 +128,7 @@ def _concat(din: int, cur: int | None, producers: list[tuple[str, int]]) -> tupl
             continue
         for total, names in list(reach.items()):
             s = total + out
-            if s <= target and s not in reach:
+            if s <= target and s not in reach and len(reach) < 4096:
                 reach[s] = (name, *names)
         if target in reach:
             return (*reach[target], producers[-1][0])

@@ -97,6 +97,8 @@ def trace_model(module: nn.Module, input_guess: InputGuess, *,
     dtype_name = info.input_dtype
     if input_shape is not None:
         candidates = [tuple(int(d) for d in input_shape)]
+        if info.part == "head" and base is not None and base != candidates[0]:
+            candidates.append(base)  # the given shape feeds the model, not its head
     elif base is None:
         return TraceResult("skipped", detail="no input shape is known; pass one to try "
                            "(--input-shape)")
@@ -149,6 +151,13 @@ def _result(info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user
             tried: list[tuple[tuple[int, ...], str]], used: tuple[int, ...] | None,
             layers: tuple[TraceLayer, ...], output: tuple[int, ...] | None) -> TraceResult:
     primary_ok = bool(tried) and tried[0][1] == "ok"
+    if user and info.part == "head" and not primary_ok:
+        runs = [s for s, msg in tried if msg == "ok"]
+        return TraceResult(
+            "partial" if runs else "refuted", output, layers, used,
+            f"only the head was rebuilt: the given shape {list(primary)} (the model's input) "
+            "cannot be checked" + (f"; the head runs on {list(runs[0])}" if runs else ""),
+            tuple(tried))
     linears = sum(1 for lay in layers if lay.type in ("Linear",))
     if primary_ok:
         status = "confirmed" if info.part == "whole" else "partial"

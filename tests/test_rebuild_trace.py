@@ -127,6 +127,15 @@ def test_user_shape() -> None:
     assert right.status == "confirmed" and right.output_shape == (1, 10)
 
 
+def test_user_shape_on_a_head_only_rebuild() -> None:
+    model, _ = build("tiny_gpt")
+    _, note, _, result, _ = inspect(model, input_shape=(1, 8))
+    assert note.startswith("head only")
+    assert result.status == "partial"
+    assert "cannot be checked" in result.detail
+    assert [msg == "ok" for _, msg in result.tried] == [False, True]
+
+
 def test_refuted_guess_reports_what_runs() -> None:
     model, _ = build("mlp")
     module, _, _, _, _ = inspect(model)
