@@ -16,6 +16,7 @@ extension), and what ``torch.load`` would do with each:
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -32,7 +33,8 @@ from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .sevenzip import extract_7z
 from .zipread import ZipEntry, read_member, read_zip_directory, zip_anomalies
 
-__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_hidden_pickles",
+__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_embedded",
+           "read_hidden_pickles",
            "read_shard_index", "sniff", "sniff_file"]
 
 logger = logging.getLogger(__name__)
@@ -124,6 +126,13 @@ def read_hidden_pickles(container: Container, keys: Sequence[str], *,
     except OSError as exc:
         raise ContainerError(f"cannot re-read archive ({exc})", path=container.path) from exc
     return tuple(streams)
+
+
+def read_embedded(data: bytes, path: str, name: str, *,
+                  limits: Limits = DEFAULT_LIMITS) -> Container:
+    """A checkpoint embedded as bytes in another one (``torch.storage._load_from_bytes``
+    carries a whole torch zip); member names are prefixed with ``name!``."""
+    return _Reader(path, limits).read(io.BytesIO(data), len(data), f"{name}!", ())
 
 
 def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False

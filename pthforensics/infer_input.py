@@ -137,10 +137,6 @@ class _Ctx:
         return (found[0], prefix, found[1]) if found else None
 
 
-def _shape(*dims: int) -> tuple[int, ...]:
-    return tuple(dims)
-
-
 def _tokens(ctx: _Ctx, first: ChainLink) -> InputGuess:
     dim = first.out_dim or 0
     pos = ctx.pos_embedding(dim)
@@ -209,7 +205,7 @@ def _latent_conv(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
     for lk in ctx.links:
         if lk.type.startswith("ConvTranspose"):
             # DCGAN convention: the first layer grows 1x1 to kxk (stride 1, padding 0),
-            # the others double the size (stride 2, padding (k-2)//2 for even k).
+            # the others double the size (stride 2, padding (k-1)//2: 1 for k=4).
             kk = max(ctx.guesses[lk.name].attrs.get("kernel_size", (1,)))
             stride, pad = (1, 0) if lk is first else (2, max(0, (kk - 1) // 2))
             plan.append((lk.name, lk.type, (("padding", pad), ("stride", stride))))

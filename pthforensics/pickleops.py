@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pickletools
 
-__all__ = ["PICKLE_TEXT_START", "looks_like_pickle", "maybe_pickle", "pickle_end",
+__all__ = ["PICKLE_TEXT_START", "looks_like_nested", "looks_like_pickle", "maybe_pickle",
+           "pickle_end",
            "simple_values"]
 
 #: First characters of text that can be a latin-1 encoded pickle (protocol 2 pickles bytes
@@ -25,10 +26,17 @@ def maybe_pickle(raw: bytes | bytearray) -> bool:
     names a global."""
     if len(raw) < 8:
         return False
+    if raw[:4] == b"PK\x03\x04":
+        return True  # a torch zip, as torch.storage._load_from_bytes embeds one
     if raw[0] == 0x80:
         return 2 <= raw[1] <= 5
     return b"\n" in raw[:512]
 
+
+
+def looks_like_nested(data: bytes) -> bool:
+    """Whether embedded bytes are worth a nested scan: a pickle, or a torch zip archive."""
+    return data[:4] == b"PK\x03\x04" or looks_like_pickle(data[:4096])
 
 
 def looks_like_pickle(data: bytes | memoryview) -> bool:

@@ -13,10 +13,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from .container import read_container, read_hidden_pickles
+from .container import read_container, read_embedded, read_hidden_pickles
 from .errors import LimitExceeded, PthForensicsError
 from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import looks_like_pickle
+from .pickleops import looks_like_nested, looks_like_pickle
 from .records import (
     Checkpoint,
     Container,
@@ -50,12 +50,19 @@ class _Scan:
     """Stub trees the fast path built, by ``id`` of the stream (names can repeat)."""
     refused: set[str] = field(default_factory=set)
     nested: int = 0
+    path: str = ""
+    pending: list[PickleStream] = field(default_factory=list)
+    """Streams of embedded archives, queued behind the current one."""
 
     def run(self, streams: list[PickleStream]) -> None:
         queue = list(streams)
         while queue:
             stream = queue.pop(0)
+            if not stream.data:
+                continue
             queue.extend(self._fast(stream) if self.fast else self._slow(stream))
+            queue.extend(self.pending)
+            self.pending.clear()
 
     def _fast(self, stream: PickleStream) -> list[PickleStream]:
         """C-speed path: a stream the stub unpickler reads exactly to its end, naming only
@@ -74,7 +81,7 @@ class _Scan:
                                      Location(stream.name, global_name=str(g)), judgement.reason))
         self.findings.extend(infos)
         self.trees[id(stream)] = tree
-        values = find_pickle_values(tree.root, looks_like_pickle,
+        values = find_pickle_values(tree.root, looks_like_nested,
                                     max_depth=self.limits.max_depth)
         return [self._nested(stream, None, data) for data in values
                 if self._take_nested()]
@@ -104,10 +111,27 @@ class _Scan:
         return self.nested <= self.limits.max_nested_pickles
 
     def _nested(self, stream: PickleStream, offset: int | None, data: bytes) -> PickleStream:
+        name = f"{stream.name}@{offset if offset is not None else '?'}(bytes)"
+        if data[:4] == b"PK\x03\x04":
+            return self._embedded_archive(name, data)
         self.findings.append(Finding("nested-pickle", Severity.INFO, Location(stream.name, offset),
                                      "a bytes value is itself a pickle; it was scanned too"))
-        return PickleStream(f"{stream.name}@{offset if offset is not None else '?'}(bytes)",
-                            data, role="nested", loaded=False)
+        return PickleStream(name, data, role="nested", loaded=False)
+
+    def _embedded_archive(self, name: str, data: bytes) -> PickleStream:
+        """A torch zip carried as bytes: read it as a file of its own and scan its streams."""
+        self.findings.append(Finding("nested-archive", Severity.INFO, Location(name),
+                                     "a bytes value is a zip archive (torch.save output); its "
+                                     "pickles were scanned too"))
+        try:
+            inner = read_embedded(data, self.path, name, limits=self.limits)
+        except PthForensicsError as exc:
+            self.findings.append(Finding("nested-archive-unreadable", Severity.SUSPICIOUS,
+                                         Location(name), exc.message))
+            return PickleStream(name, b"", role="nested", loaded=False)
+        self.findings.extend(inner.findings)
+        self.pending.extend(replace(s, loaded=False) for s in inner.streams)
+        return PickleStream(name, b"", role="nested", loaded=False)
 
     def tree_of(self, stream: PickleStream) -> PickleTree:
         """The stub tree of the object stream (reused from the fast path when it ran)."""
@@ -136,7 +160,7 @@ def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS,
     sizes its memo from indices in the file, which the opcode walk checks first.
     """
     state = _Scan(limits, fast, time.monotonic() + limits.max_seconds,
-                  list(container.findings))
+                  list(container.findings), path=container.path)
     state.run(list(container.streams))
     checkpoint = None
     objects = [s for s in container.streams if s.role == "object" and s.loaded

@@ -9,10 +9,15 @@ taking the last step of an RNN).  Containers are rebuilt as nested ``nn.Sequenti
 like the checkpoint, so ``load_state_dict(strict=True, assign=True)`` with meta tensors of
 the recorded shapes and dtypes checks every key and shape without reading a weight value.
 
-When the channel chain breaks (residual branches, concatenations, attention, bare
-parameters), the largest traceable part is rebuilt instead: the prefix from the input to
-the first break, or the head (the run of flat layers ending the model), whichever holds
-more layers.  What was rebuilt is returned as a note and attached to the module as
+A ViT-style model (class tokens and a position table as bare parameters, fed by a patch
+convolution) gets a ``Tokens`` step after the patch convolution: flatten, prepend the class
+tokens, add the position table -- so the guessed input size is checked against the stored
+token count.
+
+When the channel chain breaks (residual branches, concatenations, attention, custom
+modules), the largest traceable part is rebuilt instead: the prefix from the input to the
+first break (preferred: it reads the model's own input), or the head (the run of flat
+layers ending the model) when the prefix is a lone layer.  What was rebuilt is returned as a note and attached to the module as
 ``pthforensics_rebuild`` (a :class:`~pthforensics.records.RebuildInfo`).
 
 torch is imported inside the functions: importing this module does not import torch.
@@ -21,6 +26,7 @@ torch is imported inside the functions: importing this module does not import to
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -82,13 +88,48 @@ def _conv_dims(type_: str) -> int:
     return int(type_[-2]) if type_[-2:-1].isdigit() and type_.endswith("d") else 0
 
 
+@dataclass(frozen=True)
+class _Tokens:
+    """A ViT-style tokenisation after a patch convolution (scratch, private)."""
+
+    conv: str
+    groups: tuple[LayerGroup, ...]
+    cls_keys: tuple[str, ...]
+    pos_key: str
+    dim: int
+
+
+def _token_plan(order: Sequence[LayerGroup], guesses: dict[str, LayerGuess]) -> _Tokens | None:
+    """Class tokens and a position table on custom modules, fed by a patch convolution."""
+    groups = tuple(g for g in order if g.tensors and g.name in guesses
+                   and {"num_positions", "prefix_tokens"} & set(guesses[g.name].attrs))
+    pos = next((t for g in groups for t in g.tensors if len(t.shape) >= 2
+                and "pos" in module_and_leaf(t.key)[1].lower()), None)
+    if pos is None:
+        return None
+    cls_keys = tuple(t.key for g in groups for t in g.tensors
+                     if re.search(r"cls|class|dist_token|reg_token|register",
+                                  module_and_leaf(t.key)[1].lower()))
+    conv = next((g for g in order if g.name in guesses and _conv_dims(guesses[g.name].type)
+                 and guesses[g.name].type.startswith("Conv")
+                 and guesses[g.name].attrs.get("out_channels") == pos.shape[-1]), None)
+    if conv is None:
+        return None
+    return _Tokens(conv.name, groups, cls_keys, pos.key, pos.shape[-1])
+
+
 def _walk(groups: Sequence[LayerGroup], guesses: dict[str, LayerGuess],
           plan: dict[str, tuple[str, dict[str, Any]]],
           after: dict[str, list[tuple[str, dict[str, Any]]]],
-          start_layout: str, seq_len: int | None = None) -> _Walk:
+          start_layout: str, seq_len: int | None = None,
+          tokens: _Tokens | None = None) -> _Walk:
     w = _Walk(layout=start_layout, seq_len=seq_len)
+    token_groups = {g.name for g in tokens.groups} if tokens else set()
     for group in groups:
         guess = guesses.get(group.name)
+        if group.name in token_groups:
+            w.steps.append(_Step(group.name, "Parameters", {}, group))
+            continue
         if group.tensors:
             if guess is None:
                 return _stop(w, group.name, "no guess for a module owning tensors")
@@ -96,6 +137,9 @@ def _walk(groups: Sequence[LayerGroup], guesses: dict[str, LayerGuess],
             if reason:
                 return _stop(w, group.name, reason)
             w.tensor_layers += 1
+            if tokens is not None and group.name == tokens.conv and w.layout == "spatial":
+                w.steps.append(_Step(f"{group.name}+tokens", "Tokens", {"tokens": tokens}))
+                w.layout, w.dims, w.cur = "seq", 0, tokens.dim
         else:
             _add_paramless(w, group, guess, plan.get(group.name))
         for type_, attrs in after.get(group.name, ()):
@@ -309,18 +353,20 @@ def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGues
     plan, after = _plan_maps(input_guess)
     order = list(groups)
     first_owner = next((i for i, g in enumerate(order) if g.tensors
-                        and by_name.get(g.name) is not None
-                        and by_name[g.name].type != "unknown"), None)
+                        and g.name in by_name and _buildable(by_name[g.name].type)), None)
     if first_owner is None:
         raise RebuildError("no module with a known type owns tensors: nothing to rebuild",
                            path=state.path or None)
-    skipped_bare = [g.name or "(root)" for g in order[:first_owner] if g.tensors]
-    body = order[first_owner:]
+    tokens = _token_plan(order, by_name)
+    token_groups = {g.name for g in tokens.groups} if tokens else set()
+    skipped_bare = [g.name or "(root)" for g in order[:first_owner]
+                    if g.tensors and g.name not in token_groups]
+    body = [g for g in order[:first_owner] if g.name in token_groups] + order[first_owner:]
     seq_len = (input_guess.shape[1] if input_guess.status == "fixed" and input_guess.shape
                and input_guess.kind in ("tokens", "sequence") and len(input_guess.shape) >= 2
                else None)
-    whole = _walk(body, by_name, plan, after, "input", seq_len)
-    first_guess = by_name.get(body[0].name)
+    whole = _walk(body, by_name, plan, after, "input", seq_len, tokens)
+    first_guess = by_name.get(order[first_owner].name)
     shape, dtype = _default_input(first_guess, input_guess)
     if whole.break_at is None and not skipped_bare:
         part, walk, note = "whole", whole, "whole model is a chain"
@@ -332,7 +378,12 @@ def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGues
         if head is not None and head.break_at is not None:
             head = None
         prefix_ok = whole.tensor_layers > 0 and not skipped_bare
-        if head is not None and (not prefix_ok or head.tensor_layers > whole.tensor_layers):
+        # A prefix reads the model's own input, so it checks the input guess: prefer it
+        # unless it is a lone layer and a longer head exists.
+        prefix_first = prefix_ok and (whole.tensor_layers >= 2 or any(
+            st.type == "Tokens" for st in whole.steps))
+        if head is not None and not prefix_first and (
+                not prefix_ok or head.tensor_layers > whole.tensor_layers):
             hg = by_name[head_groups[0].name]
             din, _ = layer_dims(hg)
             shape, dtype = (1, din or 1), _float_dtype(head_groups[0])
@@ -343,6 +394,9 @@ def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGues
             part, walk = "prefix", whole
             last = whole.steps[-1].path if whole.steps else body[0].name
             note = f"prefix up to {last}: {why} at {where}"
+            if tokens is not None and any(st.type == "Tokens" for st in whole.steps):
+                note += (f" (the patch tokens of {tokens.conv} meet the position table "
+                         f"{tokens.pos_key})")
         else:
             raise RebuildError(f"no chain can be built: {why} at {where}, and no flat head "
                                "ends the model", path=state.path or None)
@@ -352,6 +406,15 @@ def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGues
     object.__setattr__(module, REBUILD_ATTR, info)
     logger.debug("rebuilt %s: %s", part, note)
     return module, note
+
+
+def _buildable(type_: str) -> bool:
+    """Whether a guessed type is a torch.nn layer the rebuild can make."""
+    return bool(_conv_dims(type_) and type_.startswith(("Conv", "ConvTranspose"))) or (
+        type_ in ("Linear", "NonDynamicallyQuantizableLinear", "LayerNorm", "RMSNorm",
+                  "LayerNorm2d", "PReLU", "Embedding", "EmbeddingBag", "GroupNorm",
+                  *_RNN, *_CELLS)
+        or type_.startswith(("BatchNorm", "InstanceNorm")))
 
 
 def _float_dtype(group: LayerGroup) -> str:
@@ -371,12 +434,19 @@ def _build(steps: list[_Step], state: StateDict) -> nn.Module:
     try:
         with torch.device("meta"):
             for i, step in enumerate(steps):
-                nxt = next((s for s in steps[i + 1:] if s.group is not None and
-                            s.group.tensors), None)
-                module = _make(step, nxt)
-                _insert(root, step.path, module)
                 if step.group is not None:
                     sd.update(_meta_tensors(step.group, torch))
+                if step.type == "Parameters":
+                    assert step.group is not None
+                    _register(root, step.group, sd, torch)
+                    continue
+                if step.type == "Tokens":
+                    module = _tokens_module(root, step.attrs["tokens"])
+                else:
+                    nxt = next((s for s in steps[i + 1:] if s.group is not None and
+                                s.group.tensors), None)
+                    module = _make(step, nxt)
+                _insert(root, step.path, module)
     except (TypeError, ValueError, RuntimeError, AttributeError, KeyError) as e:
         raise RebuildError(f"could not build {step.type} for {step.path or '(root)'}: {e}",
                            path=state.path or None) from e
@@ -387,6 +457,58 @@ def _build(steps: list[_Step], state: StateDict) -> nn.Module:
                            f"modules: {str(e).strip()[:600]}", path=state.path or None) from e
     root.eval()
     return root
+
+
+def _container(root: nn.Module, path: str) -> nn.Module:
+    from torch import nn
+
+    parent = root
+    for comp in path.split(".") if path else []:
+        child = parent._modules.get(comp)
+        if child is None:
+            child = nn.Sequential()
+            parent.add_module(comp, child)
+        parent = child
+    return parent
+
+
+def _register(root: nn.Module, group: LayerGroup, sd: dict[str, Any], torch: Any) -> None:
+    """Bare parameters/buffers of a custom module, registered where the keys expect them."""
+    owner = _container(root, group.name)
+    for t in group.tensors:
+        _, leaf = module_and_leaf(t.key)
+        value = sd[t.key]
+        if value.is_floating_point():
+            owner.register_parameter(leaf, torch.nn.Parameter(value, requires_grad=False))
+        else:
+            owner.register_buffer(leaf, value)
+
+
+def _tokens_module(root: nn.Module, tokens: _Tokens) -> nn.Module:
+    """Patch map -> tokens: flatten, prepend the class tokens, add the position table."""
+    import weakref
+
+    import torch
+    from torch import nn
+
+    owner_ref = weakref.ref(root)  # not a submodule: the parameters stay where keys put them
+
+    class Tokens(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            owner = owner_ref()
+            if owner is None:
+                raise RuntimeError("the rebuilt model holding the position table is gone")
+            x = x.flatten(2).transpose(1, 2)
+            extra = []
+            for key in tokens.cls_keys:
+                p = owner.get_parameter(key)
+                extra.append(p.reshape(1, -1, p.shape[-1]).expand(x.shape[0], -1, -1))
+            x = torch.cat([*extra, x], 1)
+            pos = owner.get_parameter(tokens.pos_key)
+            out: torch.Tensor = x + pos.reshape(1, -1, pos.shape[-1])
+            return out
+
+    return Tokens()
 
 
 def _insert(root: nn.Module, path: str, module: nn.Module) -> None:

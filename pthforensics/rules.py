@@ -177,7 +177,8 @@ _DANGEROUS_ROOTS = _DANGEROUS_COMPONENTS | frozenset({
     "huggingface_hub", "fsspec", "boto3", "botocore", "s3fs", "gcsfs", "smart_open",
     "pexpect", "psutil", "docker", "kubernetes", "invoke", "git", "pygit2", "aiohttp",
     "httplib2", "pycurl", "websocket", "websockets", "jsonpickle", "pkg_resources", "pytest",
-    "_pytest", "nose", "sympy",
+    "_pytest", "nose", "sympy", "test", "_pyrepl", "_testcapi", "_testinternalcapi",
+    "_xxsubinterpreters", "_interpreters", "concurrent", "subprocess32",
 })
 
 #: Third-party sub-packages that load files, compile or run code.
@@ -237,6 +238,9 @@ _GADGETS: dict[str, str] = {
     "functools.partial": "a partial application (Hydra/Lightning configs store optimizer "
                          "partials); calling it is what would run code",
     "functools.partialmethod": "a partial method object",
+    "torch.storage._load_from_bytes": "how plain pickle.dump() stores a torch storage: it "
+                                      "runs torch.load(weights_only=False) on embedded bytes, "
+                                      "which are scanned as a nested file",
 }
 
 _STDLIB = frozenset(sys.stdlib_module_names) | frozenset(_compat_pickle.IMPORT_MAPPING)

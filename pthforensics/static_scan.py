@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import PICKLE_TEXT_START, looks_like_pickle, maybe_pickle
+from .pickleops import PICKLE_TEXT_START, looks_like_nested, looks_like_pickle, maybe_pickle
 
 __all__ = ["GlobalUse", "StreamScan", "scan_stream"]
 
@@ -251,7 +251,7 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                 stack.append(text)
             elif name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
                 value = bytes(arg)
-                if maybe_pickle(value) and looks_like_pickle(value):
+                if len(value) >= 8 and looks_like_nested(value):
                     nested.append((pos, value))
                 stack.append(_UNKNOWN)
             elif name == "NEXT_BUFFER":

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from .errors import PickleDecodeError
-from .pickleops import PICKLE_TEXT_START, maybe_pickle
 from .records import PickleStream
 
 __all__ = ["GlobalName", "PickleTree", "StorageRef", "Stub", "StubUnpickler",
@@ -174,15 +173,12 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
         obj, depth = stack.pop()
         seen += 1
         if isinstance(obj, bytes | bytearray):
-            if maybe_pickle(obj) and looks_like_pickle(bytes(obj[:4096])):
+            # Bytes values are rare in checkpoints: each one gets the full check.
+            if len(obj) >= 8 and looks_like_pickle(bytes(obj)):
                 found.append(bytes(obj))
             continue
         if isinstance(obj, str):
-            if len(obj) >= 8 and obj[0] in PICKLE_TEXT_START:
-                raw = obj.encode("latin-1", "ignore")
-                if maybe_pickle(raw) and looks_like_pickle(raw[:4096]):
-                    found.append(raw)
-            continue
+            continue  # text is only bytes in disguise inside _codecs.encode (below)
         if depth >= max_depth:
             continue
         if isinstance(obj, dict):
@@ -193,6 +189,11 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
         elif isinstance(obj, Stub):
             if obj.pf_global.module == "torch._utils":
                 continue  # tensor rebuild arguments: shapes and storage ids, read elsewhere
+            if obj.pf_global.name == "encode" and obj.pf_global.module in ("_codecs", "codecs") \
+                    and obj.pf_args and isinstance(obj.pf_args[0], str):
+                # Protocol 2 pickles bytes as _codecs.encode(latin-1 text, "latin1").
+                stack.append((obj.pf_args[0].encode("latin-1", "ignore"), depth + 1))
+                continue
             stack.append((obj.pf_args, depth + 1))
             stack.append((obj.pf_state, depth + 1))
             stack.extend((v, depth + 1) for _, v in obj.pf_items)

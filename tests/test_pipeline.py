@@ -40,3 +40,37 @@ def test_stacked_pickles_are_all_scanned(tmp_path: Path) -> None:
         rules = {f.rule_id for f in report.findings}
         assert report.status is Status.OK
         assert {"trailing-bytes", "dangerous-global"} <= rules, rules
+
+
+def _load_from_bytes_pickle(inner: bytes) -> bytes:
+    """``torch.storage._load_from_bytes(inner)`` assembled from opcodes (never loaded)."""
+    return (b"\x80\x03ctorch.storage\n_load_from_bytes\n" + b"B" + len(inner).to_bytes(4, "little")
+            + inner + b"\x85R.")
+
+
+def test_plain_pickled_state_dict_is_suspicious_not_malicious(tmp_path: Path) -> None:
+    import pickle
+
+    import torch
+
+    path = tmp_path / "plain.pkl"
+    # trusted data we create ourselves; this is how pickle.dump stores tensors
+    path.write_bytes(pickle.dumps(dict(torch.nn.Linear(3, 2).state_dict())))
+    for fast in (False, True):
+        report = analyze_file(str(path), fast=fast)
+        assert report.verdict is not None and report.verdict.value == "suspicious"
+
+
+def test_archive_embedded_in_load_from_bytes_is_scanned(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00echo\x85R.")
+    path = tmp_path / "storage.pkl"
+    path.write_bytes(_load_from_bytes_pickle(buf.getvalue()))
+    for fast in (False, True):
+        report = analyze_file(str(path), fast=fast)
+        assert report.verdict is not None and report.verdict.value == "malicious"
+        assert any("(bytes)!archive/data.pkl" in str(f.location) for f in report.findings)

@@ -31,7 +31,7 @@ import zoo  # type: ignore[import-not-found]  # noqa: E402
 CHAINS = ["lenet_seq", "mnist_net", "cifar_net", "keras_style_cnn", "atari_dqn", "vgg_like",
           "mobilenet_like", "audio_m5", "video_c3d", "dcgan_generator", "norm_zoo",
           "text_lstm", "text_gru", "mlp"]
-NOT_CHAINS = {"resnet_like": "prefix", "unet_tiny": "prefix", "tiny_vit": "head",
+NOT_CHAINS = {"resnet_like": "prefix", "unet_tiny": "prefix", "tiny_vit": "prefix",
               "tiny_gpt": "head"}
 ZOO_CHAINS = ["tv_mobilenet_v2", "tv_efficientnet_b0", "tv_alexnet", "cifar_cnn",
               "lenet5_padded", "ecg_net", "char_rnn", "fixed_len_text", "sensor_lstm_flat"]
@@ -96,6 +96,23 @@ def test_resnet_prefix_stops_at_the_downsample_branch() -> None:
     assert note.endswith("a branch at layer2.0.downsample.0")
     assert result.layers[0].name == "conv1"
     assert result.layers[0].input_shape == (1, 3, 224, 224)
+
+
+@pytest.mark.parametrize("name", ["tiny_vit", "tv_vit_b_16", "timm_vit_small"])
+def test_vit_prefix_checks_the_position_table(name: str) -> None:
+    """Patch convolution + class token + position table: the guessed size makes exactly
+    the stored number of tokens, a wrong size fails on the addition."""
+    model, _ = build(name)
+    module, note, guess, result, _ = inspect(model)
+    assert "meet the position table" in note
+    assert result.status == "partial" and result.tried[0][1] == "ok"
+    tokens = next(layer for layer in result.layers if layer.type == "Tokens")
+    assert guess.shape is not None
+    n = (guess.shape[-1] // 16 if name != "tiny_vit" else 4) ** 2 + 1
+    assert tokens.output_shape is not None and tokens.output_shape[1] == n
+    wrong = trace_model(module, guess, input_shape=(1, 3, 2 * guess.shape[-1],
+                                                    2 * guess.shape[-1]))
+    assert wrong.status == "refuted"
 
 
 def test_trace_records_every_leaf_in_order() -> None:

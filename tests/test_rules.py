@@ -28,12 +28,13 @@ def test_metadata_is_info(qualname: str) -> None:
     ("builtins", "__import__"), ("torch.serialization", "os.system"),
     ("collections", "OrderedDict.__init__.__globals__"), ("runpy", "_run_code"),
     ("timeit", "timeit"), ("pdb", "run"), ("cProfile", "run"), ("pip", "main"),
-    ("torch.hub", "load"), ("torch", "load"), ("torch.storage", "_load_from_bytes"),
+    ("torch.hub", "load"), ("torch", "load"),
     ("torch.utils.collect_env", "run"), ("numpy", "load"), ("numpy.testing._private.utils",
                                                              "runstring"),
     ("operator", "attrgetter"), ("functools", "reduce"), ("typing", "get_type_hints"),
     ("pytest", "main"), ("pkg_resources", "load_entry_point"), ("sympy", "sympify"),
-    ("importlib", "import_module"),
+    ("importlib", "import_module"), ("pkgutil", "resolve_name"), ("test.support", "script_helper"),
+    ("_pyrepl.pager", "pipe_pager"),
     ("uuid", "_get_command_stdout"), ("pydoc", "pipepager"), ("ctypes", "CDLL"),
     ("asyncio.subprocess", "create_subprocess_shell"), ("webbrowser", "open"),
     ("shutil", "rmtree"), ("pickle", "loads"), ("_pickle", "loads"), ("marshal", "loads"),
@@ -52,7 +53,7 @@ def test_dangerous_is_malicious(module: str | None, name: str | None) -> None:
 
 @pytest.mark.parametrize(("module", "name"), [
     ("__main__", "Net"), ("mypackage.models", "ResNet"), ("omegaconf.dictconfig", "DictConfig"),
-    ("torch", "manual_seed"), ("functools", "partial"),
+    ("torch", "manual_seed"), ("functools", "partial"), ("torch.storage", "_load_from_bytes"),
 ])
 def test_unknown_is_suspicious(module: str, name: str) -> None:
     judgement = judge_global(module, name)
