@@ -145,8 +145,8 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
 
     if not candidates:
         return []
-    ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
-                                      else "spawn")
+    ctx: Any = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     pending = deque(enumerate(candidates))
     slots: list[_Slot] = []
 

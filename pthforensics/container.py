@@ -20,9 +20,9 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from .errors import ContainerError, LimitExceeded
 from .legacy import ELEMENT_SIZES, LEGACY_MAGIC, LegacyFormats, Parts
@@ -244,8 +244,8 @@ class _Reader(LegacyFormats):
                 member_size = handle.seek(0, 2)
                 handle.seek(0)
                 if member_size and sniff(handle.read(4096), member_size) is not None:
-                    inners.append(self.read(handle, member_size, f"{prefix}{name}!",
-                                            (*wrappers, "7z")))
+                    inners.append(self.read(cast(BinaryIO, handle), member_size,
+                                            f"{prefix}{name}!", (*wrappers, "7z")))
         if not inners:
             raise self.error("7z archive holds no checkpoint, pickle or safetensors member",
                              prefix or None)
@@ -260,9 +260,10 @@ class _Reader(LegacyFormats):
 
         f.seek(0)
         # Each opener is entered in a `with` below (ruff cannot see through the lambdas).
-        openers = {"gzip": lambda: gzip.GzipFile(fileobj=f, mode="rb"),
-                   "bz2": lambda: bz2.BZ2File(f, "rb"),
-                   "xz": lambda: lzma.LZMAFile(f, "rb")}  # noqa: SIM115
+        openers: dict[str, Callable[[], BinaryIO]] = {
+            "gzip": lambda: cast(BinaryIO, gzip.GzipFile(fileobj=f, mode="rb")),
+            "bz2": lambda: cast(BinaryIO, bz2.BZ2File(f, "rb")),
+            "xz": lambda: cast(BinaryIO, lzma.LZMAFile(f, "rb"))}  # noqa: SIM115
         cap = self.limits.max_decompressed_bytes
         with tempfile.TemporaryFile() as out:
             total = 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -205,7 +205,7 @@ class LegacyFormats:
                          tuple(parts.findings), wrappers, header_tensors=tuple(tensors))
 
     def _tar_sequence(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
-                      parts: Parts) -> Iterator[tuple[object, int]]:
+                      parts: Parts) -> Generator[tuple[object, int], int, None]:
         """Yield (value, position after it) for the count pickle's N argument pickles."""
         end_limit = member.offset_data + member.size
         first = self._pickle_at(f, member.offset_data, end_limit)

@@ -67,7 +67,7 @@ def pickle_end(data: bytes, start: int = 0, max_ops: int = 50_000_000) -> int | 
         ops = pickletools.genops(data[start:] if start else data)
         for count, (op, _arg, pos) in enumerate(ops):
             if op.name == "STOP":
-                return start + pos + 1
+                return start + (pos or 0) + 1
             if count > max_ops:
                 return None
     except Exception:  # noqa: BLE001 - a broken stream has no end
@@ -87,7 +87,7 @@ class GlobalConst(str):
 
 
 def simple_values(data: bytes, max_ops: int = 50_000_000
-                  ) -> tuple[object, list[tuple], int | None]:
+                  ) -> tuple[object, list[tuple[object, ...]], int | None]:
     """Evaluate the constant part of a small pickle without building any object.
 
     Strings, ints, floats, ``None``, bools, tuples, lists and globals (as
@@ -99,7 +99,7 @@ def simple_values(data: bytes, max_ops: int = 50_000_000
     stack: list[object] = []
     marks: list[list[object]] = []
     memo: dict[int, object] = {}
-    pids: list[tuple] = []
+    pids: list[tuple[object, ...]] = []
     result: object = None
     end: int | None = None
     try:
@@ -110,7 +110,7 @@ def simple_values(data: bytes, max_ops: int = 50_000_000
             name = op.name
             if name == "STOP":
                 result = stack[-1] if stack else None
-                end = pos + 1
+                end = (pos or 0) + 1
                 break
             stack, marks = _simple_step(name, arg, stack, marks, memo, pids)
     except Exception:  # noqa: BLE001 - a broken stream: what was read so far stands
@@ -119,7 +119,7 @@ def simple_values(data: bytes, max_ops: int = 50_000_000
 
 
 def _simple_step(name: str, arg: object, stack: list[object], marks: list[list[object]],
-                 memo: dict[int, object], pids: list[tuple]) -> tuple[list[object],
+                 memo: dict[int, object], pids: list[tuple[object, ...]]) -> tuple[list[object],
                                                                       list[list[object]]]:
     """One opcode of :func:`simple_values`; returns the (possibly replaced) stack."""
     if name == "MARK":
@@ -157,11 +157,11 @@ def _simple_step(name: str, arg: object, stack: list[object], marks: list[list[o
         if stack and isinstance(stack[-1], list):
             stack[-1].extend(items)
     elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
-        memo[int(arg)] = stack[-1] if stack else None
+        memo[_index(arg)] = stack[-1] if stack else None
     elif name == "MEMOIZE":
         memo[len(memo)] = stack[-1] if stack else None
     elif name in ("BINGET", "LONG_BINGET", "GET"):
-        stack.append(memo.get(int(arg)))
+        stack.append(memo.get(_index(arg)))
     elif name in ("BINPERSID", "PERSID"):
         pid = stack.pop() if name == "BINPERSID" and stack else arg
         pids.append(pid if isinstance(pid, tuple) else (pid,))
@@ -187,3 +187,8 @@ def _simple_step(name: str, arg: object, stack: list[object], marks: list[list[o
     else:
         stack.append(None)
     return stack, marks
+
+
+def _index(arg: object) -> int:
+    """A memo index argument (pickletools decodes them as ints, PUT/GET as text)."""
+    return int(arg) if isinstance(arg, int | str) else -1

@@ -22,10 +22,15 @@ from .records import (
     Container,
     FileReport,
     Finding,
+    InputGuess,
+    LayerGroup,
+    LayerGuess,
     Location,
     PickleStream,
     Severity,
+    StateDict,
     Status,
+    TraceResult,
 )
 from .report import error_report, verdict_of
 from .rules import evaluate_stream, judge_global
@@ -270,9 +275,9 @@ def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = Tr
     return replace(report, seconds=time.perf_counter() - start)
 
 
-def _trace(groups, guesses, guess_input, main, report, input_shape, device):  # type: ignore[no-untyped-def]
-    from .records import TraceResult  # noqa: PLC0415
-
+def _trace(groups: tuple[LayerGroup, ...], guesses: tuple[LayerGuess, ...],
+           guess_input: InputGuess, main: StateDict, report: FileReport,
+           input_shape: Sequence[int] | None, device: str) -> TraceResult:
     if report.verdict is not None and report.verdict.value == "malicious":
         return TraceResult("skipped", detail="not rebuilt: the file is malicious")
     from .errors import RebuildError, TraceError  # noqa: PLC0415
@@ -284,7 +289,8 @@ def _trace(groups, guesses, guess_input, main, report, input_shape, device):  # 
     except RebuildError as exc:
         return TraceResult("skipped", detail=f"not rebuilt: {exc.message}")
     try:
-        result = trace_model(module, guess_input, input_shape=input_shape, device=device)
+        result = trace_model(module, guess_input, device=device,
+                             input_shape=tuple(input_shape) if input_shape else None)
     except TraceError as exc:
         return TraceResult("skipped", detail=f"{note}; trace failed: {exc.message}")
     return replace(result, detail="; ".join(x for x in (note, result.detail) if x))

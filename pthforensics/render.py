@@ -128,7 +128,7 @@ def scan_table(reports: Iterable[FileReport], min_severity: Severity = Severity.
         details.extend(f"{r.path}: {f}" for f in r.findings if f.severity >= min_severity)
     table = tabulate(rows, headers=["file", "format", "verdict", "worst findings", "tensors",
                                     "params"], tablefmt="simple")
-    return table + ("\n\n" + "\n".join(details) if details else "")
+    return str(table) + ("\n\n" + "\n".join(details) if details else "")
 
 
 def inspect_text(r: FileReport) -> str:
@@ -139,7 +139,7 @@ def inspect_text(r: FileReport) -> str:
     if r.layers:
         trace_out = {l.name: l.output_shape for l in (r.trace.layers if r.trace else ())}
         rows = [[g.name, g.type, _attr_text(g), _human_count(g.parameters),
-                 "x".join(map(str, trace_out[g.name])) if trace_out.get(g.name) else "",
+                 "x".join(map(str, trace_out.get(g.name) or ())),
                  f"{g.confidence:.2f}"] for g in r.layers]
         parts.append(tabulate(rows, headers=["layer", "type", "attributes", "params",
                                              "output", "conf"], tablefmt="simple"))
@@ -216,8 +216,8 @@ def batch_summary(batch: BatchReport, models: list[dict[str, Any]], seconds: flo
                 if r.error]
         parts.append(tabulate(rows, headers=["file with errors", "stage", "message"]))
     if models:
-        rows = [[m["model"], m["verdict"] or "-", len(m["shards"]), m["shard_tensors"],
-                 m["error"] or ""] for m in models]
+        rows = [[str(m["model"]), str(m["verdict"] or "-"), str(len(m["shards"])),
+                 str(m["shard_tensors"]), str(m["error"] or "")] for m in models]
         parts.append(tabulate(rows, headers=["sharded model", "verdict", "shards", "tensors",
                                              "problem"]))
     timed = sorted((r for r in reports if r.seconds is not None),

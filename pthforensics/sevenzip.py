@@ -35,7 +35,7 @@ def extract_7z(f: BinaryIO, cap: int, path: str) -> Iterator[list[tuple[str, IO[
     total = [0]
     files: list[tuple[str, IO[bytes]]] = []
 
-    class _Capped(Py7zIO):  # type: ignore[misc]
+    class _Capped(Py7zIO):
         def __init__(self, name: str) -> None:
             # closed in extract_7z's finally, after the scan of the member
             self.file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
@@ -59,7 +59,7 @@ def extract_7z(f: BinaryIO, cap: int, path: str) -> Iterator[list[tuple[str, IO[
         def size(self) -> int:
             return self.file.seek(0, 2)
 
-    class _Factory(WriterFactory):  # type: ignore[misc]
+    class _Factory(WriterFactory):
         def create(self, filename: str) -> Py7zIO:
             return _Capped(filename)
 

@@ -152,7 +152,7 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                 raise LimitExceeded("pickle opcodes", limits.max_pickle_ops, ops)
             if deadline is not None and not ops & 4095 and time.monotonic() > deadline:
                 raise LimitExceeded("seconds per file", limits.max_seconds, "more")
-            pos += start
+            pos = (pos or 0) + start
             name = op.name
             if name in ("PROTO",):
                 protocol = arg
@@ -175,11 +175,10 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                     stack.append(ref)
             elif name == "STACK_GLOBAL":
                 attr_v, module_v = pop(), pop()
-                module = module_v if isinstance(module_v, str) else None
-                attr = attr_v if isinstance(attr_v, str) else None
-                stack.append(add_global(module, attr, pos, name))
+                stack.append(add_global(module_v if isinstance(module_v, str) else None,
+                                        attr_v if isinstance(attr_v, str) else None, pos, name))
             elif name in ("EXT1", "EXT2", "EXT4"):
-                stack.append(add_global(None, None, pos, name, ext=int(arg)))
+                stack.append(add_global(None, None, pos, name, ext=_int(arg)))
             elif name == "OBJ":
                 items = pop_mark()
                 mark_called(items[0] if items else _UNKNOWN, pos)
@@ -201,7 +200,7 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                 if isinstance(target, _Ref) and target.index is not None:
                     builds_on_globals.append((pos, uses[target.index].qualname))
             elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                index = int(arg)
+                index = _int(arg)
                 if index > limits.max_memo:
                     raise LimitExceeded("pickle memo index", limits.max_memo, index)
                 memo[index] = stack[-1] if stack else _UNKNOWN
@@ -210,7 +209,7 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                     raise LimitExceeded("pickle memo size", limits.max_memo, len(memo) + 1)
                 memo[len(memo)] = stack[-1] if stack else _UNKNOWN
             elif name in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo.get(int(arg), _UNKNOWN))
+                stack.append(memo.get(_int(arg), _UNKNOWN))
             elif name == "POP":
                 if stack:
                     stack.pop()
@@ -250,7 +249,7 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                         nested.append((pos, raw))
                 stack.append(text)
             elif name in ("BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"):
-                value = bytes(arg)
+                value = bytes(arg) if isinstance(arg, bytes | bytearray) else b""
                 if len(value) >= 8 and looks_like_nested(value):
                     nested.append((pos, value))
                 stack.append(_UNKNOWN)
@@ -279,3 +278,8 @@ def _offset_from_message(message: str) -> int | None:
         if digits.isdigit():
             return int(digits)
     return None
+
+
+def _int(arg: object) -> int:
+    """An integer opcode argument (memo index, extension code)."""
+    return int(arg) if isinstance(arg, int | str) else -1
