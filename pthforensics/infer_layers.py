@@ -17,7 +17,13 @@ linear.py, batchnorm.py, normalization.py, rnn.py, activation.py, sparse.py):
   (``weight_hh`` rows = 1/3/4 x hidden), without ``_l{k}`` the *Cell variants;
   ``in_proj_weight`` or ``q_proj_weight`` is MultiheadAttention.
 - Tensors with other names directly on a module are bare ``nn.Parameter``s (class tokens,
-  position embeddings, layer scales): their module is a custom class, typed ``unknown``.
+  position embeddings, layer scales): their module is a custom class.  A few well-known
+  layouts get a low-confidence class name (torchvision/timm ``VisionTransformer``,
+  ``CNBlock``, transformers ``BertEmbeddings``, ``GPT2Attention``...); the rest is
+  ``unknown`` (confidence 0.2), never a confident wrong guess.
+- A full-model pickle names each module's class: that name wins (confidence 1.0), the
+  attributes still come from the shapes.  Parameter-less modules get a row only when their
+  class or name says what they are (``relu``, ``maxpool``, ``avgpool``, ``dropout``...).
 
 Nothing here imports torch.
 """

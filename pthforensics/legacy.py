@@ -152,6 +152,8 @@ class LegacyFormats:
             if key not in element:
                 complete = False
                 break
+            if pos + 8 > size:
+                break  # the file ends before this storage: integrity reports it missing
             f.seek(pos)
             raw = f.read(8)
             if len(raw) < 8:
