@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 from .errors import LimitExceeded
 from .limits import DEFAULT_LIMITS, Limits
@@ -145,6 +146,9 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
 
     if not candidates:
         return []
+    import multiprocessing  # noqa: PLC0415 - ~10 ms, only for real batches
+    from multiprocessing.connection import wait  # noqa: PLC0415
+
     ctx: Any = multiprocessing.get_context(
         "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     pending = deque(enumerate(candidates))

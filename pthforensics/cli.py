@@ -11,10 +11,11 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO, TextIO
+from dataclasses import replace
+from typing import IO, Any, TextIO
 
 from . import __version__
-from .batch import BatchOptions, run_batch
+from .batch import BatchOptions, analyze_candidate, run_batch
 from .discover import discover
 from .limits import DEFAULT_LIMITS, Limits
 from .pipeline import inspect_file
@@ -68,8 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--resume", metavar="FILE",
                       help="skip files already in this earlier --jsonl output (same path, size "
                            "and mtime); with --jsonl FILE the same file is appended to")
-    scan.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
-                      help="worker processes (default: one per core)")
+    scan.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                      help="worker processes (default: one per core; a single file is read "
+                           "in-process)")
     scan.add_argument("--deep", action="store_true",
                       help="add layers and the input guess to each report (torch-free)")
     scan.add_argument("--hidden", action="store_true", help="also walk hidden files/folders")
@@ -173,11 +175,10 @@ def _scan(args: argparse.Namespace) -> int:
     import os  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    from tqdm import tqdm  # noqa: PLC0415
-
     limits = _limits(args)
     try:
-        options = BatchOptions(jobs=args.jobs, limits=limits, deep=args.deep,
+        options = BatchOptions(jobs=args.jobs if args.jobs is not None else 0, limits=limits,
+                               deep=args.deep,
                                timeout=args.timeout, memory_mb=args.max_memory_mb or None)
     except ValueError as exc:
         print(f"pthforensics: error: {exc}", file=sys.stderr)
@@ -191,10 +192,12 @@ def _scan(args: argparse.Namespace) -> int:
     reports: list[FileReport] = [previous[(c.path, c.size, c.mtime)] for c in candidates
                                  if (c.path, c.size, c.mtime) in previous]
     todo = [c for c in candidates if (c.path, c.size, c.mtime) not in previous]
+    # One file and no -j: read it in-process, nothing to fork.  There is no memory cap
+    # in-process, so the scan takes the opcode walk before any C unpickling (fast=False).
+    in_process = args.jobs is None and len(todo) == 1
     if previous:
         logger.info("resuming: %d file(s) already scanned, %d to go", len(reports), len(todo))
-    progress = tqdm(total=len(todo), unit="file", file=sys.stderr, dynamic_ncols=True,
-                    disable=not sys.stderr.isatty() or args.quiet, leave=False)
+    progress = _progress(len(todo), enabled=sys.stderr.isatty() and not args.quiet)
     interrupted = False
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
@@ -221,7 +224,10 @@ def _scan(args: argparse.Namespace) -> int:
             progress.update()
 
         try:
-            run_batch(todo, options, on_start=on_start, on_report=on_report)
+            if in_process:
+                on_report(analyze_candidate(todo[0], replace(options, memory_mb=None)))
+            else:
+                run_batch(todo, options, on_start=on_start, on_report=on_report)
         except KeyboardInterrupt:
             interrupted = True
         finally:
@@ -249,6 +255,31 @@ def _scan(args: argparse.Namespace) -> int:
               "the output written so far is complete for those files", file=sys.stderr)
         return 130
     return batch.exit_code()
+
+
+class _NoProgress:
+    """Stands in for tqdm when stderr is not a terminal (tqdm costs ~15 ms to import)."""
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        """Nothing to draw."""
+
+    def update(self, n: int = 1) -> None:
+        """Nothing to draw."""
+
+    def write(self, text: str, file: IO[str] | None = None) -> None:
+        """Write ``text`` as a line, as tqdm does."""
+        print(text, file=file or sys.stderr)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _progress(total: int, *, enabled: bool) -> Any:
+    if not enabled:
+        return _NoProgress()
+    from tqdm import tqdm  # noqa: PLC0415
+
+    return tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
 
 
 def _ends_with_newline(path: str) -> bool:
