@@ -161,35 +161,42 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    zoo, n = build_zoo(args.files)
     cores = os.cpu_count() or 1
     ours = [sys.executable, "-m", "pthforensics", "scan", "--json", "-o", os.devnull]
-    tools = {f"pthforensics -j {cores}": [*ours, "-j", str(cores), str(zoo)]}
-    for name in ("picklescan", "modelscan"):
-        exe = shutil.which(name)
-        if exe:
-            tools[name] = [exe, "-p", str(zoo)]
-        else:
-            print(f"{name} not installed: column skipped", file=sys.stderr)
-    results = {name: measure(cmd, args.repeat) for name, cmd in tools.items()}
-    competitors = [v[0] for k, v in results.items() if not k.startswith("pthforensics")]
-    best = min(competitors) if competitors else None
-    print(f"zoo: {zoo} ({n} files)")
-    print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>6}"
-          f"{'speed-up vs faster rival':>26}")
-    ours_time = results[f"pthforensics -j {cores}"][0]
-    for name, (seconds, peak, code) in results.items():
-        ratio = f"{best / seconds:.1f}x" if best and name.startswith("pthforensics") else ""
-        print(f"{name:<20}{seconds:>9.2f}{n / seconds:>10.1f}{peak:>10.1f}{code:>6}{ratio:>26}")
-    print("\nscaling of pthforensics with -j:")
-    base = None
-    for jobs in range(1, cores + 1):
-        seconds, peak, _ = (results[f"pthforensics -j {cores}"] if jobs == cores else
-                            measure([*ours, "-j", str(jobs), str(zoo)], args.repeat))
-        base = base or seconds
-        print(f"  -j {jobs}: {seconds:6.2f} s  {n / seconds:7.1f} files/s  speed-up "
-              f"{base / seconds:.2f}x  peak {peak:.0f} MB")
-    del ours_time
+    for broken in (True, False):
+        zoo, n = build_zoo(args.files, broken=broken)
+        label = "with the broken samples" if broken else "without the broken samples"
+        print(f"\nzoo {label}: {zoo} ({n} files)")
+        tools = {f"pthforensics -j {cores}": [*ours, "-j", str(cores), str(zoo)]}
+        for name in ("picklescan", "modelscan"):
+            exe = shutil.which(name)
+            if exe:
+                tools[name] = [exe, "-p", str(zoo)]
+            else:
+                print(f"{name} not installed: column skipped", file=sys.stderr)
+        results = {name: measure(cmd, args.repeat) for name, cmd in tools.items()}
+        rivals = [v[0] for k, v in results.items() if not k.startswith("pthforensics")]
+        best = min(rivals) if rivals else None
+        print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>6}"
+              f"{'speed-up vs faster rival':>26}")
+        for name, (seconds, peak, code) in results.items():
+            ratio = f"{best / seconds:.1f}x" if best and name.startswith("pthforensics") else ""
+            print(f"{name:<20}{seconds:>9.2f}{n / seconds:>10.1f}{peak:>10.1f}{code:>6}"
+                  f"{ratio:>26}")
+        for name in tools:
+            if name.startswith("pthforensics"):
+                continue
+            out = subprocess.run(tools[name], capture_output=True, text=True, check=False)
+            tail = (out.stdout + out.stderr).strip().splitlines()[-1:] or [""]
+            print(f"  {name} last line: {tail[0][:110]}")
+        print("scaling of pthforensics with -j:")
+        base = None
+        for jobs in range(1, cores + 1):
+            seconds, peak, _ = (results[f"pthforensics -j {cores}"] if jobs == cores else
+                                measure([*ours, "-j", str(jobs), str(zoo)], args.repeat))
+            base = base or seconds
+            print(f"  -j {jobs}: {seconds:6.2f} s  {n / seconds:7.1f} files/s  speed-up "
+                  f"{base / seconds:.2f}x  peak {peak:.0f} MB")
     return 0
 
 
