@@ -218,6 +218,8 @@ _DANGEROUS_NAMES = frozenset({
     "load_dataset", "hf_hub_download", "snapshot_download",
     "from_pretrained", "load_model", "load_weights", "execute", "executemany", "shell",
     "check_returncode", "communicate", "pipe", "_execvpe", "spawn_main",
+    "load_url", "download", "download_url", "read_file", "read_text",
+    "read_bytes",
 })
 
 #: torch sub-packages whose functions load files, compile or run code, or spawn work.
@@ -230,7 +232,9 @@ _TORCH_DANGEROUS = ("torch.hub", "torch.jit", "torch.package", "torch.utils.cpp_
                     "torch.profiler", "torch.autograd.profiler", "torch._ops", "torch.library",
                     "torch._library", "torch.cuda.memory", "torch.backends", "torch._export",
                     "torch._higher_order_ops", "torch.utils._config_module", "torch._functorch",
-                    "torch.func", "torch.overrides", "torch._lazy", "torch.mps", "torch.xpu")
+                    "torch.func", "torch.overrides", "torch._lazy", "torch.mps", "torch.xpu",
+                    "torch.utils.model_zoo", "torch.utils.hipify", "torch.utils.jit",
+                    "torch.cuda.memory", "torch.cuda._utils", "torch._logging")
 
 #: Harmless to construct, but the building blocks of call chains; only a call on what they
 #: return would run code, and such calls are graded by the ``computed-callable`` rule.
@@ -349,9 +353,32 @@ def rule_globals(stream: PickleStream, scan: StreamScan) -> Iterator[Finding]:
         judgement = judge_global(use.module, use.name)
         if judgement is None:
             continue
+        if use.called and judgement.rule_id in _UNKNOWN_RULES and _is_function_name(use.name):
+            judgement = Judgement(Severity.MALICIOUS, "unknown-function-call",
+                                  f"the stream calls '{use.qualname}', a function outside the "
+                                  "allow-list (not a class): checkpoint writers only call "
+                                  "class constructors and torch's rebuild helpers")
         how = f"called by {_call_opcode(use)}" if use.called else f"named by {use.opcode}"
         yield Finding(judgement.rule_id, judgement.severity,
                       _loc(stream, use.offset, use.qualname), f"{judgement.reason} ({how})")
+
+
+_UNKNOWN_RULES = frozenset({"unknown-global", "unknown-torch-global"})
+#: Lower-case names that are classes (data containers that checkpoints may hold).
+_LOWERCASE_CLASSES = frozenset({"ndarray", "dtype", "matrix", "recarray", "record", "memmap_",
+                                "csr_matrix", "csc_matrix", "coo_matrix", "lil_matrix",
+                                "dok_matrix", "bsr_matrix", "dia_matrix", "csr_array",
+                                "csc_array", "coo_array", "defaultdict", "deque", "datetime",
+                                "date", "time", "timedelta", "timezone", "float16", "float32",
+                                "float64", "int8", "int16", "int32", "int64", "uint8",
+                                "bool_", "str_", "bytes_", "complex64", "complex128"})
+
+
+def _is_function_name(name: str | None) -> bool:
+    """Whether a global's last name component reads as a function rather than a class."""
+    leaf = (name or "").rsplit(".", 1)[-1]
+    core = leaf.lstrip("_")
+    return bool(core) and core[:1].islower() and leaf not in _LOWERCASE_CLASSES
 
 
 def _call_opcode(use: GlobalUse) -> str:

@@ -68,3 +68,24 @@ def test_python2_names_are_normalised() -> None:
 def test_torch_nn_classes_are_info() -> None:
     judgement = judge_global("torch.nn.modules.conv", "Conv2d")
     assert judgement is not None and judgement.severity is Severity.INFO
+
+
+def test_called_unknown_function_is_malicious() -> None:
+    from pthforensics.records import PickleStream
+    from pthforensics.rules import evaluate_stream
+    from pthforensics.static_scan import scan_stream
+
+    def grade(data: bytes) -> set[tuple[str, Severity]]:
+        return {(f.rule_id, f.severity) for f in evaluate_stream(PickleStream("p", data),
+                                                                  scan_stream(data))}
+
+    # A third-party *function* called at load time: malicious.
+    assert ("unknown-function-call", Severity.MALICIOUS) in grade(
+        b"\x80\x02csomepkg.utils\nrun_hook\nX\x01\x00\x00\x00x\x85R.")
+    assert ("unknown-function-call", Severity.MALICIOUS) in grade(
+        b"\x80\x02ctorch.cuda\n_lazy_call\nN\x85R.")
+    # A third-party *class* constructed (a full-model pickle's user class): suspicious.
+    assert grade(b"\x80\x02c__main__\nNet\n)\x81.") == {("unknown-global", Severity.SUSPICIOUS)}
+    # Named but not called: suspicious.
+    assert grade(b"\x80\x02csomepkg.utils\nrun_hook\n.") == {("unknown-global",
+                                                                Severity.SUSPICIOUS)}
