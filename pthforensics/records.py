@@ -6,9 +6,10 @@ creation.  This module imports nothing from the package, so there are no cycles.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum, unique
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Candidate",
@@ -159,9 +160,13 @@ class StorageEntry:
     """Bytes available for this storage."""
 
 
-@dataclass(frozen=True, slots=True)
-class TensorRecord:
-    """A tensor as declared by the file: no payload is read."""
+class TensorRecord(NamedTuple):
+    """A tensor as declared by the file: no payload is read.
+
+    A named tuple rather than a frozen dataclass: one is made per tensor on the scan's hot
+    path (thousands per file), where a dataclass's frozen ``__init__`` costs several times
+    more.  It is just as immutable.
+    """
 
     key: str
     """Key path in the object tree (``state_dict.conv1.weight``), wrappers stripped for
@@ -186,10 +191,7 @@ class TensorRecord:
     @property
     def numel(self) -> int:
         """Number of elements the shape declares."""
-        n = 1
-        for dim in self.shape:
-            n *= dim
-        return n
+        return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:

@@ -12,6 +12,7 @@ not fit).  Nothing is read from the file here.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,9 +178,12 @@ def _storage_dtype(storage: StorageRef) -> tuple[str, int]:
 def _ints(value: Any) -> tuple[int, ...] | None:
     if isinstance(value, Stub) and value.pf_global.name == "Size":
         value = value.pf_args[0] if value.pf_args else ()
-    if isinstance(value, tuple | list) and all(isinstance(v, int) for v in value):
-        return tuple(value)
-    return None
+    if not isinstance(value, tuple | list):
+        return None
+    try:
+        return tuple(map(operator.index, value))  # ints only (C speed); anything else: None
+    except TypeError:
+        return None
 
 
 def _mapping_items(obj: Any) -> list[tuple[Any, Any]] | None:
