@@ -243,7 +243,7 @@ def _scan(args: argparse.Namespace) -> int:
     if args.json or args.output:
         with _open_output(args.output) as out:
             out.write(batch_json(batch, models) + "\n")
-        if len(reports) > 1 and not args.quiet:
+        if len(reports) > 1 and not args.quiet and sys.stderr.isatty():
             print(batch_summary(batch, models, elapsed), file=sys.stderr)
     elif args.jsonl != "-":
         if len(reports) == 1 and not models:
