@@ -40,25 +40,44 @@ def looks_like_nested(data: bytes) -> bool:
 
 
 def looks_like_pickle(data: bytes | memoryview) -> bool:
-    """Cheap sniff: a protocol 2+ header, or protocol 0/1 text that starts a pickle.
+    """Sniff: a protocol 2+ header, or protocol 0/1 opcodes that a loader would act on.
 
-    Used to decide which members/values to scan.  For protocol 0/1 it requires the
-    first few opcodes to decode and to reach a global or ``STOP``.
+    Text files decode as opcodes too (``import os`` is INST, ``cat`` a GLOBAL), so for
+    protocol 0/1 the window (4 KiB) must either reach ``STOP``, or name an importable global
+    and use it (a call or ``BUILD``) before any decoding error, or decode to its very end
+    (a long valid opcode run: padding before a payload).  Globals whose module or name are
+    not dotted identifiers cannot be imported by a loader, so they mark text, not pickles.
     """
     if len(data) >= 2 and data[0] == 0x80 and data[1] in _PROTOCOL_MAGIC:
         return True
     if not data or data[0] not in _PICKLE_FIRST_BYTES:
         return False
+    window = bytes(data[:4096])
+    named = used = False
+    ops = last = 0
     try:
-        for count, (op, _arg, _pos) in enumerate(pickletools.genops(bytes(data[:4096]))):
-            if op.name in ("GLOBAL", "INST", "STACK_GLOBAL", "STOP", "REDUCE"):
+        for op, arg, pos in pickletools.genops(window):
+            ops, last = ops + 1, pos or 0
+            name = op.name
+            if name == "STOP":
                 return True
-            if count > 64:
-                return False
-    except Exception:  # noqa: BLE001 - undecodable means "not a pickle" here
-        return False
-    return False
+            if name in ("GLOBAL", "INST"):
+                module, _, attr = str(arg).partition(" ")
+                if not (_dotted(module) and _dotted(attr)):
+                    return False
+                named = True
+                used = used or name == "INST"
+            elif name in ("REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD") and named:
+                used = True
+    except Exception:  # noqa: BLE001 - where decoding stops decides, below
+        if named and used:
+            return True  # a payload followed by garbage still runs
+        return ops >= 32 and last + 512 >= len(window)  # the window ran out, not the opcodes
+    return ops >= 32 or named
 
+
+def _dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
 def pickle_end(data: bytes, start: int = 0, max_ops: int = 50_000_000) -> int | None:

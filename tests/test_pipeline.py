@@ -74,3 +74,23 @@ def test_archive_embedded_in_load_from_bytes_is_scanned(tmp_path: Path) -> None:
         report = analyze_file(str(path), fast=fast)
         assert report.verdict is not None and report.verdict.value == "malicious"
         assert any("(bytes)!archive/data.pkl" in str(f.location) for f in report.findings)
+
+
+@pytest.mark.parametrize("text", [b"import os\nimport sys\nprint(1)\n", b"col1,col2\n1,2\n",
+                                  b"class A:\n    pass\n", b"cat\ndog\nmore text here\n",
+                                  b"(see the notes)\n", b"# Title\n\ntext\n"])
+def test_text_files_are_not_pickles(tmp_path: Path, text: bytes) -> None:
+    from pthforensics.pickleops import looks_like_pickle
+
+    assert not looks_like_pickle(text)
+    path = tmp_path / "notes.txt"
+    path.write_bytes(text)
+    assert analyze_file(str(path)).status is Status.ERROR
+
+
+def test_padding_before_payload_is_still_a_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "padded.pkl"
+    # 10 000 POP-free NONE opcodes (torch.load's legacy path runs all of them), then a call.
+    path.write_bytes(b"N" * 10_000 + b"cos\nsystem\n(S'echo pthforensics-test'\ntR.")
+    report = analyze_file(str(path))
+    assert report.verdict is not None and report.verdict.value == "malicious"
