@@ -27,8 +27,19 @@ from typing import BinaryIO, cast
 from .errors import ContainerError, LimitExceeded
 from .legacy import ELEMENT_SIZES, LEGACY_MAGIC, LegacyFormats, Parts
 from .limits import DEFAULT_LIMITS, Limits
+from .numpy_header import MAGIC as NPY_MAGIC
+from .numpy_header import read_npy_header
 from .pickleops import looks_like_pickle, simple_values
-from .records import Container, Finding, Format, Location, PickleStream, Severity, StorageEntry
+from .records import (
+    Container,
+    Finding,
+    Format,
+    Location,
+    PickleStream,
+    Severity,
+    StorageEntry,
+    TensorRecord,
+)
 from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .sevenzip import extract_7z
 from .zipread import ZipEntry, read_member, read_zip_directory, zip_anomalies
@@ -60,6 +71,8 @@ def sniff(head: bytes, size: int) -> str | None:
         return "tar"
     if sniff_safetensors(head, size):
         return "safetensors"
+    if head.startswith(NPY_MAGIC):
+        return "npy"
     if looks_like_pickle(head):
         return "pickle"
     return None
@@ -195,6 +208,8 @@ class _Reader(LegacyFormats):
                              header_tensors=tensors, header_metadata=metadata)
         if kind == "pickle":
             return self._pickle_file(f, size, prefix, wrappers)
+        if kind == "npy":
+            return self._npy(f, size, prefix, wrappers)
         if _find_eocd(f, size):
             return self._zip(f, size, prefix, wrappers)
         raise self.error(f"not a recognised checkpoint format (first bytes {head[:8]!r}); "
@@ -231,6 +246,26 @@ class _Reader(LegacyFormats):
                 parts.findings.extend(inner.findings)
         return Container(self.path, Format.PICKLE, size, tuple(parts.streams), (),
                          tuple(parts.findings), wrappers)
+
+    def _npy(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
+        shape, dtype, offset, is_object = read_npy_header(f, size, self.path)
+        if not is_object:
+            # Named after the .npz member it came from ("x.npy!" -> "x"), else "array".
+            key = prefix.rstrip("!").rsplit("!", 1)[-1].rsplit("/", 1)[-1].removesuffix(".npy")
+            record = TensorRecord(key or "array", shape, dtype, storage_key=key or "array")
+            return Container(self.path, Format.NUMPY, size, wrappers=wrappers,
+                             header_tensors=(record,))
+        # An object array is a pickle after the header: np.load(allow_pickle=True) runs it.
+        if size - offset > self.limits.max_pickle_bytes:
+            raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes, size - offset,
+                                path=self.path)
+        f.seek(offset)
+        stream = PickleStream(f"{prefix}npy@{offset}", f.read(size - offset))
+        finding = Finding("numpy-object-array", Severity.INFO, Location(prefix or None, offset),
+                          "an object array: its data is a pickle, which np.load(allow_pickle="
+                          "True) unpickles; it was scanned")
+        return Container(self.path, Format.NUMPY, size, (stream,), findings=(finding,),
+                         wrappers=wrappers)
 
     # -- compressed wrappers -------------------------------------------------------------
 
@@ -374,7 +409,12 @@ def _merge(inners: list[Container], path: str, size: int) -> Container:
     for other in inners[1:]:
         streams.extend(replace(s, loaded=False) for s in other.streams)
         findings.extend(other.findings)
-    return replace(main, path=path, size=size, streams=tuple(streams), findings=tuple(findings))
+    tensors = main.header_tensors
+    if all(c.format is Format.NUMPY and not c.streams for c in inners):
+        # An .npz: every member is one array, named after the member.
+        tensors = tuple(t for c in inners for t in c.header_tensors)
+    return replace(main, path=path, size=size, streams=tuple(streams), findings=tuple(findings),
+                   header_tensors=tensors)
 
 
 def _find_eocd(f: BinaryIO, size: int) -> bool:

@@ -87,6 +87,7 @@ class Format(StrEnum):
     TORCHSCRIPT = "torchscript"
     ZIP = "zip"
     SEVEN_ZIP = "7z"
+    NUMPY = "numpy"
     UNKNOWN = "unknown"
 
 

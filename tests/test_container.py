@@ -183,3 +183,22 @@ def test_directory_and_missing_file(tmp_path: Path) -> None:
         read_container(str(tmp_path))
     with pytest.raises(ContainerError, match="cannot read"):
         read_container(str(tmp_path / "missing.pth"))
+
+
+def test_numpy_files(tmp_path: Path) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "a.npy", np.zeros((3, 4), dtype=np.float32))
+    c = read_container(str(tmp_path / "a.npy"))
+    assert c.format is Format.NUMPY and c.header_tensors[0].shape == (3, 4)
+    assert c.header_tensors[0].dtype == "float32" and not c.streams
+    np.savez(tmp_path / "b.npz", x=np.zeros(3), y=np.ones((2, 2), dtype=np.int64))
+    c = read_container(str(tmp_path / "b.npz"))
+    assert {t.key: t.dtype for t in c.header_tensors} == {"x": "float64", "y": "int64"}
+    # An object array carries a pickle after the header: it becomes a stream to scan.
+    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".ljust(117) + "\n"
+    evil = tmp_path / "evil.npy"
+    evil.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                     + header.encode() + b"cos\nsystem\n(S'echo x'\ntR.")
+    c = read_container(str(evil))
+    assert c.format is Format.NUMPY and c.streams[0].data.startswith(b"cos\nsystem")
