@@ -19,7 +19,6 @@ import contextlib
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import BinaryIO, cast
@@ -300,6 +299,8 @@ class _Reader(LegacyFormats):
             "bz2": lambda: cast(BinaryIO, bz2.BZ2File(f, "rb")),
             "xz": lambda: cast(BinaryIO, lzma.LZMAFile(f, "rb"))}  # noqa: SIM115
         cap = self.limits.max_decompressed_bytes
+        import tempfile  # noqa: PLC0415 - 4 ms, only for wrapped files
+
         with tempfile.TemporaryFile() as out:
             total = 0
             try:
@@ -389,6 +390,8 @@ class _Reader(LegacyFormats):
             if entry.size > self.limits.max_decompressed_bytes:
                 raise LimitExceeded("member size", self.limits.max_decompressed_bytes,
                                     entry.size, path=self.path, member=entry.name)
+            import tempfile  # noqa: PLC0415 - 4 ms, only for archives of checkpoints
+
             with tempfile.TemporaryFile() as tmp:
                 tmp.write(read_member(f, entry, self.limits.max_decompressed_bytes, self.path))
                 inners.append(self.read(tmp, entry.size, f"{prefix}{entry.name}!",

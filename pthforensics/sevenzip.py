@@ -8,7 +8,6 @@ a decompression bomb stops at the cap instead of filling memory or disk.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, BinaryIO
@@ -25,6 +24,8 @@ def extract_7z(f: BinaryIO, cap: int, path: str) -> Iterator[list[tuple[str, IO[
     Raises :class:`ContainerError` for a corrupt or encrypted archive and
     :class:`LimitExceeded` when the members add up to more than ``cap`` bytes.
     """
+    import tempfile  # noqa: PLC0415 - rare format, keep it off the start-up path
+
     try:
         import py7zr  # noqa: PLC0415 - optional, rare format
         from py7zr.io import Py7zIO, WriterFactory  # noqa: PLC0415
