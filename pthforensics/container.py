@@ -317,7 +317,8 @@ class _Reader(LegacyFormats):
     # -- zip -----------------------------------------------------------------------------
 
     def _zip(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
-        directory = read_zip_directory(f, size, self.limits, self.path)
+        directory = read_zip_directory(f, size, self.limits, self.path,
+                                       read_local=_not_storage)
         parts = Parts()
         parts.findings.extend(zip_anomalies(directory, size, prefix))
         entries = [e for e in directory.entries if not e.name.endswith("/")]
@@ -401,6 +402,13 @@ class _Reader(LegacyFormats):
                              prefix or None)
         merged = _merge(inners, self.path, size)
         return replace(merged, findings=tuple(parts.findings) + merged.findings)
+
+
+def _not_storage(name: str) -> bool:
+    """Whether a member is anything but a tensor storage (``<root>/data/<key>``); storages'
+    local headers are skipped when the layout accounts for them."""
+    head, _, key = name.rpartition("/")
+    return not (key and (head == "data" or head.endswith("/data")) and "." not in key)
 
 
 def _merge(inners: list[Container], path: str, size: int) -> Container:

@@ -156,7 +156,8 @@ class StorageEntry:
     member: str
     """Archive member (or stream) holding the bytes."""
     offset: int | None
-    """Absolute offset of the first payload byte in the file, when known."""
+    """Absolute offset of the first payload byte in the file, when known (``None`` for zip
+    storages whose local header the scan did not need to read)."""
     nbytes: int
     """Bytes available for this storage."""
 

@@ -17,7 +17,7 @@ import os
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -50,7 +50,13 @@ class ZipEntry:
     header_offset: int
     """Absolute offset of the local header in the file."""
     data_offset: int | None
-    """Absolute offset of the first data byte, ``None`` when the local header is bad."""
+    """Absolute offset of the first data byte, ``None`` when the local header is bad or was
+    not read."""
+    name_len: int = 0
+    """Length of the encoded name (the local header repeats it)."""
+    local_read: bool = True
+    """Whether the local header was read (storage members' are skipped when the layout
+    leaves no room for hidden bytes; see :func:`read_zip_directory`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +71,21 @@ class ZipDirectory:
     """Bytes before the first local header that the offsets do not account for."""
 
 
-def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str) -> ZipDirectory:
-    """Parse the end record and the central directory; raise on a truncated archive."""
+#: Room a skipped local header may take beyond its fixed part and name: torch's writer pads
+#: the extra field so that data starts on a 64-byte boundary (a 4-byte field header plus at
+#: most 63 bytes), and a data descriptor may follow the data.
+_LOCAL_SLACK = 4 + 64
+
+
+def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str,
+                       read_local: Callable[[str], bool] | None = None) -> ZipDirectory:
+    """Parse the end record and the central directory; raise on a truncated archive.
+
+    Local headers are read for every entry for which ``read_local(name)`` is true (all by
+    default).  Skipping the others saves a read per tensor storage; such an entry's local
+    header is still read when the space up to the next entry leaves room for more than
+    an aligned extra field, so no byte range goes unaccounted.
+    """
     tail_len = min(size, 22 + _MAX_COMMENT + 20)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
@@ -102,12 +121,39 @@ def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str) -> Zip
                              "the file: truncated or corrupt archive", path=path)
     f.seek(start)
     central = f.read(cd_size)
-    entries = tuple(_parse_central(f, central, count, prefix, size, path))
-    return ZipDirectory(entries, start, central_end, prefix)
+    entries = _parse_central(f, central, count, prefix, size, path, read_local)
+    if read_local is not None:
+        _verify_skipped(f, entries, start, size)
+    return ZipDirectory(tuple(entries), start, central_end, prefix)
+
+
+def _verify_skipped(f: BinaryIO, entries: list[ZipEntry], central_start: int,
+                    size: int) -> None:
+    """Read the local header of a skipped entry whose span does not meet the next one."""
+    order = sorted(range(len(entries)), key=lambda i: entries[i].header_offset)
+    for rank, i in enumerate(order):
+        e = entries[i]
+        if e.local_read:
+            continue
+        following = entries[order[rank + 1]].header_offset if rank + 1 < len(order) \
+            else central_start
+        minimal_end = e.header_offset + 30 + e.name_len + e.compressed_size
+        slack = _LOCAL_SLACK + (24 if e.flags & 0x8 else 0)
+        if not minimal_end <= following <= minimal_end + slack:
+            local_name, local_flags, data_offset = _read_local(f, e.header_offset, size,
+                                                               e.name_len)
+            entries[i] = ZipEntry(e.name, local_name, e.flags, local_flags, e.method, e.crc,
+                                  e.compressed_size, e.size, e.header_offset, data_offset,
+                                  e.name_len, True)
+        elif not e.flags & 0x8:
+            # Contiguous entries: the data ends where the next entry begins.
+            entries[i] = ZipEntry(e.name, None, e.flags, None, e.method, e.crc,
+                                  e.compressed_size, e.size, e.header_offset,
+                                  following - e.compressed_size, e.name_len, False)
 
 
 def _parse_central(f: BinaryIO, central: bytes, count: int, prefix: int, size: int,
-                   path: str) -> list[ZipEntry]:
+                   path: str, read_local: Callable[[str], bool] | None) -> list[ZipEntry]:
     entries: list[ZipEntry] = []
     at = 0
     for _ in range(count):
@@ -122,9 +168,13 @@ def _parse_central(f: BinaryIO, central: bytes, count: int, prefix: int, size: i
         usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
         name = _decode_name(raw_name, flags)
         header = offset + prefix
-        local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
-        entries.append(ZipEntry(name, local_name, flags, local_flags, method, crc, csize, usize,
-                                header, data_offset))
+        if read_local is None or read_local(name):
+            local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
+            entries.append(ZipEntry(name, local_name, flags, local_flags, method, crc, csize,
+                                    usize, header, data_offset, n_len, True))
+        else:
+            entries.append(ZipEntry(name, None, flags, None, method, crc, csize, usize, header,
+                                    None, n_len, False))
     return entries
 
 
@@ -180,12 +230,15 @@ def read_member(f: BinaryIO, entry: ZipEntry, cap: int, path: str, *,
                 prefix_only: int = 0) -> bytes:
     """Bytes of one member (stored or deflated), ignoring CRC and encryption flags as torch's
     reader does; at most ``cap`` bytes of output (``prefix_only`` bytes when set)."""
-    if entry.data_offset is None:
+    data_offset = entry.data_offset
+    if data_offset is None and not entry.local_read:
+        data_offset = _read_local(f, entry.header_offset, 1 << 62, entry.name_len)[2]
+    if data_offset is None:
         raise ContainerError("local header missing or corrupt", path=path, member=entry.name)
     want = prefix_only or entry.size
     if want > cap:
         raise LimitExceeded("member size", cap, want, path=path, member=entry.name)
-    f.seek(entry.data_offset)
+    f.seek(data_offset)
     if entry.method == 0:
         return f.read(min(want, entry.compressed_size))
     if entry.method == 8:
@@ -216,7 +269,9 @@ def zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[F
                           "counts, so a scanner and a loader can read different bytes")
     for e in entries:
         where = Location(prefix + e.name, e.header_offset)
-        if e.local_name is None:
+        if not e.local_read:
+            pass  # a tensor storage whose span the layout already accounts for
+        elif e.local_name is None:
             yield Finding("zip-bad-local-header", Severity.SUSPICIOUS, where,
                           "the central directory points at no valid local header")
         elif e.local_name != e.name:
@@ -239,8 +294,10 @@ def zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[F
 
 def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
     # (start, end, slack): a data descriptor (flag bit 3) may follow the data, 12-24 bytes.
-    spans = sorted((e.header_offset, (e.data_offset or e.header_offset + 30) + e.compressed_size,
-                    24 if e.flags & 0x8 else 0) for e in directory.entries)
+    spans = sorted((e.header_offset,
+                    (e.data_offset or e.header_offset + 30 + e.name_len) + e.compressed_size,
+                    (24 if e.flags & 0x8 else 0) + (0 if e.local_read else _LOCAL_SLACK))
+                   for e in directory.entries)
     spans.append((directory.central_offset, directory.central_end, 0))
     pos, slack = directory.prefix, 0
     for start, end, next_slack in spans:
