@@ -30,7 +30,7 @@ from .records import (
     TensorRecord,
     TensorSummary,
 )
-from .unpickle import GlobalName, PersistentRef, StorageRef, Stub
+from .unpickle import GlobalName, MappingStub, PersistentRef, Recorder, StorageRef, Stub, TensorCall
 
 __all__ = ["BUFFER_SUFFIXES", "check_integrity", "extract_checkpoint", "is_learnable",
            "strip_prefixes", "summarize", "unreferenced_storages"]
@@ -101,9 +101,9 @@ class _Walk:
 
 
 def _global(obj: Any) -> GlobalName | None:
-    if isinstance(obj, Stub):
+    if isinstance(obj, Stub | Recorder):
         return obj.pf_global
-    if isinstance(obj, type) and issubclass(obj, Stub):
+    if isinstance(obj, type) and issubclass(obj, Stub | MappingStub):
         return obj.pf_global
     return None
 
@@ -116,18 +116,23 @@ def _dtype_name(obj: Any) -> str | None:
 
 
 def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
-    """The tensor a rebuild stub describes, or ``None`` when ``obj`` is not one."""
-    g = _global(obj)
-    if g is None:
-        if isinstance(obj, PersistentRef) and isinstance(obj.pid, str | bytes):
-            base = walk.header.get(obj.pid if isinstance(obj.pid, str) else obj.pid.decode())
-            return _rekey(base, key) if base else None
-        return None
-    args = obj.pf_args if isinstance(obj, Stub) else ()
+    """The tensor a recorded rebuild call describes, or ``None`` when ``obj`` is not one."""
+    g: GlobalName | None
+    if type(obj) is TensorCall:
+        g, args = obj.fn, obj.args
+    else:
+        g = _global(obj)
+        if g is None:
+            if isinstance(obj, PersistentRef) and isinstance(obj.pid, str | bytes):
+                pid = obj.pid if isinstance(obj.pid, str) else obj.pid.decode("latin-1")
+                base = walk.header.get(pid)
+                return _rekey(base, key) if base else None
+            return None
+        args = obj.pf_args if isinstance(obj, Stub) else ()
     if g.module == "torch._tensor" and g.name.startswith("_rebuild_from_type") and len(args) >= 3:
         inner = args[0]
-        if isinstance(inner, type) and issubclass(inner, Stub) and isinstance(args[2], tuple):
-            return _as_tensor(inner(*args[2]), key, walk)
+        if isinstance(inner, Recorder) and isinstance(args[2], tuple):
+            return _as_tensor(inner(*args[2]), key, walk)  # our recorder: records only
         return None
     if g.module != "torch._utils":
         return None
@@ -202,7 +207,7 @@ def _mapping_items(obj: Any) -> list[tuple[Any, Any]] | None:
 
 
 def _module_versions(obj: Any) -> tuple[tuple[str, int | None], ...] | None:
-    state = obj.pf_state if isinstance(obj, Stub) else None
+    state = getattr(obj, "pf_state", None) if isinstance(obj, Stub | MappingStub) else None
     if isinstance(state, tuple) and state and isinstance(state[0], dict):
         state = state[0]
     meta = state.get("_metadata") if isinstance(state, dict) else None

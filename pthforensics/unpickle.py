@@ -27,7 +27,8 @@ from typing import Any, ClassVar, NamedTuple
 from .errors import PickleDecodeError
 from .records import PickleStream
 
-__all__ = ["GlobalName", "PickleTree", "StorageRef", "Stub", "StubUnpickler",
+__all__ = ["GlobalName", "MappingStub", "PickleTree", "Recorder", "StorageRef", "Stub",
+           "StubUnpickler", "TensorCall",
            "find_pickle_values", "unpickle_stream"]
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,43 @@ class Stub:
         return f"<stub {self.pf_global}>"
 
 
+class TensorCall(NamedTuple):
+    """A call of one of torch's tensor rebuild functions, recorded, never made."""
+
+    fn: GlobalName
+    args: tuple[Any, ...]
+
+
+class Recorder:
+    """Stands for an allow-listed ``torch._utils._rebuild_*`` function: calling it records
+    the call as a :class:`TensorCall` (lighter than a stub instance: one per tensor)."""
+
+    __slots__ = ("pf_global",)
+
+    def __init__(self, ref: GlobalName) -> None:
+        self.pf_global = ref
+
+    def __call__(self, *args: Any) -> TensorCall:
+        return TensorCall(self.pf_global, args)
+
+    def __repr__(self) -> str:
+        return f"<recorder {self.pf_global}>"
+
+
+class MappingStub(dict[Any, Any]):
+    """Stands for ``collections.OrderedDict``: a plain dict (filled by ``SETITEMS`` at C
+    speed) that keeps the state a ``BUILD`` gives it (a state_dict's ``_metadata``)."""
+
+    __slots__ = ("pf_state",)
+    pf_global: ClassVar[GlobalName] = GlobalName("collections", "OrderedDict")
+
+    def __setstate__(self, state: Any) -> None:
+        self.pf_state = state
+
+    def __repr__(self) -> str:
+        return f"<stub {self.pf_global} of {len(self)} items>"
+
+
 @dataclass(frozen=True, slots=True)
 class PickleTree:
     """The object tree of one stream, or how far decoding got."""
@@ -128,15 +166,24 @@ class StubUnpickler(pickle.Unpickler):
         super().__init__(file, encoding="latin1")
         self.globals_seen: list[GlobalName] = []
         self.storages: list[StorageRef] = []
-        self._classes: dict[tuple[str, str], type[Stub]] = {}
+        self._classes: dict[tuple[str, str], Any] = {}
 
-    def find_class(self, module: str, name: str) -> type[Stub]:
-        """Return a stub class standing for ``module.name``; nothing is imported."""
+    def find_class(self, module: str, name: str) -> Any:
+        """Return a stub standing for ``module.name``; nothing is imported.
+
+        Torch's tensor rebuild functions get a :class:`Recorder` and ``OrderedDict`` a
+        :class:`MappingStub` (both only record); everything else a :class:`Stub` subclass.
+        """
         ref = GlobalName(str(module), str(name))
         self.globals_seen.append(ref)
         cls = self._classes.get((ref.module, ref.name))
         if cls is None:
-            cls = type("Stub", (Stub,), {"pf_global": ref, "__slots__": ()})
+            if ref.module == "torch._utils" and ref.name.startswith("_rebuild_"):
+                cls = Recorder(ref)
+            elif ref.module == "collections" and ref.name == "OrderedDict":
+                cls = MappingStub
+            else:
+                cls = type("Stub", (Stub,), {"pf_global": ref, "__slots__": ()})
             self._classes[(ref.module, ref.name)] = cls
         return cls
 
@@ -145,8 +192,10 @@ class StubUnpickler(pickle.Unpickler):
         if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] in ("storage", b"storage"):
             storage_type = pid[1].pf_global if isinstance(pid[1], type) and issubclass(
                 pid[1], Stub) else None
-            numel = pid[4] if isinstance(pid[4], int) else None
-            ref = StorageRef(storage_type, _text(pid[2]), _text(pid[3]), numel)
+            numel = pid[4] if type(pid[4]) is int else None
+            key, location = pid[2], pid[3]
+            ref = StorageRef(storage_type, key if type(key) is str else _text(key),
+                             location if type(location) is str else _text(location), numel)
             self.storages.append(ref)
             return ref
         return PersistentRef(pid)
@@ -181,14 +230,14 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
             continue  # text is only bytes in disguise inside _codecs.encode (below)
         if depth >= max_depth:
             continue
+        if type(obj) is TensorCall:
+            continue  # tensor rebuild arguments: shapes and storage ids, read elsewhere
         if isinstance(obj, dict):
             stack.extend((v, depth + 1) for v in obj.values())
             stack.extend((k, depth + 1) for k in obj if isinstance(k, bytes | str))
         elif isinstance(obj, list | tuple | set | frozenset):
             stack.extend((v, depth + 1) for v in obj)
         elif isinstance(obj, Stub):
-            if obj.pf_global.module == "torch._utils":
-                continue  # tensor rebuild arguments: shapes and storage ids, read elsewhere
             if obj.pf_global.name == "encode" and obj.pf_global.module in ("_codecs", "codecs") \
                     and obj.pf_args and isinstance(obj.pf_args[0], str):
                 # Protocol 2 pickles bytes as _codecs.encode(latin-1 text, "latin1").
