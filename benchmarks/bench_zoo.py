@@ -148,8 +148,10 @@ def _architecture(rng: random.Random, torch):  # type: ignore[no-untyped-def]
 def measure(cmd: list[str], repeat: int) -> tuple[float, float, int]:
     times, peaks, code = [], [], 0
     for _ in range(repeat):
+        # From the repository root, so `python -m pthforensics` runs this checkout.
         out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True,
-                             text=True, check=True).stdout.split()
+                             text=True, check=True,
+                             cwd=Path(__file__).resolve().parent.parent).stdout.split()
         times.append(float(out[0]))
         peaks.append(int(out[1]) / 1024)
         code = int(out[2])
@@ -162,9 +164,8 @@ def _compile_package() -> None:
     otherwise recompile every module in every measured process."""
     import compileall
 
-    import pthforensics
-
-    compileall.compile_dir(str(Path(pthforensics.__file__).parent), quiet=1)
+    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "pthforensics"),
+                           quiet=1)
 
 
 def main() -> int:
