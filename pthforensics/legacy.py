@@ -34,6 +34,7 @@ from .records import (
     TensorRecord,
 )
 from .unpickle import Stub, StubUnpickler
+from .zipread import pread
 
 if TYPE_CHECKING:
     import tarfile
@@ -154,8 +155,7 @@ class LegacyFormats:
                 break
             if pos + 8 > size:
                 break  # the file ends before this storage: integrity reports it missing
-            f.seek(pos)
-            raw = f.read(8)
+            raw = pread(f, 8, pos)  # one small read per storage, not a buffer refill
             if len(raw) < 8:
                 break
             (numel,) = struct.unpack("<q", raw)
@@ -234,8 +234,7 @@ class LegacyFormats:
                     return dtypes
                 key, _location, storage_type = value
                 dtype = ELEMENT_SIZES.get(str(storage_type).rsplit(".", 1)[-1], ("uint8", 1))
-                f.seek(pos)
-                raw = f.read(8)
+                raw = pread(f, 8, pos)
                 if len(raw) < 8:
                     return dtypes
                 (numel,) = struct.unpack("<q", raw)

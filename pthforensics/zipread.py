@@ -25,7 +25,8 @@ from .errors import ContainerError, LimitExceeded
 from .limits import Limits
 from .records import Finding, Location, Severity
 
-__all__ = ["ZipDirectory", "ZipEntry", "read_member", "read_zip_directory", "zip_anomalies"]
+__all__ = ["ZipDirectory", "ZipEntry", "pread", "read_member", "read_zip_directory",
+           "zip_anomalies"]
 
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
@@ -201,7 +202,7 @@ def _decode_name(raw: bytes, flags: int) -> str:
     return raw.decode("cp437")
 
 
-def _pread(f: BinaryIO, size: int, offset: int) -> bytes:
+def pread(f: BinaryIO, size: int, offset: int) -> bytes:
     """``size`` bytes at ``offset``: one ``pread`` where the file has a descriptor (a
     seek+read on a buffered file reads a whole buffer, for thousands of local headers)."""
     try:
@@ -215,13 +216,13 @@ def _read_local(f: BinaryIO, header: int, size: int, name_len: int
                 ) -> tuple[str | None, int | None, int | None]:
     if header + 30 > size:
         return None, None, None
-    raw = _pread(f, 30 + name_len, header)
+    raw = pread(f, 30 + name_len, header)
     if raw[:4] != _LOCAL or len(raw) < 30:
         return None, None, None
     (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H",
                                                                            raw[:30])
     if n_len != name_len:
-        raw = _pread(f, 30 + n_len, header)
+        raw = pread(f, 30 + n_len, header)
     name = _decode_name(raw[30:30 + n_len], flags)
     return name, flags, header + 30 + n_len + e_len
 
