@@ -13,23 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from _measure import compile_package, measure
+
 WORK = Path(__file__).resolve().parent / "_work"
 
-# A fresh wrapper process per measurement, so ru_maxrss of its children is that command's.
-_MEASURE = (
-    "import resource, subprocess, sys, time\n"
-    "t = time.perf_counter()\n"
-    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
-    ".returncode\n"
-    "dt = time.perf_counter() - t\n"
-    "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)\n"
-)
 
 
 def make_checkpoint(size_mb: int) -> Path:
@@ -52,31 +43,8 @@ def make_checkpoint(size_mb: int) -> Path:
     return path
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[float, float, int]:
-    times, peaks, code = [], [], 0
-    for _ in range(repeat):
-        # From the repository root, so `python -m pthforensics` runs this checkout.
-        out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True,
-                             text=True, check=True,
-                             cwd=Path(__file__).resolve().parent.parent).stdout.split()
-        times.append(float(out[0]))
-        peaks.append(int(out[1]) / 1024)
-        code = int(out[2])
-    return statistics.median(times), max(peaks), code
-
-
-def _compile_package() -> None:
-    """Byte-compile pthforensics once, as pip does for torch and picklescan at install time:
-    with PYTHONDONTWRITEBYTECODE set (as on this machine) an editable install would
-    otherwise recompile every module in every measured process."""
-    import compileall
-
-    compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "pthforensics"),
-                           quiet=1)
-
-
 def main() -> int:
-    _compile_package()
+    compile_package()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 300], help="MB")
     parser.add_argument("--repeat", type=int, default=3)

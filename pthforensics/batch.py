@@ -78,8 +78,9 @@ def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport
     extra = dict(report.extra)
     if candidate.model:
         extra["model"] = candidate.model
-    return replace(report, mtime=candidate.mtime, size=candidate.size if report.size is None
-                   else report.size, extra=tuple(extra.items()))
+    # Size and mtime as found on disk: --resume matches on them.
+    return replace(report, mtime=candidate.mtime, size=candidate.size,
+                   extra=tuple(extra.items()))
 
 
 def _cap_memory(memory_mb: int | None) -> None:

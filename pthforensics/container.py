@@ -312,7 +312,8 @@ class _Reader(LegacyFormats):
                         out.write(chunk)
             except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
                 raise self.error(f"{kind} data is corrupt or truncated ({exc})") from exc
-            return self.read(out, total, f"{prefix}{kind}!", (*wrappers, kind))
+            inner = self.read(out, total, f"{prefix}{kind}!", (*wrappers, kind))
+        return replace(inner, size=size)  # the wrapped file's own size, not the payload's
 
     # -- zip -----------------------------------------------------------------------------
 

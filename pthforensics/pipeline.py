@@ -8,7 +8,6 @@ bad file: every failure becomes a ``FileReport`` with ``status="error"``.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -208,8 +207,18 @@ def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = Fal
     ``fast``: see :func:`scan_container` (only where the process has a memory cap).
     """
     start = time.perf_counter()
+    scanned = _read_and_scan(path, limits, fast, start)
+    if isinstance(scanned, FileReport):
+        return scanned
+    container, findings, checkpoint = scanned
+    return _report(path, container, findings, checkpoint, time.perf_counter() - start)
+
+
+def _read_and_scan(path: str, limits: Limits, fast: bool, start: float
+                   ) -> tuple[Container, tuple[Finding, ...], Checkpoint | None] | FileReport:
+    """Container and scan of ``path``, or the error report when no verdict is possible
+    (a bug on one file becomes an ``internal`` error, so a batch never stops)."""
     try:
-        size = os.path.getsize(path) if os.path.isfile(path) else None
         container = read_container(path, limits=limits, fast=fast)
         findings, checkpoint = scan_container(container, limits=limits, fast=fast)
     except PthForensicsError as exc:
@@ -222,10 +231,10 @@ def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = Fal
     except Exception as exc:
         logger.exception("%s: internal error", path)
         return error_report(path, exc, stage="internal", seconds=time.perf_counter() - start)
-    return _report(path, size, container, findings, checkpoint, time.perf_counter() - start)
+    return container, findings, checkpoint
 
 
-def _report(path: str, size: int | None, container: Container, findings: tuple[Finding, ...],
+def _report(path: str, container: Container, findings: tuple[Finding, ...],
             checkpoint: Checkpoint | None, seconds: float) -> FileReport:
     main = checkpoint.main if checkpoint else None
     tensors = summarize(main.tensors) if main else (
@@ -238,7 +247,7 @@ def _report(path: str, size: int | None, container: Container, findings: tuple[F
                                      if checkpoint else []}))
     return FileReport(path=path, status=Status.OK, format=container.format.value,
                       verdict=verdict_of(findings), findings=findings, tensors=tensors,
-                      wrappers=container.wrappers, size=size, seconds=seconds,
+                      wrappers=container.wrappers, size=container.size, seconds=seconds,
                       metadata=checkpoint.metadata[:50] if checkpoint else (),
                       extra=tuple(extra))
 
@@ -251,13 +260,11 @@ def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = Tr
     from .layers import group_layers  # noqa: PLC0415
 
     start = time.perf_counter()
-    try:
-        size = os.path.getsize(path) if os.path.isfile(path) else None
-        container = read_container(path, limits=limits, fast=fast)
-        findings, checkpoint = scan_container(container, limits=limits, fast=fast)
-    except PthForensicsError as exc:
-        return error_report(path, exc, seconds=time.perf_counter() - start)
-    report = _report(path, size, container, findings, checkpoint, 0.0)
+    scanned = _read_and_scan(path, limits, fast, start)
+    if isinstance(scanned, FileReport):
+        return scanned
+    container, findings, checkpoint = scanned
+    report = _report(path, container, findings, checkpoint, 0.0)
     main = checkpoint.main if checkpoint else None
     if main is None:
         return replace(report, layers=(), seconds=time.perf_counter() - start)

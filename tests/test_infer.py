@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import torch
+from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
@@ -35,17 +36,6 @@ import zoo  # type: ignore[import-not-found]  # noqa: E402
 #: containers holding bare parameters (a VisionTransformer root) cannot be named.
 NAMEABLE = {n for n in dir(nn) if isinstance(getattr(nn, n), type)} | {
     "Conv1D", "NonDynamicallyQuantizableLinear", "GPT2Attention", "LayerNorm2d"}
-
-
-def to_state(sd: Any, *, sort: bool = False, metadata: bool = True,
-             class_names: tuple[tuple[str, str], ...] = ()) -> StateDict:
-    """``state_dict()`` -> StateDict, as the tensors stage would record it."""
-    items = sorted(sd.items()) if sort else list(sd.items())
-    tensors = tuple(TensorRecord(k, tuple(v.shape), str(v.dtype).removeprefix("torch."),
-                                 itemsize=v.element_size()) for k, v in items)
-    versions = (tuple((k, v.get("version")) for k, v in sd._metadata.items())
-                if metadata and hasattr(sd, "_metadata") else None)
-    return StateDict("", tensors, module_versions=versions, class_names=class_names)
 
 
 def analyse(model: nn.Module, **kw: Any) -> tuple[tuple[LayerGroup, ...],

@@ -9,21 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from _helpers import to_state
 from torch import nn
 
 from pthforensics.layers import group_layers, module_and_leaf, natural_module_key
 from pthforensics.records import StateDict, TensorRecord
-
-
-def to_state(sd: Any, *, sort: bool = False, metadata: bool = True,
-             class_names: tuple[tuple[str, str], ...] = ()) -> StateDict:
-    """``state_dict()`` -> StateDict, as the tensors stage would record it."""
-    items = sorted(sd.items()) if sort else list(sd.items())
-    tensors = tuple(TensorRecord(k, tuple(v.shape), str(v.dtype).removeprefix("torch."),
-                                 itemsize=v.element_size()) for k, v in items)
-    versions = (tuple((k, v.get("version")) for k, v in sd._metadata.items())
-                if metadata else None)
-    return StateDict("", tensors, module_versions=versions, class_names=class_names)
 
 
 class Net(nn.Module):

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import torch
+from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
@@ -37,18 +38,9 @@ ZOO_CHAINS = ["tv_mobilenet_v2", "tv_efficientnet_b0", "tv_alexnet", "cifar_cnn"
               "lenet5_padded", "ecg_net", "char_rnn", "fixed_len_text", "sensor_lstm_flat"]
 
 
-def to_state(sd: Any, *, sort: bool = False) -> StateDict:
-    """``state_dict()`` -> StateDict; ``sort`` drops _metadata and sorts the keys."""
-    items = sorted(sd.items()) if sort else list(sd.items())
-    tensors = tuple(TensorRecord(k, tuple(v.shape), str(v.dtype).removeprefix("torch."),
-                                 itemsize=v.element_size()) for k, v in items)
-    versions = None if sort else tuple((k, v.get("version")) for k, v in sd._metadata.items())
-    return StateDict("", tensors, module_versions=versions)
-
-
 def inspect(model: nn.Module, *, sort: bool = False, input_shape: tuple[int, ...] | None = None
             ) -> tuple[nn.Module, str, InputGuess, Any, StateDict]:
-    state = to_state(model.state_dict(), sort=sort)
+    state = to_state(model.state_dict(), sort=sort, metadata=not sort)
     groups = group_layers(state)
     guesses = infer.infer_layers(groups)
     guess = infer.infer_input(groups, guesses)
