@@ -19,6 +19,7 @@ import contextlib
 import io
 import logging
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import BinaryIO, cast
@@ -78,9 +79,13 @@ def sniff(head: bytes, size: int) -> str | None:
 
 
 def sniff_file(path: str) -> str | None:
-    """:func:`sniff` on the first 4 KiB of ``path`` (``None`` for empty/unreadable files)."""
+    """:func:`sniff` on the first 4 KiB of ``path`` (``None`` for empty, unreadable or
+    non-regular files: opening a FIFO would block)."""
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        size = st.st_size
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError:
@@ -156,9 +161,13 @@ def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = F
     with a memory cap (CPython's C unpickler sizes its memo from indices in the file).
     """
     try:
-        if os.path.isdir(path):
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
             raise ContainerError("is a directory, not a checkpoint file", path=path)
-        size = os.path.getsize(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ContainerError("not a regular file (a pipe, socket or device); refusing to "
+                                 "read it", path=path)
+        size = st.st_size
         with open(path, "rb") as f:
             return _Reader(path, limits, fast).read(f, size, "", ())
     except OSError as exc:

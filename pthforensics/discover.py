@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 
 from .container import read_shard_index, sniff_file
@@ -62,13 +63,15 @@ def _walk(root: str, include_hidden: bool, exclude: Sequence[str]) -> Iterator[s
 
 
 def _is_checkpoint(path: str) -> bool:
-    if sniff_file(path) is not None:
-        return True
     try:
-        empty_or_unreadable = os.path.getsize(path) == 0
+        st = os.stat(path)
     except OSError:
         return True  # report it as an error rather than dropping it
-    return empty_or_unreadable and path.endswith(_CHECKPOINT_EXTENSIONS)
+    if not stat.S_ISREG(st.st_mode):
+        return False  # pipes, sockets, devices: not checkpoints, and opening may block
+    if sniff_file(path) is not None:
+        return True
+    return st.st_size == 0 and path.endswith(_CHECKPOINT_EXTENSIONS)
 
 
 def discover(paths: Sequence[str], *, include_hidden: bool = False,

@@ -138,3 +138,14 @@ def test_deep_adds_layers(zoo: Path, tmp_path: Path) -> None:
     [report] = json.loads(out.read_text())["reports"]
     assert report["layers"] and report["layers"][0]["type"] == "Linear"
     assert report["input"]["status"] in ("fixed", "free", "unknown")
+
+
+def test_fifo_neither_hangs_discovery_nor_a_scan(tmp_path: Path) -> None:
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.pth")
+    torch.save({}, folder / "ok.pth")
+    found, _ = discover([str(folder)])
+    assert _names(found) == ["ok.pth"]
+    # Named explicitly, it is an error report, not a blocked read.
+    assert main(["scan", str(folder / "pipe.pth")]) == 2
