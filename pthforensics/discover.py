@@ -50,7 +50,17 @@ def _excluded(path: str, patterns: Sequence[str]) -> bool:
 
 def _walk(root: str, include_hidden: bool, exclude: Sequence[str]) -> Iterator[str]:
     root_real = os.path.realpath(root)
+    visited: set[tuple[int, int]] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
+        try:
+            st = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in visited:
+            dirs[:] = []  # a symbolic link back to a folder already walked: a cycle
+            continue
+        visited.add((st.st_dev, st.st_ino))
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS
                          and (include_hidden or not d.startswith("."))
                          and not _excluded(os.path.join(folder, d), exclude)

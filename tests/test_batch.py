@@ -149,3 +149,9 @@ def test_fifo_neither_hangs_discovery_nor_a_scan(tmp_path: Path) -> None:
     assert _names(found) == ["ok.pth"]
     # Named explicitly, it is an error report, not a blocked read.
     assert main(["scan", str(folder / "pipe.pth")]) == 2
+
+
+def test_symlink_cycle_terminates(zoo: Path) -> None:
+    (zoo / "a" / "loop").symlink_to(zoo, target_is_directory=True)
+    found, _ = discover([str(zoo)])
+    assert _names(found) == ["broken.pt", "lin.pth", "noext", "photo.jpg"]
