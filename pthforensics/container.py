@@ -340,8 +340,9 @@ class _Reader(LegacyFormats):
             return self._zip_wrapper(f, entries, size, prefix, wrappers, parts)
         root = data_pkls[0].name.rsplit("/", 1)[0] if data_pkls and "/" in data_pkls[0].name \
             else (names[0].split("/", 1)[0] if "/" in names[0] else "")
+        root_slash = root + "/" if root else ""
         for entry in entries:
-            self._zip_member(f, entry, root, prefix, parts)
+            self._zip_member(f, entry, root_slash, prefix, parts)
         parts.streams.sort(key=lambda s: (s.role != "object", s.role != "constants"))
         if is_script:
             parts.findings.append(Finding(
@@ -352,12 +353,12 @@ class _Reader(LegacyFormats):
                          tuple(parts.streams), tuple(parts.storages), tuple(parts.findings),
                          wrappers)
 
-    def _zip_member(self, f: BinaryIO, entry: ZipEntry, root: str, prefix: str,
+    def _zip_member(self, f: BinaryIO, entry: ZipEntry, root_slash: str, prefix: str,
                     parts: Parts) -> None:
-        inner = entry.name[len(root) + 1:] if root and entry.name.startswith(root + "/") \
-            else entry.name
-        label = f"{prefix}{entry.name}"
-        if inner.startswith("data/") and "/" not in inner[5:]:
+        name = entry.name
+        inner = name[len(root_slash):] if root_slash and name.startswith(root_slash) else name
+        label = prefix + name
+        if inner.startswith("data/") and inner.find("/", 5) < 0:
             parts.storages.append(StorageEntry(inner[5:], label,
                                                entry.data_offset if not prefix else None,
                                                entry.size))

@@ -147,9 +147,9 @@ class PickleStream:
     """Whether ``torch.load`` / ``pickle.load`` would unpickle it."""
 
 
-@dataclass(frozen=True, slots=True)
-class StorageEntry:
-    """Where the bytes of one storage live, without reading them."""
+class StorageEntry(NamedTuple):
+    """Where the bytes of one storage live, without reading them (a named tuple: one per
+    storage member, on the hot path)."""
 
     key: str
     """The storage key a tensor's persistent id refers to."""

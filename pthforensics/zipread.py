@@ -19,7 +19,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from .errors import ContainerError, LimitExceeded
 from .limits import Limits
@@ -34,11 +34,12 @@ _ZIP64_EOCD = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
+_CENTRAL_STRUCT = struct.Struct("<4s6H3L5HLL")
 
 
-@dataclass(frozen=True, slots=True)
-class ZipEntry:
-    """One central-directory entry and what its local header says."""
+class ZipEntry(NamedTuple):
+    """One central-directory entry and what its local header says (a named tuple: one per
+    member, thousands per archive)."""
 
     name: str
     local_name: str | None
@@ -157,16 +158,19 @@ def _parse_central(f: BinaryIO, central: bytes, count: int, prefix: int, size: i
                    path: str, read_local: Callable[[str], bool] | None) -> list[ZipEntry]:
     entries: list[ZipEntry] = []
     at = 0
+    end = len(central)
+    unpack = _CENTRAL_STRUCT.unpack_from
     for _ in range(count):
-        if central[at:at + 4] != _CENTRAL or at + 46 > len(central):
+        if at + 46 > end or central[at:at + 4] != _CENTRAL:
             raise ContainerError(f"zip central directory entry {len(entries)} is corrupt",
                                  path=path)
         (_s, _vm, _vn, flags, method, _t, _d, crc, csize, usize, n_len, e_len, c_len, _dn,
-         _ia, _ea, offset) = struct.unpack("<4s6H3L5HLL", central[at:at + 46])
+         _ia, _ea, offset) = unpack(central, at)
         raw_name = central[at + 46:at + 46 + n_len]
-        extra = central[at + 46 + n_len:at + 46 + n_len + e_len]
+        if e_len:
+            extra = central[at + 46 + n_len:at + 46 + n_len + e_len]
+            usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
         at += 46 + n_len + e_len + c_len
-        usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
         name = _decode_name(raw_name, flags)
         header = offset + prefix
         if read_local is None or read_local(name):
@@ -269,28 +273,29 @@ def zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[F
                           f"{count} entries share this name; zip readers disagree on which one "
                           "counts, so a scanner and a loader can read different bytes")
     for e in entries:
-        where = Location(prefix + e.name, e.header_offset)
-        if not e.local_read:
-            pass  # a tensor storage whose span the layout already accounts for
-        elif e.local_name is None:
-            yield Finding("zip-bad-local-header", Severity.SUSPICIOUS, where,
-                          "the central directory points at no valid local header")
-        elif e.local_name != e.name:
-            yield Finding("zip-name-mismatch", Severity.SUSPICIOUS, where,
-                          f"the local header names it {e.local_name!r}")
-        if e.flags & 0x2041:
-            yield Finding("zip-encrypted-entry", Severity.SUSPICIOUS, where,
-                          f"flag bits 0x{e.flags:04x} mark it encrypted; torch's reader ignores "
-                          "them while zipfile-based scanners give up")
-        if e.method not in (0, 8):
-            yield Finding("zip-unsupported-compression", Severity.SUSPICIOUS, where,
-                          f"compression method {e.method}")
-        parts = e.name.replace("\\", "/").split("/")
-        if e.name.startswith(("/", "\\")) or ".." in parts or (len(e.name) > 1 and
-                                                               e.name[1] == ":"):
-            yield Finding("zip-path-traversal", Severity.SUSPICIOUS, where,
-                          "the name escapes the extraction folder")
+        for rule_id, detail in _entry_anomalies(e):
+            yield Finding(rule_id, Severity.SUSPICIOUS, Location(prefix + e.name, e.header_offset),
+                          detail)
     yield from _zip_gaps(directory, size, prefix)
+
+
+def _entry_anomalies(e: ZipEntry) -> Iterator[tuple[str, str]]:
+    """(rule id, detail) for what is odd about one entry (nothing, for almost all)."""
+    if e.local_read:
+        if e.local_name is None:
+            yield "zip-bad-local-header", "the central directory points at no valid local header"
+        elif e.local_name != e.name:
+            yield "zip-name-mismatch", f"the local header names it {e.local_name!r}"
+    # (a skipped local header is a tensor storage whose span the layout accounts for)
+    if e.flags & 0x2041:
+        yield ("zip-encrypted-entry", f"flag bits 0x{e.flags:04x} mark it encrypted; torch's "
+               "reader ignores them while zipfile-based scanners give up")
+    if e.method not in (0, 8):
+        yield "zip-unsupported-compression", f"compression method {e.method}"
+    name = e.name
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or (
+            ".." in name and ".." in name.replace("\\", "/").split("/")):
+        yield "zip-path-traversal", "the name escapes the extraction folder"
 
 
 def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
