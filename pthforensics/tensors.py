@@ -12,6 +12,7 @@ not fit).  Nothing is read from the file here.
 from __future__ import annotations
 
 import logging
+import math
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,9 +84,10 @@ def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
         if t.storage_key is not None and ident in seen:
             continue
         seen.add(ident)
-        total_bytes += t.nbytes
+        numel = math.prod(t.shape)
+        total_bytes += numel * t.itemsize
         if is_learnable(t):
-            params += t.numel
+            params += numel
     return TensorSummary(len(tensors), params, total_bytes, tuple(sorted(dtypes.items())))
 
 
@@ -404,19 +406,25 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
     index: dict[str, StorageEntry] = {s.key: s for s in container.storages}
     need: dict[str, tuple[int, str]] = {}
     huge = 0
+    cap = limits.max_tensor_elements
     for t in checkpoint.tensors:
-        if t.numel > limits.max_tensor_elements or any(d < 0 for d in t.shape):
+        shape = t.shape
+        numel = math.prod(shape)
+        if numel > cap or (shape and min(shape) < 0):
             huge += 1
             if huge == 1:
                 yield Finding("tensor-shape-implausible", Severity.SUSPICIOUS, Location(key=t.key),
-                              f"declares shape {list(t.shape)} ({t.numel} elements), beyond "
-                              f"what any storage could hold (limit {limits.max_tensor_elements})")
+                              f"declares shape {list(shape)} ({numel} elements), beyond "
+                              f"what any storage could hold (limit {cap})")
             continue
-        if t.storage_key is None or t.numel == 0:
+        if t.storage_key is None or numel == 0:
             continue
-        stride = t.stride or _contiguous(t.shape)
-        extent = t.storage_offset + 1 + sum(
-            (d - 1) * s for d, s in zip(t.shape, stride, strict=False) if d > 0)
+        stride = t.stride
+        if stride is None or stride == _contiguous(shape):
+            extent = t.storage_offset + numel  # contiguous: the common case, no per-dim sum
+        else:
+            extent = t.storage_offset + 1 + sum(
+                (d - 1) * s for d, s in zip(shape, stride, strict=False) if d > 0)
         nbytes = extent * t.itemsize
         if nbytes > need.get(t.storage_key, (0, ""))[0]:
             need[t.storage_key] = (nbytes, t.key)

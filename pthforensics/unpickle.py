@@ -189,9 +189,11 @@ class StubUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> StorageRef | PersistentRef:
         """Turn a torch storage persistent id into a :class:`StorageRef`."""
-        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] in ("storage", b"storage"):
-            storage_type = pid[1].pf_global if isinstance(pid[1], type) and issubclass(
-                pid[1], Stub) else None
+        if type(pid) is tuple and len(pid) >= 5 and pid[0] in ("storage", b"storage"):
+            # Only our own stub classes carry pf_global; anything else the file put there
+            # (a str, an int) simply has no such attribute.
+            storage_type = getattr(pid[1], "pf_global", None) if isinstance(pid[1], type) \
+                else None
             numel = pid[4] if type(pid[4]) is int else None
             key, location = pid[2], pid[3]
             ref = StorageRef(storage_type, key if type(key) is str else _text(key),
