@@ -15,7 +15,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -130,8 +130,14 @@ def _error(candidate: Candidate, stage: str, kind: str, message: str) -> FileRep
 class _Slot:
     process: Any
     conn: Connection
-    task: tuple[int, Candidate] | None = None
+    tasks: deque[tuple[int, Candidate]] = field(default_factory=deque)
+    """Files sent to this worker, the one it is reading first."""
     started: float = 0.0
+    """When the worker began the first of ``tasks``."""
+
+
+#: Files in flight per worker.
+_DEPTH = 2
 
 
 def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
@@ -168,42 +174,53 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
         slot.conn.close()
         slots.remove(slot)
 
+    def give_back(slot: _Slot) -> None:
+        """Tasks queued behind the one that failed go back to the front of the line."""
+        while len(slot.tasks) > 1:
+            pending.appendleft(slot.tasks.pop())
+
     try:
         slots.extend(spawn() for _ in range(min(options.workers, len(candidates))))
-        while pending or any(s.task for s in slots):
+        while pending or any(s.tasks for s in slots):
+            now = time.monotonic()
             for slot in slots:
-                if slot.task is None and pending:
-                    slot.task = pending.popleft()
-                    slot.started = time.monotonic()
+                # Two tasks in flight per worker: it never waits for the parent between files.
+                while len(slot.tasks) < _DEPTH and pending:
+                    task = pending.popleft()
+                    slot.tasks.append(task)
+                    if len(slot.tasks) == 1:
+                        slot.started = now
                     if on_start is not None:
-                        on_start(slot.task[1])
-                    slot.conn.send(slot.task)
-            busy = [s for s in slots if s.task is not None]
+                        on_start(task[1])
+                    slot.conn.send(task)
+            busy = [s for s in slots if s.tasks]
             timeout = max(0.0, min(s.started + options.file_timeout for s in busy)
                           - time.monotonic())
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy],
                          timeout=timeout)
             now = time.monotonic()
             for slot in list(busy):
-                assert slot.task is not None
-                index, candidate = slot.task
+                index, candidate = slot.tasks[0]
                 if slot.conn in ready:
                     try:
                         got_index, report = slot.conn.recv()
                     except (EOFError, OSError):
                         got_index, report = index, None
                     if report is not None and got_index == index:
-                        slot.task = None
+                        slot.tasks.popleft()
+                        slot.started = now  # the next queued file starts now
                         done(index, report)
                         continue
                 if slot.conn in ready or slot.process.sentinel in ready:
                     code = slot.process.exitcode
+                    give_back(slot)
                     retire(slot)
                     done(index, _error(candidate, "worker", "WorkerCrashed",
                                        f"the worker reading this file died (exit code {code}); "
                                        "the file may exhaust memory or crash the reader"))
                     slots.append(spawn())
                 elif now - slot.started > options.file_timeout:
+                    give_back(slot)
                     retire(slot)
                     exc = LimitExceeded("seconds per file", options.file_timeout,
                                         round(now - slot.started, 1))

@@ -43,6 +43,10 @@ def _inside(path: str, root_real: str) -> bool:
     return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
+def _stays_inside(path: str, root_real: str) -> bool:
+    return not os.path.islink(path) or _inside(path, root_real)
+
+
 def _excluded(path: str, patterns: Sequence[str]) -> bool:
     name = os.path.basename(path)
     return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(name, p) for p in patterns)
@@ -61,14 +65,16 @@ def _walk(root: str, include_hidden: bool, exclude: Sequence[str]) -> Iterator[s
             dirs[:] = []  # a symbolic link back to a folder already walked: a cycle
             continue
         visited.add((st.st_dev, st.st_ino))
+        # The walk only descends into folders already inside the root, so only symbolic
+        # links can lead out of it: realpath (an lstat per path component) is for them only.
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS
                          and (include_hidden or not d.startswith("."))
                          and not _excluded(os.path.join(folder, d), exclude)
-                         and _inside(os.path.join(folder, d), root_real))
+                         and _stays_inside(os.path.join(folder, d), root_real))
         for name in sorted(files):
             full = os.path.join(folder, name)
             if (include_hidden or not name.startswith(".")) and not _excluded(full, exclude) \
-                    and _inside(full, root_real):
+                    and _stays_inside(full, root_real):
                 yield full
 
 

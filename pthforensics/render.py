@@ -98,9 +98,10 @@ def batch_json(batch: BatchReport, models: list[dict[str, Any]] | None = None) -
     summary = batch.summary()
     if models:
         summary["models"] = models
+    # Compact: json's C encoder only runs without indent (a zoo's document is large).
     return json.dumps({"schema_version": SCHEMA_VERSION,
                        "reports": [report_dict(r) for r in batch.reports],
-                       "summary": summary}, indent=2)
+                       "summary": summary}, separators=(",", ":"))
 
 
 def _human_count(n: int) -> str:
