@@ -14,22 +14,30 @@ ROOT = Path(__file__).resolve().parent.parent
 _MEASURE = (
     "import resource, subprocess, sys, time\n"
     "t = time.perf_counter()\n"
-    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
-    ".returncode\n"
+    "try:\n"
+    "    rc = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,"
+    " timeout=float(sys.argv[1])).returncode\n"
+    "except subprocess.TimeoutExpired:\n"
+    "    rc = 'timeout'\n"
     "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)\n"
 )
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[float, float, int]:
-    """Median seconds, peak RSS in MB and the exit code of ``cmd`` over ``repeat`` runs."""
-    times, peaks, code = [], [], 0
+def measure(cmd: list[str], repeat: int, timeout: float = 600.0
+            ) -> tuple[float, float, int | str]:
+    """Median seconds, peak RSS in MB and the exit code of ``cmd`` over ``repeat`` runs;
+    a run past ``timeout`` seconds is killed and its code reads ``timeout``."""
+    times, peaks = [], []
+    code: int | str = 0
     for _ in range(repeat):
         # From the repository root, so `python -m pthforensics` runs this checkout.
-        out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True,
-                             text=True, check=True, cwd=ROOT).stdout.split()
+        out = subprocess.run([sys.executable, "-c", _MEASURE, str(timeout), *cmd],
+                             capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
         times.append(float(out[0]))
         peaks.append(int(out[1]) / 1024)
-        code = int(out[2])
+        code = int(out[2]) if out[2].lstrip("-").isdigit() else out[2]
+        if code == "timeout":
+            break  # no point repeating a run that did not finish
     return statistics.median(times), max(peaks), code
 
 

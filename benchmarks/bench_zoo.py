@@ -144,6 +144,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds after which a tool's run is killed (default: 300)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     ours = [sys.executable, "-m", "pthforensics", "scan", "--json", "-o", os.devnull]
@@ -158,8 +160,9 @@ def main() -> int:
                 tools[name] = [exe, "-p", str(zoo)]
             else:
                 print(f"{name} not installed: column skipped", file=sys.stderr)
-        results = {name: measure(cmd, args.repeat) for name, cmd in tools.items()}
-        rivals = [v[0] for k, v in results.items() if not k.startswith("pthforensics")]
+        results = {name: measure(cmd, args.repeat, args.timeout) for name, cmd in tools.items()}
+        rivals = [v[0] for k, v in results.items()
+                  if not k.startswith("pthforensics") and v[2] != "timeout"]
         best = min(rivals) if rivals else None
         print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>6}"
               f"{'speed-up vs faster rival':>26}")
@@ -170,14 +173,19 @@ def main() -> int:
         for name in tools:
             if name.startswith("pthforensics"):
                 continue
-            out = subprocess.run(tools[name], capture_output=True, text=True, check=False)
+            if results[name][2] == "timeout":
+                print(f"  {name} did not finish within {args.timeout:.0f} s")
+                continue
+            out = subprocess.run(tools[name], capture_output=True, text=True, check=False,
+                                 timeout=args.timeout)
             tail = (out.stdout + out.stderr).strip().splitlines()[-1:] or [""]
             print(f"  {name} last line: {tail[0][:110]}")
         print("scaling of pthforensics with -j:")
         base = None
         for jobs in range(1, cores + 1):
             seconds, peak, _ = (results[f"pthforensics -j {cores}"] if jobs == cores else
-                                measure([*ours, "-j", str(jobs), str(zoo)], args.repeat))
+                                measure([*ours, "-j", str(jobs), str(zoo)], args.repeat,
+                                        args.timeout))
             base = base or seconds
             print(f"  -j {jobs}: {seconds:6.2f} s  {n / seconds:7.1f} files/s  speed-up "
                   f"{base / seconds:.2f}x  peak {peak:.0f} MB")
