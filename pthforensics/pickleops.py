@@ -9,7 +9,6 @@ from __future__ import annotations
 import pickletools
 
 __all__ = ["PICKLE_TEXT_START", "looks_like_nested", "looks_like_pickle", "maybe_pickle",
-           "pickle_end",
            "simple_values"]
 
 #: First characters of text that can be a latin-1 encoded pickle (protocol 2 pickles bytes
@@ -78,20 +77,6 @@ def looks_like_pickle(data: bytes | memoryview) -> bool:
 
 def _dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
-
-
-def pickle_end(data: bytes, start: int = 0, max_ops: int = 50_000_000) -> int | None:
-    """Offset past the ``STOP`` of the pickle at ``start``; ``None`` if it breaks first."""
-    try:
-        ops = pickletools.genops(data[start:] if start else data)
-        for count, (op, _arg, pos) in enumerate(ops):
-            if op.name == "STOP":
-                return start + (pos or 0) + 1
-            if count > max_ops:
-                return None
-    except Exception:  # noqa: BLE001 - a broken stream has no end
-        return None
-    return None
 
 
 _STRING_OPS = frozenset({"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
