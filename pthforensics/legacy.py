@@ -14,7 +14,6 @@ reading methods are a mixin of :class:`pthforensics.container._Reader`, which pr
 from __future__ import annotations
 
 import contextlib
-import io
 import struct
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from .records import (
     StorageEntry,
     TensorRecord,
 )
-from .unpickle import Stub, StubUnpickler
+from .unpickle import Stub, StubUnpickler, buffered
 from .zipread import pread
 
 if TYPE_CHECKING:
@@ -274,7 +273,7 @@ class LegacyFormats:
 def _stub_decode(data: bytes, start: int) -> Pickle | None:
     """The first pickle in ``data`` through the C stub unpickler (nothing is imported or
     called); ``None`` when it does not decode cleanly, so the opcode walk decides."""
-    buf = io.BytesIO(data)
+    buf = buffered(data)
     unpickler = StubUnpickler(buf)
     try:
         value = unpickler.load()

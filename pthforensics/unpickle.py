@@ -29,7 +29,7 @@ from .records import PickleStream
 
 __all__ = ["GlobalName", "MappingStub", "PickleTree", "Recorder", "StorageRef", "Stub",
            "StubUnpickler", "TensorCall",
-           "find_pickle_values", "unpickle_stream"]
+           "buffered", "find_pickle_values", "unpickle_stream"]
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ class PickleTree:
 class StubUnpickler(pickle.Unpickler):
     """A C unpickler that can build nothing but stubs and storage records."""
 
-    def __init__(self, file: io.BytesIO) -> None:
+    def __init__(self, file: io.BufferedIOBase) -> None:
         super().__init__(file, encoding="latin1")
         self.globals_seen: list[GlobalName] = []
         self.storages: list[StorageRef] = []
@@ -252,11 +252,30 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
     return found
 
 
+def buffered(data: bytes) -> io.BufferedReader:
+    """``data`` as a file the C unpickler can ``peek`` into: it then decodes from 128 KB
+    windows instead of calling ``read`` once per opcode, which is five times slower.  After
+    a successful ``load`` the position is exactly past ``STOP``; after a failure it is not
+    (the window's consumed bytes are only skipped at refills and at the end)."""
+    return io.BufferedReader(io.BytesIO(data))
+
+
 def unpickle_stream(stream: PickleStream) -> PickleTree:
     """Unpickle ``stream`` into stubs; decoding errors are data, not exceptions.
 
     Raises :class:`PickleDecodeError` only when not a single opcode could be read.
     """
+    buf = buffered(stream.data)
+    unpickler = StubUnpickler(buf)
+    try:
+        root = unpickler.load()
+    except Exception:  # noqa: BLE001 - decoded again below, where the position is exact
+        return _unpickle_failed(stream)
+    return PickleTree(stream.name, root, tuple(unpickler.globals_seen), end=buf.tell())
+
+
+def _unpickle_failed(stream: PickleStream) -> PickleTree:
+    """The failure, decoded again read by read so that how far it got is known."""
     buf = io.BytesIO(stream.data)
     unpickler = StubUnpickler(buf)
     try:
@@ -266,4 +285,6 @@ def unpickle_stream(stream: PickleStream) -> PickleTree:
             raise PickleDecodeError(f"not a pickle stream ({exc})", member=stream.name) from exc
         return PickleTree(stream.name, None, tuple(unpickler.globals_seen),
                           error=f"{type(exc).__name__}: {exc}")
+    # The same bytes decode the same way; should a transient failure (memory) not recur,
+    # the result still stands.
     return PickleTree(stream.name, root, tuple(unpickler.globals_seen), end=buf.tell())
