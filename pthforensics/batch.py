@@ -183,16 +183,28 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
         slots.extend(spawn() for _ in range(min(options.workers, len(candidates))))
         while pending or any(s.tasks for s in slots):
             now = time.monotonic()
+            idle_dead: list[_Slot] = []
             for slot in slots:
                 # Two tasks in flight per worker: it never waits for the parent between files.
                 while len(slot.tasks) < _DEPTH and pending:
-                    task = pending.popleft()
+                    task = pending[0]
+                    try:
+                        slot.conn.send(task)
+                    except OSError:
+                        # The worker died after its last report: with a file in flight its
+                        # sentinel reports the crash below; idle, it is simply replaced.
+                        if not slot.tasks:
+                            idle_dead.append(slot)
+                        break
+                    pending.popleft()
                     slot.tasks.append(task)
                     if len(slot.tasks) == 1:
                         slot.started = now
                     if on_start is not None:
                         on_start(task[1])
-                    slot.conn.send(task)
+            for slot in idle_dead:
+                retire(slot)
+                slots.append(spawn())
             busy = [s for s in slots if s.tasks]
             timeout = max(0.0, min(s.started + options.file_timeout for s in busy)
                           - time.monotonic())

@@ -107,6 +107,32 @@ def test_every_file_once_with_hang_and_crash(zoo: Path, monkeypatch: pytest.Monk
     assert by_name["lin.pth"].status is Status.OK
 
 
+def test_worker_killed_between_files(tmp_path: Path) -> None:
+    """A worker that dies after a report (OOM killer, kill -9) while the parent is about to
+    hand it the next file: the send fails, and the run still reports every file once."""
+    import multiprocessing
+    import signal
+
+    for i in range(8):
+        torch.save({"w": torch.zeros(i + 1)}, tmp_path / f"m{i}.pth")
+    found, _ = discover([str(tmp_path)])
+    killed: list[int] = []
+
+    def kill_a_worker(report: object) -> None:
+        if not killed:
+            child = multiprocessing.active_children()[0]
+            os.kill(child.pid, signal.SIGKILL)
+            child.join(5)
+            killed.append(child.pid)
+
+    reports = run_batch(found, BatchOptions(jobs=2, timeout=20), on_report=kill_a_worker)
+    assert killed
+    assert sorted(os.path.basename(r.path) for r in reports) == _names(found)
+    # Whatever the killed worker held is a crash report; everything else was read.
+    assert all(r.status is Status.OK or r.error.type == "WorkerCrashed" for r in reports)
+    assert sum(r.status is Status.OK for r in reports) >= len(found) - 2
+
+
 def test_memory_cap_is_an_error_not_a_crash(zoo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def hog(path: str, **kwargs):  # type: ignore[no-untyped-def]
         return [bytearray(1 << 20) for _ in range(2000)]  # 2 GB
