@@ -66,25 +66,28 @@ def is_learnable(record: TensorRecord) -> bool:
     """Whether the tensor would be an ``nn.Parameter`` (floating point, not a known buffer)."""
     if record.is_parameter:
         return True
-    if not record.dtype.startswith(("float", "bfloat", "complex")):
-        return False
-    leaf = record.key.rsplit(".", 1)[-1]
-    return not leaf.endswith(BUFFER_SUFFIXES)
+    # (no suffix holds a dot, so the key ends with one exactly when its leaf does)
+    return record.dtype.startswith(("float", "bfloat", "complex")) and \
+        not record.key.endswith(BUFFER_SUFFIXES)
 
 
 def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
     """Counts of one state_dict for the report; shared storages are counted once."""
     dtypes: dict[str, int] = {}
     seen: set[tuple[str | None, int, tuple[int, ...]]] = set()
+    numels: dict[tuple[int, ...], int] = {}
     total_bytes = 0
     params = 0
     for t in tensors:
         dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
-        ident = (t.storage_key, t.storage_offset, t.shape)
-        if t.storage_key is not None and ident in seen:
-            continue
-        seen.add(ident)
-        numel = math.prod(t.shape)
+        if t.storage_key is not None:
+            ident = (t.storage_key, t.storage_offset, t.shape)
+            if ident in seen:
+                continue
+            seen.add(ident)
+        numel = numels.get(t.shape)
+        if numel is None:
+            numel = numels[t.shape] = math.prod(t.shape)
         total_bytes += numel * t.itemsize
         if is_learnable(t):
             params += numel
@@ -117,11 +120,22 @@ def _dtype_name(obj: Any) -> str | None:
     return _DTYPE_NAMES.get(g.name, g.name)
 
 
+#: ``tuple.__new__(TensorRecord, fields)``: the record without the named tuple's Python-level
+#: ``__new__`` (one per tensor, thousands per file).
+_new = tuple.__new__
+_index = operator.index
+
+
 def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
     """The tensor a recorded rebuild call describes, or ``None`` when ``obj`` is not one."""
     g: GlobalName | None
     if type(obj) is TensorCall:
-        g, args = obj.fn, obj.args
+        g, args = obj
+        if g.name == "_rebuild_tensor_v2" and len(args) >= 5 and type(args[0]) is StorageRef \
+                and g.module == "torch._utils":
+            record = _plain_tensor(args, key)
+            if record is not None:
+                return record
     else:
         g = _global(obj)
         if g is None:
@@ -169,6 +183,26 @@ def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
         return TensorRecord(key, _ints(args[2]) or (), dtype, None, None, 0,
                             _ITEMSIZE.get(dtype, 1))
     return None
+
+
+def _plain_tensor(args: tuple[Any, ...], key: str) -> TensorRecord | None:
+    """``_rebuild_tensor_v2(storage, offset, shape, stride, requires_grad, ...)`` with int
+    tuples, which ``torch.save`` writes for every plain tensor: the fast lane of
+    :func:`_as_tensor` (``None`` sends anything else down the general branch)."""
+    storage: StorageRef = args[0]
+    dtype, itemsize = ELEMENT_SIZES.get(
+        storage.storage_type.name if storage.storage_type else "", ("uint8", 1))
+    if type(args[2]) is not tuple or type(args[3]) is not tuple:
+        return None
+    try:
+        shape = tuple(map(_index, args[2]))
+        stride = tuple(map(_index, args[3]))
+    except TypeError:
+        return None
+    offset = args[1]
+    return _new(TensorRecord, (key, shape, dtype, stride, storage.key,
+                               offset if type(offset) is int else 0, itemsize, bool(args[4]),
+                               False))
 
 
 def _rekey(record: TensorRecord, key: str) -> TensorRecord:
@@ -407,10 +441,18 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
     need: dict[str, tuple[int, str]] = {}
     huge = 0
     cap = limits.max_tensor_elements
+    # Shapes repeat (every BatchNorm vector, every block's kernels): one product and one
+    # contiguous-stride tuple per distinct shape.
+    numels: dict[tuple[int, ...], tuple[int, tuple[int, ...] | None]] = {}
     for t in checkpoint.tensors:
         shape = t.shape
-        numel = math.prod(shape)
-        if numel > cap or (shape and min(shape) < 0):
+        known = numels.get(shape)
+        if known is None:
+            numel = math.prod(shape)
+            plausible = numel <= cap and not (shape and min(shape) < 0)
+            known = numels[shape] = (numel, _contiguous(shape) if plausible else None)
+        numel, contiguous = known
+        if contiguous is None:
             huge += 1
             if huge == 1:
                 yield Finding("tensor-shape-implausible", Severity.SUSPICIOUS, Location(key=t.key),
@@ -420,7 +462,7 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
         if t.storage_key is None or numel == 0:
             continue
         stride = t.stride
-        if stride is None or stride == _contiguous(shape):
+        if stride is None or stride == contiguous:
             extent = t.storage_offset + numel  # contiguous: the common case, no per-dim sum
         else:
             extent = t.storage_offset + 1 + sum(
