@@ -11,11 +11,16 @@ overlapping, contiguous, and ``end - begin == numel * itemsize``.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import Any, BinaryIO
 
 from .errors import ContainerError, LimitExceeded
 from .records import TensorRecord
+
+#: ``tuple.__new__(TensorRecord, fields)``: one record per tensor without the named tuple's
+#: Python-level ``__new__``.
+_new = tuple.__new__
 
 __all__ = ["DTYPES", "MAX_HEADER", "read_safetensors_header", "sniff_safetensors"]
 
@@ -44,11 +49,13 @@ def sniff_safetensors(head: bytes, size: int) -> bool:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # the rare case: find the culprit
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return out
 
 
@@ -95,30 +102,34 @@ def read_safetensors_header(f: BinaryIO, size: int, path: str, max_tensors: int
 
 
 def _tensor(name: str, info: Any, path: str) -> tuple[int, int, TensorRecord]:
-    if not isinstance(info, dict) or {"dtype", "shape", "data_offsets"} - set(info):
+    if type(info) is not dict or "dtype" not in info or "shape" not in info or \
+            "data_offsets" not in info:
         raise ContainerError(f"safetensors entry {name!r} lacks dtype/shape/data_offsets",
                              path=path)
     dtype = info["dtype"]
-    if dtype not in DTYPES:
+    if type(dtype) is not str or dtype not in DTYPES:
         raise ContainerError(f"safetensors entry {name!r} has unknown dtype {dtype!r}",
                              path=path)
     shape = info["shape"]
     offsets = info["data_offsets"]
-    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+    # JSON integers only (a bool is an int to isinstance, not to the format).
+    if type(shape) is not list or not _naturals(shape):
         raise ContainerError(f"safetensors entry {name!r} has an invalid shape {shape!r}",
                              path=path)
-    if not (isinstance(offsets, list) and len(offsets) == 2
-            and all(isinstance(o, int) and o >= 0 for o in offsets) and offsets[0] <= offsets[1]):
+    if type(offsets) is not list or len(offsets) != 2 or not _naturals(offsets) or \
+            offsets[0] > offsets[1]:
         raise ContainerError(f"safetensors entry {name!r} has invalid data_offsets {offsets!r}",
                              path=path)
     torch_name, bits = DTYPES[dtype]
-    numel = 1
-    for d in shape:
-        numel *= d
-    nbytes = (numel * bits + 7) // 8
+    nbytes = (math.prod(shape) * bits + 7) // 8
     if offsets[1] - offsets[0] != nbytes:
         raise ContainerError(f"safetensors entry {name!r}: {offsets[1] - offsets[0]} data "
                              f"bytes for shape {shape} of {dtype} (needs {nbytes})", path=path)
-    record = TensorRecord(key=name, shape=tuple(shape), dtype=torch_name, storage_key=name,
-                          itemsize=max(1, bits // 8))
+    record = _new(TensorRecord, (name, tuple(shape), torch_name, None, name, 0,
+                                 max(1, bits // 8), False, False))
     return offsets[0], offsets[1], record
+
+
+def _naturals(values: list[Any]) -> bool:
+    """Whether every value is a non-negative JSON integer."""
+    return all(type(v) is int for v in values) and (not values or min(values) >= 0)

@@ -155,12 +155,28 @@ def test_safetensors_header(tmp_path: Path) -> None:
       "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}}, b"\0" * 6, "overlaps"),
     ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 2, "truncated"),
     ({"a": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4, "unknown dtype"),
+    ({"a": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4,
+     "unknown dtype"),
+    ({"a": {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}}, b"\0" * 4,
+     "invalid shape"),
+    ({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4, "invalid shape"),
+    ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}, b"\0" * 4,
+     "invalid data_offsets"),
 ])
 def test_safetensors_validation(tmp_path: Path, header: dict, data: bytes,  # type: ignore[type-arg]
                                 message: str) -> None:
     path = tmp_path / "bad.safetensors"
     path.write_bytes(safetensors_bytes(header, data))
     with pytest.raises(ContainerError, match=message):
+        read_container(str(path))
+
+
+def test_safetensors_duplicate_key(tmp_path: Path) -> None:
+    entry = '{"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}'
+    header = f'{{"a": {entry}, "b": {entry}, "a": {entry}}}'.encode()
+    path = tmp_path / "dup.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    with pytest.raises(ContainerError, match="duplicate key 'a'"):
         read_container(str(path))
 
 
