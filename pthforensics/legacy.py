@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import struct
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import ContainerError, LimitExceeded
@@ -32,7 +32,7 @@ from .records import (
     StorageEntry,
     TensorRecord,
 )
-from .unpickle import Stub, StubUnpickler, buffered
+from .unpickle import PickleTree, Stub, StubUnpickler, buffered
 from .zipread import pread
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class Pickle:
     """Absolute offset past ``STOP``; ``None`` when the stream breaks or is cut."""
     value: object
     pids: list[tuple]  # type: ignore[type-arg]
+    tree: PickleTree | None = None
+    """The stub tree, when the C stub unpickler decoded it (fast path)."""
 
 
 @dataclass
@@ -131,7 +133,9 @@ class LegacyFormats:
         payloads: list[Pickle] = []
         for role in ("protocol", "sys_info", "object", "storage_keys"):
             found = self._pickle_at(f, pos, size)
-            parts.streams.append(PickleStream(f"{prefix}{role}@{pos}", found.data, role=role))
+            name = f"{prefix}{role}@{pos}"
+            parts.streams.append(PickleStream(name, found.data, role=role, decoded=replace(
+                found.tree, stream=name) if found.tree is not None else None))
             payloads.append(found)
             if found.end is None:
                 parts.findings.append(Finding(
@@ -282,7 +286,8 @@ def _stub_decode(data: bytes, start: int) -> Pickle | None:
     end = buf.tell()
     pids = [("storage", str(ref.storage_type), ref.key, ref.location, ref.numel)
             for ref in unpickler.storages]
-    return Pickle(data[:end], start + end, _plain(value), pids)
+    tree = PickleTree("", value, tuple(unpickler.globals_seen), end=end)  # named by the caller
+    return Pickle(data[:end], start + end, _plain(value), pids, tree)
 
 
 def _plain(value: object) -> object:

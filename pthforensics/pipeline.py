@@ -72,7 +72,8 @@ class _Scan:
         """C-speed path: a stream the stub unpickler reads exactly to its end, naming only
         allow-listed or benign-metadata globals, needs no opcode walk (DESIGN.md, safety
         model 2).  Anything else falls back to the opcode pass."""
-        tree = unpickle_stream(stream) if stream.data[:1] else None
+        tree = stream.decoded if isinstance(stream.decoded, PickleTree) else (
+            unpickle_stream(stream) if stream.data[:1] else None)
         if tree is None or tree.error is not None or tree.end != len(stream.data):
             return self._slow(stream)
         infos: list[Finding] = []

@@ -145,6 +145,9 @@ class PickleStream:
     ``storage_keys``, ``member`` (a pickle in a member no loader expects), ``trailing``."""
     loaded: bool = True
     """Whether ``torch.load`` / ``pickle.load`` would unpickle it."""
+    decoded: object = field(default=None, compare=False, repr=False)
+    """The stub tree (``unpickle.PickleTree``) when the container already decoded the stream
+    to find where it ends (legacy stream, fast path), so the scan does not decode it again."""
 
 
 class StorageEntry(NamedTuple):
