@@ -45,6 +45,11 @@ class GlobalName:
         return f"{self.module}.{self.name}"
 
 
+#: ``tuple.__new__(cls, fields)``: a named tuple without its Python-level ``__new__``, for
+#: the records made once per tensor while unpickling.
+_new = tuple.__new__
+
+
 class StorageRef(NamedTuple):
     """What a ``('storage', type, key, location, numel)`` persistent id names (a named
     tuple: one is made per tensor, on the hot path)."""
@@ -124,7 +129,7 @@ class Recorder:
         self.pf_global = ref
 
     def __call__(self, *args: Any) -> TensorCall:
-        return TensorCall(self.pf_global, args)
+        return _new(TensorCall, (self.pf_global, args))
 
     def __repr__(self) -> str:
         return f"<recorder {self.pf_global}>"
@@ -190,14 +195,14 @@ class StubUnpickler(pickle.Unpickler):
     def persistent_load(self, pid: Any) -> StorageRef | PersistentRef:
         """Turn a torch storage persistent id into a :class:`StorageRef`."""
         if type(pid) is tuple and len(pid) >= 5 and pid[0] in ("storage", b"storage"):
+            _tag, cls, key, location, numel = pid[:5]
             # Only our own stub classes carry pf_global; anything else the file put there
             # (a str, an int) simply has no such attribute.
-            storage_type = getattr(pid[1], "pf_global", None) if isinstance(pid[1], type) \
-                else None
-            numel = pid[4] if type(pid[4]) is int else None
-            key, location = pid[2], pid[3]
-            ref = StorageRef(storage_type, key if type(key) is str else _text(key),
-                             location if type(location) is str else _text(location), numel)
+            ref = _new(StorageRef, (
+                getattr(cls, "pf_global", None) if type(cls) is type else None,
+                key if type(key) is str else _text(key),
+                location if type(location) is str else _text(location),
+                numel if type(numel) is int else None))
             self.storages.append(ref)
             return ref
         return PersistentRef(pid)
