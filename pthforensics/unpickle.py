@@ -216,15 +216,24 @@ def _text(value: Any) -> str:
 
 
 
+#: Values that cannot hold a pickle: never pushed on the walk's stack (text is only bytes in
+#: disguise inside ``_codecs.encode``, which the stub branch handles).
+_LEAVES = frozenset({TensorCall, str, int, float, bool, type(None), complex})
+
+
 def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
                        max_items: int = 1_000_000, max_depth: int = 200) -> list[bytes]:
     """Byte (and protocol-2 latin-1 text) values in the tree that are pickles themselves.
 
-    Iterative, with caps on items visited and depth, so hostile nesting costs nothing.
+    Iterative, with caps on containers visited and depth, so hostile nesting costs
+    nothing.  Tensor rebuild records (their arguments are shapes and storage ids, read
+    elsewhere) and scalars are filtered out at C speed before they reach the stack: a
+    state_dict of thousands of tensors costs one list comprehension.
     """
     found: list[bytes] = []
     stack: list[tuple[Any, int]] = [(root, 0)]
     seen = 0
+    leaves = _LEAVES
     while stack and seen < max_items:
         obj, depth = stack.pop()
         seen += 1
@@ -233,27 +242,24 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
             if len(obj) >= 8 and looks_like_pickle(bytes(obj)):
                 found.append(bytes(obj))
             continue
-        if isinstance(obj, str):
-            continue  # text is only bytes in disguise inside _codecs.encode (below)
-        if depth >= max_depth:
+        if depth >= max_depth or type(obj) in leaves:
             continue
-        if type(obj) is TensorCall:
-            continue  # tensor rebuild arguments: shapes and storage ids, read elsewhere
+        depth += 1
         if isinstance(obj, dict):
-            stack.extend((v, depth + 1) for v in obj.values())
-            stack.extend((k, depth + 1) for k in obj if isinstance(k, bytes | str))
+            stack.extend([(v, depth) for v in obj.values() if type(v) not in leaves])
+            stack.extend([(k, depth) for k in obj if isinstance(k, bytes | bytearray)])
         elif isinstance(obj, list | tuple | set | frozenset):
-            stack.extend((v, depth + 1) for v in obj)
+            stack.extend([(v, depth) for v in obj if type(v) not in leaves])
         elif isinstance(obj, Stub):
             if obj.pf_global.name == "encode" and obj.pf_global.module in ("_codecs", "codecs") \
                     and obj.pf_args and isinstance(obj.pf_args[0], str):
                 # Protocol 2 pickles bytes as _codecs.encode(latin-1 text, "latin1").
-                stack.append((obj.pf_args[0].encode("latin-1", "ignore"), depth + 1))
+                stack.append((obj.pf_args[0].encode("latin-1", "ignore"), depth))
                 continue
-            stack.append((obj.pf_args, depth + 1))
-            stack.append((obj.pf_state, depth + 1))
-            stack.extend((v, depth + 1) for _, v in obj.pf_items)
-            stack.extend((v, depth + 1) for v in obj.pf_list)
+            stack.append((obj.pf_args, depth))
+            stack.append((obj.pf_state, depth))
+            stack.extend((v, depth) for _, v in obj.pf_items)
+            stack.extend((v, depth) for v in obj.pf_list)
     return found
 
 
