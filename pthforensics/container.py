@@ -58,6 +58,9 @@ _TORCH_ZIP_EXPECTED = frozenset({"data.pkl", "version", ".data/version", "byteor
                                  ".data/serialization_id", ".format_version",
                                  ".storage_alignment", "serialization_id"})
 _MAX_WRAPPERS = 8
+#: ``tuple.__new__(StorageEntry, fields)``: the named tuple without its Python-level
+#: ``__new__`` (one per storage member).
+_new = tuple.__new__
 
 
 def sniff(head: bytes, size: int) -> str | None:
@@ -341,8 +344,18 @@ class _Reader(LegacyFormats):
         root = data_pkls[0].name.rsplit("/", 1)[0] if data_pkls and "/" in data_pkls[0].name \
             else (names[0].split("/", 1)[0] if "/" in names[0] else "")
         root_slash = root + "/" if root else ""
+        data_dir = f"{root_slash}data/"
+        skip = len(data_dir)
+        storages = parts.storages
         for entry in entries:
-            self._zip_member(f, entry, root_slash, prefix, parts)
+            name = entry.name
+            if name.startswith(data_dir) and name.find("/", skip) < 0:
+                # <root>/data/<key>: a tensor storage (thousands per archive), indexed only.
+                storages.append(_new(StorageEntry, (name[skip:], prefix + name,
+                                                    entry.data_offset if not prefix else None,
+                                                    entry.size)))
+            else:
+                self._zip_member(f, entry, root_slash, prefix, parts)
         parts.streams.sort(key=lambda s: (s.role != "object", s.role != "constants"))
         if is_script:
             parts.findings.append(Finding(

@@ -19,6 +19,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import BinaryIO, NamedTuple
 
 from .errors import ContainerError, LimitExceeded
@@ -126,46 +127,54 @@ def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str,
                              "the file: truncated or corrupt archive", path=path)
     f.seek(start)
     central = f.read(cd_size)
-    entries = _parse_central(f, central, count, prefix, size, path, read_local)
-    if read_local is not None:
-        _verify_skipped(f, entries, start, size)
+    rows = _parse_central(central, count, prefix, path)
+    entries = _locate(f, rows, start, size, read_local)
     return ZipDirectory(tuple(entries), start, central_end, prefix)
 
 
-def _verify_skipped(f: BinaryIO, entries: list[ZipEntry], central_start: int,
-                    size: int) -> None:
-    """Read the local header of a skipped entry whose span does not meet the next one."""
-    order = sorted(range(len(entries)), key=lambda i: entries[i].header_offset)
-    for rank, i in enumerate(order):
-        e = entries[i]
-        if e.local_read:
-            continue
-        following = entries[order[rank + 1]].header_offset if rank + 1 < len(order) \
-            else central_start
-        minimal_end = e.header_offset + 30 + e.name_len + e.compressed_size
-        slack = _LOCAL_SLACK + (24 if e.flags & 0x8 else 0)
-        if not minimal_end <= following <= minimal_end + slack:
-            local_name, local_flags, data_offset = _read_local(f, e.header_offset, size,
-                                                               e.name_len)
-            entries[i] = _new(ZipEntry, (e.name, local_name, e.flags, local_flags, e.method,
-                                         e.crc, e.compressed_size, e.size, e.header_offset,
-                                         data_offset, e.name_len, True))
-        elif not e.flags & 0x8:
-            # Contiguous entries: the data ends where the next entry begins.
-            entries[i] = _new(ZipEntry, (e.name, None, e.flags, None, e.method, e.crc,
-                                         e.compressed_size, e.size, e.header_offset,
-                                         following - e.compressed_size, e.name_len, False))
+#: A central-directory entry before its local header is located: name, flags, method, crc,
+#: compressed size, size, absolute local header offset, encoded name length.
+_Row = tuple[str, int, int, int, int, int, int, int]
 
 
-def _parse_central(f: BinaryIO, central: bytes, count: int, prefix: int, size: int,
-                   path: str, read_local: Callable[[str], bool] | None) -> list[ZipEntry]:
+def _locate(f: BinaryIO, rows: list[_Row], central_start: int, size: int,
+            read_local: Callable[[str], bool] | None) -> list[ZipEntry]:
+    """Entries with their data offsets: from the local header when ``read_local(name)`` (or
+    always, without it), else from the layout when the span up to the next entry leaves
+    no room for anything but the aligned local header, data and data descriptor."""
+    headers = sorted(zip([r[6] for r in rows], range(len(rows)), strict=True))
+    following = [central_start] * len(rows)
+    for (_h, i), (nxt, _j) in pairwise(headers):
+        following[i] = nxt
     entries: list[ZipEntry] = []
+    for (name, flags, method, crc, csize, usize, header, n_len), nxt in zip(
+            rows, following, strict=True):
+        local_name: str | None = None
+        local_flags: int | None = None
+        data_offset: int | None = None
+        read = read_local is None or read_local(name)
+        if not read:
+            minimal_end = header + 30 + n_len + csize
+            slack = _LOCAL_SLACK + (24 if flags & 0x8 else 0)
+            if not minimal_end <= nxt <= minimal_end + slack:
+                read = True  # room for more than the header: look at it
+            elif not flags & 0x8:
+                data_offset = nxt - csize  # contiguous: the data ends where the next begins
+        if read:
+            local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
+        entries.append(_new(ZipEntry, (name, local_name, flags, local_flags, method, crc, csize,
+                                       usize, header, data_offset, n_len, read)))
+    return entries
+
+
+def _parse_central(central: bytes, count: int, prefix: int, path: str) -> list[_Row]:
+    rows: list[_Row] = []
     at = 0
     end = len(central)
     unpack = _CENTRAL_STRUCT.unpack_from
     for _ in range(count):
-        if at + 46 > end or central[at:at + 4] != _CENTRAL:
-            raise ContainerError(f"zip central directory entry {len(entries)} is corrupt",
+        if at + 46 > end or not central.startswith(_CENTRAL, at):
+            raise ContainerError(f"zip central directory entry {len(rows)} is corrupt",
                                  path=path)
         (_s, _vm, _vn, flags, method, _t, _d, crc, csize, usize, n_len, e_len, c_len, _dn,
          _ia, _ea, offset) = unpack(central, at)
@@ -174,16 +183,9 @@ def _parse_central(f: BinaryIO, central: bytes, count: int, prefix: int, size: i
             extra = central[at + 46 + n_len:at + 46 + n_len + e_len]
             usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
         at += 46 + n_len + e_len + c_len
-        name = _decode_name(raw_name, flags)
-        header = offset + prefix
-        if read_local is None or read_local(name):
-            local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
-            entries.append(_new(ZipEntry, (name, local_name, flags, local_flags, method, crc,
-                                           csize, usize, header, data_offset, n_len, True)))
-        else:
-            entries.append(_new(ZipEntry, (name, None, flags, None, method, crc, csize, usize,
-                                           header, None, n_len, False)))
-    return entries
+        rows.append((_decode_name(raw_name, flags), flags, method, crc, csize, usize,
+                     offset + prefix, n_len))
+    return rows
 
 
 def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
@@ -206,7 +208,8 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
 def _decode_name(raw: bytes, flags: int) -> str:
     if flags & 0x800:
         return raw.decode("utf-8", "replace")
-    return raw.decode("cp437")
+    # cp437 agrees with ASCII on its lower half, where ASCII decoding is the fast path.
+    return raw.decode("ascii") if raw.isascii() else raw.decode("cp437")
 
 
 def pread(f: BinaryIO, size: int, offset: int) -> bytes:
