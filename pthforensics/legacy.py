@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "LegacyFormats", "Parts"]
 
+_COUNT = struct.Struct("<q")
+_WINDOW = 4096
+#: ``tuple.__new__(StorageEntry, fields)``: one entry per storage without the named tuple's
+#: Python-level ``__new__``.
+_new = tuple.__new__
+
 #: ``torch.serialization.MAGIC_NUMBER`` of the legacy stream format.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -151,20 +157,28 @@ class LegacyFormats:
                 element[str(pid[2])] = ELEMENT_SIZES.get(str(pid[1]).rsplit(".", 1)[-1],
                                                          ("uint8", 1))[1]
         complete = True
+        member = f"{prefix}storages"
+        # Each storage is an 8-byte element count and its payload.  Small storages are
+        # read from one 4 KiB window; a jump beyond it costs one small pread, never the
+        # payload itself.
+        window, window_at = b"", 0
         for key in keys if isinstance(keys, list) else []:
             key = str(key)
-            if key not in element:
+            itemsize = element.get(key)
+            if itemsize is None:
                 complete = False
                 break
             if pos + 8 > size:
                 break  # the file ends before this storage: integrity reports it missing
-            raw = pread(f, 8, pos)  # one small read per storage, not a buffer refill
-            if len(raw) < 8:
-                break
-            (numel,) = struct.unpack("<q", raw)
-            nbytes = max(0, numel) * element[key]
-            available = max(0, min(nbytes, size - pos - 8))
-            parts.storages.append(StorageEntry(key, f"{prefix}storages", pos + 8, available))
+            at = pos - window_at
+            if not 0 <= at <= len(window) - 8:
+                window, window_at, at = pread(f, _WINDOW, pos), pos, 0
+                if len(window) < 8:
+                    break
+            (numel,) = _COUNT.unpack_from(window, at)
+            nbytes = max(0, numel) * itemsize
+            parts.storages.append(_new(StorageEntry, (key, member, pos + 8,
+                                                      max(0, min(nbytes, size - pos - 8)))))
             pos += 8 + nbytes
         if complete and pos < size:
             self._trailing(f, pos, size, prefix, parts)
