@@ -336,9 +336,11 @@ class _Reader(LegacyFormats):
         parts.findings.extend(zip_anomalies(directory, size, prefix))
         entries = [e for e in directory.entries if not e.name.endswith("/")]
         names = [e.name for e in entries]
-        is_script = any("/code/" in n or n.startswith("code/") or n.endswith("constants.pkl")
-                        for n in names)
-        data_pkls = [e for e in entries if e.name.rsplit("/", 1)[-1] == "data.pkl"]
+        # One search over all names (thousands of members) instead of a test per name.
+        listing = "\n" + "\n".join(names) + "\n"
+        is_script = "/code/" in listing or "\ncode/" in listing or "constants.pkl\n" in listing
+        data_pkls = [e for e in entries if e.name.endswith("data.pkl")
+                     and e.name.rsplit("/", 1)[-1] == "data.pkl"]
         if not data_pkls and not is_script:
             return self._zip_wrapper(f, entries, size, prefix, wrappers, parts)
         root = data_pkls[0].name.rsplit("/", 1)[0] if data_pkls and "/" in data_pkls[0].name \
