@@ -81,11 +81,11 @@ def sniff(head: bytes, size: int) -> str | None:
     return None
 
 
-def sniff_file(path: str) -> str | None:
+def sniff_file(path: str, st: os.stat_result | None = None) -> str | None:
     """:func:`sniff` on the first 4 KiB of ``path`` (``None`` for empty, unreadable or
-    non-regular files: opening a FIFO would block)."""
+    non-regular files: opening a FIFO would block); ``st``: its ``stat``, when known."""
     try:
-        st = os.stat(path)
+        st = st or os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             return None
         size = st.st_size

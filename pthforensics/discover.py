@@ -43,51 +43,72 @@ def _inside(path: str, root_real: str) -> bool:
     return real == root_real or real.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
-def _stays_inside(path: str, root_real: str) -> bool:
-    return not os.path.islink(path) or _inside(path, root_real)
-
-
 def _excluded(path: str, patterns: Sequence[str]) -> bool:
     name = os.path.basename(path)
     return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def _walk(root: str, include_hidden: bool, exclude: Sequence[str]) -> Iterator[str]:
+def _walk(root: str, include_hidden: bool, exclude: Sequence[str]
+          ) -> Iterator[tuple[str, os.stat_result | None]]:
+    """Files under ``root`` (depth first, sorted, a folder's files before its subfolders)
+    with their ``stat`` (``None`` when it fails, e.g. a dangling link).
+
+    Built on ``os.scandir``: one ``stat`` per file, and ``realpath`` (an ``lstat`` per path
+    component) only for symbolic links, the only way out of the root.
+    """
     root_real = os.path.realpath(root)
     visited: set[tuple[int, int]] = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
+    stack = [root]
+    while stack:
+        folder = stack.pop()
         try:
             st = os.stat(folder)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
-            dirs[:] = []
             continue
         if (st.st_dev, st.st_ino) in visited:
-            dirs[:] = []  # a symbolic link back to a folder already walked: a cycle
-            continue
+            continue  # a symbolic link back to a folder already walked: a cycle
         visited.add((st.st_dev, st.st_ino))
-        # The walk only descends into folders already inside the root, so only symbolic
-        # links can lead out of it: realpath (an lstat per path component) is for them only.
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS
-                         and (include_hidden or not d.startswith("."))
-                         and not _excluded(os.path.join(folder, d), exclude)
-                         and _stays_inside(os.path.join(folder, d), root_real))
-        for name in sorted(files):
-            full = os.path.join(folder, name)
-            if (include_hidden or not name.startswith(".")) and not _excluded(full, exclude) \
-                    and _stays_inside(full, root_real):
-                yield full
+        folders: list[str] = []
+        for entry in entries:
+            name, full = entry.name, entry.path
+            if not include_hidden and name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir and name in _SKIP_DIRS:
+                continue
+            if (exclude and _excluded(full, exclude)) or (
+                    entry.is_symlink() and not _inside(full, root_real)):
+                continue
+            if is_dir:
+                folders.append(full)
+                continue
+            try:
+                yield full, entry.stat()
+            except OSError:
+                yield full, None
+        stack.extend(reversed(folders))
 
 
-def _is_checkpoint(path: str) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
+def _is_checkpoint(path: str, st: os.stat_result | None) -> bool:
+    if st is None:
         return True  # report it as an error rather than dropping it
     if not stat.S_ISREG(st.st_mode):
         return False  # pipes, sockets, devices: not checkpoints, and opening may block
-    if sniff_file(path) is not None:
+    if sniff_file(path, st) is not None:
         return True
     return st.st_size == 0 and path.endswith(_CHECKPOINT_EXTENSIONS)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
 
 
 def discover(paths: Sequence[str], *, include_hidden: bool = False,
@@ -97,21 +118,16 @@ def discover(paths: Sequence[str], *, include_hidden: bool = False,
     found: list[Candidate] = []
     indexes: list[str] = []
     for root in paths:
-        if not os.path.isdir(root):
-            walked: Iterator[str] = iter([root])
-            explicit = True
-        else:
-            walked = _walk(root, include_hidden, exclude)
-            explicit = False
-        for path in walked:
+        explicit = not os.path.isdir(root)
+        walked = iter([(root, _stat(root))]) if explicit else \
+            _walk(root, include_hidden, exclude)
+        for path, st in walked:
             if path.endswith(".index.json"):
                 indexes.append(path)
                 continue
-            if not explicit and not _is_checkpoint(path):
+            if not explicit and not _is_checkpoint(path, st):
                 continue
-            try:
-                st = os.stat(path)
-            except OSError:
+            if st is None:
                 found.append(Candidate(path, None, None, model_name(path)))
                 continue
             key = (st.st_dev, st.st_ino)
@@ -124,11 +140,16 @@ def discover(paths: Sequence[str], *, include_hidden: bool = False,
             seen[key] = len(found)
             found.append(candidate)
     groups = tuple(g for g in (_group(i) for i in indexes) if g is not None)
-    by_path = {os.path.realpath(s): g for g in groups for s in g.shards}
-    named = tuple(c if c.model or os.path.realpath(c.path) not in by_path else
-                  Candidate(c.path, c.size, c.mtime, by_path[os.path.realpath(c.path)].name)
-                  for c in found)
-    return named, groups
+    # Shards are matched by file identity, so a link and its target are the same shard.
+    by_file = {(st.st_dev, st.st_ino): g for g in groups for s in g.shards
+               if (st := _stat(s)) is not None}
+    named = list(found)
+    for key, index in seen.items():
+        group = by_file.get(key)
+        c = found[index]
+        if group is not None and not c.model:
+            named[index] = Candidate(c.path, c.size, c.mtime, group.name)
+    return tuple(named), groups
 
 
 def _group(index: str) -> ModelGroup | None:
