@@ -35,7 +35,10 @@ _ZIP64_EOCD = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
-_CENTRAL_STRUCT = struct.Struct("<4s6H3L5HLL")
+#: The central directory entry fields the reader uses (APPNOTE 4.3.12): flags, method, crc,
+#: compressed size, size, name/extra/comment lengths and local header offset; the
+#: signature, versions, time, disk and attributes are skipped.
+_CENTRAL_FIELDS = struct.Struct("<8xHH4xLLLHHH8xL")
 #: ``tuple.__new__(ZipEntry, fields)``: the named tuple without its Python-level ``__new__``
 #: (a third of the cost; one entry per member, thousands per archive).
 _new = tuple.__new__
@@ -142,11 +145,16 @@ def _locate(f: BinaryIO, rows: list[_Row], central_start: int, size: int,
     """Entries with their data offsets: from the local header when ``read_local(name)`` (or
     always, without it), else from the layout when the span up to the next entry leaves
     no room for anything but the aligned local header, data and data descriptor."""
-    headers = sorted(zip([r[6] for r in rows], range(len(rows)), strict=True))
-    following = [central_start] * len(rows)
-    for (_h, i), (nxt, _j) in pairwise(headers):
-        following[i] = nxt
+    headers = [r[6] for r in rows]
+    if headers == sorted(headers):  # as every writer lays them out: no per-entry sort
+        following = [*headers[1:], central_start]
+    else:
+        following = [central_start] * len(rows)
+        for (_h, i), (nxt, _j) in pairwise(sorted(zip(headers, range(len(rows)),
+                                                      strict=True))):
+            following[i] = nxt
     entries: list[ZipEntry] = []
+    append = entries.append
     for (name, flags, method, crc, csize, usize, header, n_len), nxt in zip(
             rows, following, strict=True):
         local_name: str | None = None
@@ -162,29 +170,31 @@ def _locate(f: BinaryIO, rows: list[_Row], central_start: int, size: int,
                 data_offset = nxt - csize  # contiguous: the data ends where the next begins
         if read:
             local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
-        entries.append(_new(ZipEntry, (name, local_name, flags, local_flags, method, crc, csize,
-                                       usize, header, data_offset, n_len, read)))
+        append(_new(ZipEntry, (name, local_name, flags, local_flags, method, crc, csize, usize,
+                               header, data_offset, n_len, read)))
     return entries
 
 
 def _parse_central(central: bytes, count: int, prefix: int, path: str) -> list[_Row]:
     rows: list[_Row] = []
+    append = rows.append
     at = 0
     end = len(central)
-    unpack = _CENTRAL_STRUCT.unpack_from
+    unpack = _CENTRAL_FIELDS.unpack_from
     for _ in range(count):
         if at + 46 > end or not central.startswith(_CENTRAL, at):
             raise ContainerError(f"zip central directory entry {len(rows)} is corrupt",
                                  path=path)
-        (_s, _vm, _vn, flags, method, _t, _d, crc, csize, usize, n_len, e_len, c_len, _dn,
-         _ia, _ea, offset) = unpack(central, at)
-        raw_name = central[at + 46:at + 46 + n_len]
+        flags, method, crc, csize, usize, n_len, e_len, c_len, offset = unpack(central, at)
+        name_end = at + 46 + n_len
+        raw = central[at + 46:name_end]
         if e_len:
-            extra = central[at + 46 + n_len:at + 46 + n_len + e_len]
-            usize, csize, offset = _zip64_extra(extra, usize, csize, offset)
-        at += 46 + n_len + e_len + c_len
-        rows.append((_decode_name(raw_name, flags), flags, method, crc, csize, usize,
-                     offset + prefix, n_len))
+            usize, csize, offset = _zip64_extra(central[name_end:name_end + e_len], usize,
+                                                csize, offset)
+        at = name_end + e_len + c_len
+        # (UTF-8 and cp437 both agree with ASCII: the common case takes the fast decoder)
+        name = raw.decode("ascii") if raw.isascii() else _decode_name(raw, flags)
+        append((name, flags, method, crc, csize, usize, offset + prefix, n_len))
     return rows
 
 

@@ -232,3 +232,44 @@ def test_bytes_hidden_between_storages_are_found(tmp_path: Path) -> None:
         z.writestr("archive/data/1", b"\0" * 64)
     c = read_container(str(path))
     assert "zip-unaccounted-bytes" in _rules(c)
+
+
+def _central_entries(data: bytes) -> tuple[int, int, list[bytes]]:
+    """(start, end, entries) of a zip's central directory, split entry by entry."""
+    eocd = data.rindex(b"PK\x05\x06")
+    count, size, start = struct.unpack("<HLL", data[eocd + 10:eocd + 20])
+    entries, at = [], start
+    for _ in range(count):
+        n, e, c = struct.unpack("<HHH", data[at + 28:at + 34])
+        entries.append(data[at:at + 46 + n + e + c])
+        at += 46 + n + e + c
+    return start, start + size, entries
+
+
+def test_central_directory_out_of_offset_order(state_dict_zip: Path, tmp_path: Path) -> None:
+    """Entries listed in any order are located from the layout, not from their rank."""
+    data = state_dict_zip.read_bytes()
+    start, end, entries = _central_entries(data)
+    path = tmp_path / "reversed.pth"
+    path.write_bytes(data[:start] + b"".join(reversed(entries)) + data[end:])
+    original, shuffled = read_container(str(state_dict_zip)), read_container(str(path))
+    assert len(entries) > 3 and shuffled.findings == ()
+    assert sorted(shuffled.storages) == sorted(original.storages)
+
+
+def test_overlapping_entries_are_flagged(state_dict_zip: Path, tmp_path: Path) -> None:
+    """A second central entry pointing into another member's data: two names, same bytes."""
+    plain = rezip(state_dict_zip, tmp_path / "plain.pth", lambda _name, data: data)  # no zip64
+    data = plain.read_bytes()
+    start, end, entries = _central_entries(data)
+    assert not read_container(str(plain)).findings
+    storage = next(e for e in entries if b"/data/0" in e)
+    offset = struct.unpack("<L", storage[42:46])[0]
+    alias = storage[:42] + struct.pack("<L", offset + 8) + storage[46:].replace(
+        b"/data/0", b"/data/x")
+    path = tmp_path / "overlap.pth"
+    eocd = data[end:]
+    count = struct.unpack("<H", eocd[10:12])[0] + 1
+    eocd = eocd[:8] + struct.pack("<HHL", count, count, end - start + len(alias)) + eocd[16:]
+    path.write_bytes(data[:end] + alias + eocd)
+    assert "zip-overlapping-entries" in _rules(read_container(str(path)))
