@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import operator
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,11 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.", "ema_model.", "model_ema
                      "net.", "network.", "_forward_module.", "_model.")
 
 
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
+_ITEMSIZE_OF = operator.attrgetter("itemsize")
+
+
 def is_learnable(record: TensorRecord) -> bool:
     """Whether the tensor would be an ``nn.Parameter`` (floating point, not a known buffer)."""
     if record.is_parameter:
@@ -72,26 +78,29 @@ def is_learnable(record: TensorRecord) -> bool:
 
 
 def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
-    """Counts of one state_dict for the report; shared storages are counted once."""
-    dtypes: dict[str, int] = {}
-    seen: set[tuple[str | None, int, tuple[int, ...]]] = set()
-    numels: dict[tuple[int, ...], int] = {}
-    total_bytes = 0
-    params = 0
-    for t in tensors:
-        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
-        if t.storage_key is not None:
-            ident = (t.storage_key, t.storage_offset, t.shape)
-            if ident in seen:
-                continue
-            seen.add(ident)
-        numel = numels.get(t.shape)
-        if numel is None:
-            numel = numels[t.shape] = math.prod(t.shape)
-        total_bytes += numel * t.itemsize
-        if is_learnable(t):
-            params += numel
-    return TensorSummary(len(tensors), params, total_bytes, tuple(sorted(dtypes.items())))
+    """Counts of one state_dict for the report; shared storages are counted once.
+
+    Column-wise (``map`` over the records' fields runs at C speed): this runs once per file
+    over every tensor, thousands per file in a batch.
+    """
+    dtypes = Counter(map(_DTYPE, tensors))
+    views = [(t.storage_key, t.storage_offset, t.shape) for t in tensors
+             if t.storage_key is not None]
+    if len(set(views)) != len(views):  # the same view saved twice (tied weights)
+        seen: set[tuple[str | None, int, tuple[int, ...]]] = set()
+        unique = []
+        for t in tensors:
+            view = (t.storage_key, t.storage_offset, t.shape)
+            if t.storage_key is None or view not in seen:
+                seen.add(view)
+                unique.append(t)
+        tensors = tuple(unique)
+    numels = list(map(math.prod, map(_SHAPE, tensors)))
+    total_bytes = sum(map(operator.mul, numels, map(_ITEMSIZE_OF, tensors)))
+    floats = {d for d in dtypes if d.startswith(("float", "bfloat", "complex"))}
+    params = sum(n for n, t in zip(numels, tensors, strict=True)
+                 if t.is_parameter or (t.dtype in floats and not t.key.endswith(BUFFER_SUFFIXES)))
+    return TensorSummary(sum(dtypes.values()), params, total_bytes, tuple(sorted(dtypes.items())))
 
 
 @dataclass
