@@ -81,10 +81,22 @@ class BatchReport:
 def model_entries(groups: Sequence[ModelGroup], reports: Sequence[FileReport]
                   ) -> list[dict[str, object]]:
     """One entry per sharded model: its shards' verdicts, missing shards, tensor counts."""
-    by_path = {os.path.realpath(r.path): r for r in reports}
+    if not groups:
+        return []
+    by_path = {os.path.abspath(r.path): r for r in reports}  # string work, no file system
+    by_real: dict[str, FileReport] = {}
+
+    def report_of(shard: str) -> FileReport | None:
+        found = by_path.get(os.path.abspath(shard))
+        if found is None:  # reached through a link: compare resolved paths (lstat calls)
+            if not by_real:
+                by_real.update((os.path.realpath(r.path), r) for r in reports)
+            found = by_real.get(os.path.realpath(shard))
+        return found
+
     out: list[dict[str, object]] = []
     for g in groups:
-        shard_reports = [by_path.get(os.path.realpath(p)) for p in g.shards]
+        shard_reports = [None if p in g.missing else report_of(p) for p in g.shards]
         verdicts = [r.verdict if r is not None else None for r in shard_reports]
         known = [v for v in verdicts if v is not None]
         worst = max(known, key=list(Verdict).index) if known else None
