@@ -149,8 +149,9 @@ class _Slot:
     """When the worker began the first of ``tasks``."""
 
 
-#: Files in flight per worker.
-_DEPTH = 2
+#: Files in flight per worker: enough that a worker never waits for the parent (which
+#: shares the cores) between files, few enough that little queues behind a slow file.
+_DEPTH = 4
 
 
 def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
@@ -198,7 +199,7 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
             now = time.monotonic()
             idle_dead: list[_Slot] = []
             for slot in slots:
-                # Two tasks in flight per worker: it never waits for the parent between files.
+                # Several files in flight per worker (see _DEPTH).
                 while len(slot.tasks) < _DEPTH and pending:
                     task = pending[0]
                     try:
