@@ -139,6 +139,14 @@ def _architecture(rng: random.Random, torch):  # type: ignore[no-untyped-def]
     return sd
 
 
+def _last_line(cmd: list[str], timeout: float) -> tuple[str, bool]:
+    """The last line a tool prints on the zoo, and whether it died with a traceback."""
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
+    text = out.stdout + out.stderr
+    tail = text.strip().splitlines()[-1:] or [""]
+    return tail[0], "Traceback (most recent call last)" in text
+
+
 def main() -> int:
     compile_package()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -161,8 +169,12 @@ def main() -> int:
             else:
                 print(f"{name} not installed: column skipped", file=sys.stderr)
         results = {name: measure(cmd, args.repeat, args.timeout) for name, cmd in tools.items()}
-        rivals = [v[0] for k, v in results.items()
-                  if not k.startswith("pthforensics") and v[2] != "timeout"]
+        tails = {name: _last_line(cmd, args.timeout) for name, cmd in tools.items()
+                 if not name.startswith("pthforensics") and results[name][2] != "timeout"}
+        # A rival that died on a file (a traceback) did not scan the zoo: no comparison.
+        aborted = {name for name, (_line, crashed) in tails.items() if crashed}
+        rivals = [v[0] for k, v in results.items() if not k.startswith("pthforensics")
+                  and v[2] != "timeout" and k not in aborted]
         best = min(rivals) if rivals else None
         print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>6}"
               f"{'speed-up vs faster rival':>26}")
@@ -176,10 +188,9 @@ def main() -> int:
             if results[name][2] == "timeout":
                 print(f"  {name} did not finish within {args.timeout:.0f} s")
                 continue
-            out = subprocess.run(tools[name], capture_output=True, text=True, check=False,
-                                 timeout=args.timeout)
-            tail = (out.stdout + out.stderr).strip().splitlines()[-1:] or [""]
-            print(f"  {name} last line: {tail[0][:110]}")
+            line, crashed = tails[name]
+            note = " (aborted: not compared)" if crashed else ""
+            print(f"  {name}{note} last line: {line[:110]}")
         print("scaling of pthforensics with -j:")
         base = None
         for jobs in range(1, cores + 1):
