@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,3 +50,10 @@ def compile_package() -> None:
     import compileall
 
     compileall.compile_dir(str(ROOT / "pthforensics"), quiet=1)
+
+
+def tool_path(name: str) -> str | None:
+    """The console script ``name`` installed beside this interpreter (as ours runs), not a
+    version manager's shim on PATH: pyenv's costs ~40 ms of shell per call, which would be
+    counted against the rival."""
+    return shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)

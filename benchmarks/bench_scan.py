@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from _measure import compile_package, measure
+from _measure import compile_package, measure, tool_path
 
 WORK = Path(__file__).resolve().parent / "_work"
 
@@ -56,8 +55,9 @@ def main() -> int:
                                      "import sys, torch; torch.load(sys.argv[1], "
                                      "weights_only=True)"],
     }
-    if shutil.which("picklescan"):
-        tools["picklescan"] = [shutil.which("picklescan") or "picklescan", "-p"]
+    picklescan = tool_path("picklescan")
+    if picklescan:
+        tools["picklescan"] = [picklescan, "-p"]
     else:
         print("picklescan not installed (pip install picklescan): column skipped",
               file=sys.stderr)

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _measure import compile_package, measure
+from _measure import compile_package, measure, tool_path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -163,7 +163,7 @@ def main() -> int:
         print(f"\nzoo {label}: {zoo} ({n} files)")
         tools = {f"pthforensics -j {cores}": [*ours, "-j", str(cores), str(zoo)]}
         for name in ("picklescan", "modelscan"):
-            exe = shutil.which(name)
+            exe = tool_path(name)
             if exe:
                 tools[name] = [exe, "-p", str(zoo)]
             else:
