@@ -149,6 +149,25 @@ class _Slot:
     """When the worker began the first of ``tasks``."""
 
 
+def _receive(slot: _Slot, now: float, done: Callable[[int, FileReport], None]) -> bool:
+    """Take every report waiting on ``slot``'s pipe; ``False`` when the pipe says the
+    worker died instead (end of file, or not the report of the file it was reading)."""
+    while slot.tasks:
+        index = slot.tasks[0][0]
+        try:
+            got_index, report = slot.conn.recv()
+        except (EOFError, OSError):
+            return False
+        if report is None or got_index != index:
+            return False
+        slot.tasks.popleft()
+        slot.started = now  # the next queued file starts now
+        done(index, report)
+        if not slot.conn.poll():
+            break
+    return True
+
+
 #: Files in flight per worker: enough that a worker never waits for the parent (which
 #: shares the cores) between files, few enough that little queues behind a slow file.
 _DEPTH = 4
@@ -226,17 +245,9 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
                          timeout=timeout)
             now = time.monotonic()
             for slot in list(busy):
+                if slot.conn in ready and _receive(slot, now, done):
+                    continue
                 index, candidate = slot.tasks[0]
-                if slot.conn in ready:
-                    try:
-                        got_index, report = slot.conn.recv()
-                    except (EOFError, OSError):
-                        got_index, report = index, None
-                    if report is not None and got_index == index:
-                        slot.tasks.popleft()
-                        slot.started = now  # the next queued file starts now
-                        done(index, report)
-                        continue
                 if slot.conn in ready or slot.process.sentinel in ready:
                     code = slot.process.exitcode
                     give_back(slot)
