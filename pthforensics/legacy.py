@@ -152,10 +152,14 @@ class LegacyFormats:
             pos = found.end
         keys = payloads[3].value
         element = {}
+        itemsizes: dict[object, int] = {}  # per storage type: a handful per file
         for pid in payloads[2].pids:
             if len(pid) >= 5 and pid[0] == "storage":
-                element[str(pid[2])] = ELEMENT_SIZES.get(str(pid[1]).rsplit(".", 1)[-1],
-                                                         ("uint8", 1))[1]
+                itemsize = itemsizes.get(pid[1])
+                if itemsize is None:
+                    itemsize = itemsizes[pid[1]] = ELEMENT_SIZES.get(
+                        str(pid[1]).rsplit(".", 1)[-1], ("uint8", 1))[1]
+                element[str(pid[2])] = itemsize
         complete = True
         member = f"{prefix}storages"
         # Each storage is an 8-byte element count and its payload.  Small storages are
@@ -298,7 +302,8 @@ def _stub_decode(data: bytes, start: int) -> Pickle | None:
     except Exception:  # noqa: BLE001 - any failure: fall back to the opcode walk
         return None
     end = buf.tell()
-    pids = [("storage", str(ref.storage_type), ref.key, ref.location, ref.numel)
+    types = {t: str(t) for t in {ref.storage_type for ref in unpickler.storages}}
+    pids = [("storage", types[ref.storage_type], ref.key, ref.location, ref.numel)
             for ref in unpickler.storages]
     tree = PickleTree("", value, tuple(unpickler.globals_seen), end=end)  # named by the caller
     return Pickle(data[:end], start + end, _plain(value), pids, tree)
@@ -314,5 +319,7 @@ def _plain(value: object) -> object:
     if isinstance(value, tuple):
         return tuple(_plain(v) for v in value)
     if isinstance(value, list):
+        if all(type(v) is str for v in value):
+            return value  # a legacy file's storage keys: nothing to convert
         return [_plain(v) for v in value]
     return None
