@@ -295,14 +295,17 @@ def _walk(obj: Any, path: str, walk: _Walk, depth: int) -> None:
         return
     items = _mapping_items(obj)
     if items is not None:
-        tensors = [(k, t) for k, v in items if isinstance(k, str)
-                   and (t := _as_tensor(v, k, walk)) is not None]
-        if tensors and len(tensors) * 2 >= len(items):
-            records = tuple(t for _, t in tensors)
+        found = [t for k, v in items if isinstance(k, str)
+                 and (t := _as_tensor(v, k, walk)) is not None]
+        if found and len(found) * 2 >= len(items):
+            records = tuple(found)
             walk.tensors.extend(records)
             walk.candidates.append(StateDict(path, records, (), _module_versions(obj)))
-            taken = {k for k, _ in tensors}
-            rest = [(k, v) for k, v in items if not (isinstance(k, str) and k in taken)]
+            if len(found) == len(items):
+                rest = []  # a pure state_dict: nothing else to walk
+            else:
+                taken = {t.key for t in found}
+                rest = [(k, v) for k, v in items if not (isinstance(k, str) and k in taken)]
         else:
             rest = items
         for k, v in rest:
