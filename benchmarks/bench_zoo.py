@@ -176,11 +176,11 @@ def main() -> int:
         rivals = [v[0] for k, v in results.items() if not k.startswith("pthforensics")
                   and v[2] != "timeout" and k not in aborted]
         best = min(rivals) if rivals else None
-        print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>6}"
+        print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>9}"
               f"{'speed-up vs faster rival':>26}")
         for name, (seconds, peak, code) in results.items():
             ratio = f"{best / seconds:.1f}x" if best and name.startswith("pthforensics") else ""
-            print(f"{name:<20}{seconds:>9.2f}{n / seconds:>10.1f}{peak:>10.1f}{code:>6}"
+            print(f"{name:<20}{seconds:>9.2f}{n / seconds:>10.1f}{peak:>10.1f}{code!s:>9}"
                   f"{ratio:>26}")
         for name in tools:
             if name.startswith("pthforensics"):
