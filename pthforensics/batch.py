@@ -53,7 +53,7 @@ class BatchOptions:
     @property
     def workers(self) -> int:
         """The number of worker processes to start."""
-        return self.jobs or os.cpu_count() or 1
+        return self.jobs or _usable_cores()
 
     @property
     def fast(self) -> bool:
@@ -64,6 +64,15 @@ class BatchOptions:
     def file_timeout(self) -> float:
         """Seconds after which a worker is killed."""
         return self.timeout if self.timeout is not None else self.limits.max_seconds * 1.5 + 5
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, as ``taskset`` or a container
+    sets it), not every core of the machine."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:

@@ -70,8 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="skip files already in this earlier --jsonl output (same path, size "
                            "and mtime); with --jsonl FILE the same file is appended to")
     scan.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                      help="worker processes (default: one per core; a single file is read "
-                           "in-process)")
+                      help="worker processes (default: one per core this process may use; a "
+                           "single file is read in-process)")
     scan.add_argument("--deep", action="store_true",
                       help="add layers and the input guess to each report (torch-free)")
     scan.add_argument("--hidden", action="store_true", help="also walk hidden files/folders")

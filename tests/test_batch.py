@@ -181,3 +181,16 @@ def test_symlink_cycle_terminates(zoo: Path) -> None:
     (zoo / "a" / "loop").symlink_to(zoo, target_is_directory=True)
     found, _ = discover([str(zoo)])
     assert _names(found) == ["broken.pt", "lin.pth", "noext", "photo.jpg"]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux affinity masks")
+def test_default_workers_follow_the_affinity_mask() -> None:
+    """`-j` defaults to the cores the process may use (taskset, container limits)."""
+    import subprocess
+    import sys
+
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from pthforensics.batch import BatchOptions; print(BatchOptions().workers)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "1"
