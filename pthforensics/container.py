@@ -39,6 +39,7 @@ from .records import (
     Severity,
     StorageEntry,
     TensorRecord,
+    new_record,
 )
 from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .sevenzip import extract_7z
@@ -58,9 +59,6 @@ _TORCH_ZIP_EXPECTED = frozenset({"data.pkl", "version", ".data/version", "byteor
                                  ".data/serialization_id", ".format_version",
                                  ".storage_alignment", "serialization_id"})
 _MAX_WRAPPERS = 8
-#: ``tuple.__new__(StorageEntry, fields)``: the named tuple without its Python-level
-#: ``__new__`` (one per storage member).
-_new = tuple.__new__
 
 
 def sniff(head: bytes, size: int) -> str | None:
@@ -346,18 +344,19 @@ class _Reader(LegacyFormats):
         root = data_pkls[0].name.rsplit("/", 1)[0] if data_pkls and "/" in data_pkls[0].name \
             else (names[0].split("/", 1)[0] if "/" in names[0] else "")
         root_slash = root + "/" if root else ""
-        data_dir = f"{root_slash}data/"
-        skip = len(data_dir)
+        cut = len(root_slash)
         storages = parts.storages
         for entry in entries:
             name = entry.name
-            if name.startswith(data_dir) and name.find("/", skip) < 0:
-                # <root>/data/<key>: a tensor storage (thousands per archive), indexed only.
-                storages.append(_new(StorageEntry, (name[skip:], prefix + name,
-                                                    entry.data_offset if not prefix else None,
-                                                    entry.size)))
+            inner = name[cut:] if cut and name.startswith(root_slash) else name
+            if inner.startswith("data/") and inner.find("/", 5) < 0:
+                # <root>/data/<key>: a tensor storage (thousands per archive), indexed only,
+                # in this loop rather than a call per member.
+                storages.append(new_record(StorageEntry, (
+                    inner[5:], prefix + name, entry.data_offset if not prefix else None,
+                    entry.size)))
             else:
-                self._zip_member(f, entry, root_slash, prefix, parts)
+                self._zip_member(f, entry, inner, prefix, parts)
         parts.streams.sort(key=lambda s: (s.role != "object", s.role != "constants"))
         if is_script:
             parts.findings.append(Finding(
@@ -368,16 +367,10 @@ class _Reader(LegacyFormats):
                          tuple(parts.streams), tuple(parts.storages), tuple(parts.findings),
                          wrappers)
 
-    def _zip_member(self, f: BinaryIO, entry: ZipEntry, root_slash: str, prefix: str,
+    def _zip_member(self, f: BinaryIO, entry: ZipEntry, inner: str, prefix: str,
                     parts: Parts) -> None:
-        name = entry.name
-        inner = name[len(root_slash):] if root_slash and name.startswith(root_slash) else name
-        label = prefix + name
-        if inner.startswith("data/") and inner.find("/", 5) < 0:
-            parts.storages.append(StorageEntry(inner[5:], label,
-                                               entry.data_offset if not prefix else None,
-                                               entry.size))
-            return
+        """A member other than a storage; ``inner`` is its name below the archive root."""
+        label = prefix + entry.name
         if inner.startswith(("code/", "constants/", "extra/", ".data/")) and \
                 not inner.endswith(".pkl"):
             return

@@ -31,6 +31,7 @@ from .records import (
     Severity,
     StorageEntry,
     TensorRecord,
+    new_record,
 )
 from .unpickle import PickleTree, Stub, StubUnpickler, buffered
 from .zipread import pread
@@ -42,9 +43,6 @@ __all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "LegacyFormats", "Parts"]
 
 _COUNT = struct.Struct("<q")
 _WINDOW = 4096
-#: ``tuple.__new__(StorageEntry, fields)``: one entry per storage without the named tuple's
-#: Python-level ``__new__``.
-_new = tuple.__new__
 
 #: ``torch.serialization.MAGIC_NUMBER`` of the legacy stream format.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -181,8 +179,8 @@ class LegacyFormats:
                     break
             (numel,) = _COUNT.unpack_from(window, at)
             nbytes = max(0, numel) * itemsize
-            parts.storages.append(_new(StorageEntry, (key, member, pos + 8,
-                                                      max(0, min(nbytes, size - pos - 8)))))
+            parts.storages.append(new_record(StorageEntry, (
+                key, member, pos + 8, max(0, min(nbytes, size - pos - 8)))))
             pos += 8 + nbytes
         if complete and pos < size:
             self._trailing(f, pos, size, prefix, parts)

@@ -12,6 +12,7 @@ from enum import IntEnum, StrEnum, unique
 from typing import Any, NamedTuple
 
 __all__ = [
+    "new_record",
     "Candidate",
     "ModelGroup",
     "Checkpoint",
@@ -148,6 +149,12 @@ class PickleStream:
     decoded: object = field(default=None, compare=False, repr=False)
     """The stub tree (``unpickle.PickleTree``) when the container already decoded the stream
     to find where it ends (legacy stream, fast path), so the scan does not decode it again."""
+
+
+#: ``new_record(NamedTupleClass, fields)`` is ``tuple.__new__``: a named tuple built from all
+#: its fields in order, without the class's Python-level ``__new__`` (a third of the cost).
+#: For the records made once per tensor or zip member on the scan's hot path.
+new_record = tuple.__new__
 
 
 class StorageEntry(NamedTuple):

@@ -16,11 +16,7 @@ import struct
 from typing import Any, BinaryIO
 
 from .errors import ContainerError, LimitExceeded
-from .records import TensorRecord
-
-#: ``tuple.__new__(TensorRecord, fields)``: one record per tensor without the named tuple's
-#: Python-level ``__new__``.
-_new = tuple.__new__
+from .records import TensorRecord, new_record
 
 __all__ = ["DTYPES", "MAX_HEADER", "read_safetensors_header", "sniff_safetensors"]
 
@@ -125,8 +121,8 @@ def _tensor(name: str, info: Any, path: str) -> tuple[int, int, TensorRecord]:
     if offsets[1] - offsets[0] != nbytes:
         raise ContainerError(f"safetensors entry {name!r}: {offsets[1] - offsets[0]} data "
                              f"bytes for shape {shape} of {dtype} (needs {nbytes})", path=path)
-    record = _new(TensorRecord, (name, tuple(shape), torch_name, None, name, 0,
-                                 max(1, bits // 8), False, False))
+    record = new_record(TensorRecord, (name, tuple(shape), torch_name, None, name, 0,
+                                       max(1, bits // 8), False, False))
     return offsets[0], offsets[1], record
 
 

@@ -31,6 +31,7 @@ from .records import (
     StorageEntry,
     TensorRecord,
     TensorSummary,
+    new_record,
 )
 from .unpickle import GlobalName, MappingStub, PersistentRef, Recorder, StorageRef, Stub, TensorCall
 
@@ -97,9 +98,7 @@ def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
         tensors = tuple(unique)
     numels = list(map(math.prod, map(_SHAPE, tensors)))
     total_bytes = sum(map(operator.mul, numels, map(_ITEMSIZE_OF, tensors)))
-    floats = {d for d in dtypes if d.startswith(("float", "bfloat", "complex"))}
-    params = sum(n for n, t in zip(numels, tensors, strict=True)
-                 if t.is_parameter or (t.dtype in floats and not t.key.endswith(BUFFER_SUFFIXES)))
+    params = sum(n for n, t in zip(numels, tensors, strict=True) if is_learnable(t))
     return TensorSummary(sum(dtypes.values()), params, total_bytes, tuple(sorted(dtypes.items())))
 
 
@@ -129,22 +128,11 @@ def _dtype_name(obj: Any) -> str | None:
     return _DTYPE_NAMES.get(g.name, g.name)
 
 
-#: ``tuple.__new__(TensorRecord, fields)``: the record without the named tuple's Python-level
-#: ``__new__`` (one per tensor, thousands per file).
-_new = tuple.__new__
-_index = operator.index
-
-
 def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
     """The tensor a recorded rebuild call describes, or ``None`` when ``obj`` is not one."""
     g: GlobalName | None
     if type(obj) is TensorCall:
         g, args = obj
-        if g.name == "_rebuild_tensor_v2" and len(args) >= 5 and type(args[0]) is StorageRef \
-                and g.module == "torch._utils":
-            record = _plain_tensor(args, key)
-            if record is not None:
-                return record
     else:
         g = _global(obj)
         if g is None:
@@ -154,6 +142,9 @@ def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
                 return _rekey(base, key) if base else None
             return None
         args = obj.pf_args if isinstance(obj, Stub) else ()
+    if g.name in _REBUILD_TENSOR and g.module == "torch._utils" and len(args) >= 4 and \
+            isinstance(args[0], StorageRef):
+        return _storage_tensor(g.name, args, key)  # every plain tensor: tested first
     if g.module == "torch._tensor" and g.name.startswith("_rebuild_from_type") and len(args) >= 3:
         inner = args[0]
         if isinstance(inner, Recorder) and isinstance(args[2], tuple):
@@ -168,20 +159,6 @@ def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
         return TensorRecord(key, base.shape, base.dtype, base.stride, base.storage_key,
                             base.storage_offset, base.itemsize, bool(args[1]) if len(args) > 1
                             else True, is_parameter=True)
-    if g.name in _REBUILD_TENSOR and len(args) >= 4 and isinstance(args[0], StorageRef):
-        storage: StorageRef = args[0]
-        dtype, itemsize = _storage_dtype(storage)
-        if g.name == "_rebuild_tensor_v3" and len(args) >= 7 and _dtype_name(args[6]):
-            dtype = _dtype_name(args[6]) or dtype
-            itemsize = _ITEMSIZE.get(dtype, 1)
-        shape = _ints(args[2])
-        stride = _ints(args[3])
-        if shape is None:
-            return None
-        return TensorRecord(key, shape, dtype, stride, storage.key,
-                            args[1] if isinstance(args[1], int) else 0, itemsize,
-                            bool(args[4]) if len(args) > 4 and g.name != "_rebuild_qtensor"
-                            else False)
     if g.name == "_rebuild_meta_tensor_no_storage" and len(args) >= 2:
         shape = _ints(args[1])
         dtype = _dtype_name(args[0]) or "float32"
@@ -194,24 +171,21 @@ def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
     return None
 
 
-def _plain_tensor(args: tuple[Any, ...], key: str) -> TensorRecord | None:
-    """``_rebuild_tensor_v2(storage, offset, shape, stride, requires_grad, ...)`` with int
-    tuples, which ``torch.save`` writes for every plain tensor: the fast lane of
-    :func:`_as_tensor` (``None`` sends anything else down the general branch)."""
+def _storage_tensor(name: str, args: tuple[Any, ...], key: str) -> TensorRecord | None:
+    """``_rebuild_tensor*(storage, offset, shape, stride, requires_grad, ...)``: what
+    ``torch.save`` writes for every tensor backed by a storage (thousands per file)."""
     storage: StorageRef = args[0]
-    dtype, itemsize = ELEMENT_SIZES.get(
-        storage.storage_type.name if storage.storage_type else "", ("uint8", 1))
-    if type(args[2]) is not tuple or type(args[3]) is not tuple:
+    dtype, itemsize = _storage_dtype(storage)
+    if name == "_rebuild_tensor_v3" and len(args) >= 7 and _dtype_name(args[6]):
+        dtype = _dtype_name(args[6]) or dtype
+        itemsize = _ITEMSIZE.get(dtype, 1)
+    shape = _ints(args[2])
+    if shape is None:
         return None
-    try:
-        shape = tuple(map(_index, args[2]))
-        stride = tuple(map(_index, args[3]))
-    except TypeError:
-        return None
-    offset = args[1]
-    return _new(TensorRecord, (key, shape, dtype, stride, storage.key,
-                               offset if type(offset) is int else 0, itemsize, bool(args[4]),
-                               False))
+    return new_record(TensorRecord, (
+        key, shape, dtype, _ints(args[3]), storage.key,
+        args[1] if isinstance(args[1], int) else 0, itemsize,
+        bool(args[4]) if len(args) > 4 and name != "_rebuild_qtensor" else False, False))
 
 
 def _rekey(record: TensorRecord, key: str) -> TensorRecord:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from .errors import PickleDecodeError
-from .records import PickleStream
+from .records import PickleStream, new_record
 
 __all__ = ["GlobalName", "MappingStub", "PickleTree", "Recorder", "StorageRef", "Stub",
            "StubUnpickler", "TensorCall",
@@ -43,11 +43,6 @@ class GlobalName:
 
     def __str__(self) -> str:
         return f"{self.module}.{self.name}"
-
-
-#: ``tuple.__new__(cls, fields)``: a named tuple without its Python-level ``__new__``, for
-#: the records made once per tensor while unpickling.
-_new = tuple.__new__
 
 
 class StorageRef(NamedTuple):
@@ -129,7 +124,7 @@ class Recorder:
         self.pf_global = ref
 
     def __call__(self, *args: Any) -> TensorCall:
-        return _new(TensorCall, (self.pf_global, args))
+        return new_record(TensorCall, (self.pf_global, args))
 
     def __repr__(self) -> str:
         return f"<recorder {self.pf_global}>"
@@ -198,7 +193,7 @@ class StubUnpickler(pickle.Unpickler):
             _tag, cls, key, location, numel = pid[:5]
             # Only our own stub classes carry pf_global; anything else the file put there
             # (a str, an int) simply has no such attribute.
-            ref = _new(StorageRef, (
+            ref = new_record(StorageRef, (
                 getattr(cls, "pf_global", None) if type(cls) is type else None,
                 key if type(key) is str else _text(key),
                 location if type(location) is str else _text(location),

@@ -24,7 +24,7 @@ from typing import BinaryIO, NamedTuple
 
 from .errors import ContainerError, LimitExceeded
 from .limits import Limits
-from .records import Finding, Location, Severity
+from .records import Finding, Location, Severity, new_record
 
 __all__ = ["ZipDirectory", "ZipEntry", "pread", "read_member", "read_zip_directory",
            "zip_anomalies"]
@@ -39,9 +39,6 @@ _MAX_COMMENT = 0xFFFF
 #: compressed size, size, name/extra/comment lengths and local header offset; the
 #: signature, versions, time, disk and attributes are skipped.
 _CENTRAL_FIELDS = struct.Struct("<8xHH4xLLLHHH8xL")
-#: ``tuple.__new__(ZipEntry, fields)``: the named tuple without its Python-level ``__new__``
-#: (a third of the cost; one entry per member, thousands per archive).
-_new = tuple.__new__
 
 
 class ZipEntry(NamedTuple):
@@ -170,8 +167,8 @@ def _locate(f: BinaryIO, rows: list[_Row], central_start: int, size: int,
                 data_offset = nxt - csize  # contiguous: the data ends where the next begins
         if read:
             local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
-        append(_new(ZipEntry, (name, local_name, flags, local_flags, method, crc, csize, usize,
-                               header, data_offset, n_len, read)))
+        append(new_record(ZipEntry, (name, local_name, flags, local_flags, method, crc, csize,
+                                     usize, header, data_offset, n_len, read)))
     return entries
 
 
@@ -218,8 +215,7 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
 def _decode_name(raw: bytes, flags: int) -> str:
     if flags & 0x800:
         return raw.decode("utf-8", "replace")
-    # cp437 agrees with ASCII on its lower half, where ASCII decoding is the fast path.
-    return raw.decode("ascii") if raw.isascii() else raw.decode("cp437")
+    return raw.decode("cp437")
 
 
 def pread(f: BinaryIO, size: int, offset: int) -> bytes:
@@ -289,34 +285,33 @@ def zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[F
                           f"{count} entries share this name; zip readers disagree on which one "
                           "counts, so a scanner and a loader can read different bytes")
     for e in entries:
-        name = e.name
-        if not (e.flags & 0x2041 or e.method not in (0, 8) or
-                (e.local_read and e.local_name != name) or ".." in name or
-                name[:1] in ("/", "\\") or name[1:2] == ":"):
-            continue  # the common case, without a generator per member
         for rule_id, detail in _entry_anomalies(e):
-            yield Finding(rule_id, Severity.SUSPICIOUS, Location(prefix + name, e.header_offset),
+            yield Finding(rule_id, Severity.SUSPICIOUS, Location(prefix + e.name, e.header_offset),
                           detail)
     yield from _zip_gaps(directory, size, prefix)
 
 
-def _entry_anomalies(e: ZipEntry) -> Iterator[tuple[str, str]]:
-    """(rule id, detail) for what is odd about one entry (nothing, for almost all)."""
+def _entry_anomalies(e: ZipEntry) -> list[tuple[str, str]]:
+    """(rule id, detail) for what is odd about one entry: nothing, for almost all (a list,
+    not a generator, so the thousands of plain members cost one call each)."""
+    found: list[tuple[str, str]] = []
     if e.local_read:
         if e.local_name is None:
-            yield "zip-bad-local-header", "the central directory points at no valid local header"
+            found.append(("zip-bad-local-header",
+                          "the central directory points at no valid local header"))
         elif e.local_name != e.name:
-            yield "zip-name-mismatch", f"the local header names it {e.local_name!r}"
+            found.append(("zip-name-mismatch", f"the local header names it {e.local_name!r}"))
     # (a skipped local header is a tensor storage whose span the layout accounts for)
     if e.flags & 0x2041:
-        yield ("zip-encrypted-entry", f"flag bits 0x{e.flags:04x} mark it encrypted; torch's "
-               "reader ignores them while zipfile-based scanners give up")
+        found.append(("zip-encrypted-entry", f"flag bits 0x{e.flags:04x} mark it encrypted; "
+                      "torch's reader ignores them while zipfile-based scanners give up"))
     if e.method not in (0, 8):
-        yield "zip-unsupported-compression", f"compression method {e.method}"
+        found.append(("zip-unsupported-compression", f"compression method {e.method}"))
     name = e.name
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or (
             ".." in name and ".." in name.replace("\\", "/").split("/")):
-        yield "zip-path-traversal", "the name escapes the extraction folder"
+        found.append(("zip-path-traversal", "the name escapes the extraction folder"))
+    return found
 
 
 def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
