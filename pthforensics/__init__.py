@@ -6,11 +6,11 @@ The static path (``analyze_file``) never imports torch and never reads tensor by
 
 from __future__ import annotations
 
-from .errors import ContainerError, LimitExceeded, PthForensicsError
-from .limits import DEFAULT_LIMITS, Limits
+from .core.errors import ContainerError, LimitExceeded, PthForensicsError
+from .core.limits import DEFAULT_LIMITS, Limits
+from .core.records import FileReport, Finding, Severity, Verdict
 from .pipeline import analyze_file, inspect_file
-from .records import FileReport, Finding, Severity, Verdict
-from .report import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, BatchReport
+from .report.assemble import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, BatchReport
 
 __all__ = [
     "DEFAULT_LIMITS",

@@ -15,12 +15,13 @@ from dataclasses import replace
 from typing import IO, Any, TextIO
 
 from . import __version__
-from .batch import BatchOptions, analyze_candidate, run_batch
-from .discover import discover
-from .limits import DEFAULT_LIMITS, Limits
+from .batch.discover import discover
+from .batch.workers import BatchOptions, analyze_candidate, run_batch
+from .core.limits import DEFAULT_LIMITS, Limits
+from .core.records import Candidate, FileReport, Severity
 from .pipeline import inspect_file
-from .records import Candidate, FileReport, Severity
-from .render import (
+from .report.assemble import EXIT_ERROR, BatchReport, model_entries
+from .report.render import (
     batch_json,
     batch_summary,
     csv_text,
@@ -30,7 +31,6 @@ from .render import (
     report_jsonl_line,
     scan_table,
 )
-from .report import EXIT_ERROR, BatchReport, model_entries
 
 __all__ = ["main"]
 

@@ -12,11 +12,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from .container import read_container, read_embedded, read_hidden_pickles
-from .errors import LimitExceeded, PthForensicsError
-from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import looks_like_nested, looks_like_pickle
-from .records import (
+from .container.reader import read_container, read_embedded, read_hidden_pickles
+from .core.errors import LimitExceeded, PthForensicsError
+from .core.limits import DEFAULT_LIMITS, Limits
+from .core.records import (
     Checkpoint,
     Container,
     FileReport,
@@ -31,11 +30,12 @@ from .records import (
     Status,
     TraceResult,
 )
-from .report import error_report, verdict_of
-from .rules import evaluate_stream, judge_global
-from .static_scan import scan_stream
-from .tensors import check_integrity, extract_checkpoint, summarize, unreferenced_storages
-from .unpickle import PickleTree, find_pickle_values, unpickle_stream
+from .report.assemble import error_report, verdict_of
+from .safety.opcodes import looks_like_nested, looks_like_pickle
+from .safety.rules import evaluate_stream, judge_global
+from .safety.static_scan import scan_stream
+from .safety.unpickle import PickleTree, find_pickle_values, unpickle_stream
+from .structure.tensors import check_integrity, extract_checkpoint, summarize, unreferenced_storages
 
 __all__ = ["analyze_file", "inspect_file", "scan_container"]
 
@@ -258,7 +258,7 @@ def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = Tr
                  fast: bool = False) -> FileReport:
     """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
-    from .layers import group_layers  # noqa: PLC0415
+    from .structure.layers import group_layers  # noqa: PLC0415
 
     start = time.perf_counter()
     scanned = _read_and_scan(path, limits, fast, start)
@@ -288,9 +288,9 @@ def _trace(groups: tuple[LayerGroup, ...], guesses: tuple[LayerGuess, ...],
            input_shape: Sequence[int] | None, device: str) -> TraceResult:
     if report.verdict is not None and report.verdict.value == "malicious":
         return TraceResult("skipped", detail="not rebuilt: the file is malicious")
-    from .errors import RebuildError, TraceError  # noqa: PLC0415
-    from .rebuild import rebuild_sequential  # noqa: PLC0415
-    from .trace import trace_model  # noqa: PLC0415
+    from .core.errors import RebuildError, TraceError  # noqa: PLC0415
+    from .rebuild.build import rebuild_sequential  # noqa: PLC0415
+    from .rebuild.trace import trace_model  # noqa: PLC0415
 
     try:
         module, note = rebuild_sequential(groups, guesses, guess_input, main)

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from pthforensics import pipeline
-from pthforensics.batch import BatchOptions, run_batch
+from pthforensics.batch.discover import discover, model_name
+from pthforensics.batch.workers import BatchOptions, run_batch
 from pthforensics.cli import main
-from pthforensics.discover import discover, model_name
-from pthforensics.records import Status
+from pthforensics.core.records import Status
 
 EVIL = b"\x80\x02cposix\nsystem\nX\x17\x00\x00\x00echo pthforensics-batchq\x00\x85R."
 
@@ -190,7 +190,7 @@ def test_default_workers_follow_the_affinity_mask() -> None:
     import sys
 
     code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-            "from pthforensics.batch import BatchOptions; print(BatchOptions().workers)")
+            "from pthforensics.batch.workers import BatchOptions; print(BatchOptions().workers)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "1"

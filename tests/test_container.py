@@ -12,10 +12,10 @@ import pytest
 import torch
 from _helpers import rezip, safetensors_bytes
 
-from pthforensics.container import read_container
-from pthforensics.errors import ContainerError, LimitExceeded, PthForensicsError
-from pthforensics.limits import Limits
-from pthforensics.records import Format
+from pthforensics.container.reader import read_container
+from pthforensics.core.errors import ContainerError, LimitExceeded, PthForensicsError
+from pthforensics.core.limits import Limits
+from pthforensics.core.records import Format
 
 
 def _rules(container) -> set[str]:  # type: ignore[no-untyped-def]

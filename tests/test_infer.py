@@ -23,9 +23,9 @@ from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
-from pthforensics.errors import InferenceError
-from pthforensics.layers import group_layers
-from pthforensics.records import LayerGroup, LayerGuess, StateDict, TensorRecord
+from pthforensics.core.errors import InferenceError
+from pthforensics.core.records import LayerGroup, LayerGuess, StateDict, TensorRecord
+from pthforensics.structure.layers import group_layers
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "models"
 sys.path.insert(0, str(MODELS_DIR))
@@ -382,7 +382,7 @@ def test_random_shapes_never_crash() -> None:
 
 def test_static_stages_import_without_torch() -> None:
     code = ("import sys; sys.modules['torch'] = None\n"
-            "import pthforensics.layers, pthforensics.infer, pthforensics.rebuild, "
-            "pthforensics.trace\n")
+            "import pthforensics.structure.layers, pthforensics.infer, pthforensics.rebuild.build, "
+            "pthforensics.rebuild.trace\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
                    cwd=Path(__file__).resolve().parent.parent)

@@ -12,8 +12,8 @@ import torch
 from _helpers import to_state
 from torch import nn
 
-from pthforensics.layers import group_layers, module_and_leaf, natural_module_key
-from pthforensics.records import StateDict, TensorRecord
+from pthforensics.core.records import StateDict, TensorRecord
+from pthforensics.structure.layers import group_layers, module_and_leaf, natural_module_key
 
 
 class Net(nn.Module):

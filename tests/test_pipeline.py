@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pthforensics.core.records import Status
 from pthforensics.pipeline import analyze_file
-from pthforensics.records import Status
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 SAMPLES = sorted(p for folder in ("benign", "malicious", "broken")
@@ -80,7 +80,7 @@ def test_archive_embedded_in_load_from_bytes_is_scanned(tmp_path: Path) -> None:
                                   b"class A:\n    pass\n", b"cat\ndog\nmore text here\n",
                                   b"(see the notes)\n", b"# Title\n\ntext\n"])
 def test_text_files_are_not_pickles(tmp_path: Path, text: bytes) -> None:
-    from pthforensics.pickleops import looks_like_pickle
+    from pthforensics.safety.opcodes import looks_like_pickle
 
     assert not looks_like_pickle(text)
     path = tmp_path / "notes.txt"

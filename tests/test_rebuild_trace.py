@@ -18,11 +18,11 @@ from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
-from pthforensics.errors import RebuildError, TraceError
-from pthforensics.layers import group_layers
-from pthforensics.rebuild import REBUILD_ATTR, rebuild_sequential
-from pthforensics.records import InputGuess, RebuildInfo, StateDict, TensorRecord
-from pthforensics.trace import trace_model
+from pthforensics.core.errors import RebuildError, TraceError
+from pthforensics.core.records import InputGuess, RebuildInfo, StateDict, TensorRecord
+from pthforensics.rebuild.build import REBUILD_ATTR, rebuild_sequential
+from pthforensics.rebuild.trace import trace_model
+from pthforensics.structure.layers import group_layers
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "models"
 sys.path.insert(0, str(MODELS_DIR))
@@ -212,6 +212,6 @@ def test_large_checkpoint_is_fast() -> None:
 
 
 def test_rebuild_is_importable_without_loading_torch_at_import() -> None:
-    import pthforensics.rebuild as rebuild_module
+    import pthforensics.rebuild.build as rebuild_module
 
     assert "torch" not in rebuild_module.__dict__

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from pthforensics.limits import Limits
+from pthforensics.core.limits import Limits
+from pthforensics.core.records import Status
 from pthforensics.pipeline import analyze_file
-from pthforensics.records import Status
 
 _LIMITS = Limits(max_seconds=20)
 

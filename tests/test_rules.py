@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pthforensics.records import Severity
-from pthforensics.rules import ALLOWED, BENIGN_METADATA, judge_global
+from pthforensics.core.records import Severity
+from pthforensics.safety.rules import ALLOWED, BENIGN_METADATA, judge_global
 
 
 @pytest.mark.parametrize("qualname", sorted(ALLOWED))
@@ -71,9 +71,9 @@ def test_torch_nn_classes_are_info() -> None:
 
 
 def test_called_unknown_function_is_malicious() -> None:
-    from pthforensics.records import PickleStream
-    from pthforensics.rules import evaluate_stream
-    from pthforensics.static_scan import scan_stream
+    from pthforensics.core.records import PickleStream
+    from pthforensics.safety.rules import evaluate_stream
+    from pthforensics.safety.static_scan import scan_stream
 
     def grade(data: bytes) -> set[tuple[str, Severity]]:
         return {(f.rule_id, f.severity) for f in evaluate_stream(PickleStream("p", data),

@@ -18,10 +18,10 @@ from pathlib import Path
 import py7zr
 import pytest
 
-from pthforensics import sevenzip
-from pthforensics.errors import ContainerError, LimitExceeded
-from pthforensics.sevenzip import extract_7z
-from pthforensics.sevenzip_format import Entry, Folder, read_archive
+from pthforensics.container import sevenzip as sevenzip
+from pthforensics.container.sevenzip import extract_7z
+from pthforensics.container.sevenzip_format import Entry, Folder, read_archive
+from pthforensics.core.errors import ContainerError, LimitExceeded
 
 LZMA2 = {"id": lzma.FILTER_LZMA2, "preset": 6}
 FILTERS = {
@@ -126,7 +126,7 @@ def test_native_matches_py7zr(name: str, tmp_path: Path, monkeypatch: pytest.Mon
 def test_py7zr_imported_only_for_fallback(name: str, tmp_path: Path) -> None:
     archive = tmp_path / "a.7z"
     archive.write_bytes(_write(tmp_path, {**FILTERS, **FALLBACK}[name]))
-    code = ("import sys\nfrom pthforensics.sevenzip import extract_7z\n"
+    code = ("import sys\nfrom pthforensics.container.sevenzip import extract_7z\n"
             f"with open({str(archive)!r}, 'rb') as f, extract_7z(f, 1 << 30, 'a') as m:\n"
             "    assert len(m) == 4\n"
             "print('py7zr' in sys.modules)")

@@ -6,9 +6,9 @@ import pickle
 
 import pytest
 
-from pthforensics.errors import LimitExceeded
-from pthforensics.limits import Limits
-from pthforensics.static_scan import scan_stream
+from pthforensics.core.errors import LimitExceeded
+from pthforensics.core.limits import Limits
+from pthforensics.safety.static_scan import scan_stream
 
 
 def _names(data: bytes) -> list[tuple[str | None, str | None, bool]]:

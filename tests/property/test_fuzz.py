@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pthforensics.container import read_container
-from pthforensics.errors import PthForensicsError
-from pthforensics.limits import Limits
+from pthforensics.container.reader import read_container
+from pthforensics.core.errors import PthForensicsError
+from pthforensics.core.limits import Limits
 from pthforensics.pipeline import analyze_file
-from pthforensics.static_scan import scan_stream
+from pthforensics.safety.static_scan import scan_stream
 
 pytestmark = pytest.mark.property
 

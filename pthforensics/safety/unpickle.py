@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from .errors import PickleDecodeError
-from .records import PickleStream, new_record
+from pthforensics.core.errors import PickleDecodeError
+from pthforensics.core.records import PickleStream, new_record
 
 __all__ = ["GlobalName", "MappingStub", "PickleTree", "Recorder", "StorageRef", "Stub",
            "StubUnpickler", "TensorCall",

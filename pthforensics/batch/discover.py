@@ -16,9 +16,9 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 
-from .container import read_shard_index, sniff_file
-from .errors import PthForensicsError
-from .records import Candidate, ModelGroup
+from pthforensics.container.reader import read_shard_index, sniff_file
+from pthforensics.core.errors import PthForensicsError
+from pthforensics.core.records import Candidate, ModelGroup
 
 __all__ = ["Candidate", "ModelGroup", "discover", "model_name"]
 

@@ -20,9 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import LimitExceeded
-from .limits import DEFAULT_LIMITS, Limits
-from .pickleops import PICKLE_TEXT_START, looks_like_nested, looks_like_pickle, maybe_pickle
+from pthforensics.core.errors import LimitExceeded
+from pthforensics.core.limits import DEFAULT_LIMITS, Limits
+
+from .opcodes import PICKLE_TEXT_START, looks_like_nested, looks_like_pickle, maybe_pickle
 
 __all__ = ["GlobalUse", "StreamScan", "scan_stream"]
 

@@ -24,13 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import BinaryIO, cast
 
-from .errors import ContainerError, LimitExceeded
-from .legacy import ELEMENT_SIZES, LEGACY_MAGIC, LegacyFormats, Parts
-from .limits import DEFAULT_LIMITS, Limits
-from .numpy_header import MAGIC as NPY_MAGIC
-from .numpy_header import read_npy_header
-from .pickleops import looks_like_pickle, simple_values
-from .records import (
+from pthforensics.core.errors import ContainerError, LimitExceeded
+from pthforensics.core.limits import DEFAULT_LIMITS, Limits
+from pthforensics.core.records import (
     Container,
     Finding,
     Format,
@@ -41,6 +37,11 @@ from .records import (
     TensorRecord,
     new_record,
 )
+from pthforensics.safety.opcodes import looks_like_pickle, simple_values
+
+from .legacy import ELEMENT_SIZES, LEGACY_MAGIC, LegacyFormats, Parts
+from .npy import MAGIC as NPY_MAGIC
+from .npy import read_npy_header
 from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .sevenzip import extract_7z
 from .zipread import ZipEntry, read_member, read_zip_directory, zip_anomalies

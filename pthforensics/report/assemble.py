@@ -13,8 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .errors import PthForensicsError
-from .records import ErrorInfo, FileReport, Finding, ModelGroup, Severity, Status, Verdict
+from pthforensics.core.errors import PthForensicsError
+from pthforensics.core.records import (
+    ErrorInfo,
+    FileReport,
+    Finding,
+    ModelGroup,
+    Severity,
+    Status,
+    Verdict,
+)
 
 __all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "BatchReport", "error_report",
            "model_entries", "verdict_of"]

@@ -19,10 +19,9 @@ from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
-from .errors import ContainerError, LimitExceeded
-from .limits import Limits
-from .pickleops import GlobalConst, looks_like_pickle, simple_values
-from .records import (
+from pthforensics.core.errors import ContainerError, LimitExceeded
+from pthforensics.core.limits import Limits
+from pthforensics.core.records import (
     Container,
     Finding,
     Format,
@@ -33,7 +32,9 @@ from .records import (
     TensorRecord,
     new_record,
 )
-from .unpickle import PickleTree, Stub, StubUnpickler, buffered
+from pthforensics.safety.opcodes import GlobalConst, looks_like_pickle, simple_values
+from pthforensics.safety.unpickle import PickleTree, Stub, StubUnpickler, buffered
+
 from .zipread import pread
 
 if TYPE_CHECKING:

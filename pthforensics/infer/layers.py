@@ -35,8 +35,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import InferenceError
-from .infer_base import (
+from pthforensics.core.errors import InferenceError
+from pthforensics.core.records import LayerGroup, LayerGuess
+
+from .base import (
     BUFFER_LEAVES,
     RNN_KEY,
     Chain,
@@ -46,7 +48,6 @@ from .infer_base import (
     make_guess,
     shape_text,
 )
-from .records import LayerGroup, LayerGuess
 
 __all__ = ["infer_layers"]
 

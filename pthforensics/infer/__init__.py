@@ -14,10 +14,10 @@ Pure: nothing here imports torch.
 
 from __future__ import annotations
 
-from .infer_base import BUFFER_LEAVES, is_learnable, layer_dims
-from .infer_chain import ChainLink, chain_links, channel_chain
-from .infer_input import infer_input
-from .infer_layers import infer_layers
+from .base import BUFFER_LEAVES, is_learnable, layer_dims
+from .chain import ChainLink, chain_links, channel_chain
+from .input import infer_input
+from .layers import infer_layers
 
 __all__ = [
     "BUFFER_LEAVES",

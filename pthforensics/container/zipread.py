@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import BinaryIO, NamedTuple
 
-from .errors import ContainerError, LimitExceeded
-from .limits import Limits
-from .records import Finding, Location, Severity, new_record
+from pthforensics.core.errors import ContainerError, LimitExceeded
+from pthforensics.core.limits import Limits
+from pthforensics.core.records import Finding, Location, Severity, new_record
 
 __all__ = ["ZipDirectory", "ZipEntry", "pread", "read_member", "read_zip_directory",
            "zip_anomalies"]

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .infer_base import layer_dims
-from .layers import module_and_leaf
-from .records import InputGuess, LayerGroup, LayerGuess
+from pthforensics.core.records import InputGuess, LayerGroup, LayerGuess
+from pthforensics.infer.base import layer_dims
+from pthforensics.structure.layers import module_and_leaf
 
 __all__ = ["ACTIVATIONS", "CELLS", "FLAT_TYPES", "RNN", "Step", "Tokens", "Walk", "buildable",
            "conv_dims", "default_input", "float_dtype", "head_groups", "plan_maps",

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from itertools import pairwise
 
-from .records import LayerGroup, StateDict, TensorRecord
+from pthforensics.core.records import LayerGroup, StateDict, TensorRecord
 
 __all__ = ["group_layers", "module_and_leaf", "natural_module_key"]
 

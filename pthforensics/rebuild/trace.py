@@ -23,9 +23,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .errors import TraceError
-from .rebuild import REBUILD_ATTR
-from .records import InputGuess, RebuildInfo, TraceLayer, TraceResult
+from pthforensics.core.errors import TraceError
+from pthforensics.core.records import InputGuess, RebuildInfo, TraceLayer, TraceResult
+
+from .build import REBUILD_ATTR
 
 if TYPE_CHECKING:
     from torch import nn

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
-from .errors import ContainerError, LimitExceeded
+from pthforensics.core.errors import ContainerError, LimitExceeded
 
 __all__ = ["MAX_ITEMS", "Archive", "Entry", "Folder", "Unsupported", "folder_chunks",
            "read_archive"]

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .legacy import ELEMENT_SIZES
-from .limits import DEFAULT_LIMITS, Limits
-from .records import (
+from pthforensics.container.legacy import ELEMENT_SIZES
+from pthforensics.core.limits import DEFAULT_LIMITS, Limits
+from pthforensics.core.records import (
     Checkpoint,
     Container,
     Finding,
@@ -33,7 +33,15 @@ from .records import (
     TensorSummary,
     new_record,
 )
-from .unpickle import GlobalName, MappingStub, PersistentRef, Recorder, StorageRef, Stub, TensorCall
+from pthforensics.safety.unpickle import (
+    GlobalName,
+    MappingStub,
+    PersistentRef,
+    Recorder,
+    StorageRef,
+    Stub,
+    TensorCall,
+)
 
 __all__ = ["BUFFER_SUFFIXES", "check_integrity", "extract_checkpoint", "is_learnable",
            "strip_prefixes", "summarize", "unreferenced_storages"]

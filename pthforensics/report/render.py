@@ -6,8 +6,16 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from .records import FileReport, InputGuess, LayerGuess, Severity, TensorSummary, TraceResult
-from .report import BatchReport
+from pthforensics.core.records import (
+    FileReport,
+    InputGuess,
+    LayerGuess,
+    Severity,
+    TensorSummary,
+    TraceResult,
+)
+
+from .assemble import BatchReport
 
 __all__ = ["SCHEMA_VERSION", "batch_json", "batch_summary", "csv_text", "inspect_text",
            "report_dict", "report_from_dict", "report_jsonl_line", "scan_table"]
@@ -231,7 +239,7 @@ def batch_summary(batch: BatchReport, models: list[dict[str, Any]], seconds: flo
 
 def report_from_dict(d: dict[str, Any]) -> FileReport:
     """Read back a report this module wrote (``--resume``); layers/trace are kept as extra."""
-    from .records import ErrorInfo, Finding, Location, Severity, Status, Verdict  # noqa: PLC0415
+    from pthforensics.core.records import ErrorInfo, Finding, Location, Severity, Status, Verdict  # noqa: PLC0415
 
     tensors = d.get("tensors")
     error = d.get("error")

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .infer_base import layer_dims
-from .records import LayerGuess
+from pthforensics.core.records import LayerGuess
+
+from .base import layer_dims
 
 __all__ = ["LINEAR_LIKE", "PASS_THROUGH", "RNN_TYPES", "ChainLink", "chain_links",
            "channel_chain", "conv_d"]

@@ -24,9 +24,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import infer_spatial as sp
-from .errors import InferenceError
-from .infer_chain import (
+from pthforensics.core.errors import InferenceError
+from pthforensics.core.records import InputGuess, LayerGroup, LayerGuess
+
+from . import spatial as sp
+from .chain import (
     LINEAR_LIKE,
     PASS_THROUGH,
     RNN_TYPES,
@@ -35,7 +37,6 @@ from .infer_chain import (
     channel_chain,
     conv_d,
 )
-from .records import InputGuess, LayerGroup, LayerGuess
 
 __all__ = ["infer_input"]
 

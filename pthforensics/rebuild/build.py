@@ -31,10 +31,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import RebuildError
-from .infer_base import layer_dims
-from .layers import module_and_leaf
-from .rebuild_plan import (
+from pthforensics.core.errors import RebuildError
+from pthforensics.core.records import InputGuess, LayerGroup, LayerGuess, RebuildInfo, StateDict
+from pthforensics.infer.base import layer_dims
+from pthforensics.structure.layers import module_and_leaf
+
+from .plan import (
     CELLS,
     FLAT_TYPES,
     RNN,
@@ -49,7 +51,6 @@ from .rebuild_plan import (
     token_plan,
     walk_chain,
 )
-from .records import InputGuess, LayerGroup, LayerGuess, RebuildInfo, StateDict
 
 if TYPE_CHECKING:
     from torch import nn

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-from .errors import LimitExceeded
-from .limits import DEFAULT_LIMITS, Limits
-from .records import Candidate, ErrorInfo, FileReport, Status
+from pthforensics.core.errors import LimitExceeded
+from pthforensics.core.limits import DEFAULT_LIMITS, Limits
+from pthforensics.core.records import Candidate, ErrorInfo, FileReport, Status
 
 __all__ = ["BatchOptions", "analyze_candidate", "run_batch"]
 
@@ -77,7 +77,7 @@ def _usable_cores() -> int:
 
 def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:
     """The report of one file, as a worker makes it (also used in-process)."""
-    from .pipeline import analyze_file, inspect_file  # noqa: PLC0415 - workers only
+    from pthforensics.pipeline import analyze_file, inspect_file  # noqa: PLC0415 - workers only
 
     if options.deep:
         report = inspect_file(candidate.path, limits=options.limits, trace=False,

@@ -31,7 +31,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .records import Finding, Location, PickleStream, Severity
+from pthforensics.core.records import Finding, Location, PickleStream, Severity
+
 from .static_scan import GlobalUse, StreamScan
 
 __all__ = ["ALLOWED", "BENIGN_METADATA", "RULES", "Judgement", "evaluate_stream",
