@@ -30,16 +30,20 @@ _MEASURE = (
 )
 
 
-def measure(cmd: list[str], repeat: int, timeout: float = 600.0
-            ) -> tuple[float, float, int | str]:
+def measure(cmd: list[str], repeat: int, timeout: float = 600.0) -> tuple[float, float, int | str]:
     """Median seconds, peak RSS in MB and the exit code of ``cmd`` over ``repeat`` runs;
     a run past ``timeout`` seconds is killed and its code reads ``timeout``."""
     times, peaks = [], []
     code: int | str = 0
     for _ in range(repeat):
         # From the repository root, so `python -m pthforensics` runs this checkout.
-        out = subprocess.run([sys.executable, "-c", _MEASURE, str(timeout), *cmd],
-                             capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", _MEASURE, str(timeout), *cmd],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout.split()
         times.append(float(out[0]))
         peaks.append(int(out[1]) / 1024)
         code = int(out[2]) if out[2].lstrip("-").isdigit() else out[2]

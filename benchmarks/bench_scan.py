@@ -21,7 +21,6 @@ from _measure import compile_package, measure, tool_path
 WORK = Path(__file__).resolve().parent / "_work"
 
 
-
 def make_checkpoint(size_mb: int) -> Path:
     """A state_dict of float32 tensors totalling about ``size_mb`` MB (cached)."""
     path = WORK / f"model_{size_mb}mb.pth"
@@ -32,7 +31,7 @@ def make_checkpoint(size_mb: int) -> Path:
     WORK.mkdir(parents=True, exist_ok=True)
     n_layers = 24
     per = size_mb * (1 << 20) // 4 // n_layers
-    width = max(16, int(per ** 0.5))
+    width = max(16, int(per**0.5))
     sd = {}
     for i in range(n_layers):
         sd[f"blocks.{i}.fc.weight"] = torch.zeros(width, width)
@@ -51,32 +50,42 @@ def main() -> int:
     args = parser.parse_args()
     tools: dict[str, list[str]] = {
         "pthforensics": [sys.executable, "-m", "pthforensics", "scan"],
-        "torch.load(weights_only)": [sys.executable, "-c",
-                                     "import sys, torch; torch.load(sys.argv[1], "
-                                     "weights_only=True)"],
+        "torch.load(weights_only)": [
+            sys.executable,
+            "-c",
+            "import sys, torch; torch.load(sys.argv[1], weights_only=True)",
+        ],
     }
     picklescan = tool_path("picklescan")
     if picklescan:
         tools["picklescan"] = [picklescan, "-p"]
     else:
-        print("picklescan not installed (pip install picklescan): column skipped",
-              file=sys.stderr)
+        print("picklescan not installed (pip install picklescan): column skipped", file=sys.stderr)
     rows = []
     for size in args.sizes:
         path = make_checkpoint(size)
         results = {name: measure([*cmd, str(path)], args.repeat) for name, cmd in tools.items()}
         ours = results["pthforensics"][0]
         for name, (seconds, peak, code) in results.items():
-            rows.append({"size_mb": size, "tool": name, "seconds": round(seconds, 3),
-                         "peak_mb": round(peak, 1), "exit": code,
-                         "x_slower_than_ours": round(seconds / ours, 1)})
+            rows.append(
+                {
+                    "size_mb": size,
+                    "tool": name,
+                    "seconds": round(seconds, 3),
+                    "peak_mb": round(peak, 1),
+                    "exit": code,
+                    "x_slower_than_ours": round(seconds / ours, 1),
+                }
+            )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'size':>6}  {'tool':<26}{'seconds':>9}{'peak MB':>10}{'exit':>6}{'ratio':>8}")
     for r in rows:
-        print(f"{r['size_mb']:>4}MB  {r['tool']:<26}{r['seconds']:>9.3f}{r['peak_mb']:>10.1f}"
-              f"{r['exit']:>6}{r['x_slower_than_ours']:>7.1f}x")
+        print(
+            f"{r['size_mb']:>4}MB  {r['tool']:<26}{r['seconds']:>9.3f}{r['peak_mb']:>10.1f}"
+            f"{r['exit']:>6}{r['x_slower_than_ours']:>7.1f}x"
+        )
     return 0
 
 

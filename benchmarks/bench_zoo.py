@@ -29,7 +29,6 @@ ROOT = HERE.parent
 WORK = HERE / "_work"
 
 
-
 def build_zoo(n_files: int, seed: int = 0, broken: bool = True) -> tuple[Path, int]:
     """Create the zoo (cached by size, seed and whether broken samples are in); return its
     folder and file count."""
@@ -71,8 +70,7 @@ def build_zoo(n_files: int, seed: int = 0, broken: bool = True) -> tuple[Path, i
             save_file({f"layer{s}.weight": torch.zeros(256, 256)}, path / name)
             weight_map[f"layer{s}.weight"] = name
             count += 1
-        (path / "model.safetensors.index.json").write_text(json.dumps({"weight_map":
-                                                                        weight_map}))
+        (path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     n_other = max(10, n_files // 15)
     for i in range(n_other):
         (folder() / f"notes_{i}.txt").write_text("not a model " * rng.randrange(1, 500))
@@ -99,10 +97,12 @@ def _architecture(rng: random.Random, torch):  # type: ignore[no-untyped-def]
     sd = {}
     choice = rng.random()
     if choice < 0.4:  # ResNet-50 layout: 320 tensors
+
         def bn(prefix: str) -> None:
             for leaf in ("weight", "bias", "running_mean", "running_var"):
                 sd[f"{prefix}.{leaf}"] = torch.zeros(w)
             sd[f"{prefix}.num_batches_tracked"] = torch.zeros((), dtype=torch.long)
+
         sd["conv1.weight"] = torch.zeros(w, 3, 7, 7)
         bn("bn1")
         for stage, blocks in enumerate((3, 4, 6, 3), 1):
@@ -123,8 +123,14 @@ def _architecture(rng: random.Random, torch):  # type: ignore[no-untyped-def]
         sd["embeddings.LayerNorm.bias"] = torch.zeros(w)
         for layer in range(12):
             p = f"encoder.layer.{layer}"
-            for name in ("attention.self.query", "attention.self.key", "attention.self.value",
-                         "attention.output.dense", "intermediate.dense", "output.dense"):
+            for name in (
+                "attention.self.query",
+                "attention.self.key",
+                "attention.self.value",
+                "attention.output.dense",
+                "intermediate.dense",
+                "output.dense",
+            ):
                 sd[f"{p}.{name}.weight"] = torch.zeros(w, w)
                 sd[f"{p}.{name}.bias"] = torch.zeros(w)
             for name in ("attention.output.LayerNorm", "output.LayerNorm"):
@@ -152,8 +158,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds after which a tool's run is killed (default: 300)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds after which a tool's run is killed (default: 300)",
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     ours = [sys.executable, "-m", "pthforensics", "scan", "--json", "-o", os.devnull]
@@ -169,19 +179,28 @@ def main() -> int:
             else:
                 print(f"{name} not installed: column skipped", file=sys.stderr)
         results = {name: measure(cmd, args.repeat, args.timeout) for name, cmd in tools.items()}
-        tails = {name: _last_line(cmd, args.timeout) for name, cmd in tools.items()
-                 if not name.startswith("pthforensics") and results[name][2] != "timeout"}
+        tails = {
+            name: _last_line(cmd, args.timeout)
+            for name, cmd in tools.items()
+            if not name.startswith("pthforensics") and results[name][2] != "timeout"
+        }
         # A rival that died on a file (a traceback) did not scan the zoo: no comparison.
         aborted = {name for name, (_line, crashed) in tails.items() if crashed}
-        rivals = [v[0] for k, v in results.items() if not k.startswith("pthforensics")
-                  and v[2] != "timeout" and k not in aborted]
+        rivals = [
+            v[0]
+            for k, v in results.items()
+            if not k.startswith("pthforensics") and v[2] != "timeout" and k not in aborted
+        ]
         best = min(rivals) if rivals else None
-        print(f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>9}"
-              f"{'speed-up vs faster rival':>26}")
+        print(
+            f"{'tool':<20}{'seconds':>9}{'files/s':>10}{'peak MB':>10}{'exit':>9}"
+            f"{'speed-up vs faster rival':>26}"
+        )
         for name, (seconds, peak, code) in results.items():
             ratio = f"{best / seconds:.1f}x" if best and name.startswith("pthforensics") else ""
-            print(f"{name:<20}{seconds:>9.2f}{n / seconds:>10.1f}{peak:>10.1f}{code!s:>9}"
-                  f"{ratio:>26}")
+            print(
+                f"{name:<20}{seconds:>9.2f}{n / seconds:>10.1f}{peak:>10.1f}{code!s:>9}{ratio:>26}"
+            )
         for name in tools:
             if name.startswith("pthforensics"):
                 continue
@@ -194,12 +213,16 @@ def main() -> int:
         print("scaling of pthforensics with -j:")
         base = None
         for jobs in range(1, cores + 1):
-            seconds, peak, _ = (results[f"pthforensics -j {cores}"] if jobs == cores else
-                                measure([*ours, "-j", str(jobs), str(zoo)], args.repeat,
-                                        args.timeout))
+            seconds, peak, _ = (
+                results[f"pthforensics -j {cores}"]
+                if jobs == cores
+                else measure([*ours, "-j", str(jobs), str(zoo)], args.repeat, args.timeout)
+            )
             base = base or seconds
-            print(f"  -j {jobs}: {seconds:6.2f} s  {n / seconds:7.1f} files/s  speed-up "
-                  f"{base / seconds:.2f}x  peak {peak:.0f} MB")
+            print(
+                f"  -j {jobs}: {seconds:6.2f} s  {n / seconds:7.1f} files/s  speed-up "
+                f"{base / seconds:.2f}x  peak {peak:.0f} MB"
+            )
     return 0
 
 

@@ -72,8 +72,11 @@ class _Scan:
         """C-speed path: a stream the stub unpickler reads exactly to its end, naming only
         allow-listed or benign-metadata globals, needs no opcode walk (DESIGN.md, safety
         model 2).  Anything else falls back to the opcode pass."""
-        tree = stream.decoded if isinstance(stream.decoded, PickleTree) else (
-            unpickle_stream(stream) if stream.data[:1] else None)
+        tree = (
+            stream.decoded
+            if isinstance(stream.decoded, PickleTree)
+            else (unpickle_stream(stream) if stream.data[:1] else None)
+        )
         if tree is None or tree.error is not None or tree.end != len(stream.data):
             return self._slow(stream)
         infos: list[Finding] = []
@@ -82,33 +85,54 @@ class _Scan:
             if judgement is not None and judgement.severity > Severity.INFO:
                 return self._slow(stream)
             if judgement is not None:
-                infos.append(Finding(judgement.rule_id, judgement.severity,
-                                     Location(stream.name, global_name=str(g)), judgement.reason))
+                infos.append(
+                    Finding(
+                        judgement.rule_id,
+                        judgement.severity,
+                        Location(stream.name, global_name=str(g)),
+                        judgement.reason,
+                    )
+                )
         self.findings.extend(infos)
         self.trees[id(stream)] = tree
-        values = find_pickle_values(tree.root, looks_like_nested,
-                                    max_depth=self.limits.max_depth)
-        return [self._nested(stream, None, data) for data in values
-                if self._take_nested()]
+        values = find_pickle_values(tree.root, looks_like_nested, max_depth=self.limits.max_depth)
+        return [self._nested(stream, None, data) for data in values if self._take_nested()]
 
     def _slow(self, stream: PickleStream) -> list[PickleStream]:
         try:
             scan = scan_stream(stream.data, limits=self.limits, deadline=self.deadline)
         except LimitExceeded as exc:
-            self.findings.append(Finding("resource-limit", Severity.SUSPICIOUS,
-                                         Location(stream.name),
-                                         f"{exc.message}; the stream was not decoded further"))
+            self.findings.append(
+                Finding(
+                    "resource-limit",
+                    Severity.SUSPICIOUS,
+                    Location(stream.name),
+                    f"{exc.message}; the stream was not decoded further",
+                )
+            )
             self.refused.add(stream.name)
             return []
         self.findings.extend(evaluate_stream(stream, scan))
         more: list[PickleStream] = []
-        if scan.end is not None and scan.end < len(stream.data) and \
-                looks_like_pickle(stream.data[scan.end:scan.end + 4096]):
+        if (
+            scan.end is not None
+            and scan.end < len(stream.data)
+            and looks_like_pickle(stream.data[scan.end : scan.end + 4096])
+        ):
             # A second pickle after STOP: a loader that calls load() again runs it.
-            more.append(PickleStream(f"{stream.name}@{scan.end}", stream.data[scan.end:],
-                                     role="trailing", loaded=False))
-        more.extend(self._nested(stream, offset, data) for offset, data in scan.nested
-                    if self._take_nested())
+            more.append(
+                PickleStream(
+                    f"{stream.name}@{scan.end}",
+                    stream.data[scan.end :],
+                    role="trailing",
+                    loaded=False,
+                )
+            )
+        more.extend(
+            self._nested(stream, offset, data)
+            for offset, data in scan.nested
+            if self._take_nested()
+        )
         return more
 
     def _take_nested(self) -> bool:
@@ -119,20 +143,34 @@ class _Scan:
         name = f"{stream.name}@{offset if offset is not None else '?'}(bytes)"
         if data[:4] == b"PK\x03\x04":
             return self._embedded_archive(name, data)
-        self.findings.append(Finding("nested-pickle", Severity.INFO, Location(stream.name, offset),
-                                     "a bytes value is itself a pickle; it was scanned too"))
+        self.findings.append(
+            Finding(
+                "nested-pickle",
+                Severity.INFO,
+                Location(stream.name, offset),
+                "a bytes value is itself a pickle; it was scanned too",
+            )
+        )
         return PickleStream(name, data, role="nested", loaded=False)
 
     def _embedded_archive(self, name: str, data: bytes) -> PickleStream:
         """A torch zip carried as bytes: read it as a file of its own and scan its streams."""
-        self.findings.append(Finding("nested-archive", Severity.INFO, Location(name),
-                                     "a bytes value is a zip archive (torch.save output); its "
-                                     "pickles were scanned too"))
+        self.findings.append(
+            Finding(
+                "nested-archive",
+                Severity.INFO,
+                Location(name),
+                "a bytes value is a zip archive (torch.save output); its pickles were scanned too",
+            )
+        )
         try:
             inner = read_embedded(data, self.path, name, limits=self.limits)
         except PthForensicsError as exc:
-            self.findings.append(Finding("nested-archive-unreadable", Severity.SUSPICIOUS,
-                                         Location(name), exc.message))
+            self.findings.append(
+                Finding(
+                    "nested-archive-unreadable", Severity.SUSPICIOUS, Location(name), exc.message
+                )
+            )
             return PickleStream(name, b"", role="nested", loaded=False)
         self.findings.extend(inner.findings)
         self.pending.extend(replace(s, loaded=False) for s in inner.streams)
@@ -148,28 +186,45 @@ class _Scan:
         judged = {(f.location.member, f.location.global_name) for f in self.findings}
         for g in tree.globals_seen:
             judgement = judge_global(g.module, g.name)
-            if judgement and judgement.severity > Severity.INFO and \
-                    (stream.name, str(g)) not in judged:
-                self.findings.append(Finding(judgement.rule_id, judgement.severity,
-                                             Location(stream.name, global_name=str(g)),
-                                             judgement.reason))
+            if (
+                judgement
+                and judgement.severity > Severity.INFO
+                and (stream.name, str(g)) not in judged
+            ):
+                self.findings.append(
+                    Finding(
+                        judgement.rule_id,
+                        judgement.severity,
+                        Location(stream.name, global_name=str(g)),
+                        judgement.reason,
+                    )
+                )
         return tree
 
 
-def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS,
-                   fast: bool = False) -> tuple[tuple[Finding, ...], Checkpoint | None]:
+def scan_container(
+    container: Container, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
+) -> tuple[tuple[Finding, ...], Checkpoint | None]:
     """Findings for every pickle stream (nested ones included) and the checkpoint structure.
 
     ``fast`` lets streams that the stub unpickler reads cleanly skip the opcode walk.  Only
     use it in a process with a memory cap (batch workers set one): CPython's C unpickler
     sizes its memo from indices in the file, which the opcode walk checks first.
     """
-    state = _Scan(limits, fast, time.monotonic() + limits.max_seconds,
-                  list(container.findings), path=container.path)
+    state = _Scan(
+        limits,
+        fast,
+        time.monotonic() + limits.max_seconds,
+        list(container.findings),
+        path=container.path,
+    )
     state.run(list(container.streams))
     checkpoint = None
-    objects = [s for s in container.streams if s.role == "object" and s.loaded
-               and s.name not in state.refused]
+    objects = [
+        s
+        for s in container.streams
+        if s.role == "object" and s.loaded and s.name not in state.refused
+    ]
     if objects:
         tree = state.tree_of(objects[0])
         if tree.root is not None:
@@ -183,9 +238,14 @@ def scan_container(container: Container, *, limits: Limits = DEFAULT_LIMITS,
         unused = unreferenced_storages(checkpoint, container)
         hidden = read_hidden_pickles(container, unused, limits=limits) if unused else ()
         for stream in hidden:
-            state.findings.append(Finding("hidden-pickle", Severity.SUSPICIOUS,
-                                          Location(stream.name),
-                                          "a storage member no tensor uses holds a pickle"))
+            state.findings.append(
+                Finding(
+                    "hidden-pickle",
+                    Severity.SUSPICIOUS,
+                    Location(stream.name),
+                    "a storage member no tensor uses holds a pickle",
+                )
+            )
         state.fast = False
         state.run(list(hidden))
     return _dedupe(state.findings), checkpoint
@@ -201,8 +261,7 @@ def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(out, key=lambda f: -f.severity))
 
 
-def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
-                 ) -> FileReport:
+def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> FileReport:
     """The ``scan`` report of one file: safety verdict and tensor summary, torch-free.
 
     ``fast``: see :func:`scan_container` (only where the process has a memory cap).
@@ -215,8 +274,9 @@ def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = Fal
     return _report(path, container, findings, checkpoint, time.perf_counter() - start)
 
 
-def _read_and_scan(path: str, limits: Limits, fast: bool, start: float
-                   ) -> tuple[Container, tuple[Finding, ...], Checkpoint | None] | FileReport:
+def _read_and_scan(
+    path: str, limits: Limits, fast: bool, start: float
+) -> tuple[Container, tuple[Finding, ...], Checkpoint | None] | FileReport:
     """Container and scan of ``path``, or the error report when no verdict is possible
     (a bug on one file becomes an ``internal`` error, so a batch never stops)."""
     try:
@@ -225,8 +285,11 @@ def _read_and_scan(path: str, limits: Limits, fast: bool, start: float
     except PthForensicsError as exc:
         return error_report(path, exc, seconds=time.perf_counter() - start)
     except RecursionError:
-        return error_report(path, LimitExceeded("nesting depth", limits.max_depth, "more"),
-                            seconds=time.perf_counter() - start)
+        return error_report(
+            path,
+            LimitExceeded("nesting depth", limits.max_depth, "more"),
+            seconds=time.perf_counter() - start,
+        )
     except MemoryError as exc:
         return error_report(path, exc, stage="limits", seconds=time.perf_counter() - start)
     except Exception as exc:
@@ -235,27 +298,56 @@ def _read_and_scan(path: str, limits: Limits, fast: bool, start: float
     return container, findings, checkpoint
 
 
-def _report(path: str, container: Container, findings: tuple[Finding, ...],
-            checkpoint: Checkpoint | None, seconds: float) -> FileReport:
+def _report(
+    path: str,
+    container: Container,
+    findings: tuple[Finding, ...],
+    checkpoint: Checkpoint | None,
+    seconds: float,
+) -> FileReport:
     main = checkpoint.main if checkpoint else None
-    tensors = summarize(main.tensors) if main else (
-        summarize(checkpoint.tensors) if checkpoint is not None else None)
+    tensors = (
+        summarize(main.tensors)
+        if main
+        else (summarize(checkpoint.tensors) if checkpoint is not None else None)
+    )
     extra: list[tuple[str, object]] = []
     if main is not None:
-        extra.append(("state_dict", {"path": main.path, "kind": checkpoint.kind if checkpoint
-                                     else None, "stripped_prefixes": list(main.stripped_prefixes),
-                                     "others": [s.path for s in checkpoint.state_dicts[1:]]
-                                     if checkpoint else []}))
-    return FileReport(path=path, status=Status.OK, format=container.format.value,
-                      verdict=verdict_of(findings), findings=findings, tensors=tensors,
-                      wrappers=container.wrappers, size=container.size, seconds=seconds,
-                      metadata=checkpoint.metadata[:50] if checkpoint else (),
-                      extra=tuple(extra))
+        extra.append(
+            (
+                "state_dict",
+                {
+                    "path": main.path,
+                    "kind": checkpoint.kind if checkpoint else None,
+                    "stripped_prefixes": list(main.stripped_prefixes),
+                    "others": [s.path for s in checkpoint.state_dicts[1:]] if checkpoint else [],
+                },
+            )
+        )
+    return FileReport(
+        path=path,
+        status=Status.OK,
+        format=container.format.value,
+        verdict=verdict_of(findings),
+        findings=findings,
+        tensors=tensors,
+        wrappers=container.wrappers,
+        size=container.size,
+        seconds=seconds,
+        metadata=checkpoint.metadata[:50] if checkpoint else (),
+        extra=tuple(extra),
+    )
 
 
-def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = True,
-                 input_shape: Sequence[int] | None = None, device: str = "meta",
-                 fast: bool = False) -> FileReport:
+def inspect_file(
+    path: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    trace: bool = True,
+    input_shape: Sequence[int] | None = None,
+    device: str = "meta",
+    fast: bool = False,
+) -> FileReport:
     """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
     from .structure.layers import group_layers  # noqa: PLC0415
@@ -278,14 +370,21 @@ def inspect_file(path: str, *, limits: Limits = DEFAULT_LIMITS, trace: bool = Tr
         return replace(report, layers=(), seconds=time.perf_counter() - start)
     report = replace(report, layers=guesses, input=guess_input)
     if trace:
-        report = replace(report, trace=_trace(groups, guesses, guess_input, main, report,
-                                              input_shape, device))
+        report = replace(
+            report, trace=_trace(groups, guesses, guess_input, main, report, input_shape, device)
+        )
     return replace(report, seconds=time.perf_counter() - start)
 
 
-def _trace(groups: tuple[LayerGroup, ...], guesses: tuple[LayerGuess, ...],
-           guess_input: InputGuess, main: StateDict, report: FileReport,
-           input_shape: Sequence[int] | None, device: str) -> TraceResult:
+def _trace(
+    groups: tuple[LayerGroup, ...],
+    guesses: tuple[LayerGuess, ...],
+    guess_input: InputGuess,
+    main: StateDict,
+    report: FileReport,
+    input_shape: Sequence[int] | None,
+    device: str,
+) -> TraceResult:
     if report.verdict is not None and report.verdict.value == "malicious":
         return TraceResult("skipped", detail="not rebuilt: the file is malicious")
     from .core.errors import RebuildError, TraceError  # noqa: PLC0415
@@ -297,8 +396,12 @@ def _trace(groups: tuple[LayerGroup, ...], guesses: tuple[LayerGuess, ...],
     except RebuildError as exc:
         return TraceResult("skipped", detail=f"not rebuilt: {exc.message}")
     try:
-        result = trace_model(module, guess_input, device=device,
-                             input_shape=tuple(input_shape) if input_shape else None)
+        result = trace_model(
+            module,
+            guess_input,
+            device=device,
+            input_shape=tuple(input_shape) if input_shape else None,
+        )
     except TraceError as exc:
         return TraceResult("skipped", detail=f"{note}; trace failed: {exc.message}")
     return replace(result, detail="; ".join(x for x in (note, result.detail) if x))

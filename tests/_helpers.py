@@ -23,19 +23,27 @@ def rezip(src: Path, dst: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
 
 def safetensors_bytes(header: dict, data: bytes) -> bytes:  # type: ignore[type-arg]
 
-
     raw = json.dumps(header).encode()
     return struct.pack("<Q", len(raw)) + raw + data
 
 
-def to_state(sd: Any, *, sort: bool = False, metadata: bool = True,
-             class_names: tuple[tuple[str, str], ...] = ()) -> StateDict:
+def to_state(
+    sd: Any,
+    *,
+    sort: bool = False,
+    metadata: bool = True,
+    class_names: tuple[tuple[str, str], ...] = (),
+) -> StateDict:
     """``state_dict()`` -> StateDict, as the tensors stage records it (trusted, in-memory
     data).  ``sort`` orders the keys as safetensors does; ``metadata=False`` drops
     ``_metadata``."""
     items = sorted(sd.items()) if sort else list(sd.items())
-    tensors = tuple(TensorRecord(k, tuple(v.shape), str(v.dtype).removeprefix("torch."),
-                                 itemsize=v.element_size()) for k, v in items)
+    tensors = tuple(
+        TensorRecord(
+            k, tuple(v.shape), str(v.dtype).removeprefix("torch."), itemsize=v.element_size()
+        )
+        for k, v in items
+    )
     keep = metadata and hasattr(sd, "_metadata")
     versions = tuple((k, v.get("version")) for k, v in sd._metadata.items()) if keep else None
     return StateDict("", tensors, module_versions=versions, class_names=class_names)

@@ -15,11 +15,13 @@ def op_pickle(*chunks: bytes) -> bytes:
 @pytest.fixture
 def state_dict_zip(tmp_path: Path) -> Path:
     import torch
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
-                                torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2))
+
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3),
+        torch.nn.BatchNorm2d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 2),
+    )
     path = tmp_path / "model.pth"
     torch.save(model.state_dict(), path)
     return path
-
-
-

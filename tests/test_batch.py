@@ -149,11 +149,13 @@ def test_jsonl_resume_and_csv(zoo: Path, tmp_path: Path) -> None:
     first = [json.loads(line) for line in jsonl.read_text().splitlines()]
     assert len(first) == 4 and len({r["path"] for r in first}) == 4
     # Simulate an interrupted run: keep two lines, resume into the same file.
-    jsonl.write_text("\n".join(jsonl.read_text().splitlines()[:2]) + "\n{\"trunc")
+    jsonl.write_text("\n".join(jsonl.read_text().splitlines()[:2]) + '\n{"trunc')
     csv = tmp_path / "s.csv"
-    assert main(["scan", "--resume", str(jsonl), "--jsonl", str(jsonl), "--csv", str(csv),
-                 str(zoo)]) == 1
-    lines = [line for line in jsonl.read_text().splitlines() if line.startswith("{\"schema")]
+    assert (
+        main(["scan", "--resume", str(jsonl), "--jsonl", str(jsonl), "--csv", str(csv), str(zoo)])
+        == 1
+    )
+    lines = [line for line in jsonl.read_text().splitlines() if line.startswith('{"schema')]
     assert len({json.loads(line)["path"] for line in lines}) == 4 and len(lines) == 4
     assert len(csv.read_text().splitlines()) == 5
 
@@ -189,8 +191,9 @@ def test_default_workers_follow_the_affinity_mask() -> None:
     import subprocess
     import sys
 
-    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
-            "from pthforensics.batch.workers import BatchOptions; print(BatchOptions().workers)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from pthforensics.batch.workers import BatchOptions; print(BatchOptions().workers)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"

@@ -18,6 +18,7 @@ EVIL = b"cos\nsystem\n(S'echo pthforensics-test'\ntR."
 @pytest.fixture
 def zoo(tmp_path: Path) -> Path:
     import torch
+
     folder = tmp_path / "zoo"
     (folder / "nested").mkdir(parents=True)
     torch.save(torch.nn.Linear(4, 2).state_dict(), folder / "good.pth")
@@ -44,8 +45,16 @@ def test_scan_folder_json_contract(zoo: Path, capsys: pytest.CaptureFixture[str]
     assert set(by_name) == {"good.pth", "evil.jpg"}  # found by content, text file skipped
     good, evil = by_name["good.pth"], by_name["evil.jpg"]
     for report in (good, evil):
-        assert {"schema_version", "path", "status", "format", "verdict", "findings", "tensors",
-                "error"} <= set(report)
+        assert {
+            "schema_version",
+            "path",
+            "status",
+            "format",
+            "verdict",
+            "findings",
+            "tensors",
+            "error",
+        } <= set(report)
     assert good["verdict"] == "clean" and good["tensors"]["count"] == 2
     assert good["tensors"]["parameters"] == 10
     assert evil["verdict"] == "malicious" and evil["format"] == "pickle"
@@ -61,8 +70,9 @@ def test_fail_on_malicious_ignores_suspicious(tmp_path: Path) -> None:
     assert main(["scan", "--fail-on", "malicious", str(path)]) == 0
 
 
-def test_error_exit_and_one_line_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                         ) -> None:
+def test_error_exit_and_one_line_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "empty.pth"
     path.write_bytes(b"")
     assert main(["scan", str(path)]) == 2
@@ -91,11 +101,14 @@ def test_missing_path_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_scan_never_imports_torch(zoo: Path) -> None:
     """The static path runs with torch made unimportable."""
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from pthforensics.cli import main\n"
-            f"rc = main(['scan', '--json', '-o', '/dev/null', {str(zoo)!r}])\n"
-            "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
-            "sys.exit(rc)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=False, timeout=120)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from pthforensics.cli import main\n"
+        f"rc = main(['scan', '--json', '-o', '/dev/null', {str(zoo)!r}])\n"
+        "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "sys.exit(rc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
     assert result.returncode == 1, result.stderr

@@ -40,12 +40,20 @@ def test_any_root_folder_name(tmp_path: Path) -> None:
 
 def test_legacy_stream(tmp_path: Path) -> None:
     path = tmp_path / "legacy.pt"
-    torch.save({"w": torch.zeros(3, 2), "b": torch.ones(2, dtype=torch.float16)}, path,
-               _use_new_zipfile_serialization=False)
+    torch.save(
+        {"w": torch.zeros(3, 2), "b": torch.ones(2, dtype=torch.float16)},
+        path,
+        _use_new_zipfile_serialization=False,
+    )
     c = read_container(str(path))
     assert c.format is Format.TORCH_LEGACY
-    assert [s.role for s in c.streams] == ["magic", "protocol", "sys_info", "object",
-                                           "storage_keys"]
+    assert [s.role for s in c.streams] == [
+        "magic",
+        "protocol",
+        "sys_info",
+        "object",
+        "storage_keys",
+    ]
     assert sorted(s.nbytes for s in c.storages) == [4, 24]
     assert not c.findings
 
@@ -53,6 +61,7 @@ def test_legacy_stream(tmp_path: Path) -> None:
 def test_extra_pickle_member_is_scanned(state_dict_zip: Path, tmp_path: Path) -> None:
     def add(name: str, data: bytes) -> bytes:
         return data
+
     dst = rezip(state_dict_zip, tmp_path / "x.pth", add)
     with zipfile.ZipFile(dst, "a") as z:
         z.writestr("model/extra.bin", b"\x80\x02cos\nsystem\nq\x00.")
@@ -138,33 +147,63 @@ def test_plain_pickle_is_one_stream_with_its_trailing_bytes(tmp_path: Path) -> N
 
 def test_safetensors_header(tmp_path: Path) -> None:
     path = tmp_path / "m.safetensors"
-    header = {"b": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]},
-              "a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [4, 20]},
-              "__metadata__": {"format": "pt"}}
+    header = {
+        "b": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]},
+        "a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [4, 20]},
+        "__metadata__": {"format": "pt"},
+    }
     path.write_bytes(safetensors_bytes(header, b"\0" * 20))
     c = read_container(str(path))
     assert c.format is Format.SAFETENSORS
     assert {t.key: (t.shape, t.dtype) for t in c.header_tensors} == {
-        "a": ((2, 2), "float32"), "b": ((2,), "float16")}
+        "a": ((2, 2), "float32"),
+        "b": ((2,), "float16"),
+    }
     assert c.header_metadata == (("format", "pt"),)
 
 
-@pytest.mark.parametrize(("header", "data", "message"), [
-    ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4, "needs 8"),
-    ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
-      "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}}, b"\0" * 6, "overlaps"),
-    ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 2, "truncated"),
-    ({"a": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4, "unknown dtype"),
-    ({"a": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4,
-     "unknown dtype"),
-    ({"a": {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}}, b"\0" * 4,
-     "invalid shape"),
-    ({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4, "invalid shape"),
-    ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}, b"\0" * 4,
-     "invalid data_offsets"),
-])
-def test_safetensors_validation(tmp_path: Path, header: dict, data: bytes,  # type: ignore[type-arg]
-                                message: str) -> None:
+@pytest.mark.parametrize(
+    ("header", "data", "message"),
+    [
+        ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4, "needs 8"),
+        (
+            {
+                "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]},
+            },
+            b"\0" * 6,
+            "overlaps",
+        ),
+        ({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 2, "truncated"),
+        ({"a": {"dtype": "X9", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4, "unknown dtype"),
+        (
+            {"a": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}},
+            b"\0" * 4,
+            "unknown dtype",
+        ),
+        (
+            {"a": {"dtype": "F32", "shape": [True], "data_offsets": [0, 4]}},
+            b"\0" * 4,
+            "invalid shape",
+        ),
+        (
+            {"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}},
+            b"\0" * 4,
+            "invalid shape",
+        ),
+        (
+            {"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}},
+            b"\0" * 4,
+            "invalid data_offsets",
+        ),
+    ],
+)
+def test_safetensors_validation(
+    tmp_path: Path,
+    header: dict,
+    data: bytes,  # type: ignore[type-arg]
+    message: str,
+) -> None:
     path = tmp_path / "bad.safetensors"
     path.write_bytes(safetensors_bytes(header, data))
     with pytest.raises(ContainerError, match=message):
@@ -215,8 +254,12 @@ def test_numpy_files(tmp_path: Path) -> None:
     # An object array carries a pickle after the header: it becomes a stream to scan.
     header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".ljust(117) + "\n"
     evil = tmp_path / "evil.npy"
-    evil.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
-                     + header.encode() + b"cos\nsystem\n(S'echo x'\ntR.")
+    evil.write_bytes(
+        b"\x93NUMPY\x01\x00"
+        + len(header).to_bytes(2, "little")
+        + header.encode()
+        + b"cos\nsystem\n(S'echo x'\ntR."
+    )
     c = read_container(str(evil))
     assert c.format is Format.NUMPY and c.streams[0].data.startswith(b"cos\nsystem")
 
@@ -237,11 +280,11 @@ def test_bytes_hidden_between_storages_are_found(tmp_path: Path) -> None:
 def _central_entries(data: bytes) -> tuple[int, int, list[bytes]]:
     """(start, end, entries) of a zip's central directory, split entry by entry."""
     eocd = data.rindex(b"PK\x05\x06")
-    count, size, start = struct.unpack("<HLL", data[eocd + 10:eocd + 20])
+    count, size, start = struct.unpack("<HLL", data[eocd + 10 : eocd + 20])
     entries, at = [], start
     for _ in range(count):
-        n, e, c = struct.unpack("<HHH", data[at + 28:at + 34])
-        entries.append(data[at:at + 46 + n + e + c])
+        n, e, c = struct.unpack("<HHH", data[at + 28 : at + 34])
+        entries.append(data[at : at + 46 + n + e + c])
         at += 46 + n + e + c
     return start, start + size, entries
 
@@ -265,8 +308,9 @@ def test_overlapping_entries_are_flagged(state_dict_zip: Path, tmp_path: Path) -
     assert not read_container(str(plain)).findings
     storage = next(e for e in entries if b"/data/0" in e)
     offset = struct.unpack("<L", storage[42:46])[0]
-    alias = storage[:42] + struct.pack("<L", offset + 8) + storage[46:].replace(
-        b"/data/0", b"/data/x")
+    alias = (
+        storage[:42] + struct.pack("<L", offset + 8) + storage[46:].replace(b"/data/0", b"/data/x")
+    )
     path = tmp_path / "overlap.pth"
     eocd = data[end:]
     count = struct.unpack("<H", eocd[10:12])[0] + 1

@@ -35,11 +35,16 @@ import zoo  # type: ignore[import-not-found]  # noqa: E402
 #: torch.nn classes (and transformers' Conv1D) are what the rules can name; custom
 #: containers holding bare parameters (a VisionTransformer root) cannot be named.
 NAMEABLE = {n for n in dir(nn) if isinstance(getattr(nn, n), type)} | {
-    "Conv1D", "NonDynamicallyQuantizableLinear", "GPT2Attention", "LayerNorm2d"}
+    "Conv1D",
+    "NonDynamicallyQuantizableLinear",
+    "GPT2Attention",
+    "LayerNorm2d",
+}
 
 
-def analyse(model: nn.Module, **kw: Any) -> tuple[tuple[LayerGroup, ...],
-                                                   tuple[LayerGuess, ...], Any]:
+def analyse(
+    model: nn.Module, **kw: Any
+) -> tuple[tuple[LayerGroup, ...], tuple[LayerGuess, ...], Any]:
     groups = group_layers(to_state(model.state_dict(), **kw))
     guesses = infer.infer_layers(groups)
     return groups, guesses, infer.infer_input(groups, guesses)
@@ -47,8 +52,11 @@ def analyse(model: nn.Module, **kw: Any) -> tuple[tuple[LayerGroup, ...],
 
 def type_misses(guesses: tuple[LayerGuess, ...], truth: dict[str, str]) -> list[tuple[str, ...]]:
     """(module, guessed, true) for every module owning tensors whose type is nameable."""
-    return [(g.name, g.type, truth[g.name]) for g in guesses
-            if g.tensor_keys and truth.get(g.name) in NAMEABLE and g.type != truth[g.name]]
+    return [
+        (g.name, g.type, truth[g.name])
+        for g in guesses
+        if g.tensor_keys and truth.get(g.name) in NAMEABLE and g.type != truth[g.name]
+    ]
 
 
 def owners(guesses: tuple[LayerGuess, ...], truth: dict[str, str]) -> int:
@@ -157,12 +165,19 @@ def test_lstm_attributes() -> None:
     lstm = nn.LSTM(8, 16, num_layers=3, bidirectional=True, proj_size=4)
     t, a = attrs_of(nn.Sequential(nn.Embedding(10, 8), lstm), "1")
     assert t == "LSTM"
-    assert a == {"input_size": 8, "hidden_size": 16, "bias": True, "num_layers": 3,
-                 "bidirectional": True, "proj_size": 4}
+    assert a == {
+        "input_size": 8,
+        "hidden_size": 16,
+        "bias": True,
+        "num_layers": 3,
+        "bidirectional": True,
+        "proj_size": 4,
+    }
 
 
-@pytest.mark.parametrize(("cell", "gates"), [(nn.RNNCell, "RNNCell"), (nn.GRUCell, "GRUCell"),
-                                              (nn.LSTMCell, "LSTMCell")])
+@pytest.mark.parametrize(
+    ("cell", "gates"), [(nn.RNNCell, "RNNCell"), (nn.GRUCell, "GRUCell"), (nn.LSTMCell, "LSTMCell")]
+)
 def test_cells(cell: type[nn.Module], gates: str) -> None:
     t, a = attrs_of(nn.Sequential(cell(6, 10)), "0")
     assert t == gates and a["input_size"] == 6 and a["hidden_size"] == 10
@@ -177,29 +192,38 @@ def test_rnn_and_gru() -> None:
 def test_multihead_attention_variants() -> None:
     t, a = attrs_of(nn.Sequential(nn.MultiheadAttention(16, 4)), "0")
     assert t == "MultiheadAttention" and a["embed_dim"] == 16
-    t, a = attrs_of(nn.Sequential(nn.MultiheadAttention(16, 2, kdim=8, vdim=6,
-                                                        add_bias_kv=True)), "0")
+    t, a = attrs_of(
+        nn.Sequential(nn.MultiheadAttention(16, 2, kdim=8, vdim=6, add_bias_kv=True)), "0"
+    )
     assert (a["kdim"], a["vdim"], a["add_bias_kv"]) == (8, 6, True)
-    assert attrs_of(nn.Sequential(nn.MultiheadAttention(16, 4)), "0.out_proj")[0] == \
-        "NonDynamicallyQuantizableLinear"
+    assert (
+        attrs_of(nn.Sequential(nn.MultiheadAttention(16, 4)), "0.out_proj")[0]
+        == "NonDynamicallyQuantizableLinear"
+    )
 
 
 def test_convtranspose_told_apart_by_bias_and_chain() -> None:
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ConvTranspose2d(8, 4, 3, groups=2),
-                          nn.Conv2d(4, 4, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.ConvTranspose2d(8, 4, 3, groups=2), nn.Conv2d(4, 4, 3)
+    )
     t, a = attrs_of(model, "1")
     assert t == "ConvTranspose2d"
     assert (a["in_channels"], a["out_channels"], a["groups"]) == (8, 4, 2)
-    model = nn.Sequential(nn.Conv3d(3, 8, 3), nn.ConvTranspose3d(8, 4, 2, bias=False),
-                          nn.BatchNorm3d(4))
+    model = nn.Sequential(
+        nn.Conv3d(3, 8, 3), nn.ConvTranspose3d(8, 4, 2, bias=False), nn.BatchNorm3d(4)
+    )
     assert attrs_of(model, "1")[0] == "ConvTranspose3d"
     assert attrs_of(model, "2")[0] == "BatchNorm3d"
 
 
 def test_grouped_and_depthwise_convolutions() -> None:
-    model = nn.Sequential(nn.Conv2d(3, 32, 3), nn.BatchNorm2d(32),
-                          nn.Conv2d(32, 32, 3, groups=32), nn.Conv2d(32, 64, 1),
-                          nn.Conv2d(64, 128, 3, groups=8))
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3),
+        nn.BatchNorm2d(32),
+        nn.Conv2d(32, 32, 3, groups=32),
+        nn.Conv2d(32, 64, 1),
+        nn.Conv2d(64, 128, 3, groups=8),
+    )
     assert attrs_of(model, "2")[1]["groups"] == 32
     assert attrs_of(model, "3")[1]["groups"] == 1
     _, a = attrs_of(model, "4")
@@ -207,8 +231,9 @@ def test_grouped_and_depthwise_convolutions() -> None:
 
 
 def test_batchnorm_dimension_from_neighbours() -> None:
-    model = nn.Sequential(nn.Conv1d(2, 4, 3), nn.BatchNorm1d(4), nn.Flatten(),
-                          nn.Linear(8, 6), nn.BatchNorm1d(6))
+    model = nn.Sequential(
+        nn.Conv1d(2, 4, 3), nn.BatchNorm1d(4), nn.Flatten(), nn.Linear(8, 6), nn.BatchNorm1d(6)
+    )
     assert attrs_of(model, "1")[0] == "BatchNorm1d"
     assert attrs_of(model, "4")[0] == "BatchNorm1d"
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, affine=False))
@@ -217,12 +242,24 @@ def test_batchnorm_dimension_from_neighbours() -> None:
 
 
 def test_norms_and_activations() -> None:
-    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 8), nn.RMSNorm(8),
-                          nn.LayerNorm((2, 4)), nn.PReLU())
+    model = nn.Sequential(
+        nn.Linear(4, 8),
+        nn.LayerNorm(8),
+        nn.Linear(8, 8),
+        nn.RMSNorm(8),
+        nn.LayerNorm((2, 4)),
+        nn.PReLU(),
+    )
     types = [g.type for g in analyse(model)[1]]
     assert types == ["Linear", "LayerNorm", "Linear", "RMSNorm", "LayerNorm", "PReLU"]
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GroupNorm(2, 8), nn.Conv2d(8, 8, 3),
-                          nn.InstanceNorm2d(8, affine=True), nn.Conv2d(8, 8, 3), nn.PReLU(8))
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3),
+        nn.GroupNorm(2, 8),
+        nn.Conv2d(8, 8, 3),
+        nn.InstanceNorm2d(8, affine=True),
+        nn.Conv2d(8, 8, 3),
+        nn.PReLU(8),
+    )
     types = [g.type for g in analyse(model)[1]]
     assert types == ["Conv2d", "GroupNorm", "Conv2d", "InstanceNorm2d", "Conv2d", "PReLU"]
 
@@ -234,6 +271,7 @@ def test_embeddings_and_bilinear() -> None:
             self.tok_embeddings = nn.Embedding(100, 8)
             self.embedding_bag = nn.EmbeddingBag(50, 8)
             self.bilinear = nn.Bilinear(8, 6, 4)
+
     _, guesses, _ = analyse(M())
     assert [g.type for g in guesses] == ["Embedding", "EmbeddingBag", "Bilinear"]
     assert guesses[0].attrs == {"num_embeddings": 100, "embedding_dim": 8}
@@ -260,7 +298,9 @@ def test_class_names_win() -> None:
     classes = (("0", "mylib.layers.FancyLinear"), ("1", "torch.nn.modules.activation.GELU"))
     _, guesses, _ = analyse_state(to_state(sd, class_names=classes))
     assert [(g.name, g.type, g.confidence) for g in guesses] == [
-        ("0", "FancyLinear", 1.0), ("1", "GELU", 1.0)]
+        ("0", "FancyLinear", 1.0),
+        ("1", "GELU", 1.0),
+    ]
     assert guesses[0].attrs["in_features"] == 4
 
 
@@ -274,7 +314,7 @@ def test_bare_parameters_get_roles_and_a_low_confidence_class() -> None:
     model, _ = gm.build("tiny_vit")
     _, guesses, guess = analyse(model)
     root = next(g for g in guesses if g.name == "")
-    assert root.type == "VisionTransformer" and root.confidence < 0.5   # timm layout
+    assert root.type == "VisionTransformer" and root.confidence < 0.5  # timm layout
     assert any("class/extra token" in e for e in root.evidence)
     assert root.attrs["num_positions"] == 17 and root.attrs["prefix_tokens"] == 1
     assert root.parameters == 18 * 32
@@ -287,6 +327,7 @@ def test_unrecognised_bare_parameters_are_unknown() -> None:
             super().__init__()
             self.temperature = nn.Parameter(torch.ones(1))
             self.fc = nn.Linear(4, 2)
+
     root = analyse(Custom())[1][0]
     assert (root.name, root.type, root.confidence) == ("", "unknown", 0.2)
 
@@ -311,12 +352,15 @@ def test_channel_chain_names_breaks() -> None:
     assert any(s.startswith("global pooling before fc") for s in chain)
     model, _ = build_zoo("tv_densenet121")
     chain = infer.channel_chain(analyse(model)[1])
-    assert any(s.startswith("concatenation at features.denseblock1.denselayer2.norm1: 96")
-               for s in chain)
+    assert any(
+        s.startswith("concatenation at features.denseblock1.denselayer2.norm1: 96") for s in chain
+    )
     model, _ = gm.build("lenet_seq")
     chain = infer.channel_chain(analyse(model)[1])
-    assert "flatten before classifier.1: in_features 400 = 16 channels x 25 positions " \
-           "(from features.3)" in chain
+    assert (
+        "flatten before classifier.1: in_features 400 = 16 channels x 25 positions "
+        "(from features.3)" in chain
+    )
 
 
 def test_chain_links_parallel_heads() -> None:
@@ -326,6 +370,7 @@ def test_chain_links_parallel_heads() -> None:
             self.trunk = nn.Linear(8, 16)
             self.policy = nn.Linear(16, 4)
             self.value = nn.Linear(16, 1)
+
     links = infer.chain_links(analyse(TwoHeads())[1])
     assert [lk.relation for lk in links] == ["start", "follows", "parallel"]
 
@@ -366,23 +411,41 @@ def test_unknown_input_has_a_reason() -> None:
 
 def test_random_shapes_never_crash() -> None:
     rng = random.Random(7)
-    leaves = ["weight", "bias", "running_mean", "running_var", "weight_ih_l0", "weight_hh_l0",
-              "in_proj_weight", "cls_token", "pos_embed", "weight_hr_l0"]
+    leaves = [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "in_proj_weight",
+        "cls_token",
+        "pos_embed",
+        "weight_hr_l0",
+    ]
     for _ in range(300):
         tensors = []
         for m in range(rng.randint(1, 6)):
             for leaf in rng.sample(leaves, rng.randint(1, 3)):
-                shape = tuple(rng.choice([0, 1, 2, 3, 4, 12, 64]) for _ in
-                              range(rng.randint(0, 5)))
-                tensors.append(TensorRecord(f"m{m}.{leaf}", shape, rng.choice(
-                    ["float32", "int64", "bfloat16"])))
+                shape = tuple(rng.choice([0, 1, 2, 3, 4, 12, 64]) for _ in range(rng.randint(0, 5)))
+                tensors.append(
+                    TensorRecord(
+                        f"m{m}.{leaf}", shape, rng.choice(["float32", "int64", "bfloat16"])
+                    )
+                )
         with contextlib.suppress(InferenceError):
             analyse_state(StateDict("", tuple(tensors)))
 
 
 def test_static_stages_import_without_torch() -> None:
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "import pthforensics.structure.layers, pthforensics.infer, pthforensics.rebuild.build, "
-            "pthforensics.rebuild.trace\n")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
-                   cwd=Path(__file__).resolve().parent.parent)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import pthforensics.structure.layers, pthforensics.infer, pthforensics.rebuild.build, "
+        "pthforensics.rebuild.trace\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )

@@ -11,9 +11,12 @@ from pthforensics.core.records import Status
 from pthforensics.pipeline import analyze_file
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
-SAMPLES = sorted(p for folder in ("benign", "malicious", "broken")
-                 for p in (CORPUS / folder).iterdir()
-                 if p.suffix != ".json" and p.with_name(p.name + ".truth.json").exists())
+SAMPLES = sorted(
+    p
+    for folder in ("benign", "malicious", "broken")
+    for p in (CORPUS / folder).iterdir()
+    if p.suffix != ".json" and p.with_name(p.name + ".truth.json").exists()
+)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -44,8 +47,13 @@ def test_stacked_pickles_are_all_scanned(tmp_path: Path) -> None:
 
 def _load_from_bytes_pickle(inner: bytes) -> bytes:
     """``torch.storage._load_from_bytes(inner)`` assembled from opcodes (never loaded)."""
-    return (b"\x80\x03ctorch.storage\n_load_from_bytes\n" + b"B" + len(inner).to_bytes(4, "little")
-            + inner + b"\x85R.")
+    return (
+        b"\x80\x03ctorch.storage\n_load_from_bytes\n"
+        + b"B"
+        + len(inner).to_bytes(4, "little")
+        + inner
+        + b"\x85R."
+    )
 
 
 def test_plain_pickled_state_dict_is_suspicious_not_malicious(tmp_path: Path) -> None:
@@ -76,9 +84,17 @@ def test_archive_embedded_in_load_from_bytes_is_scanned(tmp_path: Path) -> None:
         assert any("(bytes)!archive/data.pkl" in str(f.location) for f in report.findings)
 
 
-@pytest.mark.parametrize("text", [b"import os\nimport sys\nprint(1)\n", b"col1,col2\n1,2\n",
-                                  b"class A:\n    pass\n", b"cat\ndog\nmore text here\n",
-                                  b"(see the notes)\n", b"# Title\n\ntext\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"import os\nimport sys\nprint(1)\n",
+        b"col1,col2\n1,2\n",
+        b"class A:\n    pass\n",
+        b"cat\ndog\nmore text here\n",
+        b"(see the notes)\n",
+        b"# Title\n\ntext\n",
+    ],
+)
 def test_text_files_are_not_pickles(tmp_path: Path, text: bytes) -> None:
     from pthforensics.safety.opcodes import looks_like_pickle
 

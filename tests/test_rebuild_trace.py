@@ -29,17 +29,44 @@ sys.path.insert(0, str(MODELS_DIR))
 import generate_models as gm  # type: ignore[import-not-found]  # noqa: E402
 import zoo  # type: ignore[import-not-found]  # noqa: E402
 
-CHAINS = ["lenet_seq", "mnist_net", "cifar_net", "keras_style_cnn", "atari_dqn", "vgg_like",
-          "mobilenet_like", "audio_m5", "video_c3d", "dcgan_generator", "norm_zoo",
-          "text_lstm", "text_gru", "mlp"]
-NOT_CHAINS = {"resnet_like": "prefix", "unet_tiny": "prefix", "tiny_vit": "prefix",
-              "tiny_gpt": "head"}
-ZOO_CHAINS = ["tv_mobilenet_v2", "tv_efficientnet_b0", "tv_alexnet", "cifar_cnn",
-              "lenet5_padded", "ecg_net", "char_rnn", "fixed_len_text", "sensor_lstm_flat"]
+CHAINS = [
+    "lenet_seq",
+    "mnist_net",
+    "cifar_net",
+    "keras_style_cnn",
+    "atari_dqn",
+    "vgg_like",
+    "mobilenet_like",
+    "audio_m5",
+    "video_c3d",
+    "dcgan_generator",
+    "norm_zoo",
+    "text_lstm",
+    "text_gru",
+    "mlp",
+]
+NOT_CHAINS = {
+    "resnet_like": "prefix",
+    "unet_tiny": "prefix",
+    "tiny_vit": "prefix",
+    "tiny_gpt": "head",
+}
+ZOO_CHAINS = [
+    "tv_mobilenet_v2",
+    "tv_efficientnet_b0",
+    "tv_alexnet",
+    "cifar_cnn",
+    "lenet5_padded",
+    "ecg_net",
+    "char_rnn",
+    "fixed_len_text",
+    "sensor_lstm_flat",
+]
 
 
-def inspect(model: nn.Module, *, sort: bool = False, input_shape: tuple[int, ...] | None = None
-            ) -> tuple[nn.Module, str, InputGuess, Any, StateDict]:
+def inspect(
+    model: nn.Module, *, sort: bool = False, input_shape: tuple[int, ...] | None = None
+) -> tuple[nn.Module, str, InputGuess, Any, StateDict]:
     state = to_state(model.state_dict(), sort=sort, metadata=not sort)
     groups = group_layers(state)
     guesses = infer.infer_layers(groups)
@@ -50,8 +77,9 @@ def inspect(model: nn.Module, *, sort: bool = False, input_shape: tuple[int, ...
 
 @functools.cache
 def build(name: str) -> tuple[nn.Module, dict[str, Any]]:
-    built: tuple[nn.Module, dict[str, Any]] = (zoo.build_zoo(name) if name in zoo.ZOO
-                                               else gm.build(name))
+    built: tuple[nn.Module, dict[str, Any]] = (
+        zoo.build_zoo(name) if name in zoo.ZOO else gm.build(name)
+    )
     return built
 
 
@@ -102,8 +130,7 @@ def test_vit_prefix_checks_the_position_table(name: str) -> None:
     assert guess.shape is not None
     n = (guess.shape[-1] // 16 if name != "tiny_vit" else 4) ** 2 + 1
     assert tokens.output_shape is not None and tokens.output_shape[1] == n
-    wrong = trace_model(module, guess, input_shape=(1, 3, 2 * guess.shape[-1],
-                                                    2 * guess.shape[-1]))
+    wrong = trace_model(module, guess, input_shape=(1, 3, 2 * guess.shape[-1], 2 * guess.shape[-1]))
     assert wrong.status == "refuted"
 
 
@@ -185,8 +212,13 @@ def test_rebuild_error_when_nothing_is_typed() -> None:
 
 
 def test_half_precision_checkpoint() -> None:
-    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                          nn.Flatten(), nn.Linear(8, 2)).to(torch.bfloat16)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    ).to(torch.bfloat16)
     module, _, guess, result, _ = inspect(model)
     assert guess.dtype == "bfloat16"
     assert result.status == "confirmed"
@@ -194,8 +226,13 @@ def test_half_precision_checkpoint() -> None:
 
 
 def test_weight_norm_conv_is_rebuilt() -> None:
-    model = nn.Sequential(nn.utils.parametrizations.weight_norm(nn.Conv1d(1, 4, 5)),
-                          nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(4, 2))
+    model = nn.Sequential(
+        nn.utils.parametrizations.weight_norm(nn.Conv1d(1, 4, 5)),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(4, 2),
+    )
     _, _, _, result, _ = inspect(model)
     assert result.status == "confirmed"
 

@@ -20,12 +20,12 @@ _LIMITS = Limits(max_seconds=20)
 
 
 def _sources(tmp_path: Path) -> list[Path]:
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
-                                torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4, 2)
+    )
     sd = model.state_dict()
     paths = []
-    for name, kwargs in (("zip.pth", {}), ("legacy.pt", {"_use_new_zipfile_serialization":
-                                                         False})):
+    for name, kwargs in (("zip.pth", {}), ("legacy.pt", {"_use_new_zipfile_serialization": False})):
         path = tmp_path / name
         torch.save({"state_dict": sd, "epoch": 1}, path, **kwargs)
         paths.append(path)
@@ -58,8 +58,9 @@ def test_truncations(tmp_path: Path) -> None:
     rng = random.Random(1234)
     for src in _sources(tmp_path):
         data = src.read_bytes()
-        cuts = sorted({0, 1, 7, 8, 9, len(data) - 1,
-                       *(rng.randrange(len(data)) for _ in range(25))})
+        cuts = sorted(
+            {0, 1, 7, 8, 9, len(data) - 1, *(rng.randrange(len(data)) for _ in range(25))}
+        )
         for cut in cuts:
             mutated = tmp_path / f"cut-{cut}-{src.name}"
             mutated.write_bytes(data[:cut])
@@ -82,8 +83,9 @@ def test_byte_flips(tmp_path: Path) -> None:
 def test_random_bytes(tmp_path: Path) -> None:
     rng = random.Random(7)
     for i in range(100):
-        head = rng.choice([b"", b"PK\x03\x04", b"\x80\x02", b"\x80\x05\x95", b"\x1f\x8b",
-                           b"BZh", b"(", b"c"])
+        head = rng.choice(
+            [b"", b"PK\x03\x04", b"\x80\x02", b"\x80\x05\x95", b"\x1f\x8b", b"BZh", b"(", b"c"]
+        )
         path = tmp_path / f"rand-{i}.bin"
         path.write_bytes(head + rng.randbytes(rng.randrange(0, 300)))
         _check(path)
@@ -102,6 +104,7 @@ def test_huge_declared_shape(tmp_path: Path) -> None:
         b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(X\x07\x00\x00\x00storagectorch\n"
         b"FloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x04tQK\x00\x8a\x07\x00\x80\xc6"
         b"\xa4~\x8d\x03\x8a\x07\x00\x80\xc6\xa4~\x8d\x03\x86K\x01K\x01\x86\x89ccollections\n"
-        b"OrderedDict\n)RtR.")
+        b"OrderedDict\n)RtR."
+    )
     report = analyze_file(str(path), limits=_LIMITS)
     assert report.status is Status.OK

@@ -44,15 +44,20 @@ SEVENZIP_BCJ_LZMA1 = base64.b64decode(
     "R0m6AuTAz2AGdhM/zZTB3t5Lj0TABFVL+hC4qCcFHtZbsMhEl8BYhOAlVgffsKtHWD0OtlwwGrF1zUv0QAAA"
     "AIEzB64P02kuPUC7lGQtaSYyNx4ttME2z7JeO46MBkLqKOXXB3BsuzBrlHHqkqUtgbTKB6f7bkpSDuaNAAUV"
     "VbmsrZa1XPvBwtIKPtijV8uYQ4AUQqSCZ2onPR6Ci3Ek9Tp4zSie3o5OL4SpZbjv6K/AdY3gMyFpLgqiAIY+"
-    "5AAAABcGXQEJgIMABwsBAAEjAwEBBV0AEAAADIDGCgGbxPGwAAA=")
+    "5AAAABcGXQEJgIMABwsBAAEjAwEBBV0AEAAADIDGCgGbxPGwAAA="
+)
 SEVENZIP_BCJ_LZMA2 = base64.b64decode(
     "N3q8ryccAATIRHSb5QAAAAAAAAAiAAAAAAAAAL0Go97gAG4AXF0AQACLKdeAt6KlERLr/iqn5bkLFemu+/+g"
     "b8oLzTBLR0m6AuTAz2AGdhM/zZTB3t5Lj0TABFVL+hC4qCcFHtZbsMhEl8BYhOAlVgffsKtHWD0OtlwwGrF1"
     "zUv0QAAAAACBMweuD9PDgP1Au5RkHOJokYjUUAPYV9m2ICXBGgYsOPGQDvLBhd4q8igEDcMN3ZgPNDT9XTcw"
     "UTKgE3tIzAPJ6MMug+TBt1DK6ojswa5XrBx76HJ7Syv1byJm40IyxuEkIpuzJdcyGI2mew2oKPLyL8BLR7FW"
-    "Qv+dt5BDAAAAFwZkAQmAgQAHCwEAASMDAQEFXQAQAAAMgMYKAYUWWdYAAA==")
-SEVENZIP_FILES = {"pkg/empty": b"", "pkg/dir/model.pkl": b"\x80\x02}q\x00.",
-                  "pkg/prog.bin": bytes(range(64)) + b"\xe8\x10\x00\x00\x00" * 8 + b"\xe9"}
+    "Qv+dt5BDAAAAFwZkAQmAgQAHCwEAASMDAQEFXQAQAAAMgMYKAYUWWdYAAA=="
+)
+SEVENZIP_FILES = {
+    "pkg/empty": b"",
+    "pkg/dir/model.pkl": b"\x80\x02}q\x00.",
+    "pkg/prog.bin": bytes(range(64)) + b"\xe8\x10\x00\x00\x00" * 8 + b"\xe9",
+}
 
 CONTENTS = {
     "a.txt": b"hello world\n" * 300,
@@ -72,14 +77,21 @@ def _tree(root: Path) -> Path:
     return root
 
 
-def _write(tmp_path: Path, filters: list[dict[str, int]] | None, *, encoded: bool = True,
-           password: str | None = None, header_encryption: bool = False) -> bytes:
+def _write(
+    tmp_path: Path,
+    filters: list[dict[str, int]] | None,
+    *,
+    encoded: bool = True,
+    password: str | None = None,
+    header_encryption: bool = False,
+) -> bytes:
     out = io.BytesIO()
     src = tmp_path / "src"
     if not src.exists():
         _tree(src)
-    with py7zr.SevenZipFile(out, "w", filters=filters, password=password,
-                            header_encryption=header_encryption) as archive:
+    with py7zr.SevenZipFile(
+        out, "w", filters=filters, password=password, header_encryption=header_encryption
+    ) as archive:
         if not encoded:
             archive.set_encoded_header_mode(False)
         archive.writeall(src, "top")
@@ -102,6 +114,7 @@ def _py7zr_members(data: bytes, monkeypatch: pytest.MonkeyPatch) -> list[tuple[s
 def no_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> bool:
         raise AssertionError("py7zr fallback used")
+
     monkeypatch.setattr(sevenzip, "_extract_py7zr", refuse)
 
 
@@ -110,6 +123,7 @@ def _header_kind(data: bytes) -> int:
 
 
 # -- same members as py7zr --------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_native_matches_py7zr(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,12 +140,15 @@ def test_native_matches_py7zr(name: str, tmp_path: Path, monkeypatch: pytest.Mon
 def test_py7zr_imported_only_for_fallback(name: str, tmp_path: Path) -> None:
     archive = tmp_path / "a.7z"
     archive.write_bytes(_write(tmp_path, {**FILTERS, **FALLBACK}[name]))
-    code = ("import sys\nfrom pthforensics.container.sevenzip import extract_7z\n"
-            f"with open({str(archive)!r}, 'rb') as f, extract_7z(f, 1 << 30, 'a') as m:\n"
-            "    assert len(m) == 4\n"
-            "print('py7zr' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    code = (
+        "import sys\nfrom pthforensics.container.sevenzip import extract_7z\n"
+        f"with open({str(archive)!r}, 'rb') as f, extract_7z(f, 1 << 30, 'a') as m:\n"
+        "    assert len(m) == 4\n"
+        "print('py7zr' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == str(name == "bzip2")
 
 
@@ -171,19 +188,31 @@ def test_crafted_chains_in_both_coder_orders(no_fallback: None) -> None:
     # 7-Zip order: coder i's input comes from coder i+1, the packed stream enters coder 2
     seven = _craft(packed, coders, [(0, 1), (1, 2)], sizes, [("x.bin", len(payload))], payload)
     # py7zr order: reversed list, coder i's output feeds coder i+1
-    py = _craft(packed, coders[::-1], [(1, 0), (2, 1)], sizes, [("x.bin", len(payload))],
-                payload)
+    py = _craft(packed, coders[::-1], [(1, 0), (2, 1)], sizes, [("x.bin", len(payload))], payload)
     assert _members(seven) == _members(py) == [("x.bin", payload)]
 
 
 def test_names_follow_py7zr(monkeypatch: pytest.MonkeyPatch) -> None:
-    files = [("a.txt", 3), ("a.txt", 3), ("dir\\b.txt", 3), ("./c.txt", 3), ("/d//e.txt", 3),
-             ("dir", None), ("a.txt", 0)]
+    files = [
+        ("a.txt", 3),
+        ("a.txt", 3),
+        ("dir\\b.txt", 3),
+        ("./c.txt", 3),
+        ("/d//e.txt", 3),
+        ("dir", None),
+        ("a.txt", 0),
+    ]
     data = _craft(b"abc" * 5, [(b"\x00", b"")], [], [15], files)
     native = _members(data)
     assert native == _py7zr_members(data, monkeypatch)
-    assert [n for n, _ in native or []] == ["a.txt", "a.txt_0", "dir/b.txt", "c.txt",
-                                              "d/e.txt", "a.txt_1"]
+    assert [n for n, _ in native or []] == [
+        "a.txt",
+        "a.txt_0",
+        "dir/b.txt",
+        "c.txt",
+        "d/e.txt",
+        "a.txt_1",
+    ]
 
 
 def test_unsafe_name_is_refused_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,6 +239,7 @@ def test_large_dictionary_is_not_allocated(no_fallback: None) -> None:
 
 # -- encryption and fallback --------------------------------------------------------------
 
+
 @pytest.mark.parametrize("header_encryption", [False, True])
 def test_encrypted(header_encryption: bool, tmp_path: Path) -> None:
     data = _write(tmp_path, None, password="secret", header_encryption=header_encryption)
@@ -218,8 +248,9 @@ def test_encrypted(header_encryption: bool, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", list(FALLBACK))
-def test_unsupported_coder_falls_back(name: str, tmp_path: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsupported_coder_falls_back(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = _write(tmp_path, FALLBACK[name])
     assert dict(_members(data) or []) == {f"top/{k}": v for k, v in CONTENTS.items()}
     monkeypatch.setitem(sys.modules, "py7zr", None)  # as if py7zr were not installed
@@ -228,6 +259,7 @@ def test_unsupported_coder_falls_back(name: str, tmp_path: Path,
 
 
 # -- hostile input ------------------------------------------------------------------------
+
 
 def _check_hostile(data: bytes, cap: int = 1 << 24) -> None:
     start = time.monotonic()
@@ -257,23 +289,26 @@ def test_flipped_bytes(name: str, tmp_path: Path) -> None:
             mutated[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
         _check_hostile(bytes(mutated))
         # the same mutation with the CRCs recomputed, so the parser itself meets it
-        header = mutated[32 + offset:32 + offset + length]
+        header = mutated[32 + offset : 32 + offset + length]
         if i % 2 == 0:
             header[rng.randrange(length)] = rng.randrange(256)
-        _check_hostile(_sign(bytes(mutated[32:32 + offset]), bytes(header)))
+        _check_hostile(_sign(bytes(mutated[32 : 32 + offset]), bytes(header)))
 
 
-@pytest.mark.parametrize("body", [
-    b"\x01\x05" + b"\xff" + b"\xff" * 8 + b"\x00\x00",  # 2**64 - 1 files
-    b"\x01\x04\x06\x00\xf0\xff\xff\xff\x09",  # ~1.7e8 pack streams
-    b"\x01\x04\x07\x0b\xf0\xff\xff\xff\x00",  # ~1.7e7 folders
-    b"\x01\x04\x06\x00\x01\x09\x05\x00\x07\x0b\x01\x00\x7f",  # 127 coders
-    b"\x01\x04\x06\x00\x01\x09\x05\x00\x07\x0b\x01\x00\x02\x01\x00\x01\x00\x05\x05",  # bad bond
-    b"\x01\x04\x06\xff" + b"\xff" * 8 + b"\x01\x09\x05\x00\x07\x0b\x01\x00\x01\x01\x00"
-    b"\x0c\x05\x00\x00",  # pack position far beyond the file
-    b"\x17\x06\x00\x01\x09\x7f\x00\x00",  # encoded header without folders
-    b"\x01\x04\x00\x05\x01\x11\x03\x00a\x00\x00\x00",  # name without terminator
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x01\x05" + b"\xff" + b"\xff" * 8 + b"\x00\x00",  # 2**64 - 1 files
+        b"\x01\x04\x06\x00\xf0\xff\xff\xff\x09",  # ~1.7e8 pack streams
+        b"\x01\x04\x07\x0b\xf0\xff\xff\xff\x00",  # ~1.7e7 folders
+        b"\x01\x04\x06\x00\x01\x09\x05\x00\x07\x0b\x01\x00\x7f",  # 127 coders
+        b"\x01\x04\x06\x00\x01\x09\x05\x00\x07\x0b\x01\x00\x02\x01\x00\x01\x00\x05\x05",  # bad bond
+        b"\x01\x04\x06\xff" + b"\xff" * 8 + b"\x01\x09\x05\x00\x07\x0b\x01\x00\x01\x01\x00"
+        b"\x0c\x05\x00\x00",  # pack position far beyond the file
+        b"\x17\x06\x00\x01\x09\x7f\x00\x00",  # encoded header without folders
+        b"\x01\x04\x00\x05\x01\x11\x03\x00a\x00\x00\x00",  # name without terminator
+    ],
+)
 def test_crafted_headers(body: bytes) -> None:
     with pytest.raises((ContainerError, LimitExceeded)):
         _members(_sign(b"\x00" * 16, body))
@@ -294,6 +329,7 @@ def test_data_crc_mismatch_is_corrupt(tmp_path: Path) -> None:
 
 
 # -- the cap ------------------------------------------------------------------------------
+
 
 def test_declared_sizes_over_cap(tmp_path: Path) -> None:
     data = _write(tmp_path, None)
@@ -337,6 +373,7 @@ def test_read_archive_lists_entries(tmp_path: Path) -> None:
 
 # -- crafting archives --------------------------------------------------------------------
 
+
 def _num(value: int) -> bytes:
     """7z NUMBER."""
     for extra in range(8):
@@ -349,12 +386,19 @@ def _num(value: int) -> bytes:
 def _sign(packed: bytes, header: bytes) -> bytes:
     """Signature header + packed streams + header, with valid CRCs."""
     tail = struct.pack("<QQI", len(packed), len(header), zlib.crc32(header))
-    return b"7z\xbc\xaf\x27\x1c\x00\x04" + struct.pack("<I", zlib.crc32(tail)) + tail + packed \
-        + header
+    return (
+        b"7z\xbc\xaf\x27\x1c\x00\x04" + struct.pack("<I", zlib.crc32(tail)) + tail + packed + header
+    )
 
 
-def _streams(pack_pos: int, packed_size: int, coders: list[tuple[bytes, bytes]],
-             bonds: list[tuple[int, int]], sizes: list[int], crc: int | None) -> bytes:
+def _streams(
+    pack_pos: int,
+    packed_size: int,
+    coders: list[tuple[bytes, bytes]],
+    bonds: list[tuple[int, int]],
+    sizes: list[int],
+    crc: int | None,
+) -> bytes:
     out = b"\x06" + _num(pack_pos) + _num(1) + b"\x09" + _num(packed_size) + b"\x00"
     out += b"\x07\x0b" + _num(1) + b"\x00" + _num(len(coders))
     for method, props in coders:
@@ -366,21 +410,29 @@ def _streams(pack_pos: int, packed_size: int, coders: list[tuple[bytes, bytes]],
     return out
 
 
-def _craft(packed: bytes, coders: list[tuple[bytes, bytes]], bonds: list[tuple[int, int]],
-           sizes: list[int], files: list[tuple[str, int | None]],
-           unpacked: bytes | None = None) -> bytes:
+def _craft(
+    packed: bytes,
+    coders: list[tuple[bytes, bytes]],
+    bonds: list[tuple[int, int]],
+    sizes: list[int],
+    files: list[tuple[str, int | None]],
+    unpacked: bytes | None = None,
+) -> bytes:
     """One folder (with a CRC when its ``unpacked`` bytes are given); ``files`` are
     (name, size), size ``None`` for a directory."""
     streams = [s for _n, s in files if s is not None]
-    header = b"\x01\x04" + _streams(0, len(packed), coders, bonds, sizes,
-                                    None if unpacked is None else zlib.crc32(unpacked))
+    header = b"\x01\x04" + _streams(
+        0, len(packed), coders, bonds, sizes, None if unpacked is None else zlib.crc32(unpacked)
+    )
     header += b"\x08\x0d" + _num(len(streams)) + b"\x09"
     header += b"".join(_num(s) for s in streams[:-1]) + b"\x00\x00"
     header += b"\x05" + _num(len(files))
     empty = [s is None for _n, s in files]
     if any(empty):
-        bits = bytes(sum(0x80 >> j for j in range(8) if i + j < len(empty) and empty[i + j])
-                     for i in range(0, len(empty), 8))
+        bits = bytes(
+            sum(0x80 >> j for j in range(8) if i + j < len(empty) and empty[i + j])
+            for i in range(0, len(empty), 8)
+        )
         header += b"\x0e" + _num(len(bits)) + bits
     names = b"".join(n.encode("utf-16-le") + b"\x00\x00" for n, _s in files)
     header += b"\x11" + _num(len(names) + 1) + b"\x00" + names
@@ -392,8 +444,13 @@ def _craft(packed: bytes, coders: list[tuple[bytes, bytes]], bonds: list[tuple[i
 def _encode_header(data: bytes) -> bytes:
     """Pack the header of ``data`` with LZMA2 into a kEncodedHeader."""
     offset, length = int.from_bytes(data[12:20], "little"), int.from_bytes(data[20:28], "little")
-    packed, header = data[32:32 + offset], data[32 + offset:32 + offset + length]
+    packed, header = data[32 : 32 + offset], data[32 + offset : 32 + offset + length]
     squeezed = lzma.compress(header, lzma.FORMAT_RAW, filters=[LZMA2])
-    encoded = b"\x17" + _streams(len(packed), len(squeezed), [(b"\x21", b"\x16")], [],
-                                 [len(header)], zlib.crc32(header)) + b"\x00"
+    encoded = (
+        b"\x17"
+        + _streams(
+            len(packed), len(squeezed), [(b"\x21", b"\x16")], [], [len(header)], zlib.crc32(header)
+        )
+        + b"\x00"
+    )
     return _sign(packed + squeezed, encoded)

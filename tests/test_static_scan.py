@@ -23,8 +23,7 @@ def test_global_and_reduce_protocol0() -> None:
 
 def test_stack_global_through_memo() -> None:
     # module and name memoized, then fetched back with BINGET before STACK_GLOBAL
-    data = (b"\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94h\x00h\x01\x93\x94"
-            b"\x8c\x05print\x94\x85R.")
+    data = b"\x80\x04\x8c\x08builtins\x94\x8c\x04exec\x94h\x00h\x01\x93\x94\x8c\x05print\x94\x85R."
     assert _names(data) == [("builtins", "exec", True)]
 
 

@@ -17,8 +17,13 @@ from pthforensics.structure.tensors import check_integrity, extract_checkpoint, 
 
 
 def _model():  # type: ignore[no-untyped-def]
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8),
-                               torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8, 4))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8, 4),
+    )
 
 
 def _load(path: Path) -> tuple[Checkpoint, tuple]:  # type: ignore[type-arg]
@@ -45,19 +50,49 @@ def test_plain_state_dict_with_metadata(tmp_path: Path) -> None:
     assert summary.count == len(model.state_dict())
 
 
-@pytest.mark.parametrize(("wrap", "path", "prefixes"), [
-    (lambda sd: {"state_dict": {f"model.{k}": v for k, v in sd.items()}, "epoch": 3,
-                 "global_step": 10, "hyper_parameters": {"lr": 0.1}}, "state_dict",
-     ("model.",)),
-    (lambda sd: {"model": {f"module.{k}": v for k, v in sd.items()},
-                 "optimizer": {"state": {0: {"exp_avg": torch.zeros(8, 3, 3, 3)}},
-                               "param_groups": [{"lr": 0.1, "params": [0]}]}}, "model",
-     ("module.",)),
-    (lambda sd: {"ema": dict(sd), "state_dict": {f"_orig_mod.{k}": v for k, v in sd.items()}},
-     "state_dict", ("_orig_mod.",)),
-    (lambda sd: {"args": argparse.Namespace(lr=0.1, arch="x"), "net": dict(sd),
-                 "best": np.float64(0.9)}, "net", ()),
-])
+@pytest.mark.parametrize(
+    ("wrap", "path", "prefixes"),
+    [
+        (
+            lambda sd: {
+                "state_dict": {f"model.{k}": v for k, v in sd.items()},
+                "epoch": 3,
+                "global_step": 10,
+                "hyper_parameters": {"lr": 0.1},
+            },
+            "state_dict",
+            ("model.",),
+        ),
+        (
+            lambda sd: {
+                "model": {f"module.{k}": v for k, v in sd.items()},
+                "optimizer": {
+                    "state": {0: {"exp_avg": torch.zeros(8, 3, 3, 3)}},
+                    "param_groups": [{"lr": 0.1, "params": [0]}],
+                },
+            },
+            "model",
+            ("module.",),
+        ),
+        (
+            lambda sd: {
+                "ema": dict(sd),
+                "state_dict": {f"_orig_mod.{k}": v for k, v in sd.items()},
+            },
+            "state_dict",
+            ("_orig_mod.",),
+        ),
+        (
+            lambda sd: {
+                "args": argparse.Namespace(lr=0.1, arch="x"),
+                "net": dict(sd),
+                "best": np.float64(0.9),
+            },
+            "net",
+            (),
+        ),
+    ],
+)
 def test_wrapped_checkpoints(tmp_path: Path, wrap, path: str, prefixes: tuple) -> None:  # type: ignore[no-untyped-def, type-arg]
     file = tmp_path / "ckpt.pth"
     sd = _model().state_dict()
@@ -89,11 +124,20 @@ def test_full_model_pickle(tmp_path: Path) -> None:
 
 def test_dtypes_and_v3(tmp_path: Path) -> None:
     file = tmp_path / "d.pth"
-    torch.save({"h": torch.zeros(2, dtype=torch.float16), "b": torch.zeros(3, dtype=torch.bfloat16),
-                "i": torch.zeros(4, dtype=torch.int8)}, file)
+    torch.save(
+        {
+            "h": torch.zeros(2, dtype=torch.float16),
+            "b": torch.zeros(3, dtype=torch.bfloat16),
+            "i": torch.zeros(4, dtype=torch.int8),
+        },
+        file,
+    )
     checkpoint, _ = _load(file)
     assert {t.key: (t.dtype, t.itemsize) for t in checkpoint.main.tensors} == {
-        "h": ("float16", 2), "b": ("bfloat16", 2), "i": ("int8", 1)}
+        "h": ("float16", 2),
+        "b": ("bfloat16", 2),
+        "i": ("int8", 1),
+    }
 
 
 def test_shared_storage_counted_once(tmp_path: Path) -> None:

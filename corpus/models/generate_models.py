@@ -38,10 +38,15 @@ def _register(fn: Builder) -> Builder:
     return fn
 
 
-def _truth(status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32"
-           ) -> dict[str, Any]:
-    return {"input_status": status, "input_kind": kind, "input_shape": list(shape),
-            "input_dtype": dtype}
+def _truth(
+    status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32"
+) -> dict[str, Any]:
+    return {
+        "input_status": status,
+        "input_kind": kind,
+        "input_shape": list(shape),
+        "input_dtype": dtype,
+    }
 
 
 # --- classic CNNs with flatten heads -------------------------------------------------------
@@ -53,12 +58,28 @@ def lenet_seq():
     Linear(400) after flatten.  (An unpadded 1x32x32 LeNet stores the same shapes; for one
     channel the inference prefers MNIST's 28.)"""
     model = nn.Sequential()
-    model.add_module("features", nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2)))
-    model.add_module("classifier", nn.Sequential(
-        nn.Flatten(), nn.Linear(400, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
-        nn.Linear(16, 10)))
+    model.add_module(
+        "features",
+        nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        ),
+    )
+    model.add_module(
+        "classifier",
+        nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(400, 32),
+            nn.ReLU(),
+            nn.Linear(32, 16),
+            nn.ReLU(),
+            nn.Linear(16, 10),
+        ),
+    )
     return model, _truth("fixed", "image", (1, 1, 28, 28))
 
 
@@ -113,12 +134,21 @@ def cifar_net():
 @_register
 def keras_style_cnn():
     """conv-conv-pool x2 with 'same' padding and BatchNorm, 3x32x32 -> 8x8 flatten."""
+
     def block(cin: int, cout: int) -> list[nn.Module]:
-        return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
-                nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
-                nn.MaxPool2d(2)]
-    model = nn.Sequential(*block(3, 8), *block(8, 16), nn.Flatten(), nn.Dropout(0.5),
-                          nn.Linear(16 * 8 * 8, 10))
+        return [
+            nn.Conv2d(cin, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        ]
+
+    model = nn.Sequential(
+        *block(3, 8), *block(8, 16), nn.Flatten(), nn.Dropout(0.5), nn.Linear(16 * 8 * 8, 10)
+    )
     return model, _truth("fixed", "image", (1, 3, 32, 32))
 
 
@@ -160,9 +190,18 @@ def _vgg(width: int, out_size: int) -> nn.Module:
     model.add_module("features", nn.Sequential(*layers))
     model.add_module("avgpool", nn.AdaptiveAvgPool2d((out_size, out_size)))
     model.add_module("flatten", nn.Flatten())
-    model.add_module("classifier", nn.Sequential(
-        nn.Linear(cin * out_size * out_size, 8), nn.ReLU(True), nn.Dropout(),
-        nn.Linear(8, 8), nn.ReLU(True), nn.Dropout(), nn.Linear(8, 10)))
+    model.add_module(
+        "classifier",
+        nn.Sequential(
+            nn.Linear(cin * out_size * out_size, 8),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(8, 8),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(8, 10),
+        ),
+    )
     return model
 
 
@@ -182,8 +221,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.downsample = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                            nn.BatchNorm2d(cout))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         idt = x if self.downsample is None else self.downsample(x)
@@ -201,8 +241,9 @@ class ResNetLike(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         self.layer1 = nn.Sequential(BasicBlock(width, width), BasicBlock(width, width))
-        self.layer2 = nn.Sequential(BasicBlock(width, 2 * width, 2),
-                                    BasicBlock(2 * width, 2 * width))
+        self.layer2 = nn.Sequential(
+            BasicBlock(width, 2 * width, 2), BasicBlock(2 * width, 2 * width)
+        )
         self.layer3 = nn.Sequential(BasicBlock(2 * width, 4 * width, 2))
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(4 * width, classes)
@@ -219,10 +260,19 @@ def resnet_like():
 
 
 def _conv_bn(cin: int, cout: int, stride: int, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3 if groups > 1 or cin == 3 else 1, stride,
-                                   1 if groups > 1 or cin == 3 else 0, groups=groups,
-                                   bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(
+            cin,
+            cout,
+            3 if groups > 1 or cin == 3 else 1,
+            stride,
+            1 if groups > 1 or cin == 3 else 0,
+            groups=groups,
+            bias=False,
+        ),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(inplace=True),
+    )
 
 
 @_register
@@ -274,12 +324,21 @@ def audio_m5():
 def video_c3d():
     """Conv3d clip classifier: stem / BatchNorm3d / MaxPool3d / AdaptiveAvgPool3d / fc."""
     model = nn.Sequential()
-    model.add_module("stem", nn.Sequential(nn.Conv3d(3, 8, (3, 7, 7), (1, 2, 2), (1, 3, 3),
-                                                     bias=False),
-                                           nn.BatchNorm3d(8), nn.ReLU(inplace=True)))
+    model.add_module(
+        "stem",
+        nn.Sequential(
+            nn.Conv3d(3, 8, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
+            nn.BatchNorm3d(8),
+            nn.ReLU(inplace=True),
+        ),
+    )
     model.add_module("pool", nn.MaxPool3d((1, 2, 2)))
-    model.add_module("block", nn.Sequential(nn.Conv3d(8, 16, 3, padding=1, bias=False),
-                                            nn.BatchNorm3d(16), nn.ReLU(inplace=True)))
+    model.add_module(
+        "block",
+        nn.Sequential(
+            nn.Conv3d(8, 16, 3, padding=1, bias=False), nn.BatchNorm3d(16), nn.ReLU(inplace=True)
+        ),
+    )
     model.add_module("avgpool", nn.AdaptiveAvgPool3d(1))
     model.add_module("flatten", nn.Flatten())
     model.add_module("fc", nn.Linear(16, 5))
@@ -290,11 +349,22 @@ def video_c3d():
 def dcgan_generator():
     """DCGAN generator: ConvTranspose2d chain from a 16x1x1 latent to 3x32x32."""
     model = nn.Sequential()
-    model.add_module("main", nn.Sequential(
-        nn.ConvTranspose2d(16, 32, 4, 1, 0, bias=False), nn.BatchNorm2d(32), nn.ReLU(True),
-        nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(True),
-        nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(True),
-        nn.ConvTranspose2d(8, 3, 4, 2, 1, bias=False), nn.Tanh()))
+    model.add_module(
+        "main",
+        nn.Sequential(
+            nn.ConvTranspose2d(16, 32, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(8),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(8, 3, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        ),
+    )
     return model, _truth("free", "latent", (1, 16, 1, 1))
 
 
@@ -303,10 +373,17 @@ class TinyUNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+
         def double(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout),
-                                 nn.ReLU(True), nn.Conv2d(cout, cout, 3, padding=1),
-                                 nn.BatchNorm2d(cout), nn.ReLU(True))
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(True),
+                nn.Conv2d(cout, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(True),
+            )
+
         self.inc = double(3, 8)
         self.down1 = nn.Sequential(nn.MaxPool2d(2), double(8, 16))
         self.down2 = nn.Sequential(nn.MaxPool2d(2), double(16, 32))
@@ -478,8 +555,15 @@ def tiny_gpt():
 
 @_register
 def mlp():
-    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.BatchNorm1d(64), nn.Linear(64, 32),
-                          nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 3))
+    model = nn.Sequential(
+        nn.Linear(20, 64),
+        nn.ReLU(),
+        nn.BatchNorm1d(64),
+        nn.Linear(64, 32),
+        nn.ReLU(),
+        nn.Dropout(0.1),
+        nn.Linear(32, 3),
+    )
     return model, _truth("fixed", "vector", (1, 20))
 
 
@@ -491,7 +575,8 @@ def layer_types(model: nn.Module) -> dict[str, str]:
     out = {}
     for name, module in model.named_modules():
         owns = any(True for _ in module.parameters(recurse=False)) or any(
-            True for _ in module.buffers(recurse=False))
+            True for _ in module.buffers(recurse=False)
+        )
         leaf = not any(True for _ in module.children())
         if (name and (owns or leaf)) or (not name and owns):
             out[name] = type(module).__name__
@@ -531,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
             st = out_dir / f"{name}.safetensors"
             save_file({k: v.contiguous() for k, v in sd.items()}, st)
             (out_dir / f"{name}.safetensors.truth.json").write_text(
-                json.dumps({**truth, "file": st.name}, indent=1) + "\n")
+                json.dumps({**truth, "file": st.name}, indent=1) + "\n"
+            )
     return 0
 
 

@@ -26,17 +26,30 @@ def _zoo(fn: Callable[[], tuple[nn.Module, dict[str, Any]]]):
 
 
 def _t(status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32") -> dict[str, Any]:
-    return {"input_status": status, "input_kind": kind, "input_shape": list(shape),
-            "input_dtype": dtype}
+    return {
+        "input_status": status,
+        "input_kind": kind,
+        "input_shape": list(shape),
+        "input_dtype": dtype,
+    }
 
 
 class CNA(nn.Sequential):
     """torchvision Conv2dNormActivation: 0 conv, 1 BatchNorm2d, 2 activation."""
 
-    def __init__(self, cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1,
-                 act: type[nn.Module] | None = nn.ReLU6) -> None:
-        layers: list[nn.Module] = [nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups,
-                                             bias=False), nn.BatchNorm2d(cout)]
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        k: int = 3,
+        s: int = 1,
+        groups: int = 1,
+        act: type[nn.Module] | None = nn.ReLU6,
+    ) -> None:
+        layers: list[nn.Module] = [
+            nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         if act is not None:
             layers.append(act(inplace=True))
         super().__init__(*layers)
@@ -55,8 +68,13 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(width * 4)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = nn.Sequential(nn.Conv2d(cin, width * 4, 1, stride, bias=False),
-                                        nn.BatchNorm2d(width * 4)) if down else None
+        self.downsample = (
+            nn.Sequential(
+                nn.Conv2d(cin, width * 4, 1, stride, bias=False), nn.BatchNorm2d(width * 4)
+            )
+            if down
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         idt = self.downsample(x) if self.downsample is not None else x
@@ -124,17 +142,34 @@ class DenseBlock(nn.ModuleDict):
 class DenseNet121(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.features = nn.Sequential(OrderedDict([
-            ("conv0", nn.Conv2d(3, 64, 7, 2, 3, bias=False)), ("norm0", nn.BatchNorm2d(64)),
-            ("relu0", nn.ReLU(inplace=True)), ("pool0", nn.MaxPool2d(3, 2, 1))]))
+        self.features = nn.Sequential(
+            OrderedDict(
+                [
+                    ("conv0", nn.Conv2d(3, 64, 7, 2, 3, bias=False)),
+                    ("norm0", nn.BatchNorm2d(64)),
+                    ("relu0", nn.ReLU(inplace=True)),
+                    ("pool0", nn.MaxPool2d(3, 2, 1)),
+                ]
+            )
+        )
         c = 64
         for i, n in enumerate((6, 12, 24, 16)):
             self.features.add_module(f"denseblock{i + 1}", DenseBlock(n, c))
             c += n * 32
             if i != 3:
-                self.features.add_module(f"transition{i + 1}", nn.Sequential(OrderedDict([
-                    ("norm", nn.BatchNorm2d(c)), ("relu", nn.ReLU(inplace=True)),
-                    ("conv", nn.Conv2d(c, c // 2, 1, bias=False)), ("pool", nn.AvgPool2d(2, 2))])))
+                self.features.add_module(
+                    f"transition{i + 1}",
+                    nn.Sequential(
+                        OrderedDict(
+                            [
+                                ("norm", nn.BatchNorm2d(c)),
+                                ("relu", nn.ReLU(inplace=True)),
+                                ("conv", nn.Conv2d(c, c // 2, 1, bias=False)),
+                                ("pool", nn.AvgPool2d(2, 2)),
+                            ]
+                        )
+                    ),
+                )
                 c //= 2
         self.features.add_module("norm5", nn.BatchNorm2d(c))
         self.classifier = nn.Linear(c, 1000)
@@ -154,8 +189,11 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = cin * expand
         layers: list[nn.Module] = [CNA(cin, hidden, 1)] if expand != 1 else []
-        layers += [CNA(hidden, hidden, 3, stride, groups=hidden),
-                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            CNA(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
         self.res = stride == 1 and cin == cout
 
@@ -166,8 +204,15 @@ class InvertedResidual(nn.Module):
 class MobileNetV2(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        cfg = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-               (6, 160, 3, 2), (6, 320, 1, 1)]
+        cfg = [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ]
         feats: list[nn.Module] = [CNA(3, 32, 3, 2)]
         c = 32
         for t, cout, n, s in cfg:
@@ -207,8 +252,11 @@ class MBConv(nn.Module):
         super().__init__()
         hidden = cin * expand
         layers: list[nn.Module] = [CNA(cin, hidden, 1, act=nn.SiLU)] if expand != 1 else []
-        layers += [CNA(hidden, hidden, k, stride, groups=hidden, act=nn.SiLU),
-                   SqueezeExcitation(hidden, max(1, cin // 4)), CNA(hidden, cout, 1, act=None)]
+        layers += [
+            CNA(hidden, hidden, k, stride, groups=hidden, act=nn.SiLU),
+            SqueezeExcitation(hidden, max(1, cin // 4)),
+            CNA(hidden, cout, 1, act=None),
+        ]
         self.block = nn.Sequential(*layers)
         self.stochastic_depth = nn.Identity()
 
@@ -219,13 +267,25 @@ class MBConv(nn.Module):
 class EfficientNetB0(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        cfg = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
-               (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
-               (6, 3, 1, 192, 320, 1)]
+        cfg = [
+            (1, 3, 1, 32, 16, 1),
+            (6, 3, 2, 16, 24, 2),
+            (6, 5, 2, 24, 40, 2),
+            (6, 3, 2, 40, 80, 3),
+            (6, 5, 1, 80, 112, 3),
+            (6, 5, 2, 112, 192, 4),
+            (6, 3, 1, 192, 320, 1),
+        ]
         feats: list[nn.Module] = [CNA(3, 32, 3, 2, act=nn.SiLU)]
         for e, k, s, cin, cout, n in cfg:
-            feats.append(nn.Sequential(*[MBConv(cin if i == 0 else cout, cout, k,
-                                                s if i == 0 else 1, e) for i in range(n)]))
+            feats.append(
+                nn.Sequential(
+                    *[
+                        MBConv(cin if i == 0 else cout, cout, k, s if i == 0 else 1, e)
+                        for i in range(n)
+                    ]
+                )
+            )
         feats.append(CNA(320, 1280, 1, act=nn.SiLU))
         self.features = nn.Sequential(*feats)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -244,15 +304,30 @@ class AlexNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(True),
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(True),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(True), nn.MaxPool2d(3, 2))
+            nn.Conv2d(3, 64, 11, 4, 2),
+            nn.ReLU(True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(64, 192, 5, padding=2),
+            nn.ReLU(True),
+            nn.MaxPool2d(3, 2),
+            nn.Conv2d(192, 384, 3, padding=1),
+            nn.ReLU(True),
+            nn.Conv2d(384, 256, 3, padding=1),
+            nn.ReLU(True),
+            nn.Conv2d(256, 256, 3, padding=1),
+            nn.ReLU(True),
+            nn.MaxPool2d(3, 2),
+        )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
-            nn.Dropout(), nn.Linear(256 * 36, 4096), nn.ReLU(True), nn.Dropout(),
-            nn.Linear(4096, 4096), nn.ReLU(True), nn.Linear(4096, 1000))
+            nn.Dropout(),
+            nn.Linear(256 * 36, 4096),
+            nn.ReLU(True),
+            nn.Dropout(),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Linear(4096, 1000),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
@@ -275,22 +350,36 @@ class Fire(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
-                          self.expand3x3_activation(self.expand3x3(x))], 1)
+        return torch.cat(
+            [
+                self.expand1x1_activation(self.expand1x1(x)),
+                self.expand3x3_activation(self.expand3x3(x)),
+            ],
+            1,
+        )
 
 
 class SqueezeNet11(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, 3, 2), nn.ReLU(True), nn.MaxPool2d(3, 2, ceil_mode=True),
-            Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), nn.MaxPool2d(3, 2, ceil_mode=True),
-            Fire(128, 32, 128, 128), Fire(256, 32, 128, 128),
+            nn.Conv2d(3, 64, 3, 2),
+            nn.ReLU(True),
             nn.MaxPool2d(3, 2, ceil_mode=True),
-            Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
-            Fire(512, 64, 256, 256))
-        self.classifier = nn.Sequential(nn.Dropout(0.5), nn.Conv2d(512, 1000, 1), nn.ReLU(True),
-                                        nn.AdaptiveAvgPool2d((1, 1)))
+            Fire(64, 16, 64, 64),
+            Fire(128, 16, 64, 64),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(128, 32, 128, 128),
+            Fire(256, 32, 128, 128),
+            nn.MaxPool2d(3, 2, ceil_mode=True),
+            Fire(256, 48, 192, 192),
+            Fire(384, 48, 192, 192),
+            Fire(384, 64, 256, 256),
+            Fire(512, 64, 256, 256),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Conv2d(512, 1000, 1), nn.ReLU(True), nn.AdaptiveAvgPool2d((1, 1))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.classifier(self.features(x)), 1)
@@ -308,8 +397,9 @@ class EncoderBlock(nn.Module):
         self.self_attention = nn.MultiheadAttention(d, heads, batch_first=True)
         self.dropout = nn.Dropout(0.0)
         self.ln_2 = nn.LayerNorm(d, eps=1e-6)
-        self.mlp = nn.Sequential(nn.Linear(d, mlp), nn.GELU(), nn.Dropout(), nn.Linear(mlp, d),
-                                 nn.Dropout())
+        self.mlp = nn.Sequential(
+            nn.Linear(d, mlp), nn.GELU(), nn.Dropout(), nn.Linear(mlp, d), nn.Dropout()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.ln_1(x)
@@ -322,8 +412,9 @@ class TVEncoder(nn.Module):
         super().__init__()
         self.pos_embedding = nn.Parameter(torch.empty(1, n, d))
         self.dropout = nn.Dropout(0.0)
-        self.layers = nn.Sequential(OrderedDict(
-            (f"encoder_layer_{i}", EncoderBlock(d, 12, 4 * d)) for i in range(12)))
+        self.layers = nn.Sequential(
+            OrderedDict((f"encoder_layer_{i}", EncoderBlock(d, 12, 4 * d)) for i in range(12))
+        )
         self.ln = nn.LayerNorm(d, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -360,13 +451,16 @@ class Conv3dBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
-        self.conv1 = nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False),
-                                   nn.BatchNorm3d(cout), nn.ReLU(True))
-        self.conv2 = nn.Sequential(nn.Conv3d(cout, cout, 3, 1, 1, bias=False),
-                                   nn.BatchNorm3d(cout))
+        self.conv1 = nn.Sequential(
+            nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(True)
+        )
+        self.conv2 = nn.Sequential(nn.Conv3d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm3d(cout))
         self.relu = nn.ReLU(True)
-        self.downsample = nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False),
-                                        nn.BatchNorm3d(cout)) if stride != 1 else None
+        self.downsample = (
+            nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+            if stride != 1
+            else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         idt = self.downsample(x) if self.downsample is not None else x
@@ -376,13 +470,17 @@ class Conv3dBlock(nn.Module):
 class R3D18(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv3d(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
-                                  nn.BatchNorm3d(64), nn.ReLU(True))
+        self.stem = nn.Sequential(
+            nn.Conv3d(3, 64, (3, 7, 7), (1, 2, 2), (1, 3, 3), bias=False),
+            nn.BatchNorm3d(64),
+            nn.ReLU(True),
+        )
         c = 64
         for i, cout in enumerate((64, 128, 256, 512)):
             s = 1 if i == 0 else 2
-            self.add_module(f"layer{i + 1}", nn.Sequential(Conv3dBlock(c, cout, s),
-                                                            Conv3dBlock(cout, cout, 1)))
+            self.add_module(
+                f"layer{i + 1}", nn.Sequential(Conv3dBlock(c, cout, s), Conv3dBlock(cout, cout, 1))
+            )
             c = cout
         self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
         self.fc = nn.Linear(512, 400)
@@ -419,9 +517,14 @@ class CNBlock(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.block = nn.Sequential(
-            nn.Conv2d(dim, dim, 7, padding=3, groups=dim), Permute([0, 2, 3, 1]),
-            nn.LayerNorm(dim, eps=1e-6), nn.Linear(dim, 4 * dim), nn.GELU(),
-            nn.Linear(4 * dim, dim), Permute([0, 3, 1, 2]))
+            nn.Conv2d(dim, dim, 7, padding=3, groups=dim),
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim),
+            Permute([0, 3, 1, 2]),
+        )
         self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * 1e-6)
         self.stochastic_depth = nn.Identity()
 
@@ -433,17 +536,18 @@ class ConvNeXtTiny(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         dims, depths = (96, 192, 384, 768), (3, 3, 9, 3)
-        feats: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, 96, 4, 4),
-                                                LayerNorm2d(96, eps=1e-6))]
+        feats: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, 96, 4, 4), LayerNorm2d(96, eps=1e-6))]
         for i, (d, n) in enumerate(zip(dims, depths, strict=True)):
             feats.append(nn.Sequential(*[CNBlock(d) for _ in range(n)]))
             if i < 3:
-                feats.append(nn.Sequential(LayerNorm2d(d, eps=1e-6),
-                                           nn.Conv2d(d, dims[i + 1], 2, 2)))
+                feats.append(
+                    nn.Sequential(LayerNorm2d(d, eps=1e-6), nn.Conv2d(d, dims[i + 1], 2, 2))
+                )
         self.features = nn.Sequential(*feats)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(LayerNorm2d(768, eps=1e-6), nn.Flatten(1),
-                                        nn.Linear(768, 1000))
+        self.classifier = nn.Sequential(
+            LayerNorm2d(768, eps=1e-6), nn.Flatten(1), nn.Linear(768, 1000)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.avgpool(self.features(x)))
@@ -468,8 +572,7 @@ class TimmAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(
-            2, 0, 3, 1, 4)
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         y = nn.functional.scaled_dot_product_attention(q, k, v)
         return self.proj(y.transpose(1, 2).reshape(b, n, c))
 
@@ -658,14 +761,16 @@ class Conv1D(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(
-            *x.shape[:-1], self.nf)
+            *x.shape[:-1], self.nf
+        )
 
 
 class GPT2Attention(nn.Module):
     def __init__(self, d: int, n: int) -> None:
         super().__init__()
-        self.register_buffer("bias", torch.tril(torch.ones((n, n), dtype=torch.bool)).view(
-            1, 1, n, n))
+        self.register_buffer(
+            "bias", torch.tril(torch.ones((n, n), dtype=torch.bool)).view(1, 1, n, n)
+        )
         self.register_buffer("masked_bias", torch.tensor(-1e4))
         self.c_attn = Conv1D(3 * d, d)
         self.c_proj = Conv1D(d, d)
@@ -674,8 +779,9 @@ class GPT2Attention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = (y.view(b, t, 12, d // 12).transpose(1, 2)
-                   for y in self.c_attn(x).split(d, dim=2))
+        q, k, v = (
+            y.view(b, t, 12, d // 12).transpose(1, 2) for y in self.c_attn(x).split(d, dim=2)
+        )
         y = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.c_proj(y.transpose(1, 2).reshape(b, t, d))
 
@@ -782,8 +888,13 @@ class DoubleConv(nn.Module):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.double_conv = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True))
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(True),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(True),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.double_conv(x)
@@ -915,13 +1026,26 @@ class CifarCNN(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+
         def stage(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout),
-                                 nn.ReLU(True), nn.Conv2d(cout, cout, 3, padding=1),
-                                 nn.BatchNorm2d(cout), nn.ReLU(True), nn.MaxPool2d(2))
+            return nn.Sequential(
+                nn.Conv2d(cin, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(True),
+                nn.Conv2d(cout, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(True),
+                nn.MaxPool2d(2),
+            )
+
         self.layer1, self.layer2, self.layer3 = stage(3, 32), stage(32, 64), stage(64, 128)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(128 * 4 * 4, 256), nn.ReLU(True),
-                                nn.Dropout(0.5), nn.Linear(256, 10))
+        self.fc = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(128 * 4 * 4, 256),
+            nn.ReLU(True),
+            nn.Dropout(0.5),
+            nn.Linear(256, 10),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.layer3(self.layer2(self.layer1(x))))

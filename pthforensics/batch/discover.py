@@ -25,8 +25,19 @@ __all__ = ["Candidate", "ModelGroup", "discover", "model_name"]
 logger = logging.getLogger(__name__)
 
 _SKIP_DIRS = frozenset({".git", "__pycache__", ".hg", ".svn", "node_modules", ".tox", ".venv"})
-_CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".safetensors",
-                          ".tar", ".joblib", ".model", ".pt2")
+_CHECKPOINT_EXTENSIONS = (
+    ".pt",
+    ".pth",
+    ".bin",
+    ".ckpt",
+    ".pkl",
+    ".pickle",
+    ".safetensors",
+    ".tar",
+    ".joblib",
+    ".model",
+    ".pt2",
+)
 
 
 def model_name(path: str) -> str | None:
@@ -34,7 +45,7 @@ def model_name(path: str) -> str | None:
     parts = os.path.normpath(path).split(os.sep)
     for i, part in enumerate(parts):
         if part.startswith("models--") and i + 2 < len(parts) and parts[i + 1] == "snapshots":
-            return part[len("models--"):].replace("--", "/")
+            return part[len("models--") :].replace("--", "/")
     return None
 
 
@@ -48,8 +59,9 @@ def _excluded(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def _walk(root: str, include_hidden: bool, exclude: Sequence[str]
-          ) -> Iterator[tuple[str, os.stat_result | None]]:
+def _walk(
+    root: str, include_hidden: bool, exclude: Sequence[str]
+) -> Iterator[tuple[str, os.stat_result | None]]:
     """Files under ``root`` (depth first, sorted, a folder's files before its subfolders)
     with their ``stat`` (``None`` when it fails, e.g. a dangling link).
 
@@ -82,7 +94,8 @@ def _walk(root: str, include_hidden: bool, exclude: Sequence[str]
             if is_dir and name in _SKIP_DIRS:
                 continue
             if (exclude and _excluded(full, exclude)) or (
-                    entry.is_symlink() and not _inside(full, root_real)):
+                entry.is_symlink() and not _inside(full, root_real)
+            ):
                 continue
             if is_dir:
                 folders.append(full)
@@ -111,16 +124,16 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def discover(paths: Sequence[str], *, include_hidden: bool = False,
-             exclude: Sequence[str] = ()) -> tuple[tuple[Candidate, ...], tuple[ModelGroup, ...]]:
+def discover(
+    paths: Sequence[str], *, include_hidden: bool = False, exclude: Sequence[str] = ()
+) -> tuple[tuple[Candidate, ...], tuple[ModelGroup, ...]]:
     """Files to scan (given files always, folders walked) and the sharded models found."""
     seen: dict[tuple[int, int], int] = {}
     found: list[Candidate] = []
     indexes: list[str] = []
     for root in paths:
         explicit = not os.path.isdir(root)
-        walked = iter([(root, _stat(root))]) if explicit else \
-            _walk(root, include_hidden, exclude)
+        walked = iter([(root, _stat(root))]) if explicit else _walk(root, include_hidden, exclude)
         for path, st in walked:
             if path.endswith(".index.json"):
                 indexes.append(path)
@@ -141,8 +154,9 @@ def discover(paths: Sequence[str], *, include_hidden: bool = False,
             found.append(candidate)
     groups = tuple(g for g in (_group(i) for i in indexes) if g is not None)
     # Shards are matched by file identity, so a link and its target are the same shard.
-    by_file = {(st.st_dev, st.st_ino): g for g in groups for s in g.shards
-               if (st := _stat(s)) is not None}
+    by_file = {
+        (st.st_dev, st.st_ino): g for g in groups for s in g.shards if (st := _stat(s)) is not None
+    }
     named = list(found)
     for key, index in seen.items():
         group = by_file.get(key)

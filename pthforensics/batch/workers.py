@@ -80,16 +80,14 @@ def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport
     from pthforensics.pipeline import analyze_file, inspect_file  # noqa: PLC0415 - workers only
 
     if options.deep:
-        report = inspect_file(candidate.path, limits=options.limits, trace=False,
-                              fast=options.fast)
+        report = inspect_file(candidate.path, limits=options.limits, trace=False, fast=options.fast)
     else:
         report = analyze_file(candidate.path, limits=options.limits, fast=options.fast)
     extra = dict(report.extra)
     if candidate.model:
         extra["model"] = candidate.model
     # Size and mtime as found on disk: --resume matches on them.
-    return replace(report, mtime=candidate.mtime, size=candidate.size,
-                   extra=tuple(extra.items()))
+    return replace(report, mtime=candidate.mtime, size=candidate.size, extra=tuple(extra.items()))
 
 
 def _cap_memory(memory_mb: int | None) -> None:
@@ -99,8 +97,9 @@ def _cap_memory(memory_mb: int | None) -> None:
         import resource  # noqa: PLC0415 - POSIX only
 
         with open("/proc/self/status", encoding="ascii") as status:
-            vm = next((int(line.split()[1]) * 1024 for line in status
-                       if line.startswith("VmSize:")), 0)
+            vm = next(
+                (int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:")), 0
+            )
         cap = vm + memory_mb * (1 << 20)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     except (OSError, ValueError, ImportError):  # pragma: no cover - non-Linux
@@ -136,16 +135,24 @@ def _worker(conn: Connection, options: BatchOptions) -> None:
         try:
             report = analyze_candidate(candidate, options)
         except MemoryError:
-            report = _error(candidate, "limits", "MemoryError",
-                            f"memory cap of {options.memory_mb} MB per file exceeded")
+            report = _error(
+                candidate,
+                "limits",
+                "MemoryError",
+                f"memory cap of {options.memory_mb} MB per file exceeded",
+            )
         conn.send((index, report))
 
 
 def _error(candidate: Candidate, stage: str, kind: str, message: str) -> FileReport:
-    return FileReport(path=candidate.path, status=Status.ERROR,
-                      error=ErrorInfo(stage, kind, message), size=candidate.size,
-                      mtime=candidate.mtime,
-                      extra=(("model", candidate.model),) if candidate.model else ())
+    return FileReport(
+        path=candidate.path,
+        status=Status.ERROR,
+        error=ErrorInfo(stage, kind, message),
+        size=candidate.size,
+        mtime=candidate.mtime,
+        extra=(("model", candidate.model),) if candidate.model else (),
+    )
 
 
 @dataclass
@@ -182,9 +189,13 @@ def _receive(slot: _Slot, now: float, done: Callable[[int, FileReport], None]) -
 _DEPTH = 4
 
 
-def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
-              on_start: Callable[[Candidate], None] | None = None,
-              on_report: Callable[[FileReport], None] | None = None) -> list[FileReport]:
+def run_batch(
+    candidates: Sequence[Candidate],
+    options: BatchOptions,
+    *,
+    on_start: Callable[[Candidate], None] | None = None,
+    on_report: Callable[[FileReport], None] | None = None,
+) -> list[FileReport]:
     """Scan every candidate; each appears exactly once in the result (ok or error)."""
     results: list[FileReport | None] = [None] * len(candidates)
 
@@ -199,7 +210,8 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
     from multiprocessing.connection import wait  # noqa: PLC0415
 
     ctx: Any = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
     pending = deque(enumerate(candidates))
     slots: list[_Slot] = []
 
@@ -248,10 +260,12 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
                 retire(slot)
                 slots.append(spawn())
             busy = [s for s in slots if s.tasks]
-            timeout = max(0.0, min(s.started + options.file_timeout for s in busy)
-                          - time.monotonic())
-            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy],
-                         timeout=timeout)
+            timeout = max(
+                0.0, min(s.started + options.file_timeout for s in busy) - time.monotonic()
+            )
+            ready = wait(
+                [s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout
+            )
             now = time.monotonic()
             for slot in list(busy):
                 if slot.conn in ready and _receive(slot, now, done):
@@ -261,15 +275,23 @@ def run_batch(candidates: Sequence[Candidate], options: BatchOptions, *,
                     code = slot.process.exitcode
                     give_back(slot)
                     retire(slot)
-                    done(index, _error(candidate, "worker", "WorkerCrashed",
-                                       f"the worker reading this file died (exit code {code}); "
-                                       "the file may exhaust memory or crash the reader"))
+                    done(
+                        index,
+                        _error(
+                            candidate,
+                            "worker",
+                            "WorkerCrashed",
+                            f"the worker reading this file died (exit code {code}); "
+                            "the file may exhaust memory or crash the reader",
+                        ),
+                    )
                     slots.append(spawn())
                 elif now - slot.started > options.file_timeout:
                     give_back(slot)
                     retire(slot)
-                    exc = LimitExceeded("seconds per file", options.file_timeout,
-                                        round(now - slot.started, 1))
+                    exc = LimitExceeded(
+                        "seconds per file", options.file_timeout, round(now - slot.started, 1)
+                    )
                     done(index, _error(candidate, "limits", "Timeout", exc.message))
                     slots.append(spawn())
     finally:

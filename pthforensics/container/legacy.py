@@ -50,15 +50,26 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 #: Bytes per element of legacy storage types (torch/storage.py ``_dtype_to_storage_type_map``).
 ELEMENT_SIZES: dict[str, tuple[str, int]] = {
-    "FloatStorage": ("float32", 4), "DoubleStorage": ("float64", 8),
-    "HalfStorage": ("float16", 2), "BFloat16Storage": ("bfloat16", 2),
-    "LongStorage": ("int64", 8), "IntStorage": ("int32", 4), "ShortStorage": ("int16", 2),
-    "CharStorage": ("int8", 1), "ByteStorage": ("uint8", 1), "BoolStorage": ("bool", 1),
-    "ComplexFloatStorage": ("complex64", 8), "ComplexDoubleStorage": ("complex128", 16),
-    "QInt8Storage": ("qint8", 1), "QUInt8Storage": ("quint8", 1),
-    "QInt32Storage": ("qint32", 4), "QUInt4x2Storage": ("quint4x2", 1),
-    "QUInt2x4Storage": ("quint2x4", 1), "UntypedStorage": ("uint8", 1),
+    "FloatStorage": ("float32", 4),
+    "DoubleStorage": ("float64", 8),
+    "HalfStorage": ("float16", 2),
+    "BFloat16Storage": ("bfloat16", 2),
+    "LongStorage": ("int64", 8),
+    "IntStorage": ("int32", 4),
+    "ShortStorage": ("int16", 2),
+    "CharStorage": ("int8", 1),
+    "ByteStorage": ("uint8", 1),
+    "BoolStorage": ("bool", 1),
+    "ComplexFloatStorage": ("complex64", 8),
+    "ComplexDoubleStorage": ("complex128", 16),
+    "QInt8Storage": ("qint8", 1),
+    "QUInt8Storage": ("quint8", 1),
+    "QInt32Storage": ("qint32", 4),
+    "QUInt4x2Storage": ("quint4x2", 1),
+    "QUInt2x4Storage": ("quint2x4", 1),
+    "UntypedStorage": ("uint8", 1),
 }
+
 
 @dataclass(frozen=True, slots=True)
 class Pickle:
@@ -78,7 +89,6 @@ class Parts:
     streams: list[PickleStream] = field(default_factory=list)
     storages: list[StorageEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-
 
 
 class LegacyFormats:
@@ -107,8 +117,12 @@ class LegacyFormats:
                 return Pickle(data[:end], start + end, value, pids)
             if start + len(data) >= end_limit or len(data) >= self.limits.max_pickle_bytes:
                 if end_limit - start > self.limits.max_pickle_bytes:
-                    raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes,
-                                        end_limit - start, path=self.path)
+                    raise LimitExceeded(
+                        "pickle bytes",
+                        self.limits.max_pickle_bytes,
+                        end_limit - start,
+                        path=self.path,
+                    )
                 return Pickle(data, None, None, pids)
             window *= 4
 
@@ -119,35 +133,63 @@ class LegacyFormats:
             f.seek(pos)
             head = f.read(4096)
             if not looks_like_pickle(head):
-                parts.findings.append(Finding(
-                    "trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
-                    f"{size - pos} unexplained byte(s) after the last pickle"))
+                parts.findings.append(
+                    Finding(
+                        "trailing-bytes",
+                        Severity.SUSPICIOUS,
+                        Location(prefix or None, pos),
+                        f"{size - pos} unexplained byte(s) after the last pickle",
+                    )
+                )
                 return
             found = self._pickle_at(f, pos, size)
             count += 1
-            parts.streams.append(PickleStream(f"{prefix}pickle#{count + 1}@{pos}", found.data,
-                                              role="trailing", loaded=False))
+            parts.streams.append(
+                PickleStream(
+                    f"{prefix}pickle#{count + 1}@{pos}", found.data, role="trailing", loaded=False
+                )
+            )
             if found.end is None:
                 return
             pos = found.end
 
-    def _legacy(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...],
-                magic: bytes, pos: int) -> Container:
+    def _legacy(
+        self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...], magic: bytes, pos: int
+    ) -> Container:
         parts = Parts()
         parts.streams.append(PickleStream(f"{prefix}magic", magic, role="magic"))
         payloads: list[Pickle] = []
         for role in ("protocol", "sys_info", "object", "storage_keys"):
             found = self._pickle_at(f, pos, size)
             name = f"{prefix}{role}@{pos}"
-            parts.streams.append(PickleStream(name, found.data, role=role, decoded=replace(
-                found.tree, stream=name) if found.tree is not None else None))
+            parts.streams.append(
+                PickleStream(
+                    name,
+                    found.data,
+                    role=role,
+                    decoded=replace(found.tree, stream=name) if found.tree is not None else None,
+                )
+            )
             payloads.append(found)
             if found.end is None:
-                parts.findings.append(Finding(
-                    "legacy-truncated", Severity.SUSPICIOUS, Location(prefix or None, pos),
-                    f"the legacy stream breaks in its {role} pickle"))
-                return Container(self.path, Format.TORCH_LEGACY, size, tuple(parts.streams),
-                                 (), tuple(parts.findings), wrappers, storages_complete=False)
+                parts.findings.append(
+                    Finding(
+                        "legacy-truncated",
+                        Severity.SUSPICIOUS,
+                        Location(prefix or None, pos),
+                        f"the legacy stream breaks in its {role} pickle",
+                    )
+                )
+                return Container(
+                    self.path,
+                    Format.TORCH_LEGACY,
+                    size,
+                    tuple(parts.streams),
+                    (),
+                    tuple(parts.findings),
+                    wrappers,
+                    storages_complete=False,
+                )
             pos = found.end
         keys = payloads[3].value
         element = {}
@@ -157,7 +199,8 @@ class LegacyFormats:
                 itemsize = itemsizes.get(pid[1])
                 if itemsize is None:
                     itemsize = itemsizes[pid[1]] = ELEMENT_SIZES.get(
-                        str(pid[1]).rsplit(".", 1)[-1], ("uint8", 1))[1]
+                        str(pid[1]).rsplit(".", 1)[-1], ("uint8", 1)
+                    )[1]
                 element[str(pid[2])] = itemsize
         complete = True
         member = f"{prefix}storages"
@@ -180,14 +223,24 @@ class LegacyFormats:
                     break
             (numel,) = _COUNT.unpack_from(window, at)
             nbytes = max(0, numel) * itemsize
-            parts.storages.append(new_record(StorageEntry, (
-                key, member, pos + 8, max(0, min(nbytes, size - pos - 8)))))
+            parts.storages.append(
+                new_record(
+                    StorageEntry, (key, member, pos + 8, max(0, min(nbytes, size - pos - 8)))
+                )
+            )
             pos += 8 + nbytes
         if complete and pos < size:
             self._trailing(f, pos, size, prefix, parts)
-        return Container(self.path, Format.TORCH_LEGACY, size, tuple(parts.streams),
-                         tuple(parts.storages), tuple(parts.findings), wrappers,
-                         storages_complete=complete)
+        return Container(
+            self.path,
+            Format.TORCH_LEGACY,
+            size,
+            tuple(parts.streams),
+            tuple(parts.storages),
+            tuple(parts.findings),
+            wrappers,
+            storages_complete=complete,
+        )
 
     # -- legacy tar ----------------------------------------------------------------------
 
@@ -208,13 +261,20 @@ class LegacyFormats:
             f.seek(member.offset_data)
             head = f.read(min(member.size, 4096))
             if name in ("sys_info", "pickle") or looks_like_pickle(head):
-                data = self._pickle_at(f, member.offset_data,
-                                       member.offset_data + member.size).data
-                role = "object" if name == "pickle" else ("sys_info" if name == "sys_info"
-                                                          else "member")
-                parts.streams.append(PickleStream(f"{prefix}{name}", data, role=role,
-                                                  loaded=name in ("sys_info", "pickle",
-                                                                  "storages", "tensors")))
+                data = self._pickle_at(f, member.offset_data, member.offset_data + member.size).data
+                role = (
+                    "object"
+                    if name == "pickle"
+                    else ("sys_info" if name == "sys_info" else "member")
+                )
+                parts.streams.append(
+                    PickleStream(
+                        f"{prefix}{name}",
+                        data,
+                        role=role,
+                        loaded=name in ("sys_info", "pickle", "storages", "tensors"),
+                    )
+                )
         if {"storages", "tensors", "pickle"} <= set(members):
             dtypes = self._tar_storages(f, members["storages"], prefix, parts)
             tensors = self._tar_tensors(f, members["tensors"], dtypes, prefix, parts)
@@ -223,11 +283,20 @@ class LegacyFormats:
             fmt = Format.UNKNOWN if not parts.streams else Format.PICKLE
             if not parts.streams:
                 raise self.error("tar archive holds no torch checkpoint members")
-        return Container(self.path, fmt, size, tuple(parts.streams), tuple(parts.storages),
-                         tuple(parts.findings), wrappers, header_tensors=tuple(tensors))
+        return Container(
+            self.path,
+            fmt,
+            size,
+            tuple(parts.streams),
+            tuple(parts.storages),
+            tuple(parts.findings),
+            wrappers,
+            header_tensors=tuple(tensors),
+        )
 
-    def _tar_sequence(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
-                      parts: Parts) -> Generator[tuple[object, int], int, None]:
+    def _tar_sequence(
+        self, f: BinaryIO, member: tarfile.TarInfo, prefix: str, parts: Parts
+    ) -> Generator[tuple[object, int], int, None]:
         """Yield (value, position after it) for the count pickle's N argument pickles."""
         end_limit = member.offset_data + member.size
         first = self._pickle_at(f, member.offset_data, end_limit)
@@ -237,14 +306,16 @@ class LegacyFormats:
             if pos is None or pos >= end_limit:
                 return
             found = self._pickle_at(f, pos, end_limit)
-            parts.streams.append(PickleStream(f"{prefix}{member.name}#{index}@{pos}",
-                                              found.data, role="member"))
+            parts.streams.append(
+                PickleStream(f"{prefix}{member.name}#{index}@{pos}", found.data, role="member")
+            )
             if found.end is None:
                 return
             pos = yield found.value, found.end
 
-    def _tar_storages(self, f: BinaryIO, member: tarfile.TarInfo, prefix: str,
-                      parts: Parts) -> dict[str, tuple[str, int]]:
+    def _tar_storages(
+        self, f: BinaryIO, member: tarfile.TarInfo, prefix: str, parts: Parts
+    ) -> dict[str, tuple[str, int]]:
         dtypes: dict[str, tuple[str, int]] = {}
         walk = self._tar_sequence(f, member, prefix, parts)
         with contextlib.suppress(StopIteration):
@@ -259,15 +330,19 @@ class LegacyFormats:
                     return dtypes
                 (numel,) = struct.unpack("<q", raw)
                 nbytes = max(0, numel) * dtype[1]
-                parts.storages.append(StorageEntry(str(key), f"{prefix}storages", pos + 8,
-                                                   nbytes))
+                parts.storages.append(StorageEntry(str(key), f"{prefix}storages", pos + 8, nbytes))
                 dtypes[str(key)] = dtype
                 value, pos = walk.send(pos + 8 + nbytes)
         return dtypes
 
-    def _tar_tensors(self, f: BinaryIO, member: tarfile.TarInfo,
-                     dtypes: dict[str, tuple[str, int]], prefix: str,
-                     parts: Parts) -> list[TensorRecord]:
+    def _tar_tensors(
+        self,
+        f: BinaryIO,
+        member: tarfile.TarInfo,
+        dtypes: dict[str, tuple[str, int]],
+        prefix: str,
+        parts: Parts,
+    ) -> list[TensorRecord]:
         tensors: list[TensorRecord] = []
         walk = self._tar_sequence(f, member, prefix, parts)
         with contextlib.suppress(StopIteration, struct.error):
@@ -285,8 +360,17 @@ class LegacyFormats:
                 stride = struct.unpack(f"<{ndim}q", f.read(8 * ndim))
                 (offset,) = struct.unpack("<q", f.read(8))
                 dtype, itemsize = dtypes.get(str(storage_id), ("float32", 4))
-                tensors.append(TensorRecord(str(key), tuple(shape), dtype, tuple(stride),
-                                            str(storage_id), offset, itemsize))
+                tensors.append(
+                    TensorRecord(
+                        str(key),
+                        tuple(shape),
+                        dtype,
+                        tuple(stride),
+                        str(storage_id),
+                        offset,
+                        itemsize,
+                    )
+                )
                 value, pos = walk.send(pos + 8 + 16 * ndim + 8)
         return tensors
 
@@ -302,8 +386,10 @@ def _stub_decode(data: bytes, start: int) -> Pickle | None:
         return None
     end = buf.tell()
     types = {t: str(t) for t in {ref.storage_type for ref in unpickler.storages}}
-    pids = [("storage", types[ref.storage_type], ref.key, ref.location, ref.numel)
-            for ref in unpickler.storages]
+    pids = [
+        ("storage", types[ref.storage_type], ref.key, ref.location, ref.numel)
+        for ref in unpickler.storages
+    ]
     tree = PickleTree("", value, tuple(unpickler.globals_seen), end=end)  # named by the caller
     return Pickle(data[:end], start + end, _plain(value), pids, tree)
 

@@ -22,14 +22,25 @@ MAGIC = b"\x93NUMPY"
 _MAX_HEADER = 1 << 20
 
 #: numpy type characters and sizes -> torch dtype names (for the tensor table).
-_KINDS = {("f", 2): "float16", ("f", 4): "float32", ("f", 8): "float64", ("i", 1): "int8",
-          ("i", 2): "int16", ("i", 4): "int32", ("i", 8): "int64", ("u", 1): "uint8",
-          ("u", 2): "uint16", ("u", 4): "uint32", ("u", 8): "uint64", ("b", 1): "bool",
-          ("c", 8): "complex64", ("c", 16): "complex128"}
+_KINDS = {
+    ("f", 2): "float16",
+    ("f", 4): "float32",
+    ("f", 8): "float64",
+    ("i", 1): "int8",
+    ("i", 2): "int16",
+    ("i", 4): "int32",
+    ("i", 8): "int64",
+    ("u", 1): "uint8",
+    ("u", 2): "uint16",
+    ("u", 4): "uint32",
+    ("u", 8): "uint64",
+    ("b", 1): "bool",
+    ("c", 8): "complex64",
+    ("c", 16): "complex128",
+}
 
 
-def read_npy_header(f: BinaryIO, size: int, path: str
-                    ) -> tuple[tuple[int, ...], str, int, bool]:
+def read_npy_header(f: BinaryIO, size: int, path: str) -> tuple[tuple[int, ...], str, int, bool]:
     """Shape, dtype name, offset of the data and whether the data is a pickle."""
     f.seek(0)
     head = f.read(12)

@@ -46,19 +46,39 @@ from .safetensors_header import read_safetensors_header, sniff_safetensors
 from .sevenzip import extract_7z
 from .zipread import ZipEntry, read_member, read_zip_directory, zip_anomalies
 
-__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "read_container", "read_embedded",
-           "read_hidden_pickles",
-           "read_shard_index", "sniff", "sniff_file"]
+__all__ = [
+    "ELEMENT_SIZES",
+    "LEGACY_MAGIC",
+    "read_container",
+    "read_embedded",
+    "read_hidden_pickles",
+    "read_shard_index",
+    "sniff",
+    "sniff_file",
+]
 
 logger = logging.getLogger(__name__)
 
 _COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
-_OPAQUE = {b"7z\xbc\xaf\x27\x1c": "7z", b"\x28\xb5\x2f\xfd": "zstd", b"Rar!\x1a\x07": "rar",
-           b"\x04\x22\x4d\x18": "lz4"}
+_OPAQUE = {
+    b"7z\xbc\xaf\x27\x1c": "7z",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"Rar!\x1a\x07": "rar",
+    b"\x04\x22\x4d\x18": "lz4",
+}
 
-_TORCH_ZIP_EXPECTED = frozenset({"data.pkl", "version", ".data/version", "byteorder",
-                                 ".data/serialization_id", ".format_version",
-                                 ".storage_alignment", "serialization_id"})
+_TORCH_ZIP_EXPECTED = frozenset(
+    {
+        "data.pkl",
+        "version",
+        ".data/version",
+        "byteorder",
+        ".data/serialization_id",
+        ".format_version",
+        ".storage_alignment",
+        "serialization_id",
+    }
+)
 _MAX_WRAPPERS = 8
 
 
@@ -111,13 +131,15 @@ def read_shard_index(path: str, max_bytes: int = 64 << 20) -> dict[str, str]:
         raise ContainerError(f"shard index is not valid JSON ({exc})", path=path) from exc
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
     if not isinstance(weight_map, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()
+    ):
         raise ContainerError("shard index has no weight_map of tensor name -> file", path=path)
     return weight_map
 
 
-def read_hidden_pickles(container: Container, keys: Sequence[str], *,
-                        limits: Limits = DEFAULT_LIMITS) -> tuple[PickleStream, ...]:
+def read_hidden_pickles(
+    container: Container, keys: Sequence[str], *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[PickleStream, ...]:
     """Pickles stored in storage members no tensor uses (``archive/data/<key>``).
 
     torch never unpickles a storage member, but a tampered archive can park a payload
@@ -140,22 +162,25 @@ def read_hidden_pickles(container: Container, keys: Sequence[str], *,
                     continue
                 head = reader._member_bytes(f, entry, prefix_only=4096)
                 if looks_like_pickle(head):
-                    streams.append(PickleStream(entry.name, reader._member_bytes(f, entry),
-                                                role="member", loaded=False))
+                    streams.append(
+                        PickleStream(
+                            entry.name, reader._member_bytes(f, entry), role="member", loaded=False
+                        )
+                    )
     except OSError as exc:
         raise ContainerError(f"cannot re-read archive ({exc})", path=container.path) from exc
     return tuple(streams)
 
 
-def read_embedded(data: bytes, path: str, name: str, *,
-                  limits: Limits = DEFAULT_LIMITS) -> Container:
+def read_embedded(
+    data: bytes, path: str, name: str, *, limits: Limits = DEFAULT_LIMITS
+) -> Container:
     """A checkpoint embedded as bytes in another one (``torch.storage._load_from_bytes``
     carries a whole torch zip); member names are prefixed with ``name!``."""
     return _Reader(path, limits).read(io.BytesIO(data), len(data), f"{name}!", ())
 
 
-def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
-                   ) -> Container:
+def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> Container:
     """Identify ``path`` and index it; raise :class:`ContainerError` when impossible.
 
     ``fast`` finds the boundaries of the legacy formats' header pickles with the C stub
@@ -167,8 +192,9 @@ def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = F
         if stat.S_ISDIR(st.st_mode):
             raise ContainerError("is a directory, not a checkpoint file", path=path)
         if not stat.S_ISREG(st.st_mode):
-            raise ContainerError("not a regular file (a pipe, socket or device); refusing to "
-                                 "read it", path=path)
+            raise ContainerError(
+                "not a regular file (a pipe, socket or device); refusing to read it", path=path
+            )
         size = st.st_size
         with open(path, "rb") as f:
             return _Reader(path, limits, fast).read(f, size, "", ())
@@ -204,32 +230,49 @@ class _Reader(LegacyFormats):
             if inner is not None:
                 return inner
         if kind in ("7z", "zstd", "rar", "lz4"):
-            finding = Finding("opaque-archive", Severity.SUSPICIOUS, Location(prefix or None),
-                              f"a {kind} archive: its contents cannot be inspected here; "
-                              "extract it and scan what it holds")
-            return Container(self.path, Format.SEVEN_ZIP if kind == "7z" else Format.UNKNOWN,
-                             size, findings=(finding,), wrappers=wrappers)
+            finding = Finding(
+                "opaque-archive",
+                Severity.SUSPICIOUS,
+                Location(prefix or None),
+                f"a {kind} archive: its contents cannot be inspected here; "
+                "extract it and scan what it holds",
+            )
+            return Container(
+                self.path,
+                Format.SEVEN_ZIP if kind == "7z" else Format.UNKNOWN,
+                size,
+                findings=(finding,),
+                wrappers=wrappers,
+            )
         if kind == "tar":
             return self._tar(f, size, prefix, wrappers)
         if kind == "safetensors":
-            tensors, metadata = read_safetensors_header(f, size, self.path,
-                                                        self.limits.max_tensors)
-            return Container(self.path, Format.SAFETENSORS, size, wrappers=wrappers,
-                             header_tensors=tensors, header_metadata=metadata)
+            tensors, metadata = read_safetensors_header(f, size, self.path, self.limits.max_tensors)
+            return Container(
+                self.path,
+                Format.SAFETENSORS,
+                size,
+                wrappers=wrappers,
+                header_tensors=tensors,
+                header_metadata=metadata,
+            )
         if kind == "pickle":
             return self._pickle_file(f, size, prefix, wrappers)
         if kind == "npy":
             return self._npy(f, size, prefix, wrappers)
         if _find_eocd(f, size):
             return self._zip(f, size, prefix, wrappers)
-        raise self.error(f"not a recognised checkpoint format (first bytes {head[:8]!r}); "
-                         "expected a torch zip, a pickle, safetensors or a compressed wrapper",
-                         prefix or None)
+        raise self.error(
+            f"not a recognised checkpoint format (first bytes {head[:8]!r}); "
+            "expected a torch zip, a pickle, safetensors or a compressed wrapper",
+            prefix or None,
+        )
 
     # -- pickles -----------------------------------------------------------------------------
 
-    def _pickle_file(self, f: BinaryIO, size: int, prefix: str,
-                     wrappers: tuple[str, ...]) -> Container:
+    def _pickle_file(
+        self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]
+    ) -> Container:
         parts = Parts()
         f.seek(0)
         value, _pids, end = simple_values(f.read(64))
@@ -237,8 +280,7 @@ class _Reader(LegacyFormats):
             f.seek(0)
             return self._legacy(f, size, prefix, wrappers, f.read(end), end)
         if size > self.limits.max_pickle_bytes:
-            raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes, size,
-                                path=self.path)
+            raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes, size, path=self.path)
         # The whole file is one stream: the scan judges bytes after STOP (a second pickle,
         # or junk) itself, as it does for pickles inside archives.
         f.seek(0)
@@ -246,16 +288,28 @@ class _Reader(LegacyFormats):
         if _find_eocd(f, size):
             # torch.load reads a file that does not start with PK\x03\x04 as a pickle, while
             # zip tools read the archive at its end: scan both faces of the polyglot.
-            parts.findings.append(Finding(
-                "pickle-zip-polyglot", Severity.SUSPICIOUS, Location(prefix or None, 0),
-                "the file is both a pickle (what torch.load runs) and a zip archive (what "
-                "zip-based scanners read)"))
+            parts.findings.append(
+                Finding(
+                    "pickle-zip-polyglot",
+                    Severity.SUSPICIOUS,
+                    Location(prefix or None, 0),
+                    "the file is both a pickle (what torch.load runs) and a zip archive (what "
+                    "zip-based scanners read)",
+                )
+            )
             with contextlib.suppress(ContainerError):
                 inner = self._zip(f, size, prefix + "zip!", wrappers)
                 parts.streams.extend(replace(s, loaded=False) for s in inner.streams)
                 parts.findings.extend(inner.findings)
-        return Container(self.path, Format.PICKLE, size, tuple(parts.streams), (),
-                         tuple(parts.findings), wrappers)
+        return Container(
+            self.path,
+            Format.PICKLE,
+            size,
+            tuple(parts.streams),
+            (),
+            tuple(parts.findings),
+            wrappers,
+        )
 
     def _npy(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
         shape, dtype, offset, is_object = read_npy_header(f, size, self.path)
@@ -263,24 +317,32 @@ class _Reader(LegacyFormats):
             # Named after the .npz member it came from ("x.npy!" -> "x"), else "array".
             key = prefix.rstrip("!").rsplit("!", 1)[-1].rsplit("/", 1)[-1].removesuffix(".npy")
             record = TensorRecord(key or "array", shape, dtype, storage_key=key or "array")
-            return Container(self.path, Format.NUMPY, size, wrappers=wrappers,
-                             header_tensors=(record,))
+            return Container(
+                self.path, Format.NUMPY, size, wrappers=wrappers, header_tensors=(record,)
+            )
         # An object array is a pickle after the header: np.load(allow_pickle=True) runs it.
         if size - offset > self.limits.max_pickle_bytes:
-            raise LimitExceeded("pickle bytes", self.limits.max_pickle_bytes, size - offset,
-                                path=self.path)
+            raise LimitExceeded(
+                "pickle bytes", self.limits.max_pickle_bytes, size - offset, path=self.path
+            )
         f.seek(offset)
         stream = PickleStream(f"{prefix}npy@{offset}", f.read(size - offset))
-        finding = Finding("numpy-object-array", Severity.INFO, Location(prefix or None, offset),
-                          "an object array: its data is a pickle, which np.load(allow_pickle="
-                          "True) unpickles; it was scanned")
-        return Container(self.path, Format.NUMPY, size, (stream,), findings=(finding,),
-                         wrappers=wrappers)
+        finding = Finding(
+            "numpy-object-array",
+            Severity.INFO,
+            Location(prefix or None, offset),
+            "an object array: its data is a pickle, which np.load(allow_pickle="
+            "True) unpickles; it was scanned",
+        )
+        return Container(
+            self.path, Format.NUMPY, size, (stream,), findings=(finding,), wrappers=wrappers
+        )
 
     # -- compressed wrappers -------------------------------------------------------------
 
-    def _sevenzip(self, f: BinaryIO, size: int, prefix: str,
-                  wrappers: tuple[str, ...]) -> Container | None:
+    def _sevenzip(
+        self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]
+    ) -> Container | None:
         with extract_7z(f, self.limits.max_decompressed_bytes, self.path) as members:
             if members is None:
                 return None
@@ -289,15 +351,23 @@ class _Reader(LegacyFormats):
                 member_size = handle.seek(0, 2)
                 handle.seek(0)
                 if member_size and sniff(handle.read(4096), member_size) is not None:
-                    inners.append(self.read(cast(BinaryIO, handle), member_size,
-                                            f"{prefix}{name}!", (*wrappers, "7z")))
+                    inners.append(
+                        self.read(
+                            cast(BinaryIO, handle),
+                            member_size,
+                            f"{prefix}{name}!",
+                            (*wrappers, "7z"),
+                        )
+                    )
         if not inners:
-            raise self.error("7z archive holds no checkpoint, pickle or safetensors member",
-                             prefix or None)
+            raise self.error(
+                "7z archive holds no checkpoint, pickle or safetensors member", prefix or None
+            )
         return _merge(inners, self.path, size)
 
-    def _decompress(self, f: BinaryIO, kind: str, size: int, prefix: str,
-                    wrappers: tuple[str, ...]) -> Container:
+    def _decompress(
+        self, f: BinaryIO, kind: str, size: int, prefix: str, wrappers: tuple[str, ...]
+    ) -> Container:
         import bz2  # noqa: PLC0415 - rare wrappers, keep them off the start-up path
         import gzip  # noqa: PLC0415
         import lzma  # noqa: PLC0415
@@ -308,7 +378,8 @@ class _Reader(LegacyFormats):
         openers: dict[str, Callable[[], BinaryIO]] = {
             "gzip": lambda: cast(BinaryIO, gzip.GzipFile(fileobj=f, mode="rb")),
             "bz2": lambda: cast(BinaryIO, bz2.BZ2File(f, "rb")),
-            "xz": lambda: cast(BinaryIO, lzma.LZMAFile(f, "rb"))}  # noqa: SIM115
+            "xz": lambda: cast(BinaryIO, lzma.LZMAFile(f, "rb")),  # noqa: SIM115
+        }
         cap = self.limits.max_decompressed_bytes
         import tempfile  # noqa: PLC0415 - 4 ms, only for wrapped files
 
@@ -329,8 +400,7 @@ class _Reader(LegacyFormats):
     # -- zip -----------------------------------------------------------------------------
 
     def _zip(self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...]) -> Container:
-        directory = read_zip_directory(f, size, self.limits, self.path,
-                                       read_local=_not_storage)
+        directory = read_zip_directory(f, size, self.limits, self.path, read_local=_not_storage)
         parts = Parts()
         parts.findings.extend(zip_anomalies(directory, size, prefix))
         entries = [e for e in directory.entries if not e.name.endswith("/")]
@@ -338,12 +408,18 @@ class _Reader(LegacyFormats):
         # One search over all names (thousands of members) instead of a test per name.
         listing = "\n" + "\n".join(names) + "\n"
         is_script = "/code/" in listing or "\ncode/" in listing or "constants.pkl\n" in listing
-        data_pkls = [e for e in entries if e.name.endswith("data.pkl")
-                     and e.name.rsplit("/", 1)[-1] == "data.pkl"]
+        data_pkls = [
+            e
+            for e in entries
+            if e.name.endswith("data.pkl") and e.name.rsplit("/", 1)[-1] == "data.pkl"
+        ]
         if not data_pkls and not is_script:
             return self._zip_wrapper(f, entries, size, prefix, wrappers, parts)
-        root = data_pkls[0].name.rsplit("/", 1)[0] if data_pkls and "/" in data_pkls[0].name \
+        root = (
+            data_pkls[0].name.rsplit("/", 1)[0]
+            if data_pkls and "/" in data_pkls[0].name
             else (names[0].split("/", 1)[0] if "/" in names[0] else "")
+        )
         root_slash = root + "/" if root else ""
         cut = len(root_slash)
         storages = parts.storages
@@ -353,55 +429,96 @@ class _Reader(LegacyFormats):
             if inner.startswith("data/") and inner.find("/", 5) < 0:
                 # <root>/data/<key>: a tensor storage (thousands per archive), indexed only,
                 # in this loop rather than a call per member.
-                storages.append(new_record(StorageEntry, (
-                    inner[5:], prefix + name, entry.data_offset if not prefix else None,
-                    entry.size)))
+                storages.append(
+                    new_record(
+                        StorageEntry,
+                        (
+                            inner[5:],
+                            prefix + name,
+                            entry.data_offset if not prefix else None,
+                            entry.size,
+                        ),
+                    )
+                )
             else:
                 self._zip_member(f, entry, inner, prefix, parts)
         parts.streams.sort(key=lambda s: (s.role != "object", s.role != "constants"))
         if is_script:
-            parts.findings.append(Finding(
-                "torchscript-code", Severity.SUSPICIOUS, Location(prefix or None),
-                "a TorchScript archive: torch.jit.load compiles and runs the TorchScript code "
-                "stored in its code/ members, so it is a program, not just weights"))
-        return Container(self.path, Format.TORCHSCRIPT if is_script else Format.TORCH_ZIP, size,
-                         tuple(parts.streams), tuple(parts.storages), tuple(parts.findings),
-                         wrappers)
+            parts.findings.append(
+                Finding(
+                    "torchscript-code",
+                    Severity.SUSPICIOUS,
+                    Location(prefix or None),
+                    "a TorchScript archive: torch.jit.load compiles and runs the TorchScript code "
+                    "stored in its code/ members, so it is a program, not just weights",
+                )
+            )
+        return Container(
+            self.path,
+            Format.TORCHSCRIPT if is_script else Format.TORCH_ZIP,
+            size,
+            tuple(parts.streams),
+            tuple(parts.storages),
+            tuple(parts.findings),
+            wrappers,
+        )
 
-    def _zip_member(self, f: BinaryIO, entry: ZipEntry, inner: str, prefix: str,
-                    parts: Parts) -> None:
+    def _zip_member(
+        self, f: BinaryIO, entry: ZipEntry, inner: str, prefix: str, parts: Parts
+    ) -> None:
         """A member other than a storage; ``inner`` is its name below the archive root."""
         label = prefix + entry.name
-        if inner.startswith(("code/", "constants/", "extra/", ".data/")) and \
-                not inner.endswith(".pkl"):
+        if inner.startswith(("code/", "constants/", "extra/", ".data/")) and not inner.endswith(
+            ".pkl"
+        ):
             return
         head = self._member_bytes(f, entry, prefix_only=4096)
         if inner.endswith(".pkl") or looks_like_pickle(head):
             data = self._member_bytes(f, entry)
             role = {"data.pkl": "object", "constants.pkl": "constants"}.get(inner, "member")
-            parts.streams.append(PickleStream(label, data, role=role,
-                                              loaded=role in ("object", "constants")))
+            parts.streams.append(
+                PickleStream(label, data, role=role, loaded=role in ("object", "constants"))
+            )
             if role == "member":
-                parts.findings.append(Finding(
-                    "zip-unexpected-pickle", Severity.SUSPICIOUS, Location(label),
-                    "a pickle in a member torch.load does not read; another loader might"))
+                parts.findings.append(
+                    Finding(
+                        "zip-unexpected-pickle",
+                        Severity.SUSPICIOUS,
+                        Location(label),
+                        "a pickle in a member torch.load does not read; another loader might",
+                    )
+                )
         elif inner not in _TORCH_ZIP_EXPECTED and not inner.startswith(".data/"):
-            parts.findings.append(Finding("zip-unexpected-member", Severity.INFO, Location(label),
-                                          "a member no torch loader expects"))
+            parts.findings.append(
+                Finding(
+                    "zip-unexpected-member",
+                    Severity.INFO,
+                    Location(label),
+                    "a member no torch loader expects",
+                )
+            )
 
     def _member_bytes(self, f: BinaryIO, entry: ZipEntry, prefix_only: int = 0) -> bytes:
         if prefix_only:
             prefix_only = min(prefix_only, entry.size) or 1
         try:
-            return read_member(f, entry, self.limits.max_pickle_bytes, self.path,
-                               prefix_only=prefix_only)
+            return read_member(
+                f, entry, self.limits.max_pickle_bytes, self.path, prefix_only=prefix_only
+            )
         except ContainerError:
             raise
         except OSError as exc:
             raise self.error(f"cannot read member ({exc})", entry.name) from exc
 
-    def _zip_wrapper(self, f: BinaryIO, entries: list[ZipEntry], size: int, prefix: str,
-                     wrappers: tuple[str, ...], parts: Parts) -> Container:
+    def _zip_wrapper(
+        self,
+        f: BinaryIO,
+        entries: list[ZipEntry],
+        size: int,
+        prefix: str,
+        wrappers: tuple[str, ...],
+        parts: Parts,
+    ) -> Container:
         """A plain zip holding checkpoints (or pickles): read each one found inside."""
         inners: list[Container] = []
         for entry in entries:
@@ -409,17 +526,24 @@ class _Reader(LegacyFormats):
             if sniff(head, entry.size) is None:
                 continue
             if entry.size > self.limits.max_decompressed_bytes:
-                raise LimitExceeded("member size", self.limits.max_decompressed_bytes,
-                                    entry.size, path=self.path, member=entry.name)
+                raise LimitExceeded(
+                    "member size",
+                    self.limits.max_decompressed_bytes,
+                    entry.size,
+                    path=self.path,
+                    member=entry.name,
+                )
             import tempfile  # noqa: PLC0415 - 4 ms, only for archives of checkpoints
 
             with tempfile.TemporaryFile() as tmp:
                 tmp.write(read_member(f, entry, self.limits.max_decompressed_bytes, self.path))
-                inners.append(self.read(tmp, entry.size, f"{prefix}{entry.name}!",
-                                        (*wrappers, "zip")))
+                inners.append(
+                    self.read(tmp, entry.size, f"{prefix}{entry.name}!", (*wrappers, "zip"))
+                )
         if not inners:
-            raise self.error("zip archive holds no checkpoint, pickle or safetensors member",
-                             prefix or None)
+            raise self.error(
+                "zip archive holds no checkpoint, pickle or safetensors member", prefix or None
+            )
         merged = _merge(inners, self.path, size)
         return replace(merged, findings=tuple(parts.findings) + merged.findings)
 
@@ -444,8 +568,14 @@ def _merge(inners: list[Container], path: str, size: int) -> Container:
     if all(c.format is Format.NUMPY and not c.streams for c in inners):
         # An .npz: every member is one array, named after the member.
         tensors = tuple(t for c in inners for t in c.header_tensors)
-    return replace(main, path=path, size=size, streams=tuple(streams), findings=tuple(findings),
-                   header_tensors=tensors)
+    return replace(
+        main,
+        path=path,
+        size=size,
+        streams=tuple(streams),
+        findings=tuple(findings),
+        header_tensors=tensors,
+    )
 
 
 def _find_eocd(f: BinaryIO, size: int) -> bool:

@@ -22,13 +22,26 @@ __all__ = ["DTYPES", "MAX_HEADER", "read_safetensors_header", "sniff_safetensors
 
 #: safetensors dtype -> (torch dtype name, bits per element)
 DTYPES: dict[str, tuple[str, int]] = {
-    "BOOL": ("bool", 8), "U8": ("uint8", 8), "I8": ("int8", 8), "I16": ("int16", 16),
-    "U16": ("uint16", 16), "F16": ("float16", 16), "BF16": ("bfloat16", 16),
-    "I32": ("int32", 32), "U32": ("uint32", 32), "F32": ("float32", 32),
-    "F64": ("float64", 64), "I64": ("int64", 64), "U64": ("uint64", 64),
-    "C64": ("complex64", 64), "C128": ("complex128", 128),
-    "F8_E4M3": ("float8_e4m3fn", 8), "F8_E5M2": ("float8_e5m2", 8),
-    "F8_E8M0": ("float8_e8m0fnu", 8), "F4": ("float4_e2m1fn_x2", 4), "F6_E2M3": ("float6", 6),
+    "BOOL": ("bool", 8),
+    "U8": ("uint8", 8),
+    "I8": ("int8", 8),
+    "I16": ("int16", 16),
+    "U16": ("uint16", 16),
+    "F16": ("float16", 16),
+    "BF16": ("bfloat16", 16),
+    "I32": ("int32", 32),
+    "U32": ("uint32", 32),
+    "F32": ("float32", 32),
+    "F64": ("float64", 64),
+    "I64": ("int64", 64),
+    "U64": ("uint64", 64),
+    "C64": ("complex64", 64),
+    "C128": ("complex128", 128),
+    "F8_E4M3": ("float8_e4m3fn", 8),
+    "F8_E5M2": ("float8_e5m2", 8),
+    "F8_E8M0": ("float8_e8m0fnu", 8),
+    "F4": ("float4_e2m1fn_x2", 4),
+    "F6_E2M3": ("float6", 6),
     "F6_E3M2": ("float6", 6),
 }
 
@@ -55,16 +68,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def read_safetensors_header(f: BinaryIO, size: int, path: str, max_tensors: int
-                            ) -> tuple[tuple[TensorRecord, ...], tuple[tuple[str, str], ...]]:
+def read_safetensors_header(
+    f: BinaryIO, size: int, path: str, max_tensors: int
+) -> tuple[tuple[TensorRecord, ...], tuple[tuple[str, str], ...]]:
     """Tensors and ``__metadata__`` declared by the header; raise on any invalid field."""
     f.seek(0)
     (n,) = struct.unpack("<Q", f.read(8))
     if n > MAX_HEADER:
         raise LimitExceeded("safetensors header bytes", MAX_HEADER, n, path=path)
     if n > size - 8:
-        raise ContainerError(f"safetensors header length {n} exceeds the file ({size} bytes): "
-                             "truncated or corrupt", path=path)
+        raise ContainerError(
+            f"safetensors header length {n} exceeds the file ({size} bytes): truncated or corrupt",
+            path=path,
+        )
     raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
@@ -74,7 +90,8 @@ def read_safetensors_header(f: BinaryIO, size: int, path: str, max_tensors: int
         raise ContainerError("safetensors header is not a JSON object", path=path)
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
         raise ContainerError("safetensors __metadata__ must map strings to strings", path=path)
     if len(header) > max_tensors:
         raise LimitExceeded("tensors", max_tensors, len(header), path=path)
@@ -87,42 +104,63 @@ def read_safetensors_header(f: BinaryIO, size: int, path: str, max_tensors: int
     for begin, end, record in by_offset:
         if begin != expected:
             what = "overlaps the previous tensor" if begin < expected else "leaves a hole"
-            raise ContainerError(f"safetensors tensor {record.key!r} {what} (data offset "
-                                 f"{begin}, expected {expected})", path=path)
+            raise ContainerError(
+                f"safetensors tensor {record.key!r} {what} (data offset "
+                f"{begin}, expected {expected})",
+                path=path,
+            )
         expected = end
     if expected > data_len:
-        raise ContainerError(f"safetensors data ends at {expected} but the file holds only "
-                             f"{data_len} data bytes: truncated", path=path)
+        raise ContainerError(
+            f"safetensors data ends at {expected} but the file holds only "
+            f"{data_len} data bytes: truncated",
+            path=path,
+        )
     # Header order (sorted names) is kept; `layers` restores the natural module order.
     return tuple(t[2] for t in tensors), tuple(sorted(metadata.items()))
 
 
 def _tensor(name: str, info: Any, path: str) -> tuple[int, int, TensorRecord]:
-    if type(info) is not dict or "dtype" not in info or "shape" not in info or \
-            "data_offsets" not in info:
-        raise ContainerError(f"safetensors entry {name!r} lacks dtype/shape/data_offsets",
-                             path=path)
+    if (
+        type(info) is not dict
+        or "dtype" not in info
+        or "shape" not in info
+        or "data_offsets" not in info
+    ):
+        raise ContainerError(
+            f"safetensors entry {name!r} lacks dtype/shape/data_offsets", path=path
+        )
     dtype = info["dtype"]
     if type(dtype) is not str or dtype not in DTYPES:
-        raise ContainerError(f"safetensors entry {name!r} has unknown dtype {dtype!r}",
-                             path=path)
+        raise ContainerError(f"safetensors entry {name!r} has unknown dtype {dtype!r}", path=path)
     shape = info["shape"]
     offsets = info["data_offsets"]
     # JSON integers only (a bool is an int to isinstance, not to the format).
     if type(shape) is not list or not _naturals(shape):
-        raise ContainerError(f"safetensors entry {name!r} has an invalid shape {shape!r}",
-                             path=path)
-    if type(offsets) is not list or len(offsets) != 2 or not _naturals(offsets) or \
-            offsets[0] > offsets[1]:
-        raise ContainerError(f"safetensors entry {name!r} has invalid data_offsets {offsets!r}",
-                             path=path)
+        raise ContainerError(
+            f"safetensors entry {name!r} has an invalid shape {shape!r}", path=path
+        )
+    if (
+        type(offsets) is not list
+        or len(offsets) != 2
+        or not _naturals(offsets)
+        or offsets[0] > offsets[1]
+    ):
+        raise ContainerError(
+            f"safetensors entry {name!r} has invalid data_offsets {offsets!r}", path=path
+        )
     torch_name, bits = DTYPES[dtype]
     nbytes = (math.prod(shape) * bits + 7) // 8
     if offsets[1] - offsets[0] != nbytes:
-        raise ContainerError(f"safetensors entry {name!r}: {offsets[1] - offsets[0]} data "
-                             f"bytes for shape {shape} of {dtype} (needs {nbytes})", path=path)
-    record = new_record(TensorRecord, (name, tuple(shape), torch_name, None, name, 0,
-                                       max(1, bits // 8), False, False))
+        raise ContainerError(
+            f"safetensors entry {name!r}: {offsets[1] - offsets[0]} data "
+            f"bytes for shape {shape} of {dtype} (needs {nbytes})",
+            path=path,
+        )
+    record = new_record(
+        TensorRecord,
+        (name, tuple(shape), torch_name, None, name, 0, max(1, bits // 8), False, False),
+    )
     return offsets[0], offsets[1], record
 
 

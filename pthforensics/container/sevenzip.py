@@ -65,6 +65,7 @@ def _close(files: Members) -> None:
 
 # -- the standard-library reader ------------------------------------------------------------
 
+
 def _extract_native(f: BinaryIO, cap: int, path: str, files: Members) -> bool:
     """Extract into ``files``; ``False`` (and nothing kept) when py7zr has to do it."""
     # imported on the first 7z archive only: container.py imports this module at start-up
@@ -101,8 +102,11 @@ def _outputs(entries: tuple[Entry, ...], n_folders: int, files: Members) -> list
     import tempfile  # noqa: PLC0415
 
     names = _py7zr_names(entries)
-    order = range(len(entries)) if n_folders == 1 else sorted(
-        range(len(entries)), key=lambda i: entries[i].folder >= 0)
+    order = (
+        range(len(entries))
+        if n_folders == 1
+        else sorted(range(len(entries)), key=lambda i: entries[i].folder >= 0)
+    )
     outputs: list[IO[bytes] | None] = [None] * len(entries)
     for i in order:
         name = names[i]
@@ -141,6 +145,7 @@ def _py7zr_names(entries: tuple[Entry, ...]) -> list[str | None]:
 
 def _safe_name(name: str) -> str | None:
     """py7zr's ``_sanitize_member_name`` step by step (``None`` where it refuses)."""
+
     def drive(s: str) -> bool:
         return s[1:2] == ":" and s[:1].isascii() and s[:1].isalpha()
 
@@ -162,8 +167,13 @@ def _is_extracted(attributes: int | None) -> bool:
     return not (attributes & _UNIX_EXTENSION and (attributes >> 16) & 0o170000 == _S_IFSOCK)
 
 
-def _unpack(f: BinaryIO, folder: Folder, members: list[tuple[Entry, IO[bytes] | None]],
-            budget: tuple[int, int], path: str) -> int:
+def _unpack(
+    f: BinaryIO,
+    folder: Folder,
+    members: list[tuple[Entry, IO[bytes] | None]],
+    budget: tuple[int, int],
+    path: str,
+) -> int:
     """Decode one folder, splitting its output into its files by their sizes; CRCs are
     checked (they cost far less than decoding).  ``budget`` is (cap, bytes written so
     far); returns the new total."""
@@ -198,6 +208,7 @@ def _unpack(f: BinaryIO, folder: Folder, members: list[tuple[Entry, IO[bytes] | 
 
 
 # -- py7zr, for everything else -----------------------------------------------------------------
+
 
 def _extract_py7zr(f: BinaryIO, cap: int, path: str, files: Members) -> bool:
     """Extract into ``files`` through py7zr; ``False`` when py7zr is not installed."""
@@ -239,8 +250,9 @@ def _extract_py7zr(f: BinaryIO, cap: int, path: str, files: Members) -> bool:
         def create(self, filename: str) -> Py7zIO:
             return _Capped(filename)
 
-    encrypted = ContainerError("7z archive is encrypted: its members cannot be inspected",
-                               path=path)
+    encrypted = ContainerError(
+        "7z archive is encrypted: its members cannot be inspected", path=path
+    )
     f.seek(0)
     try:
         with py7zr.SevenZipFile(f, "r") as archive:

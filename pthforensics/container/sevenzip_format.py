@@ -26,8 +26,15 @@ from typing import BinaryIO, NamedTuple
 
 from pthforensics.core.errors import ContainerError, LimitExceeded
 
-__all__ = ["MAX_ITEMS", "Archive", "Entry", "Folder", "Unsupported", "folder_chunks",
-           "read_archive"]
+__all__ = [
+    "MAX_ITEMS",
+    "Archive",
+    "Entry",
+    "Folder",
+    "Unsupported",
+    "folder_chunks",
+    "read_archive",
+]
 
 MAGIC = b"7z\xbc\xaf\x27\x1c"
 #: Files, folders, pack streams and substreams one archive may declare (zip's default).
@@ -38,9 +45,26 @@ _MAX_CODERS = 64  # 7-Zip refuses folders with more coders
 _MAX_ENCODED = 4  # kEncodedHeader wrapping kEncodedHeader ...
 _CHUNK = 1 << 20
 
-(_END, _HEADER, _ARCHIVE_PROPERTIES, _ADDITIONAL_STREAMS, _MAIN_STREAMS, _FILES_INFO,
- _PACK_INFO, _UNPACK_INFO, _SUBSTREAMS_INFO, _SIZE, _CRC, _FOLDER, _CODERS_UNPACK_SIZE,
- _NUM_UNPACK_STREAM, _EMPTY_STREAM, _EMPTY_FILE, _ANTI, _NAME) = range(18)
+(
+    _END,
+    _HEADER,
+    _ARCHIVE_PROPERTIES,
+    _ADDITIONAL_STREAMS,
+    _MAIN_STREAMS,
+    _FILES_INFO,
+    _PACK_INFO,
+    _UNPACK_INFO,
+    _SUBSTREAMS_INFO,
+    _SIZE,
+    _CRC,
+    _FOLDER,
+    _CODERS_UNPACK_SIZE,
+    _NUM_UNPACK_STREAM,
+    _EMPTY_STREAM,
+    _EMPTY_FILE,
+    _ANTI,
+    _NAME,
+) = range(18)
 _ATTRIBUTES = 0x15
 _ENCODED_HEADER = 0x17
 
@@ -48,9 +72,14 @@ _COPY = b"\x00"
 _LZMA = b"\x03\x01\x01"
 _LZMA2 = b"\x21"
 _DELTA = b"\x03"
-_BCJ = {b"\x03\x03\x01\x03": lzma.FILTER_X86, b"\x03\x03\x02\x05": lzma.FILTER_POWERPC,
-        b"\x03\x03\x04\x01": lzma.FILTER_IA64, b"\x03\x03\x05\x01": lzma.FILTER_ARM,
-        b"\x03\x03\x07\x01": lzma.FILTER_ARMTHUMB, b"\x03\x03\x08\x05": lzma.FILTER_SPARC}
+_BCJ = {
+    b"\x03\x03\x01\x03": lzma.FILTER_X86,
+    b"\x03\x03\x02\x05": lzma.FILTER_POWERPC,
+    b"\x03\x03\x04\x01": lzma.FILTER_IA64,
+    b"\x03\x03\x05\x01": lzma.FILTER_ARM,
+    b"\x03\x03\x07\x01": lzma.FILTER_ARMTHUMB,
+    b"\x03\x03\x08\x05": lzma.FILTER_SPARC,
+}
 
 Coder = tuple[bytes, bytes]  # (method id, properties)
 
@@ -89,8 +118,13 @@ class _Streams:
 
     __slots__ = ("crcs", "folders", "sizes", "stream_folder")
 
-    def __init__(self, folders: list[Folder], sizes: list[int], crcs: list[int | None],
-                 stream_folder: list[int]) -> None:
+    def __init__(
+        self,
+        folders: list[Folder],
+        sizes: list[int],
+        crcs: list[int | None],
+        stream_folder: list[int],
+    ) -> None:
         self.folders = folders
         self.sizes = sizes
         self.crcs = crcs
@@ -115,7 +149,7 @@ class _Bytes:
         end = self.pos + n
         if end > len(self.data):
             raise corrupt(self.path, "header is truncated")
-        out = self.data[self.pos:end]
+        out = self.data[self.pos : end]
         self.pos = end
         return out
 
@@ -256,8 +290,12 @@ def _streams(r: _Bytes, size: int) -> _Streams:
         streams = _substreams(r, folders)
         pid = r.number()
     else:
-        streams = _Streams(folders, [x.unpack_size for x in folders],
-                           [x.crc for x in folders], list(range(len(folders))))
+        streams = _Streams(
+            folders,
+            [x.unpack_size for x in folders],
+            [x.crc for x in folders],
+            list(range(len(folders))),
+        )
     if pid != _END:
         raise corrupt(r.path, f"unexpected streams property {pid:#x}")
     return streams
@@ -294,8 +332,10 @@ def _unpack_info(r: _Bytes) -> list[tuple[tuple[Coder, ...], int, int | None]]:
             crcs = r.digests(n)
         else:
             r.skip_data()
-    return [(tuple(c for _, c in sorted(coders)), size, crc)
-            for (coders, _main), size, crc in zip(folders, sizes, crcs, strict=True)]
+    return [
+        (tuple(c for _, c in sorted(coders)), size, crc)
+        for (coders, _main), size, crc in zip(folders, sizes, crcs, strict=True)
+    ]
 
 
 def _folder(r: _Bytes) -> tuple[list[tuple[int, Coder]], int]:
@@ -388,15 +428,21 @@ def _files(r: _Bytes, streams: _Streams) -> tuple[Entry, ...]:
     if names is None:
         raise Unsupported("files without names")
     if n - sum(empty) != len(streams.sizes):
-        raise corrupt(r.path, f"{n - sum(empty)} files with data but "
-                              f"{len(streams.sizes)} streams")
+        raise corrupt(r.path, f"{n - sum(empty)} files with data but {len(streams.sizes)} streams")
     entries, k = [], 0
     for i in range(n):
         if empty[i]:
             entries.append(Entry(names[i], 0, None, -1, attributes[i]))
         else:
-            entries.append(Entry(names[i], streams.sizes[k], streams.crcs[k],
-                                 streams.stream_folder[k], attributes[i]))
+            entries.append(
+                Entry(
+                    names[i],
+                    streams.sizes[k],
+                    streams.crcs[k],
+                    streams.stream_folder[k],
+                    attributes[i],
+                )
+            )
             k += 1
     return tuple(entries)
 
@@ -404,9 +450,9 @@ def _files(r: _Bytes, streams: _Streams) -> tuple[Entry, ...]:
 def _names(prop: _Bytes, n: int) -> list[str]:
     if prop.byte() != 0:
         raise Unsupported("names stored outside the header")
-    raw = prop.data[prop.pos:]
+    raw = prop.data[prop.pos :]
     try:
-        names = raw[:len(raw) & ~1].decode("utf-16-le").split("\x00")
+        names = raw[: len(raw) & ~1].decode("utf-16-le").split("\x00")
     except UnicodeDecodeError as exc:
         raise Unsupported("names that are not UTF-16") from exc
     if len(names) <= n:
@@ -423,6 +469,7 @@ def _attributes(prop: _Bytes, n: int) -> list[int | None]:
 
 # -- decoding ------------------------------------------------------------------------------
 
+
 def _filter(coder: Coder, unpack_size: int) -> dict[str, int] | None:
     """The lzma raw filter of one coder (``None`` for Copy); the dictionary never needs
     to be larger than the output, so a hostile 4 GiB dictionary is not allocated."""
@@ -436,8 +483,13 @@ def _filter(coder: Coder, unpack_size: int) -> dict[str, int] | None:
         return {"id": lzma.FILTER_LZMA2, "dict_size": min(dict_size, dict_cap)}
     if method == _LZMA and len(props) == 5 and props[0] < 9 * 5 * 5:
         dict_size = max(4096, min(int.from_bytes(props[1:], "little"), dict_cap))
-        return {"id": lzma.FILTER_LZMA1, "dict_size": dict_size, "lc": props[0] % 9,
-                "lp": props[0] // 9 % 5, "pb": props[0] // 45}
+        return {
+            "id": lzma.FILTER_LZMA1,
+            "dict_size": dict_size,
+            "lc": props[0] % 9,
+            "lp": props[0] // 9 % 5,
+            "pb": props[0] // 45,
+        }
     if method == _DELTA and len(props) == 1:
         return {"id": lzma.FILTER_DELTA, "dist": props[0] + 1}
     if method in _BCJ and len(props) in (0, 4):
@@ -466,8 +518,12 @@ def folder_chunks(f: BinaryIO, folder: Folder, path: str) -> Iterator[bytes]:
     remaining_in, remaining_out, stalled = folder.pack_size, folder.unpack_size, 0
     while remaining_out > 0:
         data = b""
-        if decoder.needs_input and remaining_in == 0 and len(filters) > 1 \
-                and filters[-1]["id"] == lzma.FILTER_LZMA1:
+        if (
+            decoder.needs_input
+            and remaining_in == 0
+            and len(filters) > 1
+            and filters[-1]["id"] == lzma.FILTER_LZMA1
+        ):
             # A branch filter holds back its last bytes until the LZMA1 stream ends, which
             # Python cannot signal (no LZMA_FINISH) when the stream has no end marker.
             raise Unsupported("branch filter over LZMA1 without an end marker")

@@ -26,8 +26,14 @@ from pthforensics.core.errors import ContainerError, LimitExceeded
 from pthforensics.core.limits import Limits
 from pthforensics.core.records import Finding, Location, Severity, new_record
 
-__all__ = ["ZipDirectory", "ZipEntry", "pread", "read_member", "read_zip_directory",
-           "zip_anomalies"]
+__all__ = [
+    "ZipDirectory",
+    "ZipEntry",
+    "pread",
+    "read_member",
+    "read_zip_directory",
+    "zip_anomalies",
+]
 
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
@@ -83,8 +89,13 @@ class ZipDirectory:
 _LOCAL_SLACK = 4 + 64
 
 
-def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str,
-                       read_local: Callable[[str], bool] | None = None) -> ZipDirectory:
+def read_zip_directory(
+    f: BinaryIO,
+    size: int,
+    limits: Limits,
+    path: str,
+    read_local: Callable[[str], bool] | None = None,
+) -> ZipDirectory:
     """Parse the end record and the central directory; raise on a truncated archive.
 
     Local headers are read for every entry for which ``read_local(name)`` is true (all by
@@ -99,21 +110,26 @@ def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str,
     while pos >= 0 and pos + 22 > len(tail):
         pos = tail.rfind(_EOCD, 0, pos)
     if pos < 0:
-        raise ContainerError("zip end-of-central-directory record not found: the archive is "
-                             "truncated (an interrupted download?) or not a zip", path=path)
+        raise ContainerError(
+            "zip end-of-central-directory record not found: the archive is "
+            "truncated (an interrupted download?) or not a zip",
+            path=path,
+        )
     eocd_at = size - tail_len + pos
-    (_sig, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset,
-     comment_len) = struct.unpack("<4s4H2LH", tail[pos:pos + 22])
+    (_sig, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, comment_len) = struct.unpack(
+        "<4s4H2LH", tail[pos : pos + 22]
+    )
     central_end = eocd_at + 22 + comment_len
     zip64 = count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF
     loc = pos - 20
-    if loc >= 0 and tail[loc:loc + 4] == _ZIP64_LOCATOR:
-        (_s, _d, z64_at, _t) = struct.unpack("<4sLQL", tail[loc:loc + 20])
+    if loc >= 0 and tail[loc : loc + 4] == _ZIP64_LOCATOR:
+        (_s, _d, z64_at, _t) = struct.unpack("<4sLQL", tail[loc : loc + 20])
         f.seek(z64_at)
         rec = f.read(56)
         if len(rec) == 56 and rec[:4] == _ZIP64_EOCD:
             (_s, _sz, _v1, _v2, _d1, _d2, _n1, count, cd_size, cd_offset) = struct.unpack(
-                "<4sQ2H2L4Q", rec)
+                "<4sQ2H2L4Q", rec
+            )
             eocd_at = z64_at
         elif zip64:
             raise ContainerError("zip64 end record missing or corrupt", path=path)
@@ -123,8 +139,11 @@ def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str,
     prefix = max(0, eocd_at - cd_size - cd_offset)
     start = cd_offset + prefix
     if start + cd_size > size:
-        raise ContainerError(f"zip central directory ({cd_size} bytes at {start}) lies outside "
-                             "the file: truncated or corrupt archive", path=path)
+        raise ContainerError(
+            f"zip central directory ({cd_size} bytes at {start}) lies outside "
+            "the file: truncated or corrupt archive",
+            path=path,
+        )
     f.seek(start)
     central = f.read(cd_size)
     rows = _parse_central(central, count, prefix, path)
@@ -137,8 +156,13 @@ def read_zip_directory(f: BinaryIO, size: int, limits: Limits, path: str,
 _Row = tuple[str, int, int, int, int, int, int, int]
 
 
-def _locate(f: BinaryIO, rows: list[_Row], central_start: int, size: int,
-            read_local: Callable[[str], bool] | None) -> list[ZipEntry]:
+def _locate(
+    f: BinaryIO,
+    rows: list[_Row],
+    central_start: int,
+    size: int,
+    read_local: Callable[[str], bool] | None,
+) -> list[ZipEntry]:
     """Entries with their data offsets: from the local header when ``read_local(name)`` (or
     always, without it), else from the layout when the span up to the next entry leaves
     no room for anything but the aligned local header, data and data descriptor."""
@@ -147,13 +171,13 @@ def _locate(f: BinaryIO, rows: list[_Row], central_start: int, size: int,
         following = [*headers[1:], central_start]
     else:
         following = [central_start] * len(rows)
-        for (_h, i), (nxt, _j) in pairwise(sorted(zip(headers, range(len(rows)),
-                                                      strict=True))):
+        for (_h, i), (nxt, _j) in pairwise(sorted(zip(headers, range(len(rows)), strict=True))):
             following[i] = nxt
     entries: list[ZipEntry] = []
     append = entries.append
     for (name, flags, method, crc, csize, usize, header, n_len), nxt in zip(
-            rows, following, strict=True):
+        rows, following, strict=True
+    ):
         local_name: str | None = None
         local_flags: int | None = None
         data_offset: int | None = None
@@ -167,8 +191,25 @@ def _locate(f: BinaryIO, rows: list[_Row], central_start: int, size: int,
                 data_offset = nxt - csize  # contiguous: the data ends where the next begins
         if read:
             local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
-        append(new_record(ZipEntry, (name, local_name, flags, local_flags, method, crc, csize,
-                                     usize, header, data_offset, n_len, read)))
+        append(
+            new_record(
+                ZipEntry,
+                (
+                    name,
+                    local_name,
+                    flags,
+                    local_flags,
+                    method,
+                    crc,
+                    csize,
+                    usize,
+                    header,
+                    data_offset,
+                    n_len,
+                    read,
+                ),
+            )
+        )
     return entries
 
 
@@ -180,14 +221,14 @@ def _parse_central(central: bytes, count: int, prefix: int, path: str) -> list[_
     unpack = _CENTRAL_FIELDS.unpack_from
     for _ in range(count):
         if at + 46 > end or not central.startswith(_CENTRAL, at):
-            raise ContainerError(f"zip central directory entry {len(rows)} is corrupt",
-                                 path=path)
+            raise ContainerError(f"zip central directory entry {len(rows)} is corrupt", path=path)
         flags, method, crc, csize, usize, n_len, e_len, c_len, offset = unpack(central, at)
         name_end = at + 46 + n_len
-        raw = central[at + 46:name_end]
+        raw = central[at + 46 : name_end]
         if e_len:
-            usize, csize, offset = _zip64_extra(central[name_end:name_end + e_len], usize,
-                                                csize, offset)
+            usize, csize, offset = _zip64_extra(
+                central[name_end : name_end + e_len], usize, csize, offset
+            )
         at = name_end + e_len + c_len
         # (UTF-8 and cp437 both agree with ASCII: the common case takes the fast decoder)
         name = raw.decode("ascii") if raw.isascii() else _decode_name(raw, flags)
@@ -198,10 +239,10 @@ def _parse_central(central: bytes, count: int, prefix: int, path: str) -> list[_
 def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
     at = 0
     while at + 4 <= len(extra):
-        tag, length = struct.unpack("<HH", extra[at:at + 4])
-        body = extra[at + 4:at + 4 + length]
+        tag, length = struct.unpack("<HH", extra[at : at + 4])
+        body = extra[at + 4 : at + 4 + length]
         if tag == 1:
-            values = list(struct.unpack(f"<{len(body) // 8}Q", body[:len(body) // 8 * 8]))
+            values = list(struct.unpack(f"<{len(body) // 8}Q", body[: len(body) // 8 * 8]))
             if usize == 0xFFFFFFFF and values:
                 usize = values.pop(0)
             if csize == 0xFFFFFFFF and values:
@@ -228,23 +269,24 @@ def pread(f: BinaryIO, size: int, offset: int) -> bytes:
         return f.read(size)
 
 
-def _read_local(f: BinaryIO, header: int, size: int, name_len: int
-                ) -> tuple[str | None, int | None, int | None]:
+def _read_local(
+    f: BinaryIO, header: int, size: int, name_len: int
+) -> tuple[str | None, int | None, int | None]:
     if header + 30 > size:
         return None, None, None
     raw = pread(f, 30 + name_len, header)
     if raw[:4] != _LOCAL or len(raw) < 30:
         return None, None, None
-    (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H",
-                                                                           raw[:30])
+    (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H", raw[:30])
     if n_len != name_len:
         raw = pread(f, 30 + n_len, header)
-    name = _decode_name(raw[30:30 + n_len], flags)
+    name = _decode_name(raw[30 : 30 + n_len], flags)
     return name, flags, header + 30 + n_len + e_len
 
 
-def read_member(f: BinaryIO, entry: ZipEntry, cap: int, path: str, *,
-                prefix_only: int = 0) -> bytes:
+def read_member(
+    f: BinaryIO, entry: ZipEntry, cap: int, path: str, *, prefix_only: int = 0
+) -> bytes:
     """Bytes of one member (stored or deflated), ignoring CRC and encryption flags as torch's
     reader does; at most ``cap`` bytes of output (``prefix_only`` bytes when set)."""
     data_offset = entry.data_offset
@@ -270,24 +312,31 @@ def read_member(f: BinaryIO, entry: ZipEntry, cap: int, path: str, *,
                 remaining -= len(chunk)
                 out += inflater.decompress(chunk, want - len(out))
         except zlib.error as exc:
-            raise ContainerError(f"deflate data is corrupt ({exc})", path=path,
-                                 member=entry.name) from exc
+            raise ContainerError(
+                f"deflate data is corrupt ({exc})", path=path, member=entry.name
+            ) from exc
         return bytes(out[:want])
-    raise ContainerError(f"compression method {entry.method} is not supported", path=path,
-                         member=entry.name)
+    raise ContainerError(
+        f"compression method {entry.method} is not supported", path=path, member=entry.name
+    )
 
 
 def zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
     entries = directory.entries
     for name, count in Counter(e.name for e in entries).items():
         if count > 1:
-            yield Finding("zip-duplicate-name", Severity.SUSPICIOUS, Location(prefix + name),
-                          f"{count} entries share this name; zip readers disagree on which one "
-                          "counts, so a scanner and a loader can read different bytes")
+            yield Finding(
+                "zip-duplicate-name",
+                Severity.SUSPICIOUS,
+                Location(prefix + name),
+                f"{count} entries share this name; zip readers disagree on which one "
+                "counts, so a scanner and a loader can read different bytes",
+            )
     for e in entries:
         for rule_id, detail in _entry_anomalies(e):
-            yield Finding(rule_id, Severity.SUSPICIOUS, Location(prefix + e.name, e.header_offset),
-                          detail)
+            yield Finding(
+                rule_id, Severity.SUSPICIOUS, Location(prefix + e.name, e.header_offset), detail
+            )
     yield from _zip_gaps(directory, size, prefix)
 
 
@@ -297,42 +346,65 @@ def _entry_anomalies(e: ZipEntry) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if e.local_read:
         if e.local_name is None:
-            found.append(("zip-bad-local-header",
-                          "the central directory points at no valid local header"))
+            found.append(
+                ("zip-bad-local-header", "the central directory points at no valid local header")
+            )
         elif e.local_name != e.name:
             found.append(("zip-name-mismatch", f"the local header names it {e.local_name!r}"))
     # (a skipped local header is a tensor storage whose span the layout accounts for)
     if e.flags & 0x2041:
-        found.append(("zip-encrypted-entry", f"flag bits 0x{e.flags:04x} mark it encrypted; "
-                      "torch's reader ignores them while zipfile-based scanners give up"))
+        found.append(
+            (
+                "zip-encrypted-entry",
+                f"flag bits 0x{e.flags:04x} mark it encrypted; "
+                "torch's reader ignores them while zipfile-based scanners give up",
+            )
+        )
     if e.method not in (0, 8):
         found.append(("zip-unsupported-compression", f"compression method {e.method}"))
     name = e.name
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or (
-            ".." in name and ".." in name.replace("\\", "/").split("/")):
+    if (
+        name.startswith(("/", "\\"))
+        or (len(name) > 1 and name[1] == ":")
+        or (".." in name and ".." in name.replace("\\", "/").split("/"))
+    ):
         found.append(("zip-path-traversal", "the name escapes the extraction folder"))
     return found
 
 
 def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
     # (start, end, slack): a data descriptor (flag bit 3) may follow the data, 12-24 bytes.
-    spans = sorted((e.header_offset,
-                    (e.data_offset or e.header_offset + 30 + e.name_len) + e.compressed_size,
-                    (24 if e.flags & 0x8 else 0) + (0 if e.local_read else _LOCAL_SLACK))
-                   for e in directory.entries)
+    spans = sorted(
+        (
+            e.header_offset,
+            (e.data_offset or e.header_offset + 30 + e.name_len) + e.compressed_size,
+            (24 if e.flags & 0x8 else 0) + (0 if e.local_read else _LOCAL_SLACK),
+        )
+        for e in directory.entries
+    )
     spans.append((directory.central_offset, directory.central_end, 0))
     pos, slack = directory.prefix, 0
     for start, end, next_slack in spans:
         if start > pos + slack:
-            yield Finding("zip-unaccounted-bytes", Severity.SUSPICIOUS,
-                          Location(prefix or None, pos),
-                          f"{start - pos} byte(s) belong to no zip member")
+            yield Finding(
+                "zip-unaccounted-bytes",
+                Severity.SUSPICIOUS,
+                Location(prefix or None, pos),
+                f"{start - pos} byte(s) belong to no zip member",
+            )
         elif start < pos:
-            yield Finding("zip-overlapping-entries", Severity.SUSPICIOUS,
-                          Location(prefix or None, start),
-                          "zip entries overlap (several names share the same bytes)")
+            yield Finding(
+                "zip-overlapping-entries",
+                Severity.SUSPICIOUS,
+                Location(prefix or None, start),
+                "zip entries overlap (several names share the same bytes)",
+            )
         if end >= pos:
             pos, slack = end, next_slack
     if pos + slack < size:
-        yield Finding("zip-trailing-bytes", Severity.SUSPICIOUS, Location(prefix or None, pos),
-                      f"{size - pos} byte(s) follow the end of the zip archive")
+        yield Finding(
+            "zip-trailing-bytes",
+            Severity.SUSPICIOUS,
+            Location(prefix or None, pos),
+            f"{size - pos} byte(s) follow the end of the zip archive",
+        )

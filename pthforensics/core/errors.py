@@ -36,8 +36,14 @@ class PthForensicsError(Exception):
     #: the pipeline stage that raised (``container``, ``unpickle``, ...)
     stage = "pipeline"
 
-    def __init__(self, message: str, *, path: str | None = None, member: str | None = None,
-                 offset: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        member: str | None = None,
+        offset: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
@@ -75,12 +81,20 @@ class LimitExceeded(PthForensicsError):
 
     stage = "limits"
 
-    def __init__(self, resource: str, limit: int | float, actual: int | float | str, *,
-                 path: str | None = None, member: str | None = None) -> None:
+    def __init__(
+        self,
+        resource: str,
+        limit: int | float,
+        actual: int | float | str,
+        *,
+        path: str | None = None,
+        member: str | None = None,
+    ) -> None:
         super().__init__(
             f"{resource} limit exceeded ({actual} > {limit}); raise it with the matching "
             f"--max-* option if the file is trusted",
-            path=path, member=member,
+            path=path,
+            member=member,
         )
         self.resource = resource
         self.limit = limit

@@ -18,16 +18,40 @@ from typing import Any
 
 from pthforensics.core.records import LayerGroup, LayerGuess, TensorRecord
 
-__all__ = ["BUFFER_LEAVES", "RNN_KEY", "Chain", "Context", "Raw", "classify", "is_learnable",
-           "layer_dims", "make_guess", "shape_text"]
+__all__ = [
+    "BUFFER_LEAVES",
+    "RNN_KEY",
+    "Chain",
+    "Context",
+    "Raw",
+    "classify",
+    "is_learnable",
+    "layer_dims",
+    "make_guess",
+    "shape_text",
+]
 
 #: Leaves that torch.nn modules register as buffers (not learnable parameters).
-BUFFER_LEAVES = frozenset({
-    "running_mean", "running_var", "num_batches_tracked",          # _NormBase
-    "position_ids", "token_type_ids", "inv_freq", "masked_bias",    # transformers buffers
-    "weight_u", "relative_position_index", "attn_mask", "mask", "anchor_grid",
-    "cos_cached", "sin_cached", "causal_mask", "_float_tensor",
-})
+BUFFER_LEAVES = frozenset(
+    {
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",  # _NormBase
+        "position_ids",
+        "token_type_ids",
+        "inv_freq",
+        "masked_bias",  # transformers buffers
+        "weight_u",
+        "relative_position_index",
+        "attn_mask",
+        "mask",
+        "anchor_grid",
+        "cos_cached",
+        "sin_cached",
+        "causal_mask",
+        "_float_tensor",
+    }
+)
 RNN_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$")
 _FLOAT_PREFIXES = ("float", "bfloat", "complex", "half", "double")
 
@@ -93,7 +117,7 @@ class Raw:
 
 def effective_leaves(group: LayerGroup) -> tuple[dict[str, TensorRecord], list[str]]:
     """Leaves relative to the module, with weight re-parametrisations resolved."""
-    leaves = {t.key[len(group.name) + 1:] if group.name else t.key: t for t in group.tensors}
+    leaves = {t.key[len(group.name) + 1 :] if group.name else t.key: t for t in group.tensors}
     notes = []
     if "parametrizations.weight.original1" in leaves:
         leaves["weight"] = leaves.pop("parametrizations.weight.original1")
@@ -160,8 +184,12 @@ class Context:
         self.raws = [classify(g) for g in groups]
         self.by_name = {r.group.name: r for r in self.raws}
         self.hf_conv1d = any(
-            r.kind == "linear" and "bias" in r.leaves and r.shape("bias") == (r.w[1],)
-            and r.w[0] != r.w[1] for r in self.raws)
+            r.kind == "linear"
+            and "bias" in r.leaves
+            and r.shape("bias") == (r.w[1],)
+            and r.w[0] != r.w[1]
+            for r in self.raws
+        )
         self.flags_known = any(t.is_parameter for g in groups for t in g.tensors)
         # With a guessed order (sorted keys) neighbours are weak evidence.
         self.restored = any(g.order == "restored" for g in groups)
@@ -172,7 +200,8 @@ class Context:
         self.convnext = any(
             (r.shape("layer_scale") or ())[1:] == (1, 1)
             or ("gamma" in r.leaves and (r.group.name + ".conv_dw") in self.by_name)
-            for r in self.raws)
+            for r in self.raws
+        )
         self._children: dict[str, set[str]] = {}
         for g in groups:
             parts = g.name.split(".") if g.name else []
@@ -195,6 +224,7 @@ class Context:
     def numbered_neighbours(self, i: int) -> bool:
         """Whether the tensor-owning neighbours of ``i`` sit with it in one numbered
         container (``main.0``, ``main.1``): their order survives a sort of the keys."""
+
         def parent(r: Raw | None) -> str | None:
             if r is None:
                 return None
@@ -203,7 +233,8 @@ class Context:
 
         mine = parent(self.raws[i])
         return mine is not None and all(
-            r is None or parent(r) == mine for r in (self.neighbour(i, -1), self.neighbour(i, 1)))
+            r is None or parent(r) == mine for r in (self.neighbour(i, -1), self.neighbour(i, 1))
+        )
 
     def next_inputs(self, i: int) -> set[int]:
         r = self.neighbour(i, 1)
@@ -219,8 +250,11 @@ class Context:
         def rank(r: Raw) -> int:
             return len(r.w) - 2 if r.kind == "conv" else 0
 
-        if prev is not None and (n in (prev.w[0], prev.w[1]) if prev.kind == "conv" else
-                                 prev.kind == "linear" and prev.w[0] == n):
+        if prev is not None and (
+            n in (prev.w[0], prev.w[1])
+            if prev.kind == "conv"
+            else prev.kind == "linear" and prev.w[0] == n
+        ):
             return rank(prev)
         if prev is not None and prev.kind == "conv":
             # after a convolution whose channels were concatenated/branched (DenseNet's
@@ -270,14 +304,29 @@ def layer_dims(guess: LayerGuess) -> tuple[int | None, int | None]:
         return a["num_parameters"], a["num_parameters"]
     return None, None
 
-def make_guess(raw: Raw, ctx: Context, type_: str, confidence: float, attrs: dict[str, Any],
-           evidence: list[str]) -> LayerGuess:
-    params = sum(t.numel for leaf, t in raw.leaves.items()
-                 if is_learnable(t, leaf, flags_known=ctx.flags_known))
+
+def make_guess(
+    raw: Raw,
+    ctx: Context,
+    type_: str,
+    confidence: float,
+    attrs: dict[str, Any],
+    evidence: list[str],
+) -> LayerGuess:
+    params = sum(
+        t.numel
+        for leaf, t in raw.leaves.items()
+        if is_learnable(t, leaf, flags_known=ctx.flags_known)
+    )
     return LayerGuess(
-        name=raw.group.name, type=type_, attributes=tuple(attrs.items()),
-        confidence=round(confidence, 2), evidence=tuple(evidence + raw.notes),
-        parameters=params, tensor_keys=tuple(t.key for t in raw.group.tensors))
+        name=raw.group.name,
+        type=type_,
+        attributes=tuple(attrs.items()),
+        confidence=round(confidence, 2),
+        evidence=tuple(evidence + raw.notes),
+        parameters=params,
+        tensor_keys=tuple(t.key for t in raw.group.tensors),
+    )
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

@@ -20,15 +20,30 @@ from pthforensics.core.records import LayerGuess
 
 from .base import layer_dims
 
-__all__ = ["LINEAR_LIKE", "PASS_THROUGH", "RNN_TYPES", "ChainLink", "chain_links",
-           "channel_chain", "conv_d"]
+__all__ = [
+    "LINEAR_LIKE",
+    "PASS_THROUGH",
+    "RNN_TYPES",
+    "ChainLink",
+    "chain_links",
+    "channel_chain",
+    "conv_d",
+]
 
 
-LINEAR_LIKE = frozenset({"Linear", "Conv1D", "NonDynamicallyQuantizableLinear", "Bilinear",
-                         "LazyLinear"})
+LINEAR_LIKE = frozenset(
+    {"Linear", "Conv1D", "NonDynamicallyQuantizableLinear", "Bilinear", "LazyLinear"}
+)
 RNN_TYPES = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
-PASS_THROUGH = ("BatchNorm", "InstanceNorm", "GroupNorm", "LayerNorm", "RMSNorm", "PReLU",
-                "LayerNorm2d")
+PASS_THROUGH = (
+    "BatchNorm",
+    "InstanceNorm",
+    "GroupNorm",
+    "LayerNorm",
+    "RMSNorm",
+    "PReLU",
+    "LayerNorm2d",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +67,11 @@ class ChainLink:
 
 
 def conv_d(type_: str) -> int:
-    if type_.startswith(("Conv", "ConvTranspose")) and type_[-2:-1].isdigit() and \
-            type_.endswith("d"):
+    if (
+        type_.startswith(("Conv", "ConvTranspose"))
+        and type_[-2:-1].isdigit()
+        and type_.endswith("d")
+    ):
         return int(type_[-2])
     return 0
 
@@ -83,8 +101,11 @@ def chain_links(guesses: Sequence[LayerGuess]) -> tuple[ChainLink, ...]:
             source = (last_name,) if rel == "pool" else ()
         elif t in LINEAR_LIKE and spatial and din % cur == 0:
             rel, factor, source = "flatten", din // cur, (last_name,)
-        elif (links and links[-1].type.startswith(("ConvTranspose", "Upsample"))
-              and (concat := _concat(din, cur, producers))):
+        elif (
+            links
+            and links[-1].type.startswith(("ConvTranspose", "Upsample"))
+            and (concat := _concat(din, cur, producers))
+        ):
             rel, source = "concat", concat  # UNet decoder: upsampled + skip
         elif prev_in is not None and din == prev_in and links:
             rel, source = "parallel", (links[-1].name,)
@@ -145,31 +166,47 @@ def channel_chain(guesses: Sequence[LayerGuess]) -> tuple[str, ...]:
         if link.relation in ("follows", "skip"):
             follows += link.relation == "follows"
         elif link.relation == "start":
-            out.append(f"{link.name} ({link.type}) starts the chain"
-                       + (f" with {link.in_dim} input features/channels" if link.in_dim else ""))
+            out.append(
+                f"{link.name} ({link.type}) starts the chain"
+                + (f" with {link.in_dim} input features/channels" if link.in_dim else "")
+            )
         elif link.relation == "flatten":
-            out.append(f"flatten before {link.name}: in_features {link.in_dim} = "
-                       f"{(link.in_dim or 0) // link.factor} channels x {link.factor} positions"
-                       + (f" (from {link.source[0]})" if link.source else ""))
+            out.append(
+                f"flatten before {link.name}: in_features {link.in_dim} = "
+                f"{(link.in_dim or 0) // link.factor} channels x {link.factor} positions"
+                + (f" (from {link.source[0]})" if link.source else "")
+            )
         elif link.relation == "pool":
-            out.append(f"global pooling before {link.name}: in_features {link.in_dim} = "
-                       f"channels of {link.source[0] if link.source else 'the body'}")
+            out.append(
+                f"global pooling before {link.name}: in_features {link.in_dim} = "
+                f"channels of {link.source[0] if link.source else 'the body'}"
+            )
         elif link.relation == "branch":
-            out.append(f"branch at {link.name}: takes {link.in_dim} = output of "
-                       f"{link.source[0]}, not of the previous layer ({link.channels}): "
-                       "residual/downsample branch")
+            out.append(
+                f"branch at {link.name}: takes {link.in_dim} = output of "
+                f"{link.source[0]}, not of the previous layer ({link.channels}): "
+                "residual/downsample branch"
+            )
         elif link.relation == "concat":
-            out.append(f"concatenation at {link.name}: {link.in_dim} = sum of the outputs of "
-                       + " + ".join(link.source))
+            out.append(
+                f"concatenation at {link.name}: {link.in_dim} = sum of the outputs of "
+                + " + ".join(link.source)
+            )
         elif link.relation == "parallel":
-            out.append(f"{link.name} shares its input ({link.in_dim}) with {link.source[0]}: "
-                       "parallel heads/branches on one trunk")
+            out.append(
+                f"{link.name} shares its input ({link.in_dim}) with {link.source[0]}: "
+                "parallel heads/branches on one trunk"
+            )
         elif link.relation == "added":
-            out.append(f"{link.name} ({link.type}) is added to the stream of "
-                       f"{link.out_dim} (position/segment embedding)")
+            out.append(
+                f"{link.name} ({link.type}) is added to the stream of "
+                f"{link.out_dim} (position/segment embedding)"
+            )
         else:
-            out.append(f"break at {link.name}: takes {link.in_dim}, no earlier output matches "
-                       f"(stream has {link.channels})")
+            out.append(
+                f"break at {link.name}: takes {link.in_dim}, no earlier output matches "
+                f"(stream has {link.channels})"
+            )
     breaks = sum(1 for link in links if link.relation not in ("follows", "skip", "start"))
     out.append(f"{follows} layer(s) follow their predecessor; {breaks} break(s)")
     return tuple(out)

@@ -18,25 +18,95 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Choice", "Solution", "SpatialOp", "cheapest_plan", "common_sizes", "preimage",
-           "size_cost", "solve"]
+__all__ = [
+    "Choice",
+    "Solution",
+    "SpatialOp",
+    "cheapest_plan",
+    "common_sizes",
+    "preimage",
+    "size_cost",
+    "solve",
+]
 
 MAX_SIZE = 8192
 _BEAM = 128
 
-_IMAGE3 = {224: 0.0, 32: 0.1, 64: 0.5, 128: 0.5, 96: 0.6, 256: 0.6, 299: 0.7, 227: 0.7,
-           384: 0.8, 512: 0.8, 28: 0.8, 48: 0.9, 112: 0.9, 160: 0.9, 192: 0.9, 240: 1.0,
-           260: 1.0, 288: 1.0, 300: 1.0, 320: 1.0, 380: 1.0, 448: 1.0, 456: 1.0, 480: 1.0,
-           528: 1.0, 600: 1.0, 640: 1.0, 40: 1.0, 84: 1.0, 120: 1.2, 150: 1.2, 16: 1.5}
+_IMAGE3 = {
+    224: 0.0,
+    32: 0.1,
+    64: 0.5,
+    128: 0.5,
+    96: 0.6,
+    256: 0.6,
+    299: 0.7,
+    227: 0.7,
+    384: 0.8,
+    512: 0.8,
+    28: 0.8,
+    48: 0.9,
+    112: 0.9,
+    160: 0.9,
+    192: 0.9,
+    240: 1.0,
+    260: 1.0,
+    288: 1.0,
+    300: 1.0,
+    320: 1.0,
+    380: 1.0,
+    448: 1.0,
+    456: 1.0,
+    480: 1.0,
+    528: 1.0,
+    600: 1.0,
+    640: 1.0,
+    40: 1.0,
+    84: 1.0,
+    120: 1.2,
+    150: 1.2,
+    16: 1.5,
+}
 # One channel: MNIST-family 28x28 (a LeNet with padding 2 rather than 32x32 unpadded).
-_IMAGE1 = {28: 0.0, 32: 1.2, 64: 0.6, 48: 0.8, 96: 0.8, 128: 0.8, 224: 0.8, 256: 0.9,
-           40: 1.0, 84: 1.0, 100: 1.0, 112: 1.0, 16: 1.5, 20: 1.5}
+_IMAGE1 = {
+    28: 0.0,
+    32: 1.2,
+    64: 0.6,
+    48: 0.8,
+    96: 0.8,
+    128: 0.8,
+    224: 0.8,
+    256: 0.9,
+    40: 1.0,
+    84: 1.0,
+    100: 1.0,
+    112: 1.0,
+    16: 1.5,
+    20: 1.5,
+}
 # Four channels: Atari's stacked 84x84 frames far more often than RGBA/RGB-D.
-_IMAGE4 = {84: 0.0, 64: 0.8, 96: 1.0, **{k: v + 0.6 for k, v in _IMAGE3.items() if k not in
-                                         (84, 64, 96)}}
-_LENGTH = {16000: 0.0, 8000: 0.3, 22050: 0.5, 44100: 0.6, 128: 0.6, 256: 0.6, 512: 0.6,
-           1024: 0.6, 100: 0.8, 200: 0.8, 1000: 0.8, 4000: 0.8, 32: 1.0, 64: 1.0,
-           187: 1.0}  # 187: MIT-BIH heartbeat windows
+_IMAGE4 = {
+    84: 0.0,
+    64: 0.8,
+    96: 1.0,
+    **{k: v + 0.6 for k, v in _IMAGE3.items() if k not in (84, 64, 96)},
+}
+_LENGTH = {
+    16000: 0.0,
+    8000: 0.3,
+    22050: 0.5,
+    44100: 0.6,
+    128: 0.6,
+    256: 0.6,
+    512: 0.6,
+    1024: 0.6,
+    100: 0.8,
+    200: 0.8,
+    1000: 0.8,
+    4000: 0.8,
+    32: 1.0,
+    64: 1.0,
+    187: 1.0,
+}  # 187: MIT-BIH heartbeat windows
 _FRAMES = {16: 0.0, 8: 0.2, 32: 0.4, 4: 0.5, 1: 0.8, 2: 0.8, 3: 0.8, 10: 1.0, 64: 1.0}
 _VIDEO_HW = {112: 0.0, 224: 0.1, 128: 0.3, 64: 0.4, 32: 0.5, 160: 0.6, 256: 0.6, 96: 0.7}
 
@@ -123,8 +193,11 @@ def _conv_options(op: SpatialOp, style: str) -> list[tuple[Choice, float]]:
     kmax = max(k)
     pads: dict[tuple[int, ...], float] = {}
     same = tuple((x - 1) // 2 for x in k)
-    for mode, pad in (("valid", tuple(0 for _ in k)), ("same", same),
-                      ("half", tuple(x // 2 for x in k))):
+    for mode, pad in (
+        ("valid", tuple(0 for _ in k)),
+        ("same", same),
+        ("half", tuple(x // 2 for x in k)),
+    ):
         if mode == "half" and pad == same:
             continue  # only even kernels have a distinct k//2 padding
         cost = 0.0 if mode == style else (0.4 if mode == "half" else 1.0)
@@ -143,10 +216,14 @@ def _conv_options(op: SpatialOp, style: str) -> list[tuple[Choice, float]]:
     if kmax >= 2:
         strides.setdefault(k, 1.5)
     if op.kind == "convT":
-        strides = {s: (0.0 if max(s) == 2 else c + 0.3) if max(s) > 1 else 0.2
-                   for s, c in strides.items()}
-    return [(Choice(padding=p, stride=s), pc + sc)
-            for p, pc in pads.items() for s, sc in strides.items()]
+        strides = {
+            s: (0.0 if max(s) == 2 else c + 0.3) if max(s) > 1 else 0.2 for s, c in strides.items()
+        }
+    return [
+        (Choice(padding=p, stride=s), pc + sc)
+        for p, pc in pads.items()
+        for s, sc in strides.items()
+    ]
 
 
 def _gap_options(op: SpatialOp, ndim: int) -> list[tuple[Choice, float]]:
@@ -193,8 +270,9 @@ def _pre_one(op: SpatialOp, c: Choice, axis: int, a: int, b: int) -> tuple[int, 
     return lo, min(hi, 10 * MAX_SIZE)
 
 
-def preimage(ops: Sequence[SpatialOp], choices: Sequence[Choice],
-             final: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...] | None:
+def preimage(
+    ops: Sequence[SpatialOp], choices: Sequence[Choice], final: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int], ...] | None:
     """Input sizes (an interval per dim) that give ``final`` under ``choices``."""
     intervals = list(final)
     for op, choice in zip(reversed(ops), reversed(choices), strict=True):
@@ -211,8 +289,14 @@ def cheapest_plan(ops: Sequence[SpatialOp], ndim: int, style: str = "same") -> t
     return tuple(min(options(op, style, ndim), key=lambda oc: oc[1])[0] for op in ops)
 
 
-def solve(ops: Sequence[SpatialOp], finals: Sequence[tuple[tuple[int, ...], float]], *,
-          kind: str, channels: int | None, limit: int = 8) -> list[Solution]:
+def solve(
+    ops: Sequence[SpatialOp],
+    finals: Sequence[tuple[tuple[int, ...], float]],
+    *,
+    kind: str,
+    channels: int | None,
+    limit: int = 8,
+) -> list[Solution]:
     """Best hypotheses under which the input maps onto one of ``finals`` (final sizes per
     dim with a prior cost), cheapest first."""
     results: list[Solution] = []
@@ -221,7 +305,8 @@ def solve(ops: Sequence[SpatialOp], finals: Sequence[tuple[tuple[int, ...], floa
         ndim = len(final)
         for style in ("valid", "same"):
             states: list[tuple[float, tuple[tuple[int, int], ...], tuple[Choice, ...]]] = [
-                (final_cost, tuple((f, f) for f in final), ())]
+                (final_cost, tuple((f, f) for f in final), ())
+            ]
             for op in reversed(ops):
                 best: dict[tuple[tuple[int, int], ...], tuple[float, tuple[Choice, ...]]] = {}
                 for cost, iv, chosen in states:
@@ -237,11 +322,13 @@ def solve(ops: Sequence[SpatialOp], finals: Sequence[tuple[tuple[int, ...], floa
                             nc = cost + c
                             if key not in best or best[key][0] > nc:
                                 best[key] = (nc, (choice, *chosen))
-                states = sorted(((c, iv, ch) for iv, (c, ch) in best.items()),
-                                key=lambda s: s[0])[:beam]
+                states = sorted(((c, iv, ch) for iv, (c, ch) in best.items()), key=lambda s: s[0])[
+                    :beam
+                ]
             for cost, iv, chosen in states:
-                sizes = tuple(_best_size(lo, hi, kind, channels, axis)
-                              for axis, (lo, hi) in enumerate(iv))
+                sizes = tuple(
+                    _best_size(lo, hi, kind, channels, axis) for axis, (lo, hi) in enumerate(iv)
+                )
                 total = cost + _sizes_cost(sizes, kind, channels)
                 results.append(Solution(round(total, 3), sizes, iv, chosen, style))
     results.sort(key=lambda s: (s.cost, s.sizes))
@@ -258,7 +345,8 @@ def _best_size(lo: int, hi: int, kind: str, channels: int | None, axis: int) -> 
 def _sizes_cost(sizes: tuple[int, ...], kind: str, channels: int | None) -> float:
     if kind == "volume":
         return size_cost(sizes[0], kind, channels, 0) + max(
-            size_cost(s, kind, channels, 1) for s in sizes[1:])
+            size_cost(s, kind, channels, 1) for s in sizes[1:]
+        )
     cost = max(size_cost(s, kind, channels) for s in sizes)
     if len(set(sizes)) > 1:
         cost += 0.5

@@ -63,8 +63,12 @@ logger = logging.getLogger(__name__)
 REBUILD_ATTR = "pthforensics_rebuild"
 
 
-def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGuess],
-                       input_guess: InputGuess, state: StateDict) -> tuple[nn.Module, str]:
+def rebuild_sequential(
+    groups: Sequence[LayerGroup],
+    guesses: Sequence[LayerGuess],
+    input_guess: InputGuess,
+    state: StateDict,
+) -> tuple[nn.Module, str]:
     """Build the model (or its largest traceable part) on the meta device and load the
     checkpoint's tensor shapes into it strictly.
 
@@ -74,19 +78,32 @@ def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGues
     by_name = {g.name: g for g in guesses}
     plan, after = plan_maps(input_guess)
     order = list(groups)
-    first_owner = next((i for i, g in enumerate(order) if g.tensors
-                        and g.name in by_name and buildable(by_name[g.name].type)), None)
+    first_owner = next(
+        (
+            i
+            for i, g in enumerate(order)
+            if g.tensors and g.name in by_name and buildable(by_name[g.name].type)
+        ),
+        None,
+    )
     if first_owner is None:
-        raise RebuildError("no module with a known type owns tensors: nothing to rebuild",
-                           path=state.path or None)
+        raise RebuildError(
+            "no module with a known type owns tensors: nothing to rebuild", path=state.path or None
+        )
     tokens = token_plan(order, by_name)
     token_groups = {g.name for g in tokens.groups} if tokens else set()
-    skipped_bare = [g.name or "(root)" for g in order[:first_owner]
-                    if g.tensors and g.name not in token_groups]
+    skipped_bare = [
+        g.name or "(root)" for g in order[:first_owner] if g.tensors and g.name not in token_groups
+    ]
     body = [g for g in order[:first_owner] if g.name in token_groups] + order[first_owner:]
-    seq_len = (input_guess.shape[1] if input_guess.status == "fixed" and input_guess.shape
-               and input_guess.kind in ("tokens", "sequence") and len(input_guess.shape) >= 2
-               else None)
+    seq_len = (
+        input_guess.shape[1]
+        if input_guess.status == "fixed"
+        and input_guess.shape
+        and input_guess.kind in ("tokens", "sequence")
+        and len(input_guess.shape) >= 2
+        else None
+    )
     whole = walk_chain(body, by_name, plan, after, "input", seq_len, tokens)
     first_guess = by_name.get(order[first_owner].name)
     shape, dtype = default_input(first_guess, input_guess)
@@ -102,29 +119,36 @@ def rebuild_sequential(groups: Sequence[LayerGroup], guesses: Sequence[LayerGues
         prefix_ok = whole.tensor_layers > 0 and not skipped_bare
         # A prefix reads the model's own input, so it checks the input guess: prefer it
         # unless it is a lone layer and a longer head exists.
-        prefix_first = prefix_ok and (whole.tensor_layers >= 2 or any(
-            st.type == "Tokens" for st in whole.steps))
-        if head is not None and not prefix_first and (
-                not prefix_ok or head.tensor_layers > whole.tensor_layers):
+        prefix_first = prefix_ok and (
+            whole.tensor_layers >= 2 or any(st.type == "Tokens" for st in whole.steps)
+        )
+        if (
+            head is not None
+            and not prefix_first
+            and (not prefix_ok or head.tensor_layers > whole.tensor_layers)
+        ):
             hg = by_name[head_part[0].name]
             din, _ = layer_dims(hg)
             shape, dtype = (1, din or 1), float_dtype(head_part[0])
             part, walk = "head", head
-            note = (f"head only ({head_part[0].name} .. {head_part[-1].name}): "
-                    f"{why} at {where}")
+            note = f"head only ({head_part[0].name} .. {head_part[-1].name}): {why} at {where}"
         elif prefix_ok:
             part, walk = "prefix", whole
             last = whole.steps[-1].path if whole.steps else body[0].name
             note = f"prefix up to {last}: {why} at {where}"
             if tokens is not None and any(st.type == "Tokens" for st in whole.steps):
-                note += (f" (the patch tokens of {tokens.conv} meet the position table "
-                         f"{tokens.pos_key})")
+                note += (
+                    f" (the patch tokens of {tokens.conv} meet the position table {tokens.pos_key})"
+                )
         else:
-            raise RebuildError(f"no chain can be built: {why} at {where}, and no flat head "
-                               "ends the model", path=state.path or None)
+            raise RebuildError(
+                f"no chain can be built: {why} at {where}, and no flat head ends the model",
+                path=state.path or None,
+            )
     module = _build(walk.steps, state)
-    info = RebuildInfo(part, shape, dtype, note,
-                       tuple(s.group.name for s in walk.steps if s.group is not None))
+    info = RebuildInfo(
+        part, shape, dtype, note, tuple(s.group.name for s in walk.steps if s.group is not None)
+    )
     object.__setattr__(module, REBUILD_ATTR, info)
     logger.debug("rebuilt %s: %s", part, note)
     return module, note
@@ -151,18 +175,23 @@ def _build(steps: list[Step], state: StateDict) -> nn.Module:
                 if step.type == "Tokens":
                     module = _tokens_module(root, step.attrs["tokens"])
                 else:
-                    nxt = next((s for s in steps[i + 1:] if s.group is not None and
-                                s.group.tensors), None)
+                    nxt = next(
+                        (s for s in steps[i + 1 :] if s.group is not None and s.group.tensors), None
+                    )
                     module = _make(step, nxt)
                 _insert(root, step.path, module)
     except (TypeError, ValueError, RuntimeError, AttributeError, KeyError) as e:
-        raise RebuildError(f"could not build {step.type} for {step.path or '(root)'}: {e}",
-                           path=state.path or None) from e
+        raise RebuildError(
+            f"could not build {step.type} for {step.path or '(root)'}: {e}", path=state.path or None
+        ) from e
     try:
         root.load_state_dict(sd, strict=True, assign=True)
     except (RuntimeError, ValueError, TypeError) as e:
-        raise RebuildError(f"the checkpoint's tensor shapes do not load into the rebuilt "
-                           f"modules: {str(e).strip()[:600]}", path=state.path or None) from e
+        raise RebuildError(
+            f"the checkpoint's tensor shapes do not load into the rebuilt "
+            f"modules: {str(e).strip()[:600]}",
+            path=state.path or None,
+        ) from e
     root.eval()
     return root
 
@@ -237,8 +266,12 @@ def _meta_tensors(group: LayerGroup, torch: Any) -> dict[str, Any]:
     out = {}
     for t in group.tensors:
         module, leaf = module_and_leaf(t.key)
-        if leaf in ("parametrizations.weight.original1", "weight_v", "weight_orig",
-                    "parametrizations.weight.original"):
+        if leaf in (
+            "parametrizations.weight.original1",
+            "weight_v",
+            "weight_orig",
+            "parametrizations.weight.original",
+        ):
             if leaf == "weight_v" and not any(x.key.endswith("weight_g") for x in group.tensors):
                 continue  # spectral_norm's power-iteration vector
             leaf = "weight"
@@ -261,13 +294,23 @@ def _make(step: Step, nxt: Step | None) -> nn.Module:
         k = tuple(a["kernel_size"])
         transposed = t.startswith("ConvTranspose")
         pad = a.get("padding", 0 if transposed else tuple((x - 1) // 2 for x in k))
-        return cls(a["in_channels"], a["out_channels"], k, stride=a.get("stride", 1),
-                   padding=pad, groups=a.get("groups", 1), bias=a.get("bias", True))
+        return cls(
+            a["in_channels"],
+            a["out_channels"],
+            k,
+            stride=a.get("stride", 1),
+            padding=pad,
+            groups=a.get("groups", 1),
+            bias=a.get("bias", True),
+        )
     if t in ("Linear", "NonDynamicallyQuantizableLinear"):
         return nn.Linear(a["in_features"], a["out_features"], bias=a.get("bias", True))
     if t.startswith(("BatchNorm", "InstanceNorm")):
-        return _nn_class(t)(a["num_features"], affine=a.get("affine", True),
-                              track_running_stats=a.get("track_running_stats", True))
+        return _nn_class(t)(
+            a["num_features"],
+            affine=a.get("affine", True),
+            track_running_stats=a.get("track_running_stats", True),
+        )
     if t == "GroupNorm":
         c = a["num_channels"]
         groups = next(g for g in (32, 16, 8, 4, 2, 1) if c % g == 0)
@@ -275,8 +318,9 @@ def _make(step: Step, nxt: Step | None) -> nn.Module:
     if t == "LayerNorm":
         has_bias = step.group is None or step.group.tensor("bias") is not None
         affine = step.group is None or step.group.tensor("weight") is not None
-        return nn.LayerNorm(a["normalized_shape"], elementwise_affine=affine,
-                            bias=has_bias if affine else True)
+        return nn.LayerNorm(
+            a["normalized_shape"], elementwise_affine=affine, bias=has_bias if affine else True
+        )
     if t == "RMSNorm":
         return nn.RMSNorm(a["normalized_shape"])
     if t == "LayerNorm2d":
@@ -290,13 +334,22 @@ def _make(step: Step, nxt: Step | None) -> nn.Module:
         # table) reads every step; a head taking T x features reads them flattened
         lm = nxt is not None and a.get("vocab") and nxt.attrs.get("out_features") == a["vocab"]
         out_dim = (a.get("proj_size") or a["hidden_size"]) * (2 if a.get("bidirectional") else 1)
-        last = (nxt is not None and nxt.type in FLAT_TYPES and not lm
-                and nxt.attrs.get("in_features", out_dim) == out_dim)
+        last = (
+            nxt is not None
+            and nxt.type in FLAT_TYPES
+            and not lm
+            and nxt.attrs.get("in_features", out_dim) == out_dim
+        )
         cls = _rnn_class(t, "last" if last else "seq")
-        return cls(a["input_size"], a["hidden_size"], num_layers=a.get("num_layers", 1),
-                   bias=a.get("bias", True), batch_first=True,
-                   bidirectional=a.get("bidirectional", False), **(
-                       {"proj_size": a["proj_size"]} if a.get("proj_size") else {}))
+        return cls(
+            a["input_size"],
+            a["hidden_size"],
+            num_layers=a.get("num_layers", 1),
+            bias=a.get("bias", True),
+            batch_first=True,
+            bidirectional=a.get("bidirectional", False),
+            **({"proj_size": a["proj_size"]} if a.get("proj_size") else {}),
+        )
     if t in CELLS:
         return _rnn_class(t, "cell")(a["input_size"], a["hidden_size"], bias=a.get("bias", True))
     return _paramless(t, a)
@@ -338,11 +391,13 @@ def _layer_norm_2d() -> type[nn.Module]:
     from torch import nn
 
     if "LayerNorm2d" not in _CLASSES:
+
         def forward(self: Any, x: Any) -> Any:
             return nn.LayerNorm.forward(self, x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
-        _CLASSES["LayerNorm2d"] = type("LayerNorm2d", (nn.LayerNorm,),
-                                           {"forward": forward, "__module__": __name__})
+        _CLASSES["LayerNorm2d"] = type(
+            "LayerNorm2d", (nn.LayerNorm,), {"forward": forward, "__module__": __name__}
+        )
     cls: type[nn.Module] = _CLASSES["LayerNorm2d"]
     return cls
 
@@ -363,7 +418,6 @@ def _rnn_class(base: str, mode: str) -> type[nn.Module]:
             seq = out[0]
             return seq[:, -1] if mode == "last" else seq
 
-        _CLASSES[key] = type(base, (parent,), {"forward": forward,
-                                                   "__module__": __name__})
+        _CLASSES[key] = type(base, (parent,), {"forward": forward, "__module__": __name__})
     cls: type[nn.Module] = _CLASSES[key]
     return cls

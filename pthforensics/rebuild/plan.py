@@ -22,17 +22,55 @@ from pthforensics.core.records import InputGuess, LayerGroup, LayerGuess
 from pthforensics.infer.base import layer_dims
 from pthforensics.structure.layers import module_and_leaf
 
-__all__ = ["ACTIVATIONS", "CELLS", "FLAT_TYPES", "RNN", "Step", "Tokens", "Walk", "buildable",
-           "conv_dims", "default_input", "float_dtype", "head_groups", "plan_maps",
-           "token_plan", "walk_chain"]
+__all__ = [
+    "ACTIVATIONS",
+    "CELLS",
+    "FLAT_TYPES",
+    "RNN",
+    "Step",
+    "Tokens",
+    "Walk",
+    "buildable",
+    "conv_dims",
+    "default_input",
+    "float_dtype",
+    "head_groups",
+    "plan_maps",
+    "token_plan",
+    "walk_chain",
+]
 
-FLAT_TYPES = ("Linear", "NonDynamicallyQuantizableLinear", "LayerNorm", "RMSNorm",
-               "BatchNorm1d", "PReLU")
+FLAT_TYPES = (
+    "Linear",
+    "NonDynamicallyQuantizableLinear",
+    "LayerNorm",
+    "RMSNorm",
+    "BatchNorm1d",
+    "PReLU",
+)
 RNN = ("RNN", "LSTM", "GRU")
 CELLS = ("RNNCell", "LSTMCell", "GRUCell")
-ACTIVATIONS = ("ReLU", "ReLU6", "GELU", "SiLU", "Sigmoid", "Tanh", "LeakyReLU", "ELU",
-                "Hardswish", "Hardsigmoid", "Mish", "Softplus", "Identity", "Dropout",
-                "Dropout2d", "Dropout1d", "Dropout3d", "AlphaDropout", "DropPath")
+ACTIVATIONS = (
+    "ReLU",
+    "ReLU6",
+    "GELU",
+    "SiLU",
+    "Sigmoid",
+    "Tanh",
+    "LeakyReLU",
+    "ELU",
+    "Hardswish",
+    "Hardsigmoid",
+    "Mish",
+    "Softplus",
+    "Identity",
+    "Dropout",
+    "Dropout2d",
+    "Dropout1d",
+    "Dropout3d",
+    "AlphaDropout",
+    "DropPath",
+)
 
 
 @dataclass
@@ -48,14 +86,14 @@ class Step:
 @dataclass
 class Walk:
     steps: list[Step] = field(default_factory=list)
-    layout: str = "input"          # input | spatial | flat | seq
+    layout: str = "input"  # input | spatial | flat | seq
     dims: int = 0
     cur: int | None = None
-    pooled: bool = False            # an adaptive pool already reduced the map
-    pooled_to_one: bool = False     # ... to a single position
+    pooled: bool = False  # an adaptive pool already reduced the map
+    pooled_to_one: bool = False  # ... to a single position
     tensor_layers: int = 0
-    seq_len: int | None = None      # fixed sequence length (flattened into a Linear)
-    vocab: int | None = None        # token table size of a leading Embedding
+    seq_len: int | None = None  # fixed sequence length (flattened into a Linear)
+    vocab: int | None = None  # token table size of a leading Embedding
     break_at: str | None = None
     reason: str = ""
 
@@ -77,28 +115,55 @@ class Tokens:
 
 def token_plan(order: Sequence[LayerGroup], guesses: dict[str, LayerGuess]) -> Tokens | None:
     """Class tokens and a position table on custom modules, fed by a patch convolution."""
-    groups = tuple(g for g in order if g.tensors and g.name in guesses
-                   and {"num_positions", "prefix_tokens"} & set(guesses[g.name].attrs))
-    pos = next((t for g in groups for t in g.tensors if len(t.shape) >= 2
-                and "pos" in module_and_leaf(t.key)[1].lower()), None)
+    groups = tuple(
+        g
+        for g in order
+        if g.tensors
+        and g.name in guesses
+        and {"num_positions", "prefix_tokens"} & set(guesses[g.name].attrs)
+    )
+    pos = next(
+        (
+            t
+            for g in groups
+            for t in g.tensors
+            if len(t.shape) >= 2 and "pos" in module_and_leaf(t.key)[1].lower()
+        ),
+        None,
+    )
     if pos is None:
         return None
-    cls_keys = tuple(t.key for g in groups for t in g.tensors
-                     if re.search(r"cls|class|dist_token|reg_token|register",
-                                  module_and_leaf(t.key)[1].lower()))
-    conv = next((g for g in order if g.name in guesses and conv_dims(guesses[g.name].type)
-                 and guesses[g.name].type.startswith("Conv")
-                 and guesses[g.name].attrs.get("out_channels") == pos.shape[-1]), None)
+    cls_keys = tuple(
+        t.key
+        for g in groups
+        for t in g.tensors
+        if re.search(r"cls|class|dist_token|reg_token|register", module_and_leaf(t.key)[1].lower())
+    )
+    conv = next(
+        (
+            g
+            for g in order
+            if g.name in guesses
+            and conv_dims(guesses[g.name].type)
+            and guesses[g.name].type.startswith("Conv")
+            and guesses[g.name].attrs.get("out_channels") == pos.shape[-1]
+        ),
+        None,
+    )
     if conv is None:
         return None
     return Tokens(conv.name, groups, cls_keys, pos.key, pos.shape[-1])
 
 
-def walk_chain(groups: Sequence[LayerGroup], guesses: dict[str, LayerGuess],
-          plan: dict[str, tuple[str, dict[str, Any]]],
-          after: dict[str, list[tuple[str, dict[str, Any]]]],
-          start_layout: str, seq_len: int | None = None,
-          tokens: Tokens | None = None) -> Walk:
+def walk_chain(
+    groups: Sequence[LayerGroup],
+    guesses: dict[str, LayerGuess],
+    plan: dict[str, tuple[str, dict[str, Any]]],
+    after: dict[str, list[tuple[str, dict[str, Any]]]],
+    start_layout: str,
+    seq_len: int | None = None,
+    tokens: Tokens | None = None,
+) -> Walk:
     w = Walk(layout=start_layout, seq_len=seq_len)
     token_groups = {g.name for g in tokens.groups} if tokens else set()
     for group in groups:
@@ -148,8 +213,9 @@ def _add_op(w: Walk, path: str, type_: str, attrs: dict[str, Any]) -> None:
     w.steps.append(Step(path, type_, attrs))
 
 
-def _add_paramless(w: Walk, group: LayerGroup, guess: LayerGuess | None,
-                   planned: tuple[str, dict[str, Any]] | None) -> None:
+def _add_paramless(
+    w: Walk, group: LayerGroup, guess: LayerGuess | None, planned: tuple[str, dict[str, Any]] | None
+) -> None:
     if planned is not None:
         type_, attrs = planned
     elif guess is not None:
@@ -178,8 +244,9 @@ def _transition_to_flat(w: Walk, name: str, din: int) -> str:
     parent, _, last = name.rpartition(".")
     prefix = parent + "." if parent else ""
     if din == w.cur and not w.pooled:
-        w.steps.append(Step(f"{prefix}{last}<pool", f"AdaptiveAvgPool{w.dims}d",
-                             {"output_size": 1}))
+        w.steps.append(
+            Step(f"{prefix}{last}<pool", f"AdaptiveAvgPool{w.dims}d", {"output_size": 1})
+        )
     elif din != w.cur and din % w.cur:
         return f"takes {din} features; {w.cur} channels do not flatten into it"
     w.steps.append(Step(f"{prefix}{last}<flatten", "Flatten"))
@@ -187,8 +254,9 @@ def _transition_to_flat(w: Walk, name: str, din: int) -> str:
     return ""
 
 
-def _add_layer(w: Walk, group: LayerGroup, guess: LayerGuess,
-               planned: tuple[str, dict[str, Any]] | None) -> str:
+def _add_layer(
+    w: Walk, group: LayerGroup, guess: LayerGuess, planned: tuple[str, dict[str, Any]] | None
+) -> str:
     t = guess.type
     a = dict(guess.attrs)
     din, dout = layer_dims(guess)
@@ -206,8 +274,7 @@ def _add_layer(w: Walk, group: LayerGroup, guess: LayerGuess,
         if w.cur is not None and din != w.cur:
             return f"normalises {din} features but the chain carries {w.cur}"
         nd = conv_dims(t) or 0
-        if w.layout == "spatial" and t.startswith(("BatchNorm", "InstanceNorm")) \
-                and nd != w.dims:
+        if w.layout == "spatial" and t.startswith(("BatchNorm", "InstanceNorm")) and nd != w.dims:
             step.type = t[:-2] + f"{w.dims}d"
         if w.layout == "input":
             w.layout = "flat"
@@ -287,8 +354,9 @@ def head_groups(groups: Sequence[LayerGroup], guesses: dict[str, LayerGuess]) ->
     return list(reversed(picked))
 
 
-def plan_maps(input_guess: InputGuess) -> tuple[dict[str, tuple[str, dict[str, Any]]],
-                                                  dict[str, list[tuple[str, dict[str, Any]]]]]:
+def plan_maps(
+    input_guess: InputGuess,
+) -> tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, list[tuple[str, dict[str, Any]]]]]:
     plan: dict[str, tuple[str, dict[str, Any]]] = {}
     after: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, type_, attrs in input_guess.plan:
@@ -299,8 +367,9 @@ def plan_maps(input_guess: InputGuess) -> tuple[dict[str, tuple[str, dict[str, A
     return plan, after
 
 
-def default_input(guess: LayerGuess | None, input_guess: InputGuess) -> tuple[
-        tuple[int, ...] | None, str]:
+def default_input(
+    guess: LayerGuess | None, input_guess: InputGuess
+) -> tuple[tuple[int, ...] | None, str]:
     if input_guess.shape is not None:
         return input_guess.shape, input_guess.dtype
     if guess is None:
@@ -320,12 +389,25 @@ def default_input(guess: LayerGuess | None, input_guess: InputGuess) -> tuple[
 def buildable(type_: str) -> bool:
     """Whether a guessed type is a torch.nn layer the rebuild can make."""
     return bool(conv_dims(type_) and type_.startswith(("Conv", "ConvTranspose"))) or (
-        type_ in ("Linear", "NonDynamicallyQuantizableLinear", "LayerNorm", "RMSNorm",
-                  "LayerNorm2d", "PReLU", "Embedding", "EmbeddingBag", "GroupNorm",
-                  *RNN, *CELLS)
-        or type_.startswith(("BatchNorm", "InstanceNorm")))
+        type_
+        in (
+            "Linear",
+            "NonDynamicallyQuantizableLinear",
+            "LayerNorm",
+            "RMSNorm",
+            "LayerNorm2d",
+            "PReLU",
+            "Embedding",
+            "EmbeddingBag",
+            "GroupNorm",
+            *RNN,
+            *CELLS,
+        )
+        or type_.startswith(("BatchNorm", "InstanceNorm"))
+    )
 
 
 def float_dtype(group: LayerGroup) -> str:
-    return next((t.dtype for t in group.tensors if t.dtype.startswith(("float", "bfloat"))),
-                "float32")
+    return next(
+        (t.dtype for t in group.tensors if t.dtype.startswith(("float", "bfloat"))), "float32"
+    )

@@ -75,11 +75,16 @@ def _sweep(guess: InputGuess, base: tuple[int, ...]) -> list[tuple[int, ...]]:
         shape = _resize(base, guess, size)
         if shape is not None and shape != base and shape not in out:
             out.append(shape)
-    return out[:_MAX_CANDIDATES - 1]
+    return out[: _MAX_CANDIDATES - 1]
 
 
-def trace_model(module: nn.Module, input_guess: InputGuess, *,
-                input_shape: tuple[int, ...] | None = None, device: str = "meta") -> TraceResult:
+def trace_model(
+    module: nn.Module,
+    input_guess: InputGuess,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    device: str = "meta",
+) -> TraceResult:
     """Run ``module`` on dummy inputs and record per-layer shapes.
 
     ``input_shape`` replaces the guessed candidates with the user's shape.  Raises
@@ -101,8 +106,9 @@ def trace_model(module: nn.Module, input_guess: InputGuess, *,
         if info.part == "head" and base is not None and base != candidates[0]:
             candidates.append(base)  # the given shape feeds the model, not its head
     elif base is None:
-        return TraceResult("skipped", detail="no input shape is known; pass one to try "
-                           "(--input-shape)")
+        return TraceResult(
+            "skipped", detail="no input shape is known; pass one to try (--input-shape)"
+        )
     else:
         candidates = [base] + (_sweep(input_guess, base) if info.part == "whole" else [])
     try:
@@ -121,8 +127,7 @@ def trace_model(module: nn.Module, input_guess: InputGuess, *,
 
     for name, mod in module.named_modules():
         if not any(True for _ in mod.children()):
-            handles.append(mod.register_forward_hook(
-                lambda m, a, o, _n=name: hook(_n, m, a, o)))
+            handles.append(mod.register_forward_hook(lambda m, a, o, _n=name: hook(_n, m, a, o)))
     tried: list[tuple[tuple[int, ...], str]] = []
     layers: tuple[TraceLayer, ...] = ()
     output: tuple[int, ...] | None = None
@@ -131,8 +136,11 @@ def trace_model(module: nn.Module, input_guess: InputGuess, *,
         for shape in candidates[:_MAX_CANDIDATES]:
             records.clear()
             try:
-                x = (torch.zeros(shape, dtype=torch.int64, device=dev) if dtype_name == "int64"
-                     else torch.zeros(shape, dtype=dtype, device=dev))
+                x = (
+                    torch.zeros(shape, dtype=torch.int64, device=dev)
+                    if dtype_name == "int64"
+                    else torch.zeros(shape, dtype=dtype, device=dev)
+                )
                 with torch.no_grad():
                     out = module(x)
             except Exception as e:  # noqa: BLE001 - any failure of a candidate is data
@@ -144,35 +152,50 @@ def trace_model(module: nn.Module, input_guess: InputGuess, *,
     finally:
         for h in handles:
             h.remove()
-    return _result(info, input_guess, candidates[0], input_shape is not None, tried, used,
-                   layers, output)
+    return _result(
+        info, input_guess, candidates[0], input_shape is not None, tried, used, layers, output
+    )
 
 
-def _result(info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user: bool,
-            tried: list[tuple[tuple[int, ...], str]], used: tuple[int, ...] | None,
-            layers: tuple[TraceLayer, ...], output: tuple[int, ...] | None) -> TraceResult:
+def _result(
+    info: RebuildInfo,
+    guess: InputGuess,
+    primary: tuple[int, ...],
+    user: bool,
+    tried: list[tuple[tuple[int, ...], str]],
+    used: tuple[int, ...] | None,
+    layers: tuple[TraceLayer, ...],
+    output: tuple[int, ...] | None,
+) -> TraceResult:
     primary_ok = bool(tried) and tried[0][1] == "ok"
     if user and info.part == "head" and not primary_ok:
         runs = [s for s, msg in tried if msg == "ok"]
         return TraceResult(
-            "partial" if runs else "refuted", output, layers, used,
+            "partial" if runs else "refuted",
+            output,
+            layers,
+            used,
             f"only the head was rebuilt: the given shape {list(primary)} (the model's input) "
             "cannot be checked" + (f"; the head runs on {list(runs[0])}" if runs else ""),
-            tuple(tried))
+            tuple(tried),
+        )
     linears = sum(1 for lay in layers if lay.type in ("Linear",))
     if primary_ok:
         status = "confirmed" if info.part == "whole" else "partial"
         who = "the given shape" if user else "the guessed shape"
-        detail = (f"{who} {list(primary)} runs through the whole rebuilt model"
-                  + (f"; {linears} Linear layer(s) received their stored in_features"
-                     if linears else "")
-                  if info.part == "whole" else
-                  f"{list(primary)} runs through the rebuilt {info.part}")
+        detail = (
+            f"{who} {list(primary)} runs through the whole rebuilt model"
+            + (f"; {linears} Linear layer(s) received their stored in_features" if linears else "")
+            if info.part == "whole"
+            else f"{list(primary)} runs through the rebuilt {info.part}"
+        )
         failed = [s for s, msg in tried[1:] if msg != "ok"]
         if failed and not user:
-            detail += (f"; {list(failed[-1])} (just outside the valid sizes) fails as expected"
-                       if guess.status == "fixed" and failed[-1] == tried[-1][0] else
-                       f"; {list(failed[0])} fails")
+            detail += (
+                f"; {list(failed[-1])} (just outside the valid sizes) fails as expected"
+                if guess.status == "fixed" and failed[-1] == tried[-1][0]
+                else f"; {list(failed[0])} fails"
+            )
     else:
         status = "refuted"
         works = [s for s, msg in tried if msg == "ok"]

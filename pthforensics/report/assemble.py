@@ -24,8 +24,15 @@ from pthforensics.core.records import (
     Verdict,
 )
 
-__all__ = ["EXIT_CLEAN", "EXIT_ERROR", "EXIT_FINDINGS", "BatchReport", "error_report",
-           "model_entries", "verdict_of"]
+__all__ = [
+    "EXIT_CLEAN",
+    "EXIT_ERROR",
+    "EXIT_FINDINGS",
+    "BatchReport",
+    "error_report",
+    "model_entries",
+    "verdict_of",
+]
 
 EXIT_CLEAN: Final = 0
 """No finding at or above ``--fail-on`` and no error."""
@@ -41,12 +48,21 @@ def verdict_of(findings: tuple[Finding, ...]) -> Verdict:
     return Verdict.from_severity(worst)
 
 
-def error_report(path: str, exc: BaseException, *, stage: str | None = None,
-                 seconds: float | None = None, size: int | None = None) -> FileReport:
+def error_report(
+    path: str,
+    exc: BaseException,
+    *,
+    stage: str | None = None,
+    seconds: float | None = None,
+    size: int | None = None,
+) -> FileReport:
     """A report for a file that could not be analysed."""
     if isinstance(exc, PthForensicsError):
-        info = ErrorInfo(stage or exc.stage, type(exc).__name__, exc.message if not exc.member
-                         else f"{exc.member}: {exc.message}")
+        info = ErrorInfo(
+            stage or exc.stage,
+            type(exc).__name__,
+            exc.message if not exc.member else f"{exc.member}: {exc.message}",
+        )
     else:
         info = ErrorInfo(stage or "internal", type(exc).__name__, str(exc) or type(exc).__name__)
     return FileReport(path=path, status=Status.ERROR, error=info, seconds=seconds, size=size)
@@ -86,8 +102,9 @@ class BatchReport:
         }
 
 
-def model_entries(groups: Sequence[ModelGroup], reports: Sequence[FileReport]
-                  ) -> list[dict[str, object]]:
+def model_entries(
+    groups: Sequence[ModelGroup], reports: Sequence[FileReport]
+) -> list[dict[str, object]]:
     """One entry per sharded model: its shards' verdicts, missing shards, tensor counts."""
     if not groups:
         return []
@@ -109,13 +126,23 @@ def model_entries(groups: Sequence[ModelGroup], reports: Sequence[FileReport]
         known = [v for v in verdicts if v is not None]
         worst = max(known, key=list(Verdict).index) if known else None
         tensors = sum(r.tensors.count for r in shard_reports if r is not None and r.tensors)
-        error = g.error or (f"{len(g.missing)} shard(s) named by the index are missing"
-                            if g.missing else None)
-        out.append({"model": g.name, "index": g.index,
-                    "status": "error" if error or None in verdicts else "ok",
-                    "verdict": worst.value if worst else None,
-                    "shards": [{"path": p, "verdict": v.value if v else None}
-                               for p, v in zip(g.shards, verdicts, strict=True)],
-                    "missing_shards": list(g.missing), "index_tensors": g.tensors,
-                    "shard_tensors": tensors, "error": error})
+        error = g.error or (
+            f"{len(g.missing)} shard(s) named by the index are missing" if g.missing else None
+        )
+        out.append(
+            {
+                "model": g.name,
+                "index": g.index,
+                "status": "error" if error or None in verdicts else "ok",
+                "verdict": worst.value if worst else None,
+                "shards": [
+                    {"path": p, "verdict": v.value if v else None}
+                    for p, v in zip(g.shards, verdicts, strict=True)
+                ],
+                "missing_shards": list(g.missing),
+                "index_tensors": g.tensors,
+                "shard_tensors": tensors,
+                "error": error,
+            }
+        )
     return out

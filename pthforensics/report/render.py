@@ -17,8 +17,17 @@ from pthforensics.core.records import (
 
 from .assemble import BatchReport
 
-__all__ = ["SCHEMA_VERSION", "batch_json", "batch_summary", "csv_text", "inspect_text",
-           "report_dict", "report_from_dict", "report_jsonl_line", "scan_table"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "batch_json",
+    "batch_summary",
+    "csv_text",
+    "inspect_text",
+    "report_dict",
+    "report_from_dict",
+    "report_jsonl_line",
+    "scan_table",
+]
 
 SCHEMA_VERSION = 1
 
@@ -26,8 +35,12 @@ SCHEMA_VERSION = 1
 def _summary_dict(t: TensorSummary | None) -> dict[str, Any] | None:
     if t is None:
         return None
-    return {"count": t.count, "parameters": t.parameters, "bytes": t.bytes,
-            "dtypes": dict(t.dtypes)}
+    return {
+        "count": t.count,
+        "parameters": t.parameters,
+        "bytes": t.bytes,
+        "dtypes": dict(t.dtypes),
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -41,28 +54,45 @@ def _jsonable(value: Any) -> Any:
 
 
 def _layer_dict(g: LayerGuess) -> dict[str, Any]:
-    return {"name": g.name, "type": g.type, "attributes": _jsonable(dict(g.attributes)),
-            "confidence": round(g.confidence, 3), "evidence": list(g.evidence),
-            "parameters": g.parameters, "tensors": list(g.tensor_keys)}
+    return {
+        "name": g.name,
+        "type": g.type,
+        "attributes": _jsonable(dict(g.attributes)),
+        "confidence": round(g.confidence, 3),
+        "evidence": list(g.evidence),
+        "parameters": g.parameters,
+        "tensors": list(g.tensor_keys),
+    }
 
 
 def _input_dict(i: InputGuess) -> dict[str, Any]:
-    return {"status": i.status, "kind": i.kind,
-            "shape": list(i.shape) if i.shape is not None else None,
-            "valid_sizes": _jsonable(i.valid_sizes) if i.valid_sizes is not None else None,
-            "dtype": i.dtype, "evidence": list(i.evidence)}
+    return {
+        "status": i.status,
+        "kind": i.kind,
+        "shape": list(i.shape) if i.shape is not None else None,
+        "valid_sizes": _jsonable(i.valid_sizes) if i.valid_sizes is not None else None,
+        "dtype": i.dtype,
+        "evidence": list(i.evidence),
+    }
 
 
 def _trace_dict(t: TraceResult) -> dict[str, Any]:
-    return {"status": t.status,
-            "output_shape": list(t.output_shape) if t.output_shape is not None else None,
-            "input_shape": list(t.input_shape) if t.input_shape is not None else None,
-            "detail": t.detail,
-            "tried": [{"shape": list(s), "result": r} for s, r in t.tried],
-            "layers": [{"name": l.name, "type": l.type,
-                        "input_shape": list(l.input_shape) if l.input_shape else None,
-                        "output_shape": list(l.output_shape) if l.output_shape else None}
-                       for l in t.layers]}
+    return {
+        "status": t.status,
+        "output_shape": list(t.output_shape) if t.output_shape is not None else None,
+        "input_shape": list(t.input_shape) if t.input_shape is not None else None,
+        "detail": t.detail,
+        "tried": [{"shape": list(s), "result": r} for s, r in t.tried],
+        "layers": [
+            {
+                "name": l.name,
+                "type": l.type,
+                "input_shape": list(l.input_shape) if l.input_shape else None,
+                "output_shape": list(l.output_shape) if l.output_shape else None,
+            }
+            for l in t.layers
+        ],
+    }
 
 
 def report_dict(r: FileReport) -> dict[str, Any]:
@@ -73,11 +103,21 @@ def report_dict(r: FileReport) -> dict[str, Any]:
         "status": r.status.value,
         "format": r.format,
         "verdict": r.verdict.value if r.verdict else None,
-        "findings": [{"rule_id": f.rule_id, "severity": f.severity.label,
-                      "location": str(f.location), "detail": f.detail} for f in r.findings],
+        "findings": [
+            {
+                "rule_id": f.rule_id,
+                "severity": f.severity.label,
+                "location": str(f.location),
+                "detail": f.detail,
+            }
+            for f in r.findings
+        ],
         "tensors": _summary_dict(r.tensors),
-        "error": ({"stage": r.error.stage, "type": r.error.type, "message": r.error.message}
-                  if r.error else None),
+        "error": (
+            {"stage": r.error.stage, "type": r.error.type, "message": r.error.message}
+            if r.error
+            else None
+        ),
         "wrappers": list(r.wrappers),
         "size": r.size,
         "mtime": r.mtime,
@@ -107,9 +147,14 @@ def batch_json(batch: BatchReport, models: list[dict[str, Any]] | None = None) -
     if models:
         summary["models"] = models
     # Compact: json's C encoder only runs without indent (a zoo's document is large).
-    return json.dumps({"schema_version": SCHEMA_VERSION,
-                       "reports": [report_dict(r) for r in batch.reports],
-                       "summary": summary}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "reports": [report_dict(r) for r in batch.reports],
+            "summary": summary,
+        },
+        separators=(",", ":"),
+    )
 
 
 def _human_count(n: int) -> str:
@@ -128,15 +173,24 @@ def scan_table(reports: Iterable[FileReport], min_severity: Severity = Severity.
     details = []
     for r in reports:
         worst = max((f.severity for f in r.findings), default=None)
-        rows.append([r.path, r.format or "-", (r.verdict.value if r.verdict else "ERROR"),
-                     len([f for f in r.findings if worst and f.severity == worst]) if worst else 0,
-                     r.tensors.count if r.tensors else "-",
-                     _human_count(r.tensors.parameters) if r.tensors else "-"])
+        rows.append(
+            [
+                r.path,
+                r.format or "-",
+                (r.verdict.value if r.verdict else "ERROR"),
+                len([f for f in r.findings if worst and f.severity == worst]) if worst else 0,
+                r.tensors.count if r.tensors else "-",
+                _human_count(r.tensors.parameters) if r.tensors else "-",
+            ]
+        )
         if r.error:
             details.append(f"{r.path}: error in {r.error.stage}: {r.error.message}")
         details.extend(f"{r.path}: {f}" for f in r.findings if f.severity >= min_severity)
-    table = tabulate(rows, headers=["file", "format", "verdict", "worst findings", "tensors",
-                                    "params"], tablefmt="simple")
+    table = tabulate(
+        rows,
+        headers=["file", "format", "verdict", "worst findings", "tensors", "params"],
+        tablefmt="simple",
+    )
     return str(table) + ("\n\n" + "\n".join(details) if details else "")
 
 
@@ -147,11 +201,24 @@ def inspect_text(r: FileReport) -> str:
     parts = [scan_table([r])]
     if r.layers:
         trace_out = {l.name: l.output_shape for l in (r.trace.layers if r.trace else ())}
-        rows = [[g.name, g.type, _attr_text(g), _human_count(g.parameters),
-                 "x".join(map(str, trace_out.get(g.name) or ())),
-                 f"{g.confidence:.2f}"] for g in r.layers]
-        parts.append(tabulate(rows, headers=["layer", "type", "attributes", "params",
-                                             "output", "conf"], tablefmt="simple"))
+        rows = [
+            [
+                g.name,
+                g.type,
+                _attr_text(g),
+                _human_count(g.parameters),
+                "x".join(map(str, trace_out.get(g.name) or ())),
+                f"{g.confidence:.2f}",
+            ]
+            for g in r.layers
+        ]
+        parts.append(
+            tabulate(
+                rows,
+                headers=["layer", "type", "attributes", "params", "output", "conf"],
+                tablefmt="simple",
+            )
+        )
     if r.input:
         i = r.input
         text = f"input: {i.status} {i.kind} dtype={i.dtype}"
@@ -184,56 +251,108 @@ def csv_text(reports: Iterable[FileReport]) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["path", "status", "format", "verdict", "findings", "worst_rule",
-                     "tensors", "parameters", "bytes", "seconds", "error"])
+    writer.writerow(
+        [
+            "path",
+            "status",
+            "format",
+            "verdict",
+            "findings",
+            "worst_rule",
+            "tensors",
+            "parameters",
+            "bytes",
+            "seconds",
+            "error",
+        ]
+    )
     for r in reports:
         worst = r.findings[0] if r.findings else None
-        writer.writerow([r.path, r.status.value, r.format or "", r.verdict.value if r.verdict
-                         else "", len(r.findings), worst.rule_id if worst else "",
-                         r.tensors.count if r.tensors else "",
-                         r.tensors.parameters if r.tensors else "",
-                         r.tensors.bytes if r.tensors else "",
-                         f"{r.seconds:.4f}" if r.seconds is not None else "",
-                         r.error.message if r.error else ""])
+        writer.writerow(
+            [
+                r.path,
+                r.status.value,
+                r.format or "",
+                r.verdict.value if r.verdict else "",
+                len(r.findings),
+                worst.rule_id if worst else "",
+                r.tensors.count if r.tensors else "",
+                r.tensors.parameters if r.tensors else "",
+                r.tensors.bytes if r.tensors else "",
+                f"{r.seconds:.4f}" if r.seconds is not None else "",
+                r.error.message if r.error else "",
+            ]
+        )
     return out.getvalue()
 
 
-def batch_summary(batch: BatchReport, models: list[dict[str, Any]], seconds: float,
-                  *, slowest: int = 5, listed: int = 50) -> str:
+def batch_summary(
+    batch: BatchReport,
+    models: list[dict[str, Any]],
+    seconds: float,
+    *,
+    slowest: int = 5,
+    listed: int = 50,
+) -> str:
     """The closing human summary of a batch: counts, files with findings, slowest files."""
     from tabulate import tabulate  # noqa: PLC0415
 
     summary = batch.summary()
     reports = batch.reports
     rate = len(reports) / seconds if seconds > 0 else 0.0
-    parts = [f"{len(reports)} file(s) in {seconds:.1f} s ({rate:.1f} files/s); exit code "
-             f"{summary['exit_code']}"]
+    parts = [
+        f"{len(reports)} file(s) in {seconds:.1f} s ({rate:.1f} files/s); exit code "
+        f"{summary['exit_code']}"
+    ]
     counts = [[k, v] for k, v in summary["verdicts"].items()]  # type: ignore[attr-defined]
     formats = [[k, v] for k, v in summary["formats"].items()]  # type: ignore[attr-defined]
-    parts.append(tabulate(counts, headers=["verdict", "files"]) + "\n\n" +
-                 tabulate(formats, headers=["format", "files"]))
+    parts.append(
+        tabulate(counts, headers=["verdict", "files"])
+        + "\n\n"
+        + tabulate(formats, headers=["format", "files"])
+    )
     flagged = [r for r in reports if r.findings and r.findings[0].severity >= batch.fail_on]
     if flagged:
-        rows = [[r.path, r.verdict.value if r.verdict else "", r.findings[0].rule_id,
-                 str(r.findings[0].location)[:60]] for r in flagged[:listed]]
+        rows = [
+            [
+                r.path,
+                r.verdict.value if r.verdict else "",
+                r.findings[0].rule_id,
+                str(r.findings[0].location)[:60],
+            ]
+            for r in flagged[:listed]
+        ]
         more = f"\n(+{len(flagged) - listed} more)" if len(flagged) > listed else ""
-        parts.append(tabulate(rows, headers=["file with findings", "verdict", "worst rule",
-                                             "where"]) + more)
+        parts.append(
+            tabulate(rows, headers=["file with findings", "verdict", "worst rule", "where"]) + more
+        )
     errors = [r for r in reports if r.error]
     if errors:
-        rows = [[r.path, r.error.stage, r.error.message[:90]] for r in errors[:listed]
-                if r.error]
+        rows = [[r.path, r.error.stage, r.error.message[:90]] for r in errors[:listed] if r.error]
         parts.append(tabulate(rows, headers=["file with errors", "stage", "message"]))
     if models:
-        rows = [[str(m["model"]), str(m["verdict"] or "-"), str(len(m["shards"])),
-                 str(m["shard_tensors"]), str(m["error"] or "")] for m in models]
-        parts.append(tabulate(rows, headers=["sharded model", "verdict", "shards", "tensors",
-                                             "problem"]))
-    timed = sorted((r for r in reports if r.seconds is not None),
-                   key=lambda r: -(r.seconds or 0.0))[:slowest]
+        rows = [
+            [
+                str(m["model"]),
+                str(m["verdict"] or "-"),
+                str(len(m["shards"])),
+                str(m["shard_tensors"]),
+                str(m["error"] or ""),
+            ]
+            for m in models
+        ]
+        parts.append(
+            tabulate(rows, headers=["sharded model", "verdict", "shards", "tensors", "problem"])
+        )
+    timed = sorted(
+        (r for r in reports if r.seconds is not None), key=lambda r: -(r.seconds or 0.0)
+    )[:slowest]
     if timed:
-        parts.append(tabulate([[r.path, f"{r.seconds:.3f}"] for r in timed],
-                              headers=["slowest files", "seconds"]))
+        parts.append(
+            tabulate(
+                [[r.path, f"{r.seconds:.3f}"] for r in timed], headers=["slowest files", "seconds"]
+            )
+        )
     return "\n\n".join(parts)
 
 
@@ -243,17 +362,49 @@ def report_from_dict(d: dict[str, Any]) -> FileReport:
 
     tensors = d.get("tensors")
     error = d.get("error")
-    findings = tuple(Finding(f["rule_id"], Severity[f["severity"].upper()],
-                             Location(member=f.get("location")), f.get("detail", ""))
-                     for f in d.get("findings") or ())
-    known = {"schema_version", "path", "status", "format", "verdict", "findings", "tensors",
-             "error", "wrappers", "size", "mtime", "seconds", "metadata"}
+    findings = tuple(
+        Finding(
+            f["rule_id"],
+            Severity[f["severity"].upper()],
+            Location(member=f.get("location")),
+            f.get("detail", ""),
+        )
+        for f in d.get("findings") or ()
+    )
+    known = {
+        "schema_version",
+        "path",
+        "status",
+        "format",
+        "verdict",
+        "findings",
+        "tensors",
+        "error",
+        "wrappers",
+        "size",
+        "mtime",
+        "seconds",
+        "metadata",
+    }
     return FileReport(
-        path=d["path"], status=Status(d["status"]), format=d.get("format"),
-        verdict=Verdict(d["verdict"]) if d.get("verdict") else None, findings=findings,
-        tensors=TensorSummary(tensors["count"], tensors["parameters"], tensors["bytes"],
-                              tuple(tensors.get("dtypes", {}).items())) if tensors else None,
+        path=d["path"],
+        status=Status(d["status"]),
+        format=d.get("format"),
+        verdict=Verdict(d["verdict"]) if d.get("verdict") else None,
+        findings=findings,
+        tensors=TensorSummary(
+            tensors["count"],
+            tensors["parameters"],
+            tensors["bytes"],
+            tuple(tensors.get("dtypes", {}).items()),
+        )
+        if tensors
+        else None,
         error=ErrorInfo(error["stage"], error["type"], error["message"]) if error else None,
-        wrappers=tuple(d.get("wrappers") or ()), size=d.get("size"), mtime=d.get("mtime"),
-        seconds=d.get("seconds"), metadata=tuple((d.get("metadata") or {}).items()),
-        extra=tuple((k, v) for k, v in d.items() if k not in known))
+        wrappers=tuple(d.get("wrappers") or ()),
+        size=d.get("size"),
+        mtime=d.get("mtime"),
+        seconds=d.get("seconds"),
+        metadata=tuple((d.get("metadata") or {}).items()),
+        extra=tuple((k, v) for k, v in d.items() if k not in known),
+    )

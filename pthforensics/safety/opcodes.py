@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import pickletools
 
-__all__ = ["PICKLE_TEXT_START", "looks_like_nested", "looks_like_pickle", "maybe_pickle",
-           "simple_values"]
+__all__ = [
+    "PICKLE_TEXT_START",
+    "looks_like_nested",
+    "looks_like_pickle",
+    "maybe_pickle",
+    "simple_values",
+]
 
 #: First characters of text that can be a latin-1 encoded pickle (protocol 2 pickles bytes
 #: as ``_codecs.encode(text, "latin1")``).
@@ -30,7 +35,6 @@ def maybe_pickle(raw: bytes | bytearray) -> bool:
     if raw[0] == 0x80:
         return 2 <= raw[1] <= 5
     return b"\n" in raw[:512]
-
 
 
 def looks_like_nested(data: bytes) -> bool:
@@ -79,8 +83,17 @@ def _dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-_STRING_OPS = frozenset({"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
-                         "SHORT_BINUNICODE", "BINUNICODE8"})
+_STRING_OPS = frozenset(
+    {
+        "STRING",
+        "BINSTRING",
+        "SHORT_BINSTRING",
+        "UNICODE",
+        "BINUNICODE",
+        "SHORT_BINUNICODE",
+        "BINUNICODE8",
+    }
+)
 _INT_OPS = frozenset({"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4"})
 
 
@@ -90,8 +103,9 @@ class GlobalConst(str):
     __slots__ = ()
 
 
-def simple_values(data: bytes, max_ops: int = 50_000_000
-                  ) -> tuple[object, list[tuple[object, ...]], int | None]:
+def simple_values(
+    data: bytes, max_ops: int = 50_000_000
+) -> tuple[object, list[tuple[object, ...]], int | None]:
     """Evaluate the constant part of a small pickle without building any object.
 
     Strings, ints, floats, ``None``, bools, tuples, lists and globals (as
@@ -122,9 +136,14 @@ def simple_values(data: bytes, max_ops: int = 50_000_000
     return result, pids, end
 
 
-def _simple_step(name: str, arg: object, stack: list[object], marks: list[list[object]],
-                 memo: dict[int, object], pids: list[tuple[object, ...]]) -> tuple[list[object],
-                                                                      list[list[object]]]:
+def _simple_step(
+    name: str,
+    arg: object,
+    stack: list[object],
+    marks: list[list[object]],
+    memo: dict[int, object],
+    pids: list[tuple[object, ...]],
+) -> tuple[list[object], list[list[object]]]:
     """One opcode of :func:`simple_values`; returns the (possibly replaced) stack."""
     if name == "MARK":
         marks.append(stack)

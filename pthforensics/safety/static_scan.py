@@ -76,8 +76,6 @@ class StreamScan:
     """BUILD applied to a global itself (offset, qualname), not to an object it made."""
 
 
-
-
 class _Mark:
     __slots__ = ()
 
@@ -100,8 +98,9 @@ class _Ref:
     called: bool = False
 
 
-def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
-                deadline: float | None = None) -> StreamScan:
+def scan_stream(
+    data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS, deadline: float | None = None
+) -> StreamScan:
     """Walk the opcodes of the pickle starting at ``data[start]`` symbolically.
 
     ``deadline`` is a :func:`time.monotonic` value after which the walk gives up with
@@ -131,8 +130,9 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
         stack = metastack.pop() if metastack else []
         return items
 
-    def add_global(module: str | None, name: str | None, pos: int, opcode: str,
-                   ext: int | None = None) -> _Ref:
+    def add_global(
+        module: str | None, name: str | None, pos: int, opcode: str, ext: int | None = None
+    ) -> _Ref:
         uses.append(GlobalUse(module, name, pos, opcode, ext_code=ext))
         return _Ref(len(uses) - 1)
 
@@ -140,8 +140,9 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
         if isinstance(value, _Ref) and value.index is not None:
             use = uses[value.index]
             if not use.called:
-                uses[value.index] = GlobalUse(use.module, use.name, use.offset, use.opcode, True,
-                                              pos, use.ext_code)
+                uses[value.index] = GlobalUse(
+                    use.module, use.name, use.offset, use.opcode, True, pos, use.ext_code
+                )
         else:
             computed_calls.append(pos)
 
@@ -176,8 +177,14 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                     stack.append(ref)
             elif name == "STACK_GLOBAL":
                 attr_v, module_v = pop(), pop()
-                stack.append(add_global(module_v if isinstance(module_v, str) else None,
-                                        attr_v if isinstance(attr_v, str) else None, pos, name))
+                stack.append(
+                    add_global(
+                        module_v if isinstance(module_v, str) else None,
+                        attr_v if isinstance(attr_v, str) else None,
+                        pos,
+                        name,
+                    )
+                )
             elif name in ("EXT1", "EXT2", "EXT4"):
                 stack.append(add_global(None, None, pos, name, ext=_int(arg)))
             elif name == "OBJ":
@@ -239,8 +246,15 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
                 if name == "BINPERSID":
                     pop()
                 stack.append(_UNKNOWN)
-            elif name in ("STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE",
-                          "SHORT_BINUNICODE", "BINUNICODE8"):
+            elif name in (
+                "STRING",
+                "BINSTRING",
+                "SHORT_BINSTRING",
+                "UNICODE",
+                "BINUNICODE",
+                "SHORT_BINUNICODE",
+                "BINUNICODE8",
+            ):
                 text = arg if isinstance(arg, str) else str(arg)
                 # Protocol 2 pickles bytes as _codecs.encode(latin-1 text): a pickle can hide
                 # in the text.
@@ -268,8 +282,19 @@ def scan_stream(data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS,
         error_offset = _offset_from_message(error)
     if end is None and error is None:
         error = "pickle data was truncated (no STOP opcode)"
-    return StreamScan(tuple(uses), protocol, end, error, error_offset, ops, tuple(nested),
-                      tuple(computed_calls), pids, builds, tuple(builds_on_globals))
+    return StreamScan(
+        tuple(uses),
+        protocol,
+        end,
+        error,
+        error_offset,
+        ops,
+        tuple(nested),
+        tuple(computed_calls),
+        pids,
+        builds,
+        tuple(builds_on_globals),
+    )
 
 
 def _offset_from_message(message: str) -> int | None:

@@ -27,9 +27,19 @@ from typing import Any, ClassVar, NamedTuple
 from pthforensics.core.errors import PickleDecodeError
 from pthforensics.core.records import PickleStream, new_record
 
-__all__ = ["GlobalName", "MappingStub", "PickleTree", "Recorder", "StorageRef", "Stub",
-           "StubUnpickler", "TensorCall",
-           "buffered", "find_pickle_values", "unpickle_stream"]
+__all__ = [
+    "GlobalName",
+    "MappingStub",
+    "PickleTree",
+    "Recorder",
+    "StorageRef",
+    "Stub",
+    "StubUnpickler",
+    "TensorCall",
+    "buffered",
+    "find_pickle_values",
+    "unpickle_stream",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -193,11 +203,15 @@ class StubUnpickler(pickle.Unpickler):
             _tag, cls, key, location, numel = pid[:5]
             # Only our own stub classes carry pf_global; anything else the file put there
             # (a str, an int) simply has no such attribute.
-            ref = new_record(StorageRef, (
-                getattr(cls, "pf_global", None) if type(cls) is type else None,
-                key if type(key) is str else _text(key),
-                location if type(location) is str else _text(location),
-                numel if type(numel) is int else None))
+            ref = new_record(
+                StorageRef,
+                (
+                    getattr(cls, "pf_global", None) if type(cls) is type else None,
+                    key if type(key) is str else _text(key),
+                    location if type(location) is str else _text(location),
+                    numel if type(numel) is int else None,
+                ),
+            )
             self.storages.append(ref)
             return ref
         return PersistentRef(pid)
@@ -209,15 +223,18 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-
-
 #: Values that cannot hold a pickle: never pushed on the walk's stack (text is only bytes in
 #: disguise inside ``_codecs.encode``, which the stub branch handles).
 _LEAVES = frozenset({TensorCall, str, int, float, bool, type(None), complex})
 
 
-def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
-                       max_items: int = 1_000_000, max_depth: int = 200) -> list[bytes]:
+def find_pickle_values(
+    root: Any,
+    looks_like_pickle: Callable[[bytes], bool],
+    *,
+    max_items: int = 1_000_000,
+    max_depth: int = 200,
+) -> list[bytes]:
     """Byte (and protocol-2 latin-1 text) values in the tree that are pickles themselves.
 
     Iterative, with caps on containers visited and depth, so hostile nesting costs
@@ -246,8 +263,12 @@ def find_pickle_values(root: Any, looks_like_pickle: Callable[[bytes], bool], *,
         elif isinstance(obj, list | tuple | set | frozenset):
             stack.extend([(v, depth) for v in obj if type(v) not in leaves])
         elif isinstance(obj, Stub):
-            if obj.pf_global.name == "encode" and obj.pf_global.module in ("_codecs", "codecs") \
-                    and obj.pf_args and isinstance(obj.pf_args[0], str):
+            if (
+                obj.pf_global.name == "encode"
+                and obj.pf_global.module in ("_codecs", "codecs")
+                and obj.pf_args
+                and isinstance(obj.pf_args[0], str)
+            ):
                 # Protocol 2 pickles bytes as _codecs.encode(latin-1 text, "latin1").
                 stack.append((obj.pf_args[0].encode("latin-1", "ignore"), depth))
                 continue
@@ -289,8 +310,9 @@ def _unpickle_failed(stream: PickleStream) -> PickleTree:
     except Exception as exc:
         if buf.tell() == 0 and not unpickler.globals_seen:
             raise PickleDecodeError(f"not a pickle stream ({exc})", member=stream.name) from exc
-        return PickleTree(stream.name, None, tuple(unpickler.globals_seen),
-                          error=f"{type(exc).__name__}: {exc}")
+        return PickleTree(
+            stream.name, None, tuple(unpickler.globals_seen), error=f"{type(exc).__name__}: {exc}"
+        )
     # The same bytes decode the same way; should a transient failure (memory) not recur,
     # the result still stands.
     return PickleTree(stream.name, root, tuple(unpickler.globals_seen), end=buf.tell())

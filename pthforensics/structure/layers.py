@@ -56,29 +56,106 @@ _NUM_SUFFIX = re.compile(r"^(.*?)(\d+)$")
 # Where a sibling usually sits when the keys lost their order (buckets: 0 input side,
 # 1 body, 2 final norm, 3 head).  Names are torchvision / timm / Hugging Face conventions.
 _FIRST = {
-    "embed", "embeds", "embedding", "embeddings", "patch_embed", "patch_embedding", "stem",
-    "conv_stem", "wte", "wpe", "tok_embeddings", "embed_tokens", "word_embeddings",
-    "position_embeddings", "token_type_embeddings", "embed_positions", "input", "inp",
-    "features", "encoder", "cls_token", "pos_embed", "conv_first", "shared", "in_conv",
-    "inc", "input_layer",
+    "embed",
+    "embeds",
+    "embedding",
+    "embeddings",
+    "patch_embed",
+    "patch_embedding",
+    "stem",
+    "conv_stem",
+    "wte",
+    "wpe",
+    "tok_embeddings",
+    "embed_tokens",
+    "word_embeddings",
+    "position_embeddings",
+    "token_type_embeddings",
+    "embed_positions",
+    "input",
+    "inp",
+    "features",
+    "encoder",
+    "cls_token",
+    "pos_embed",
+    "conv_first",
+    "shared",
+    "in_conv",
+    "inc",
+    "input_layer",
 }
-_LAST_NORM = {"norm", "ln_f", "fc_norm", "final_layer_norm", "final_norm", "norm_f",
-              "layernorm", "post_layernorm", "ln_post"}
-_HEAD = {"fc", "head", "heads", "classifier", "lm_head", "cls", "pooler", "logits", "out",
-         "output_layer", "outc", "out_conv", "final", "decoder", "proj_head", "last_linear"}
+_LAST_NORM = {
+    "norm",
+    "ln_f",
+    "fc_norm",
+    "final_layer_norm",
+    "final_norm",
+    "norm_f",
+    "layernorm",
+    "post_layernorm",
+    "ln_post",
+}
+_HEAD = {
+    "fc",
+    "head",
+    "heads",
+    "classifier",
+    "lm_head",
+    "cls",
+    "pooler",
+    "logits",
+    "out",
+    "output_layer",
+    "outc",
+    "out_conv",
+    "final",
+    "decoder",
+    "proj_head",
+    "last_linear",
+}
 # In transformer blocks the sorted sibling names lose the norm/attention interleaving.
 _BLOCK_RANK = {
-    "ln_1": 1.0, "norm1": 1.0, "input_layernorm": 1.0, "attention_norm": 1.0,
-    "layernorm_before": 1.0, "self_attn_layer_norm": 1.0,
-    "attn": 1.5, "attention": 1.5, "self_attn": 1.5, "self_attention": 1.5, "ls1": 1.6,
+    "ln_1": 1.0,
+    "norm1": 1.0,
+    "input_layernorm": 1.0,
+    "attention_norm": 1.0,
+    "layernorm_before": 1.0,
+    "self_attn_layer_norm": 1.0,
+    "attn": 1.5,
+    "attention": 1.5,
+    "self_attn": 1.5,
+    "self_attention": 1.5,
+    "ls1": 1.6,
     "drop_path1": 1.7,
-    "ln_2": 2.0, "norm2": 2.0, "post_attention_layernorm": 2.0, "ffn_norm": 2.0,
-    "layernorm_after": 2.0, "final_layer_norm_block": 2.0,
-    "mlp": 2.5, "ffn": 2.5, "feed_forward": 2.5, "intermediate": 2.5, "ls2": 2.6,
-    "drop_path2": 2.7, "output": 2.8,
-    "query": 1.1, "key": 1.2, "value": 1.3, "q_proj": 1.1, "k_proj": 1.2, "v_proj": 1.3,
-    "o_proj": 1.4, "out_proj": 1.4, "gate_proj": 1.1, "up_proj": 1.2, "down_proj": 1.3,
-    "qkv": 1.1, "proj": 1.4, "dense": 1.0, "LayerNorm": 1.5, "self": 1.0,
+    "ln_2": 2.0,
+    "norm2": 2.0,
+    "post_attention_layernorm": 2.0,
+    "ffn_norm": 2.0,
+    "layernorm_after": 2.0,
+    "final_layer_norm_block": 2.0,
+    "mlp": 2.5,
+    "ffn": 2.5,
+    "feed_forward": 2.5,
+    "intermediate": 2.5,
+    "ls2": 2.6,
+    "drop_path2": 2.7,
+    "output": 2.8,
+    "query": 1.1,
+    "key": 1.2,
+    "value": 1.3,
+    "q_proj": 1.1,
+    "k_proj": 1.2,
+    "v_proj": 1.3,
+    "o_proj": 1.4,
+    "out_proj": 1.4,
+    "gate_proj": 1.1,
+    "up_proj": 1.2,
+    "down_proj": 1.3,
+    "qkv": 1.1,
+    "proj": 1.4,
+    "dense": 1.0,
+    "LayerNorm": 1.5,
+    "self": 1.0,
 }
 _ROLE_PATTERNS = (
     (0, re.compile(r"conv|linear|fc|dense|proj|lin|dw|pw")),
@@ -91,16 +168,47 @@ _ROLE_PATTERNS = (
 
 # Token tables before position/segment tables (wte < wpe, word < position < token_type),
 # patch/stem convolutions before an encoder.
-_EMBED_RANK = {"wte": 0.1, "word_embeddings": 0.1, "embed_tokens": 0.1, "tok_embeddings": 0.1,
-               "wpe": 0.2, "position_embeddings": 0.2, "embed_positions": 0.2,
-               "token_type_embeddings": 0.3, "cls_token": 0.05, "class_token": 0.05,
-               "pos_embed": 0.06, "patch_embed": 0.07, "conv_proj": 0.07, "stem": 0.07,
-               "embeddings": 0.04, "embedding": 0.04, "embed": 0.04, "embeds": 0.04,
-               "encoder": 0.5}
+_EMBED_RANK = {
+    "wte": 0.1,
+    "word_embeddings": 0.1,
+    "embed_tokens": 0.1,
+    "tok_embeddings": 0.1,
+    "wpe": 0.2,
+    "position_embeddings": 0.2,
+    "embed_positions": 0.2,
+    "token_type_embeddings": 0.3,
+    "cls_token": 0.05,
+    "class_token": 0.05,
+    "pos_embed": 0.06,
+    "patch_embed": 0.07,
+    "conv_proj": 0.07,
+    "stem": 0.07,
+    "embeddings": 0.04,
+    "embedding": 0.04,
+    "embed": 0.04,
+    "embeds": 0.04,
+    "encoder": 0.5,
+}
 # Siblings that mark a transformer block, where _BLOCK_RANK applies.
-_BLOCK_MARKERS = frozenset({"attn", "attention", "self_attn", "self_attention", "mlp", "ffn",
-                            "feed_forward", "intermediate", "query", "q_proj", "qkv",
-                            "gate_proj", "c_attn", "c_fc", "self"})
+_BLOCK_MARKERS = frozenset(
+    {
+        "attn",
+        "attention",
+        "self_attn",
+        "self_attention",
+        "mlp",
+        "ffn",
+        "feed_forward",
+        "intermediate",
+        "query",
+        "q_proj",
+        "qkv",
+        "gate_proj",
+        "c_attn",
+        "c_fc",
+        "self",
+    }
+)
 
 
 def _component_key(comp: str, block: bool = False) -> tuple[float, float, int, str]:
@@ -129,8 +237,9 @@ def _component_key(comp: str, block: bool = False) -> tuple[float, float, int, s
     return (bucket, num, role, comp)
 
 
-def natural_module_key(path: str, siblings: dict[str, set[str]] | None = None
-                       ) -> tuple[tuple[float, float, int, str], ...]:
+def natural_module_key(
+    path: str, siblings: dict[str, set[str]] | None = None
+) -> tuple[tuple[float, float, int, str], ...]:
     """Sort key restoring a plausible registration order from sorted module paths:
     numbers compare as numbers (``layer2`` < ``layer10``), ``conv1`` < ``bn1`` < ``conv2``,
     stems and embeddings first, final norms then heads (``fc``, ``classifier``) last, and
@@ -171,7 +280,7 @@ def _strip(path: str, prefixes: Iterable[str]) -> str:
     for prefix in prefixes:
         p = prefix.rstrip(".")
         if p and (path == p or path.startswith(p + ".")):
-            return path[len(p) + 1:] if path != p else ""
+            return path[len(p) + 1 :] if path != p else ""
     return path
 
 
@@ -252,8 +361,10 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
 
     meta = _metadata_paths(state, owners)
     versions = dict(meta)
-    classes = {_strip(p, state.stripped_prefixes) if p not in owners else p: c
-               for p, c in state.class_names}
+    classes = {
+        _strip(p, state.stripped_prefixes) if p not in owners else p: c
+        for p, c in state.class_names
+    }
 
     structure = [p for p, _ in meta] or [p for p, _ in state.class_names]
     structure = [p for p in structure if not _is_parametrization_path(p)]
@@ -293,18 +404,24 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
     has_children = _prefixes(all_paths)
     groups = []
     for index, path in enumerate(order):
-        groups.append(LayerGroup(
-            name=path,
-            tensors=tuple(by_module.get(path, ())),
-            version=versions.get(path),
-            class_name=classes.get(path),
-            index=index,
-            source=source.get(path, "tensors"),
-            has_children=path in has_children,
-            order=how,
-        ))
-    logger.debug("grouped %d tensors into %d modules (%d parameter-less)",
-                 len(state.tensors), len(groups), len(paramless))
+        groups.append(
+            LayerGroup(
+                name=path,
+                tensors=tuple(by_module.get(path, ())),
+                version=versions.get(path),
+                class_name=classes.get(path),
+                index=index,
+                source=source.get(path, "tensors"),
+                has_children=path in has_children,
+                order=how,
+            )
+        )
+    logger.debug(
+        "grouped %d tensors into %d modules (%d parameter-less)",
+        len(state.tensors),
+        len(groups),
+        len(paramless),
+    )
     return tuple(groups)
 
 
@@ -318,7 +435,7 @@ def _insert_gaps(order: list[str], gaps: list[str]) -> list[str]:
         best = None
         for i, p in enumerate(out):
             if p.startswith(prefix):
-                rest = p[len(prefix):].split(".")[0]
+                rest = p[len(prefix) :].split(".")[0]
                 if rest.isdigit() and int(rest) < n:
                     best = i
         if best is None:

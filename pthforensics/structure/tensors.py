@@ -43,33 +43,105 @@ from pthforensics.safety.unpickle import (
     TensorCall,
 )
 
-__all__ = ["BUFFER_SUFFIXES", "check_integrity", "extract_checkpoint", "is_learnable",
-           "strip_prefixes", "summarize", "unreferenced_storages"]
+__all__ = [
+    "BUFFER_SUFFIXES",
+    "check_integrity",
+    "extract_checkpoint",
+    "is_learnable",
+    "strip_prefixes",
+    "summarize",
+    "unreferenced_storages",
+]
 
 logger = logging.getLogger(__name__)
 
-_REBUILD_TENSOR = frozenset({"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3",
-                             "_rebuild_qtensor"})
+_REBUILD_TENSOR = frozenset(
+    {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_qtensor"}
+)
 _REBUILD_PARAM = frozenset({"_rebuild_parameter", "_rebuild_parameter_with_state"})
-_DTYPE_NAMES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64",
-                "int": "int32", "short": "int16", "cfloat": "complex64", "cdouble": "complex128"}
-_ITEMSIZE = {"float64": 8, "int64": 8, "complex64": 8, "complex128": 16, "float32": 4,
-             "int32": 4, "qint32": 4, "float16": 2, "bfloat16": 2, "int16": 2, "uint16": 2,
-             "uint32": 4, "uint64": 8}
+_DTYPE_NAMES = {
+    "float": "float32",
+    "double": "float64",
+    "half": "float16",
+    "long": "int64",
+    "int": "int32",
+    "short": "int16",
+    "cfloat": "complex64",
+    "cdouble": "complex128",
+}
+_ITEMSIZE = {
+    "float64": 8,
+    "int64": 8,
+    "complex64": 8,
+    "complex128": 16,
+    "float32": 4,
+    "int32": 4,
+    "qint32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "int16": 2,
+    "uint16": 2,
+    "uint32": 4,
+    "uint64": 8,
+}
 
 #: Keys of buffers, which torchinfo does not count as parameters.
-BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked", "position_ids",
-                   "inv_freq", "relative_position_index", "masked_bias", "attn_mask",
-                   "token_type_ids", "_float_tensor", "anchors", "anchor_grid")
+BUFFER_SUFFIXES = (
+    "running_mean",
+    "running_var",
+    "num_batches_tracked",
+    "position_ids",
+    "inv_freq",
+    "relative_position_index",
+    "masked_bias",
+    "attn_mask",
+    "token_type_ids",
+    "_float_tensor",
+    "anchors",
+    "anchor_grid",
+)
 
 #: Names of checkpoint entries that hold the model's own weights, in order of preference.
-_MAIN_NAMES = ("state_dict", "model_state_dict", "model_state", "model", "module", "net",
-               "network", "weights", "params", "model_dict", "generator", "student")
-_NOT_MODEL = ("optimizer", "optim", "scheduler", "lr_scheduler", "scaler", "amp",
-              "optimizer_states", "lr_schedulers", "callbacks", "loops", "rng")
+_MAIN_NAMES = (
+    "state_dict",
+    "model_state_dict",
+    "model_state",
+    "model",
+    "module",
+    "net",
+    "network",
+    "weights",
+    "params",
+    "model_dict",
+    "generator",
+    "student",
+)
+_NOT_MODEL = (
+    "optimizer",
+    "optim",
+    "scheduler",
+    "lr_scheduler",
+    "scaler",
+    "amp",
+    "optimizer_states",
+    "lr_schedulers",
+    "callbacks",
+    "loops",
+    "rng",
+)
 #: Prefixes added by wrappers: DataParallel/DDP, torch.compile, Lightning, EMA helpers.
-_WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.", "ema_model.", "model_ema.", "ema.",
-                     "net.", "network.", "_forward_module.", "_model.")
+_WRAPPER_PREFIXES = (
+    "module.",
+    "_orig_mod.",
+    "model.",
+    "ema_model.",
+    "model_ema.",
+    "ema.",
+    "net.",
+    "network.",
+    "_forward_module.",
+    "_model.",
+)
 
 
 _SHAPE = operator.attrgetter("shape")
@@ -82,8 +154,9 @@ def is_learnable(record: TensorRecord) -> bool:
     if record.is_parameter:
         return True
     # (no suffix holds a dot, so the key ends with one exactly when its leaf does)
-    return record.dtype.startswith(("float", "bfloat", "complex")) and \
-        not record.key.endswith(BUFFER_SUFFIXES)
+    return record.dtype.startswith(("float", "bfloat", "complex")) and not record.key.endswith(
+        BUFFER_SUFFIXES
+    )
 
 
 def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
@@ -93,8 +166,9 @@ def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
     over every tensor, thousands per file in a batch.
     """
     dtypes = Counter(map(_DTYPE, tensors))
-    views = [(t.storage_key, t.storage_offset, t.shape) for t in tensors
-             if t.storage_key is not None]
+    views = [
+        (t.storage_key, t.storage_offset, t.shape) for t in tensors if t.storage_key is not None
+    ]
     if len(set(views)) != len(views):  # the same view saved twice (tied weights)
         seen: set[tuple[str | None, int, tuple[int, ...]]] = set()
         unique = []
@@ -150,8 +224,12 @@ def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
                 return _rekey(base, key) if base else None
             return None
         args = obj.pf_args if isinstance(obj, Stub) else ()
-    if g.name in _REBUILD_TENSOR and g.module == "torch._utils" and len(args) >= 4 and \
-            isinstance(args[0], StorageRef):
+    if (
+        g.name in _REBUILD_TENSOR
+        and g.module == "torch._utils"
+        and len(args) >= 4
+        and isinstance(args[0], StorageRef)
+    ):
         return _storage_tensor(g.name, args, key)  # every plain tensor: tested first
     if g.module == "torch._tensor" and g.name.startswith("_rebuild_from_type") and len(args) >= 3:
         inner = args[0]
@@ -164,18 +242,34 @@ def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
         base = _as_tensor(args[0], key, walk)
         if base is None:
             return None
-        return TensorRecord(key, base.shape, base.dtype, base.stride, base.storage_key,
-                            base.storage_offset, base.itemsize, bool(args[1]) if len(args) > 1
-                            else True, is_parameter=True)
+        return TensorRecord(
+            key,
+            base.shape,
+            base.dtype,
+            base.stride,
+            base.storage_key,
+            base.storage_offset,
+            base.itemsize,
+            bool(args[1]) if len(args) > 1 else True,
+            is_parameter=True,
+        )
     if g.name == "_rebuild_meta_tensor_no_storage" and len(args) >= 2:
         shape = _ints(args[1])
         dtype = _dtype_name(args[0]) or "float32"
-        return TensorRecord(key, shape or (), dtype, _ints(args[2]) if len(args) > 2 else None,
-                            None, 0, _ITEMSIZE.get(dtype, 1))
+        return TensorRecord(
+            key,
+            shape or (),
+            dtype,
+            _ints(args[2]) if len(args) > 2 else None,
+            None,
+            0,
+            _ITEMSIZE.get(dtype, 1),
+        )
     if g.name == "_rebuild_wrapper_subclass" and len(args) >= 3:
         dtype = _dtype_name(args[1]) or "float32"
-        return TensorRecord(key, _ints(args[2]) or (), dtype, None, None, 0,
-                            _ITEMSIZE.get(dtype, 1))
+        return TensorRecord(
+            key, _ints(args[2]) or (), dtype, None, None, 0, _ITEMSIZE.get(dtype, 1)
+        )
     return None
 
 
@@ -190,16 +284,34 @@ def _storage_tensor(name: str, args: tuple[Any, ...], key: str) -> TensorRecord 
     shape = _ints(args[2])
     if shape is None:
         return None
-    return new_record(TensorRecord, (
-        key, shape, dtype, _ints(args[3]), storage.key,
-        args[1] if isinstance(args[1], int) else 0, itemsize,
-        bool(args[4]) if len(args) > 4 and name != "_rebuild_qtensor" else False, False))
+    return new_record(
+        TensorRecord,
+        (
+            key,
+            shape,
+            dtype,
+            _ints(args[3]),
+            storage.key,
+            args[1] if isinstance(args[1], int) else 0,
+            itemsize,
+            bool(args[4]) if len(args) > 4 and name != "_rebuild_qtensor" else False,
+            False,
+        ),
+    )
 
 
 def _rekey(record: TensorRecord, key: str) -> TensorRecord:
-    return TensorRecord(key, record.shape, record.dtype, record.stride, record.storage_key,
-                        record.storage_offset, record.itemsize, record.requires_grad,
-                        record.is_parameter)
+    return TensorRecord(
+        key,
+        record.shape,
+        record.dtype,
+        record.stride,
+        record.storage_key,
+        record.storage_offset,
+        record.itemsize,
+        record.requires_grad,
+        record.is_parameter,
+    )
 
 
 def _storage_dtype(storage: StorageRef) -> tuple[str, int]:
@@ -222,13 +334,23 @@ def _mapping_items(obj: Any) -> list[tuple[Any, Any]] | None:
     """Items of a dict or of a mapping stub (OrderedDict, defaultdict...)."""
     if isinstance(obj, dict):
         return list(obj.items())
-    if isinstance(obj, Stub) and obj.pf_global.name in ("OrderedDict", "defaultdict", "Counter",
-                                                         "dict", "AttributeDict", "DictConfig"):
+    if isinstance(obj, Stub) and obj.pf_global.name in (
+        "OrderedDict",
+        "defaultdict",
+        "Counter",
+        "dict",
+        "AttributeDict",
+        "DictConfig",
+    ):
         items = list(obj.pf_items)
-        if obj.pf_global.name == "OrderedDict" and obj.pf_args and isinstance(
-                obj.pf_args[0], list | tuple):
-            items = [tuple(i) for i in obj.pf_args[0] if isinstance(i, list | tuple)
-                     and len(i) == 2] + items
+        if (
+            obj.pf_global.name == "OrderedDict"
+            and obj.pf_args
+            and isinstance(obj.pf_args[0], list | tuple)
+        ):
+            items = [
+                tuple(i) for i in obj.pf_args[0] if isinstance(i, list | tuple) and len(i) == 2
+            ] + items
         return items
     return None
 
@@ -246,15 +368,19 @@ def _module_versions(obj: Any) -> tuple[tuple[str, int | None], ...] | None:
         version = None
         info_items = _mapping_items(info)
         if info_items:
-            version = next((v for k, v in info_items if k == "version" and isinstance(v, int)),
-                           None)
+            version = next(
+                (v for k, v in info_items if k == "version" and isinstance(v, int)), None
+            )
         out.append((str(path), version))
     return tuple(out)
 
 
 def _is_module_stub(obj: Any) -> bool:
-    return isinstance(obj, Stub) and isinstance(_state_dict_of(obj), dict) and \
-        "_modules" in _state_dict_of(obj)
+    return (
+        isinstance(obj, Stub)
+        and isinstance(_state_dict_of(obj), dict)
+        and "_modules" in _state_dict_of(obj)
+    )
 
 
 def _state_dict_of(obj: Stub) -> Any:
@@ -277,8 +403,9 @@ def _walk(obj: Any, path: str, walk: _Walk, depth: int) -> None:
         return
     items = _mapping_items(obj)
     if items is not None:
-        found = [t for k, v in items if isinstance(k, str)
-                 and (t := _as_tensor(v, k, walk)) is not None]
+        found = [
+            t for k, v in items if isinstance(k, str) and (t := _as_tensor(v, k, walk)) is not None
+        ]
         if found and len(found) * 2 >= len(items):
             records = tuple(found)
             walk.tensors.extend(records)
@@ -328,8 +455,13 @@ def _walk_module(obj: Stub, path: str, walk: _Walk, depth: int) -> None:
         classes.append((prefix.rstrip("."), str(module.pf_global)))
         state = _state_dict_of(module)
         non_persistent = state.get("_non_persistent_buffers_set")
-        skip = set(non_persistent.pf_args[0]) if isinstance(non_persistent, Stub) and \
-            non_persistent.pf_args and isinstance(non_persistent.pf_args[0], list) else set()
+        skip = (
+            set(non_persistent.pf_args[0])
+            if isinstance(non_persistent, Stub)
+            and non_persistent.pf_args
+            and isinstance(non_persistent.pf_args[0], list)
+            else set()
+        )
         for slot in ("_parameters", "_buffers"):
             for name, value in _mapping_items(state.get(slot)) or []:
                 if slot == "_buffers" and name in skip:
@@ -337,9 +469,11 @@ def _walk_module(obj: Stub, path: str, walk: _Walk, depth: int) -> None:
                 record = _as_tensor(value, f"{prefix}{name}", walk)
                 if record is not None:
                     tensors.append(record)
-        children = [(f"{prefix}{name}.", child, level + 1)
-                    for name, child in _mapping_items(state.get("_modules")) or []
-                    if isinstance(child, Stub)]
+        children = [
+            (f"{prefix}{name}.", child, level + 1)
+            for name, child in _mapping_items(state.get("_modules")) or []
+            if isinstance(child, Stub)
+        ]
         stack[0:0] = children
     walk.tensors.extend(tensors)
     versions = tuple((p, None) for p, _ in classes)
@@ -357,18 +491,23 @@ def strip_prefixes(state: StateDict) -> StateDict:
         changed = False
         for prefix in _WRAPPER_PREFIXES:
             if all(t.key.startswith(prefix) for t in tensors):
-                tensors = tuple(_rekey(t, t.key[len(prefix):]) for t in tensors)
+                tensors = tuple(_rekey(t, t.key[len(prefix) :]) for t in tensors)
                 stripped.append(prefix)
                 base = prefix[:-1]
                 if versions is not None:
-                    versions = tuple((p[len(prefix):] if p.startswith(prefix) else "", v)
-                                     for p, v in versions if p == base or p.startswith(prefix))
-                classes = tuple((p[len(prefix):] if p.startswith(prefix) else "", c)
-                                for p, c in classes if p == base or p.startswith(prefix))
+                    versions = tuple(
+                        (p[len(prefix) :] if p.startswith(prefix) else "", v)
+                        for p, v in versions
+                        if p == base or p.startswith(prefix)
+                    )
+                classes = tuple(
+                    (p[len(prefix) :] if p.startswith(prefix) else "", c)
+                    for p, c in classes
+                    if p == base or p.startswith(prefix)
+                )
                 changed = True
                 break
-    return StateDict(state.path, tensors, (*state.stripped_prefixes, *stripped), versions,
-                     classes)
+    return StateDict(state.path, tensors, (*state.stripped_prefixes, *stripped), versions, classes)
 
 
 def _rank(state: StateDict) -> tuple[int, int, int]:
@@ -384,14 +523,19 @@ def _rank(state: StateDict) -> tuple[int, int, int]:
     return (2, 99 + (1 if is_ema else 0), -len(state.tensors))
 
 
-def extract_checkpoint(root: Any, container: Container, *,
-                       limits: Limits = DEFAULT_LIMITS) -> tuple[Checkpoint, tuple[Finding, ...]]:
+def extract_checkpoint(
+    root: Any, container: Container, *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[Checkpoint, tuple[Finding, ...]]:
     """Tensors, state_dicts and metadata of the object tree ``root`` (or of a header)."""
     header = {t.key: t for t in container.header_tensors}
     if root is None and header:
         state = StateDict("", container.header_tensors)
-        return Checkpoint((strip_prefixes(state),), container.header_tensors,
-                          container.header_metadata, "state_dict"), ()
+        return Checkpoint(
+            (strip_prefixes(state),),
+            container.header_tensors,
+            container.header_metadata,
+            "state_dict",
+        ), ()
     walk = _Walk(limits, header)
     _walk(root, "", walk, 0)
     if not walk.candidates and _mapping_items(root) == []:
@@ -400,18 +544,33 @@ def extract_checkpoint(root: Any, container: Container, *,
     mains = tuple(strip_prefixes(c) for c in candidates)
     kind = "other"
     if mains:
-        kind = "full_model" if mains[0].class_names else (
-            "state_dict" if mains[0].path == "" else "wrapped")
+        kind = (
+            "full_model"
+            if mains[0].class_names
+            else ("state_dict" if mains[0].path == "" else "wrapped")
+        )
     elif walk.tensors:
         kind = "tensor"
     findings = list(walk.findings)
     if walk.capped:
-        findings.append(Finding("nesting-depth-capped", Severity.INFO, Location(),
-                                f"the object tree nests deeper than {limits.max_depth} levels; "
-                                "deeper values were not examined"))
+        findings.append(
+            Finding(
+                "nesting-depth-capped",
+                Severity.INFO,
+                Location(),
+                f"the object tree nests deeper than {limits.max_depth} levels; "
+                "deeper values were not examined",
+            )
+        )
     if len(walk.tensors) > limits.max_tensors:
-        findings.append(Finding("too-many-tensors", Severity.SUSPICIOUS, Location(),
-                                f"{len(walk.tensors)} tensors (limit {limits.max_tensors})"))
+        findings.append(
+            Finding(
+                "too-many-tensors",
+                Severity.SUSPICIOUS,
+                Location(),
+                f"{len(walk.tensors)} tensors (limit {limits.max_tensors})",
+            )
+        )
     return Checkpoint(mains, tuple(walk.tensors), tuple(walk.metadata), kind), tuple(findings)
 
 
@@ -421,14 +580,14 @@ def unreferenced_storages(checkpoint: Checkpoint, container: Container) -> tuple
     return tuple(s.key for s in container.storages if s.key not in used)
 
 
-def check_integrity(checkpoint: Checkpoint, container: Container, *,
-                    limits: Limits = DEFAULT_LIMITS) -> tuple[Finding, ...]:
+def check_integrity(
+    checkpoint: Checkpoint, container: Container, *, limits: Limits = DEFAULT_LIMITS
+) -> tuple[Finding, ...]:
     """Every storage a tensor uses exists and is large enough; nothing is silently missing."""
     return tuple(_integrity(checkpoint, container, limits))
 
 
-def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
-               ) -> Iterator[Finding]:
+def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits) -> Iterator[Finding]:
     if container.header_tensors and not container.storages:
         return  # safetensors: the header validation already checked every byte range
     index: dict[str, StorageEntry] = {s.key: s for s in container.storages}
@@ -449,9 +608,13 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
         if contiguous is None:
             huge += 1
             if huge == 1:
-                yield Finding("tensor-shape-implausible", Severity.SUSPICIOUS, Location(key=t.key),
-                              f"declares shape {list(shape)} ({numel} elements), beyond "
-                              f"what any storage could hold (limit {cap})")
+                yield Finding(
+                    "tensor-shape-implausible",
+                    Severity.SUSPICIOUS,
+                    Location(key=t.key),
+                    f"declares shape {list(shape)} ({numel} elements), beyond "
+                    f"what any storage could hold (limit {cap})",
+                )
             continue
         if t.storage_key is None or numel == 0:
             continue
@@ -459,8 +622,11 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
         if stride is None or stride == contiguous:
             extent = t.storage_offset + numel  # contiguous: the common case, no per-dim sum
         else:
-            extent = t.storage_offset + 1 + sum(
-                (d - 1) * s for d, s in zip(shape, stride, strict=False) if d > 0)
+            extent = (
+                t.storage_offset
+                + 1
+                + sum((d - 1) * s for d, s in zip(shape, stride, strict=False) if d > 0)
+            )
         nbytes = extent * t.itemsize
         if nbytes > need.get(t.storage_key, (0, ""))[0]:
             need[t.storage_key] = (nbytes, t.key)
@@ -468,24 +634,36 @@ def _integrity(checkpoint: Checkpoint, container: Container, limits: Limits
         return
     missing = [k for k in need if k not in index]
     if missing:
-        yield Finding("storage-missing", Severity.SUSPICIOUS,
-                      Location(key=need[missing[0]][1]),
-                      f"{len(missing)} storage(s) referenced by tensors are absent from the file "
-                      f"(first: {missing[0]!r}); a truncated download or a tampered archive")
-    short = [(k, n, index[k].nbytes) for k, (n, _key) in need.items()
-             if k in index and index[k].nbytes < n]
+        yield Finding(
+            "storage-missing",
+            Severity.SUSPICIOUS,
+            Location(key=need[missing[0]][1]),
+            f"{len(missing)} storage(s) referenced by tensors are absent from the file "
+            f"(first: {missing[0]!r}); a truncated download or a tampered archive",
+        )
+    short = [
+        (k, n, index[k].nbytes)
+        for k, (n, _key) in need.items()
+        if k in index and index[k].nbytes < n
+    ]
     if short:
         key, needed, have = short[0]
-        yield Finding("storage-truncated", Severity.SUSPICIOUS,
-                      Location(member=index[key].member, key=need[key][1]),
-                      f"{len(short)} storage(s) are shorter than their tensors need (first: "
-                      f"{needed} bytes needed, {have} present); the file is truncated or the "
-                      "shapes were tampered with")
+        yield Finding(
+            "storage-truncated",
+            Severity.SUSPICIOUS,
+            Location(member=index[key].member, key=need[key][1]),
+            f"{len(short)} storage(s) are shorter than their tensors need (first: "
+            f"{needed} bytes needed, {have} present); the file is truncated or the "
+            "shapes were tampered with",
+        )
     unused = [k for k in index if k not in need]
     if unused and checkpoint.tensors:
-        yield Finding("storage-unreferenced", Severity.INFO,
-                      Location(member=index[unused[0]].member),
-                      f"{len(unused)} storage(s) are not used by any tensor")
+        yield Finding(
+            "storage-unreferenced",
+            Severity.INFO,
+            Location(member=index[unused[0]].member),
+            f"{len(unused)} storage(s) are not used by any tensor",
+        )
 
 
 def _contiguous(shape: tuple[int, ...]) -> tuple[int, ...]:

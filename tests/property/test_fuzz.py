@@ -22,8 +22,19 @@ from pthforensics.safety.static_scan import scan_stream
 
 pytestmark = pytest.mark.property
 
-_PREFIXES = [b"", b"PK\x03\x04", b"PK\x05\x06", b"\x80\x02", b"\x80\x04\x95", b"\x1f\x8b",
-             b"BZh", b"\xfd7zXZ\x00", b"(", b"c", b"\x10\x00\x00\x00\x00\x00\x00\x00{"]
+_PREFIXES = [
+    b"",
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\x80\x02",
+    b"\x80\x04\x95",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"(",
+    b"c",
+    b"\x10\x00\x00\x00\x00\x00\x00\x00{",
+]
 _LIMITS = Limits(max_seconds=10, max_decompressed_bytes=1 << 20)
 
 
