@@ -6,9 +6,17 @@ The static path (``analyze_file``) never imports torch and never reads tensor by
 
 from __future__ import annotations
 
-from .core.errors import ContainerError, LimitExceeded, PthForensicsError
-from .core.limits import DEFAULT_LIMITS, Limits
-from .core.records import FileReport, Finding, Severity, Verdict
+from .core import (
+    DEFAULT_LIMITS,
+    ContainerError,
+    FileReport,
+    Finding,
+    LimitExceeded,
+    Limits,
+    PthForensicsError,
+    Severity,
+    Verdict,
+)
 from .pipeline import analyze_file, inspect_file
 from .report.assemble import EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, BatchReport
 

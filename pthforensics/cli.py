@@ -17,8 +17,7 @@ from typing import IO, Any, TextIO
 from . import __version__
 from .batch.discover import discover
 from .batch.workers import BatchOptions, analyze_candidate, run_batch
-from .core.limits import DEFAULT_LIMITS, Limits
-from .core.records import Candidate, FileReport, Severity
+from .core import DEFAULT_LIMITS, Candidate, FileReport, Limits, Severity
 from .pipeline import inspect_file
 from .report.assemble import EXIT_ERROR, BatchReport, model_entries
 from .report.render import (

@@ -12,10 +12,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from pthforensics.core import StreamRole, TraceStatus
+
 from .container.reader import read_container, read_embedded, read_hidden_pickles
-from .core.errors import LimitExceeded, PthForensicsError
-from .core.limits import DEFAULT_LIMITS, Limits
-from .core.records import (
+from .core import (
+    DEFAULT_LIMITS,
     Checkpoint,
     Container,
     FileReport,
@@ -23,8 +24,11 @@ from .core.records import (
     InputGuess,
     LayerGroup,
     LayerGuess,
+    LimitExceeded,
+    Limits,
     Location,
     PickleStream,
+    PthForensicsError,
     Severity,
     StateDict,
     Status,
@@ -124,7 +128,7 @@ class _Scan:
                 PickleStream(
                     f"{stream.name}@{scan.end}",
                     stream.data[scan.end :],
-                    role="trailing",
+                    role=StreamRole.TRAILING,
                     loaded=False,
                 )
             )
@@ -151,7 +155,7 @@ class _Scan:
                 "a bytes value is itself a pickle; it was scanned too",
             )
         )
-        return PickleStream(name, data, role="nested", loaded=False)
+        return PickleStream(name, data, role=StreamRole.NESTED, loaded=False)
 
     def _embedded_archive(self, name: str, data: bytes) -> PickleStream:
         """A torch zip carried as bytes: read it as a file of its own and scan its streams."""
@@ -171,10 +175,10 @@ class _Scan:
                     "nested-archive-unreadable", Severity.SUSPICIOUS, Location(name), exc.message
                 )
             )
-            return PickleStream(name, b"", role="nested", loaded=False)
+            return PickleStream(name, b"", role=StreamRole.NESTED, loaded=False)
         self.findings.extend(inner.findings)
         self.pending.extend(replace(s, loaded=False) for s in inner.streams)
-        return PickleStream(name, b"", role="nested", loaded=False)
+        return PickleStream(name, b"", role=StreamRole.NESTED, loaded=False)
 
     def tree_of(self, stream: PickleStream) -> PickleTree:
         """The stub tree of the object stream (reused from the fast path when it ran)."""
@@ -386,15 +390,15 @@ def _trace(
     device: str,
 ) -> TraceResult:
     if report.verdict is not None and report.verdict.value == "malicious":
-        return TraceResult("skipped", detail="not rebuilt: the file is malicious")
-    from .core.errors import RebuildError, TraceError  # noqa: PLC0415
+        return TraceResult(TraceStatus.SKIPPED, detail="not rebuilt: the file is malicious")
+    from .core import RebuildError, TraceError  # noqa: PLC0415
     from .rebuild.build import rebuild_sequential  # noqa: PLC0415
     from .rebuild.trace import trace_model  # noqa: PLC0415
 
     try:
         module, note = rebuild_sequential(groups, guesses, guess_input, main)
     except RebuildError as exc:
-        return TraceResult("skipped", detail=f"not rebuilt: {exc.message}")
+        return TraceResult(TraceStatus.SKIPPED, detail=f"not rebuilt: {exc.message}")
     try:
         result = trace_model(
             module,
@@ -403,5 +407,5 @@ def _trace(
             input_shape=tuple(input_shape) if input_shape else None,
         )
     except TraceError as exc:
-        return TraceResult("skipped", detail=f"{note}; trace failed: {exc.message}")
+        return TraceResult(TraceStatus.SKIPPED, detail=f"{note}; trace failed: {exc.message}")
     return replace(result, detail="; ".join(x for x in (note, result.detail) if x))

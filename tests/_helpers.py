@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from pthforensics.core.records import StateDict, TensorRecord
+from pthforensics.core import StateDict, TensorRecord
 
 
 def rezip(src: Path, dst: Path, mutate) -> Path:  # type: ignore[no-untyped-def]

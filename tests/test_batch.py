@@ -14,7 +14,7 @@ from pthforensics import pipeline
 from pthforensics.batch.discover import discover, model_name
 from pthforensics.batch.workers import BatchOptions, run_batch
 from pthforensics.cli import main
-from pthforensics.core.records import Status
+from pthforensics.core import Status
 
 EVIL = b"\x80\x02cposix\nsystem\nX\x17\x00\x00\x00echo pthforensics-batchq\x00\x85R."
 

@@ -13,9 +13,7 @@ import torch
 from _helpers import rezip, safetensors_bytes
 
 from pthforensics.container.reader import read_container
-from pthforensics.core.errors import ContainerError, LimitExceeded, PthForensicsError
-from pthforensics.core.limits import Limits
-from pthforensics.core.records import Format
+from pthforensics.core import ContainerError, Format, LimitExceeded, Limits, PthForensicsError
 
 
 def _rules(container) -> set[str]:  # type: ignore[no-untyped-def]

@@ -23,8 +23,7 @@ from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
-from pthforensics.core.errors import InferenceError
-from pthforensics.core.records import LayerGroup, LayerGuess, StateDict, TensorRecord
+from pthforensics.core import InferenceError, LayerGroup, LayerGuess, StateDict, TensorRecord
 from pthforensics.structure.layers import group_layers
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "models"

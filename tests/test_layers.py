@@ -12,7 +12,7 @@ import torch
 from _helpers import to_state
 from torch import nn
 
-from pthforensics.core.records import StateDict, TensorRecord
+from pthforensics.core import StateDict, TensorRecord
 from pthforensics.structure.layers import group_layers, module_and_leaf, natural_module_key
 
 

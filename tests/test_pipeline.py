@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pthforensics.core.records import Status
+from pthforensics.core import Status
 from pthforensics.pipeline import analyze_file
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

@@ -18,8 +18,14 @@ from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
-from pthforensics.core.errors import RebuildError, TraceError
-from pthforensics.core.records import InputGuess, RebuildInfo, StateDict, TensorRecord
+from pthforensics.core import (
+    InputGuess,
+    RebuildError,
+    RebuildInfo,
+    StateDict,
+    TensorRecord,
+    TraceError,
+)
 from pthforensics.rebuild.build import REBUILD_ATTR, rebuild_sequential
 from pthforensics.rebuild.trace import trace_model
 from pthforensics.structure.layers import group_layers

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import torch
 
-from pthforensics.core.limits import Limits
-from pthforensics.core.records import Status
+from pthforensics.core import Limits, Status
 from pthforensics.pipeline import analyze_file
 
 _LIMITS = Limits(max_seconds=20)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pthforensics.core.records import Severity
+from pthforensics.core import Severity
 from pthforensics.safety.rules import ALLOWED, BENIGN_METADATA, judge_global
 
 
@@ -115,7 +115,7 @@ def test_torch_nn_classes_are_info() -> None:
 
 
 def test_called_unknown_function_is_malicious() -> None:
-    from pthforensics.core.records import PickleStream
+    from pthforensics.core import PickleStream
     from pthforensics.safety.rules import evaluate_stream
     from pthforensics.safety.static_scan import scan_stream
 

@@ -21,7 +21,7 @@ import pytest
 from pthforensics.container import sevenzip as sevenzip
 from pthforensics.container.sevenzip import extract_7z
 from pthforensics.container.sevenzip_format import Entry, Folder, read_archive
-from pthforensics.core.errors import ContainerError, LimitExceeded
+from pthforensics.core import ContainerError, LimitExceeded
 
 LZMA2 = {"id": lzma.FILTER_LZMA2, "preset": 6}
 FILTERS = {

@@ -6,8 +6,7 @@ import pickle
 
 import pytest
 
-from pthforensics.core.errors import LimitExceeded
-from pthforensics.core.limits import Limits
+from pthforensics.core import LimitExceeded, Limits
 from pthforensics.safety.static_scan import scan_stream
 
 

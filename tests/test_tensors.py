@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from pthforensics.container.reader import read_container
-from pthforensics.core.records import Checkpoint
+from pthforensics.core import Checkpoint
 from pthforensics.safety.unpickle import unpickle_stream
 from pthforensics.structure.tensors import check_integrity, extract_checkpoint, summarize
 

@@ -17,8 +17,7 @@ import stat
 from collections.abc import Iterator, Sequence
 
 from pthforensics.container.reader import read_shard_index, sniff_file
-from pthforensics.core.errors import PthForensicsError
-from pthforensics.core.records import Candidate, ModelGroup
+from pthforensics.core import Candidate, ModelGroup, PthForensicsError
 
 __all__ = ["Candidate", "ModelGroup", "discover", "model_name"]
 

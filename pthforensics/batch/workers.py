@@ -21,9 +21,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-from pthforensics.core.errors import LimitExceeded
-from pthforensics.core.limits import DEFAULT_LIMITS, Limits
-from pthforensics.core.records import Candidate, ErrorInfo, FileReport, Status
+from pthforensics.core import (
+    DEFAULT_LIMITS,
+    Candidate,
+    ErrorInfo,
+    FileReport,
+    LimitExceeded,
+    Limits,
+    Status,
+)
 
 __all__ = ["BatchOptions", "analyze_candidate", "run_batch"]
 

@@ -19,16 +19,18 @@ from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, BinaryIO
 
-from pthforensics.core.errors import ContainerError, LimitExceeded
-from pthforensics.core.limits import Limits
-from pthforensics.core.records import (
+from pthforensics.core import (
     Container,
+    ContainerError,
     Finding,
     Format,
+    LimitExceeded,
+    Limits,
     Location,
     PickleStream,
     Severity,
     StorageEntry,
+    StreamRole,
     TensorRecord,
     new_record,
 )
@@ -146,7 +148,10 @@ class LegacyFormats:
             count += 1
             parts.streams.append(
                 PickleStream(
-                    f"{prefix}pickle#{count + 1}@{pos}", found.data, role="trailing", loaded=False
+                    f"{prefix}pickle#{count + 1}@{pos}",
+                    found.data,
+                    role=StreamRole.TRAILING,
+                    loaded=False,
                 )
             )
             if found.end is None:
@@ -157,9 +162,14 @@ class LegacyFormats:
         self, f: BinaryIO, size: int, prefix: str, wrappers: tuple[str, ...], magic: bytes, pos: int
     ) -> Container:
         parts = Parts()
-        parts.streams.append(PickleStream(f"{prefix}magic", magic, role="magic"))
+        parts.streams.append(PickleStream(f"{prefix}magic", magic, role=StreamRole.MAGIC))
         payloads: list[Pickle] = []
-        for role in ("protocol", "sys_info", "object", "storage_keys"):
+        for role in (
+            StreamRole.PROTOCOL,
+            StreamRole.SYS_INFO,
+            StreamRole.OBJECT,
+            StreamRole.STORAGE_KEYS,
+        ):
             found = self._pickle_at(f, pos, size)
             name = f"{prefix}{role}@{pos}"
             parts.streams.append(
@@ -263,9 +273,9 @@ class LegacyFormats:
             if name in ("sys_info", "pickle") or looks_like_pickle(head):
                 data = self._pickle_at(f, member.offset_data, member.offset_data + member.size).data
                 role = (
-                    "object"
+                    StreamRole.OBJECT
                     if name == "pickle"
-                    else ("sys_info" if name == "sys_info" else "member")
+                    else (StreamRole.SYS_INFO if name == "sys_info" else StreamRole.MEMBER)
                 )
                 parts.streams.append(
                     PickleStream(
@@ -300,14 +310,18 @@ class LegacyFormats:
         """Yield (value, position after it) for the count pickle's N argument pickles."""
         end_limit = member.offset_data + member.size
         first = self._pickle_at(f, member.offset_data, end_limit)
-        parts.streams.append(PickleStream(f"{prefix}{member.name}", first.data, role="member"))
+        parts.streams.append(
+            PickleStream(f"{prefix}{member.name}", first.data, role=StreamRole.MEMBER)
+        )
         pos, count = first.end, first.value
         for index in range(count if isinstance(count, int) else 0):
             if pos is None or pos >= end_limit:
                 return
             found = self._pickle_at(f, pos, end_limit)
             parts.streams.append(
-                PickleStream(f"{prefix}{member.name}#{index}@{pos}", found.data, role="member")
+                PickleStream(
+                    f"{prefix}{member.name}#{index}@{pos}", found.data, role=StreamRole.MEMBER
+                )
             )
             if found.end is None:
                 return

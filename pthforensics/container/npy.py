@@ -14,7 +14,7 @@ import ast
 import struct
 from typing import BinaryIO
 
-from pthforensics.core.errors import ContainerError
+from pthforensics.core import ContainerError
 
 __all__ = ["MAGIC", "read_npy_header"]
 

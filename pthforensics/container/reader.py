@@ -24,16 +24,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import BinaryIO, cast
 
-from pthforensics.core.errors import ContainerError, LimitExceeded
-from pthforensics.core.limits import DEFAULT_LIMITS, Limits
-from pthforensics.core.records import (
+from pthforensics.core import (
+    DEFAULT_LIMITS,
     Container,
+    ContainerError,
     Finding,
     Format,
+    LimitExceeded,
+    Limits,
     Location,
     PickleStream,
     Severity,
     StorageEntry,
+    StreamRole,
     TensorRecord,
     new_record,
 )
@@ -164,7 +167,10 @@ def read_hidden_pickles(
                 if looks_like_pickle(head):
                     streams.append(
                         PickleStream(
-                            entry.name, reader._member_bytes(f, entry), role="member", loaded=False
+                            entry.name,
+                            reader._member_bytes(f, entry),
+                            role=StreamRole.MEMBER,
+                            loaded=False,
                         )
                     )
     except OSError as exc:
@@ -475,9 +481,13 @@ class _Reader(LegacyFormats):
         head = self._member_bytes(f, entry, prefix_only=4096)
         if inner.endswith(".pkl") or looks_like_pickle(head):
             data = self._member_bytes(f, entry)
-            role = {"data.pkl": "object", "constants.pkl": "constants"}.get(inner, "member")
+            role = {"data.pkl": StreamRole.OBJECT, "constants.pkl": StreamRole.CONSTANTS}.get(
+                inner, StreamRole.MEMBER
+            )
             parts.streams.append(
-                PickleStream(label, data, role=role, loaded=role in ("object", "constants"))
+                PickleStream(
+                    label, data, role=role, loaded=role in (StreamRole.OBJECT, StreamRole.CONSTANTS)
+                )
             )
             if role == "member":
                 parts.findings.append(

@@ -15,8 +15,7 @@ import math
 import struct
 from typing import Any, BinaryIO
 
-from pthforensics.core.errors import ContainerError, LimitExceeded
-from pthforensics.core.records import TensorRecord, new_record
+from pthforensics.core import ContainerError, LimitExceeded, TensorRecord, new_record
 
 __all__ = ["DTYPES", "MAX_HEADER", "read_safetensors_header", "sniff_safetensors"]
 

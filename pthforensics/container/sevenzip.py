@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, BinaryIO
 
-from pthforensics.core.errors import ContainerError, LimitExceeded
+from pthforensics.core import ContainerError, LimitExceeded
 
 if TYPE_CHECKING:
     from .sevenzip_format import Entry, Folder

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, NamedTuple
 
-from pthforensics.core.errors import ContainerError, LimitExceeded
+from pthforensics.core import ContainerError, LimitExceeded
 
 __all__ = [
     "MAX_ITEMS",

@@ -22,9 +22,15 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import BinaryIO, NamedTuple
 
-from pthforensics.core.errors import ContainerError, LimitExceeded
-from pthforensics.core.limits import Limits
-from pthforensics.core.records import Finding, Location, Severity, new_record
+from pthforensics.core import (
+    ContainerError,
+    Finding,
+    LimitExceeded,
+    Limits,
+    Location,
+    Severity,
+    new_record,
+)
 
 __all__ = [
     "ZipDirectory",

@@ -1,1 +1,94 @@
-"""core."""
+"""The records, errors, limits and torch vocabulary every stage shares.
+
+``core`` imports nothing else of the package; every other package imports from here
+(``from pthforensics.core import FileReport, Limits``), never from the modules inside.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    ContainerError,
+    InferenceError,
+    LimitExceeded,
+    PickleDecodeError,
+    PthForensicsError,
+    RebuildError,
+    TraceError,
+)
+from .inference import (
+    InputGuess,
+    InputKind,
+    InputStatus,
+    LayerGroup,
+    LayerGuess,
+    LayerOrder,
+    LayerSource,
+    RebuildInfo,
+    RebuildPart,
+    TraceLayer,
+    TraceResult,
+    TraceStatus,
+)
+from .limits import DEFAULT_LIMITS, Limits
+from .records import (
+    Checkpoint,
+    CheckpointKind,
+    Container,
+    Finding,
+    Format,
+    Location,
+    PickleStream,
+    Severity,
+    StateDict,
+    StorageEntry,
+    StreamRole,
+    TensorRecord,
+    TensorSummary,
+    Verdict,
+    new_record,
+)
+from .reports import Candidate, ErrorInfo, FileReport, ModelGroup, Status
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Candidate",
+    "Checkpoint",
+    "CheckpointKind",
+    "Container",
+    "ContainerError",
+    "ErrorInfo",
+    "FileReport",
+    "Finding",
+    "Format",
+    "InferenceError",
+    "InputGuess",
+    "InputKind",
+    "InputStatus",
+    "LayerGroup",
+    "LayerGuess",
+    "LayerOrder",
+    "LayerSource",
+    "LimitExceeded",
+    "Limits",
+    "Location",
+    "ModelGroup",
+    "PickleDecodeError",
+    "PickleStream",
+    "PthForensicsError",
+    "RebuildError",
+    "RebuildInfo",
+    "RebuildPart",
+    "Severity",
+    "StateDict",
+    "Status",
+    "StorageEntry",
+    "StreamRole",
+    "TensorRecord",
+    "TensorSummary",
+    "TraceError",
+    "TraceLayer",
+    "TraceResult",
+    "TraceStatus",
+    "Verdict",
+    "new_record",
+]

@@ -1,7 +1,8 @@
-"""Frozen records and enums passed forward between pipeline stages.
+"""Frozen records of the static stages: findings, pickle streams, tensors, containers.
 
-Every stage takes records and returns new ones; nothing here is mutated after
-creation.  This module imports nothing from the package, so there are no cycles.
+Every stage takes records and returns new ones; nothing here is mutated after creation.
+The records of inference and tracing are in :mod:`.inference`, the per-file report in
+:mod:`.reports`.  This module imports nothing from the package, so there are no cycles.
 """
 
 from __future__ import annotations
@@ -9,33 +10,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum, unique
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 __all__ = [
-    "new_record",
-    "Candidate",
-    "ModelGroup",
     "Checkpoint",
+    "CheckpointKind",
     "Container",
-    "ErrorInfo",
-    "FileReport",
     "Finding",
     "Format",
-    "InputGuess",
-    "LayerGroup",
-    "LayerGuess",
     "Location",
     "PickleStream",
-    "RebuildInfo",
     "Severity",
     "StateDict",
-    "Status",
     "StorageEntry",
+    "StreamRole",
     "TensorRecord",
     "TensorSummary",
-    "TraceLayer",
-    "TraceResult",
     "Verdict",
+    "new_record",
 ]
 
 
@@ -69,14 +61,6 @@ class Verdict(StrEnum):
 
 
 @unique
-class Status(StrEnum):
-    """Whether analysis produced a verdict (contract: JSON ``status``)."""
-
-    OK = "ok"
-    ERROR = "error"
-
-
-@unique
 class Format(StrEnum):
     """Container formats (contract: JSON ``format``)."""
 
@@ -90,6 +74,46 @@ class Format(StrEnum):
     SEVEN_ZIP = "7z"
     NUMPY = "numpy"
     UNKNOWN = "unknown"
+
+
+@unique
+class StreamRole(StrEnum):
+    """What a pickle stream is to the loader that meets it."""
+
+    OBJECT = "object"
+    """What ``torch.load`` / ``pickle.load`` returns (``data.pkl``, the legacy object pickle)."""
+    MAGIC = "magic"
+    """The legacy stream's magic-number pickle."""
+    PROTOCOL = "protocol"
+    """The legacy stream's protocol-version pickle."""
+    SYS_INFO = "sys_info"
+    """The legacy stream's ``sys_info`` pickle."""
+    STORAGE_KEYS = "storage_keys"
+    """The legacy stream's list of storage keys."""
+    CONSTANTS = "constants"
+    """TorchScript's ``constants.pkl``."""
+    MEMBER = "member"
+    """A pickle in a member no loader expects to unpickle."""
+    TRAILING = "trailing"
+    """A pickle stacked after another one's ``STOP``."""
+    NESTED = "nested"
+    """Bytes inside a value that are a pickle (or a torch archive) themselves."""
+
+
+@unique
+class CheckpointKind(StrEnum):
+    """How the object tree holds the model."""
+
+    STATE_DICT = "state_dict"
+    """The root is the state_dict."""
+    WRAPPED = "wrapped"
+    """A dict holding the state_dict (``{"state_dict": ..., "epoch": ...}``)."""
+    FULL_MODEL = "full_model"
+    """``torch.save(model)``: a pickled ``nn.Module`` tree."""
+    TENSOR = "tensor"
+    """A single tensor."""
+    OTHER = "other"
+    """Anything else (no state_dict found)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +165,7 @@ class PickleStream:
     """Member name, or a synthetic name such as ``stream#1`` for stacked pickles."""
     data: bytes
     """The stream's bytes (from its first opcode to the end of what could belong to it)."""
-    role: str = "object"
+    role: StreamRole = StreamRole.OBJECT
     """``object`` (what a loader returns), ``magic``, ``protocol``, ``sys_info``,
     ``storage_keys``, ``member`` (a pickle in a member no loader expects), ``trailing``."""
     loaded: bool = True
@@ -277,7 +301,7 @@ class Checkpoint:
     metadata: tuple[tuple[str, str], ...] = ()
     """Scalar and small values outside the state_dicts (epoch, step, hyper-parameters),
     rendered as short strings."""
-    kind: str = "state_dict"
+    kind: CheckpointKind = CheckpointKind.STATE_DICT
     """``state_dict``, ``wrapped`` (a dict holding one), ``full_model``, ``tensor``,
     ``other``."""
 
@@ -285,189 +309,3 @@ class Checkpoint:
     def main(self) -> StateDict | None:
         """The model's state_dict, if one was found."""
         return self.state_dicts[0] if self.state_dicts else None
-
-
-@dataclass(frozen=True, slots=True)
-class LayerGroup:
-    """One module of the model and the tensors it owns directly."""
-
-    name: str
-    """Module path (``features.0``)."""
-    tensors: tuple[TensorRecord, ...]
-    """Tensors whose key is ``name + '.' + leaf``."""
-    version: int | None = None
-    """``_metadata`` version of the module, when known."""
-    class_name: str | None = None
-    """Class named by a full-model pickle, when known."""
-    index: int = 0
-    """Position in registration order."""
-    source: str = "tensors"
-    """Why the group exists: ``tensors`` (it owns tensors), ``metadata`` (a parameter-less
-    module listed in ``_metadata`` or named by a full-model pickle), ``index-gap`` (a missing
-    index of a numbered container, e.g. ``features.1`` between ``features.0`` and
-    ``features.2``: a parameter-less module whose type is unknown)."""
-    has_children: bool = False
-    """``True`` when other modules sit below this path (a module owning tensors *and*
-    submodules, such as ``MultiheadAttention`` with its ``out_proj``)."""
-    order: str = "stored"
-    """How the registration order was obtained: ``metadata`` (``_metadata``), ``stored``
-    (key order as stored) or ``restored`` (the keys were sorted, as safetensors writes
-    them; the order was guessed by a natural sort, so neighbour evidence is weaker)."""
-
-    def tensor(self, leaf: str) -> TensorRecord | None:
-        """The tensor named ``leaf`` (``weight``, ``bias``...), if present."""
-        for t in self.tensors:
-            if t.key.rsplit(".", 1)[-1] == leaf:
-                return t
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class LayerGuess:
-    """The inferred type of one module (contract: JSON ``layers[]``)."""
-
-    name: str
-    type: str
-    attributes: tuple[tuple[str, Any], ...] = ()
-    confidence: float = 0.0
-    evidence: tuple[str, ...] = ()
-    parameters: int = 0
-    """Elements of learnable tensors it owns."""
-    tensor_keys: tuple[str, ...] = ()
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        """``attributes`` as a dict."""
-        return dict(self.attributes)
-
-
-@dataclass(frozen=True, slots=True)
-class InputGuess:
-    """What input the model expects (contract: JSON ``input``)."""
-
-    status: str
-    """``fixed`` | ``free`` | ``unknown``."""
-    kind: str = "unknown"
-    """``image`` | ``volume`` | ``sequence`` | ``tokens`` | ``vector`` | ``latent`` |
-    ``unknown``."""
-    shape: tuple[int, ...] | None = None
-    """One input shape that works, batch first."""
-    valid_sizes: tuple[Any, ...] | None = None
-    """What is known of the sizes that work: for ``fixed`` every spatial size (or length, or
-    feature count) that gives the stored head, e.g. ``(32, 33)``; for ``free`` a few sizes
-    that work (see ``min_size``/``multiple_of``)."""
-    dtype: str = "float32"
-    """Input dtype: ``int64`` for token ids, else the dtype of the first layer's weight."""
-    evidence: tuple[str, ...] = ()
-    """Sentences saying why."""
-    min_size: int | None = None
-    """Smallest spatial size / length that runs under the chosen hypothesis (``free``)."""
-    multiple_of: int | None = None
-    """Sizes must be a multiple of this (skip connections that concatenate, patches)."""
-    plan: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
-    """The hypothesis for what the weights do not store, as ``(module, type, attributes)``:
-    convolution ``padding``/``stride``, parameter-less modules taken as pools or
-    activations, and ops a forward() applies without a module (``module`` is then
-    ``+<name of the module it follows>``, e.g. ``("+conv2", "MaxPool2d", (("kernel_size",
-    2),))``).  ``rebuild`` builds from it so the rebuilt chain runs at ``shape``."""
-
-
-@dataclass(frozen=True, slots=True)
-class RebuildInfo:
-    """What ``rebuild`` built, attached to the module it returns (attribute
-    ``pthforensics_rebuild``) so that ``trace`` knows which input to feed."""
-
-    part: str
-    """``whole`` (the model is a chain), ``prefix`` (from the input to the first break) or
-    ``head`` (from a break to the output)."""
-    input_shape: tuple[int, ...] | None
-    """Shape the rebuilt part expects (batch first), ``None`` when unknown."""
-    input_dtype: str = "float32"
-    """``int64`` for token ids, else a floating dtype name."""
-    note: str = ""
-    """What was rebuilt and why (the same note ``rebuild_sequential`` returns)."""
-    modules: tuple[str, ...] = ()
-    """Module paths of the checkpoint included in the rebuilt part."""
-
-
-@dataclass(frozen=True, slots=True)
-class TraceLayer:
-    """One hooked module call during the trace."""
-
-    name: str
-    type: str
-    input_shape: tuple[int, ...] | None
-    output_shape: tuple[int, ...] | None
-
-
-@dataclass(frozen=True, slots=True)
-class TraceResult:
-    """Outcome of running the rebuilt model (contract: JSON ``trace``)."""
-
-    status: str
-    """``confirmed`` | ``refuted`` | ``partial`` | ``skipped``."""
-    output_shape: tuple[int, ...] | None = None
-    layers: tuple[TraceLayer, ...] = ()
-    input_shape: tuple[int, ...] | None = None
-    detail: str = ""
-    tried: tuple[tuple[tuple[int, ...], str], ...] = ()
-    """Each input shape tried with ``ok`` or the error it raised."""
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    """Why no verdict was possible (contract: JSON ``error``)."""
-
-    stage: str
-    type: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileReport:
-    """Everything known about one file (contract: JSON ``FileReport``)."""
-
-    path: str
-    status: Status
-    format: str | None = None
-    verdict: Verdict | None = None
-    findings: tuple[Finding, ...] = ()
-    tensors: TensorSummary | None = None
-    layers: tuple[LayerGuess, ...] | None = None
-    input: InputGuess | None = None
-    trace: TraceResult | None = None
-    error: ErrorInfo | None = None
-    wrappers: tuple[str, ...] = ()
-    size: int | None = None
-    mtime: float | None = None
-    """Modification time when scanned (``--resume`` matches path, size and mtime)."""
-    seconds: float | None = None
-    metadata: tuple[tuple[str, str], ...] = ()
-    extra: tuple[tuple[str, Any], ...] = field(default=())
-    """Additional fields rendered into JSON as they are (e.g. ``shards``, ``model``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One file to scan."""
-
-    path: str
-    size: int | None
-    mtime: float | None
-    model: str | None = None
-    """The model it belongs to (Hugging Face cache name, or the shard index's model)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelGroup:
-    """A sharded model: its index and the shard files it names."""
-
-    name: str
-    index: str
-    shards: tuple[str, ...]
-    """Shard paths, in the index's order of first mention."""
-    missing: tuple[str, ...]
-    """Shards the index names that are not on disk."""
-    tensors: int
-    """Tensor names the index maps."""
-    error: str | None = None

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pthforensics.core.records import LayerGroup, LayerGuess, TensorRecord
+from pthforensics.core import LayerGroup, LayerGuess, TensorRecord
 
 __all__ = [
     "BUFFER_LEAVES",

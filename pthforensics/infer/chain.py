@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pthforensics.core.records import LayerGuess
+from pthforensics.core import LayerGuess
 
 from .base import layer_dims
 

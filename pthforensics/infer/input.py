@@ -24,8 +24,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from pthforensics.core.errors import InferenceError
-from pthforensics.core.records import InputGuess, LayerGroup, LayerGuess
+from pthforensics.core import (
+    InferenceError,
+    InputGuess,
+    InputKind,
+    InputStatus,
+    LayerGroup,
+    LayerGuess,
+)
 
 from . import spatial as sp
 from .chain import (
@@ -61,7 +67,9 @@ def _infer_input_checked(groups: Sequence[LayerGroup], guesses: Sequence[LayerGu
     links = chain_links(guesses)
     first = next((lk for lk in links if lk.relation == "start"), None)
     if first is None:
-        return InputGuess("unknown", evidence=("no layer with weights to read an input from",))
+        return InputGuess(
+            InputStatus.UNKNOWN, evidence=("no layer with weights to read an input from",)
+        )
     first = _entry(links, first)
     guess = _infer_input(_Ctx(groups, guesses, links), first)
     chain = channel_chain(guesses)
@@ -99,7 +107,8 @@ def _infer_input(ctx: _Ctx, first: ChainLink) -> InputGuess:
     if t0 in LINEAR_LIKE or t0.startswith(PASS_THROUGH):
         return _vector(ctx, first)
     return InputGuess(
-        "unknown", evidence=(f"the first layer {first.name} is a {t0}: no rule for its input",)
+        InputStatus.UNKNOWN,
+        evidence=(f"the first layer {first.name} is a {t0}: no rule for its input",),
     )
 
 
@@ -157,11 +166,15 @@ def _tokens(ctx: _Ctx, first: ChainLink) -> InputGuess:
             f"{fixed.name} takes {fixed.in_dim} = {t} positions x {fixed.channels}: "
             f"a flattened sequence of exactly {t} tokens"
         )
-        return InputGuess("fixed", "tokens", (1, t), (t,), "int64", tuple(ev), min_size=t)
+        return InputGuess(
+            InputStatus.FIXED, InputKind.TOKENS, (1, t), (t,), "int64", tuple(ev), min_size=t
+        )
     length = min(32, max_len) if max_len else 32
     ev.append("sequence length is free" + (f" (1..{max_len})" if max_len else ""))
     sizes = (1, length) + ((max_len,) if max_len and max_len != length else ())
-    return InputGuess("free", "tokens", (1, length), sizes, "int64", tuple(ev), min_size=1)
+    return InputGuess(
+        InputStatus.FREE, InputKind.TOKENS, (1, length), sizes, "int64", tuple(ev), min_size=1
+    )
 
 
 def _flattened_steps(ctx: _Ctx) -> tuple[ChainLink, int] | None:
@@ -193,9 +206,13 @@ def _sequence(ctx: _Ctx, first: ChainLink) -> InputGuess:
             f"{head.name} takes {head.in_dim} = {t} steps x {head.channels}: a flattened "
             f"sequence of exactly {t} steps"
         )
-        return InputGuess("fixed", "sequence", (1, t, n), (t,), dtype, tuple(ev), min_size=t)
+        return InputGuess(
+            InputStatus.FIXED, InputKind.SEQUENCE, (1, t, n), (t,), dtype, tuple(ev), min_size=t
+        )
     ev.append("length is free")
-    return InputGuess("free", "sequence", (1, 32, n), (1, 32), dtype, tuple(ev), min_size=1)
+    return InputGuess(
+        InputStatus.FREE, InputKind.SEQUENCE, (1, 32, n), (1, 32), dtype, tuple(ev), min_size=1
+    )
 
 
 def _vector(ctx: _Ctx, first: ChainLink) -> InputGuess:
@@ -207,8 +224,8 @@ def _vector(ctx: _Ctx, first: ChainLink) -> InputGuess:
         k in names for k in ("attn", "attention", "q_proj", "query")
     ):
         return InputGuess(
-            "free",
-            "sequence",
+            InputStatus.FREE,
+            InputKind.SEQUENCE,
             (1, 16, n),
             (1, 16),
             dtype,
@@ -218,11 +235,13 @@ def _vector(ctx: _Ctx, first: ChainLink) -> InputGuess:
             ),
             min_size=1,
         )
-    kind = "latent" if any(t.startswith("ConvTranspose") for t in types) else "vector"
+    kind = (
+        InputKind.LATENT if any(t.startswith("ConvTranspose") for t in types) else InputKind.VECTOR
+    )
     ev = [f"{first.name} ({first.type}) takes {n} features: a vector of exactly {n}"]
     if kind == "latent":
         ev.append("transposed convolutions follow: a generator/decoder fed a latent vector")
-    return InputGuess("fixed", kind, (1, n), (n,), dtype, tuple(ev), min_size=n)
+    return InputGuess(InputStatus.FIXED, kind, (1, n), (n,), dtype, tuple(ev), min_size=n)
 
 
 def _latent_conv(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
@@ -242,8 +261,8 @@ def _latent_conv(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
         "a latent map; its size is free (padding is not stored)",
     )
     return InputGuess(
-        "free",
-        "latent",
+        InputStatus.FREE,
+        InputKind.LATENT,
         (1, c, *([side] * d)),
         (side,),
         ctx.dtype(first.name),
@@ -255,7 +274,7 @@ def _latent_conv(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
 
 # --- convolutional inputs ------------------------------------------------------------------
 
-_KINDS = {1: "sequence", 2: "image", 3: "volume"}
+_KINDS = {1: InputKind.SEQUENCE, 2: InputKind.IMAGE, 3: InputKind.VOLUME}
 
 
 def _spatial(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
@@ -292,7 +311,7 @@ def _spatial(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
         )
     if head.type in RNN_TYPES or head.type == "MultiheadAttention":
         return InputGuess(
-            "unknown",
+            InputStatus.UNKNOWN,
             kind,
             None,
             None,
@@ -321,7 +340,7 @@ def _spatial(ctx: _Ctx, first: ChainLink, d: int) -> InputGuess:
     if head.relation == "flatten" and head.in_dim:
         return _fixed(ctx, first, d, kind, c, dtype, ops, head)
     return InputGuess(
-        "unknown",
+        InputStatus.UNKNOWN,
         kind,
         None,
         None,
@@ -445,7 +464,7 @@ def _fixed(
     ctx: _Ctx,
     first: ChainLink,
     d: int,
-    kind: str,
+    kind: InputKind,
     c: int,
     dtype: str,
     ops: list[sp.SpatialOp],
@@ -461,7 +480,7 @@ def _fixed(
     ]
     if not finals:
         return InputGuess(
-            "unknown",
+            InputStatus.UNKNOWN,
             kind,
             None,
             None,
@@ -471,7 +490,7 @@ def _fixed(
     solutions = sp.solve(ops, finals, kind=kind, channels=c)
     if not solutions:
         return InputGuess(
-            "unknown",
+            InputStatus.UNKNOWN,
             kind,
             None,
             None,
@@ -520,7 +539,7 @@ def _fixed(
             ev.append(f"also possible under another hypothesis: {'x'.join(map(str, alt.sizes))}")
             break
     return InputGuess(
-        "fixed",
+        InputStatus.FIXED,
         kind,
         (1, c, *best.sizes),
         valid,
@@ -585,7 +604,7 @@ def _free(
     ctx: _Ctx,
     first: ChainLink,
     d: int,
-    kind: str,
+    kind: InputKind,
     c: int,
     dtype: str,
     ops: list[sp.SpatialOp],
@@ -627,7 +646,7 @@ def _free(
 
 def _free_result(
     ctx: _Ctx,
-    kind: str,
+    kind: InputKind,
     c: int,
     dtype: str,
     ev: list[str],
@@ -658,7 +677,7 @@ def _free_result(
     if min_size:
         ev.append(f"smallest size that runs under this hypothesis: {lo}")
     return InputGuess(
-        "free",
+        InputStatus.FREE,
         kind,
         shape,
         sizes,
@@ -680,7 +699,7 @@ def _pick(common: list[int], lo: int, multiple: int | None, prefer: int | None) 
 
 
 def _patch_tokens(
-    ctx: _Ctx, first: ChainLink, d: int, kind: str, c: int, dtype: str
+    ctx: _Ctx, first: ChainLink, d: int, kind: InputKind, c: int, dtype: str
 ) -> InputGuess | None:
     """ViT: a patch convolution (kernel = stride = p) whose tokens fill a position table."""
     g = ctx.guesses[first.name]
@@ -724,7 +743,7 @@ def _patch_tokens(
         plan = ((first.name, g.type, (("padding", 0), ("stride", k if len(set(k)) > 1 else k[0]))),)
         valid = tuple(range(sizes[-1], sizes[-1] + k[-1]))
         return InputGuess(
-            "fixed",
+            InputStatus.FIXED,
             kind,
             (1, c, *sizes),
             valid,
@@ -735,7 +754,7 @@ def _patch_tokens(
             plan=plan,
         )
     return InputGuess(
-        "unknown",
+        InputStatus.UNKNOWN,
         kind,
         None,
         None,

@@ -35,8 +35,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pthforensics.core.errors import InferenceError
-from pthforensics.core.records import LayerGroup, LayerGuess
+from pthforensics.core import InferenceError, LayerGroup, LayerGuess
 
 from .base import (
     BUFFER_LEAVES,

@@ -31,8 +31,15 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pthforensics.core.errors import RebuildError
-from pthforensics.core.records import InputGuess, LayerGroup, LayerGuess, RebuildInfo, StateDict
+from pthforensics.core import (
+    InputGuess,
+    LayerGroup,
+    LayerGuess,
+    RebuildError,
+    RebuildInfo,
+    RebuildPart,
+    StateDict,
+)
 from pthforensics.infer.base import layer_dims
 from pthforensics.structure.layers import module_and_leaf
 
@@ -108,7 +115,7 @@ def rebuild_sequential(
     first_guess = by_name.get(order[first_owner].name)
     shape, dtype = default_input(first_guess, input_guess)
     if whole.break_at is None and not skipped_bare:
-        part, walk, note = "whole", whole, "whole model is a chain"
+        part, walk, note = RebuildPart.WHOLE, whole, "whole model is a chain"
     else:
         where = whole.break_at or (skipped_bare[0] if skipped_bare else "")
         why = whole.reason or "bare parameters (class token / position table) on a custom module"
@@ -130,10 +137,10 @@ def rebuild_sequential(
             hg = by_name[head_part[0].name]
             din, _ = layer_dims(hg)
             shape, dtype = (1, din or 1), float_dtype(head_part[0])
-            part, walk = "head", head
+            part, walk = RebuildPart.HEAD, head
             note = f"head only ({head_part[0].name} .. {head_part[-1].name}): {why} at {where}"
         elif prefix_ok:
-            part, walk = "prefix", whole
+            part, walk = RebuildPart.PREFIX, whole
             last = whole.steps[-1].path if whole.steps else body[0].name
             note = f"prefix up to {last}: {why} at {where}"
             if tokens is not None and any(st.type == "Tokens" for st in whole.steps):

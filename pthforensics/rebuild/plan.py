@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pthforensics.core.records import InputGuess, LayerGroup, LayerGuess
+from pthforensics.core import InputGuess, LayerGroup, LayerGuess
 from pthforensics.infer.base import layer_dims
 from pthforensics.structure.layers import module_and_leaf
 

@@ -23,8 +23,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pthforensics.core.errors import TraceError
-from pthforensics.core.records import InputGuess, RebuildInfo, TraceLayer, TraceResult
+from pthforensics.core import (
+    InputGuess,
+    RebuildInfo,
+    RebuildPart,
+    TraceError,
+    TraceLayer,
+    TraceResult,
+    TraceStatus,
+)
 
 from .build import REBUILD_ATTR
 
@@ -98,7 +105,7 @@ def trace_model(
         raise TraceError(f"expected a torch.nn.Module to trace, got {type(module).__name__}")
     info = getattr(module, REBUILD_ATTR, None)
     if not isinstance(info, RebuildInfo):
-        info = RebuildInfo("whole", input_guess.shape, input_guess.dtype)
+        info = RebuildInfo(RebuildPart.WHOLE, input_guess.shape, input_guess.dtype)
     base = info.input_shape
     dtype_name = info.input_dtype
     if input_shape is not None:
@@ -107,7 +114,7 @@ def trace_model(
             candidates.append(base)  # the given shape feeds the model, not its head
     elif base is None:
         return TraceResult(
-            "skipped", detail="no input shape is known; pass one to try (--input-shape)"
+            TraceStatus.SKIPPED, detail="no input shape is known; pass one to try (--input-shape)"
         )
     else:
         candidates = [base] + (_sweep(input_guess, base) if info.part == "whole" else [])
@@ -171,7 +178,7 @@ def _result(
     if user and info.part == "head" and not primary_ok:
         runs = [s for s, msg in tried if msg == "ok"]
         return TraceResult(
-            "partial" if runs else "refuted",
+            TraceStatus.PARTIAL if runs else TraceStatus.REFUTED,
             output,
             layers,
             used,
@@ -181,7 +188,7 @@ def _result(
         )
     linears = sum(1 for lay in layers if lay.type in ("Linear",))
     if primary_ok:
-        status = "confirmed" if info.part == "whole" else "partial"
+        status = TraceStatus.CONFIRMED if info.part == RebuildPart.WHOLE else TraceStatus.PARTIAL
         who = "the given shape" if user else "the guessed shape"
         detail = (
             f"{who} {list(primary)} runs through the whole rebuilt model"
@@ -197,7 +204,7 @@ def _result(
                 else f"; {list(failed[0])} fails"
             )
     else:
-        status = "refuted"
+        status = TraceStatus.REFUTED
         works = [s for s, msg in tried if msg == "ok"]
         detail = f"{list(primary)} fails: {tried[0][1]}" if tried else "nothing was run"
         if works:

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from pthforensics.core.errors import PthForensicsError
-from pthforensics.core.records import (
+from pthforensics.core import (
     ErrorInfo,
     FileReport,
     Finding,
     ModelGroup,
+    PthForensicsError,
     Severity,
     Status,
     Verdict,

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from pthforensics.core.records import (
+from pthforensics.core import (
     FileReport,
     InputGuess,
     LayerGuess,
@@ -358,7 +358,7 @@ def batch_summary(
 
 def report_from_dict(d: dict[str, Any]) -> FileReport:
     """Read back a report this module wrote (``--resume``); layers/trace are kept as extra."""
-    from pthforensics.core.records import ErrorInfo, Finding, Location, Severity, Status, Verdict  # noqa: PLC0415
+    from pthforensics.core import ErrorInfo, Finding, Location, Severity, Status, Verdict  # noqa: PLC0415
 
     tensors = d.get("tensors")
     error = d.get("error")

@@ -31,7 +31,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pthforensics.core.records import Finding, Location, PickleStream, Severity
+from pthforensics.core import Finding, Location, PickleStream, Severity
 
 from .static_scan import GlobalUse, StreamScan
 

@@ -20,8 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pthforensics.core.errors import LimitExceeded
-from pthforensics.core.limits import DEFAULT_LIMITS, Limits
+from pthforensics.core import DEFAULT_LIMITS, LimitExceeded, Limits
 
 from .opcodes import PICKLE_TEXT_START, looks_like_nested, looks_like_pickle, maybe_pickle
 

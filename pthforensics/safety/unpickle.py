@@ -24,8 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from pthforensics.core.errors import PickleDecodeError
-from pthforensics.core.records import PickleStream, new_record
+from pthforensics.core import PickleDecodeError, PickleStream, new_record
 
 __all__ = [
     "GlobalName",

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from itertools import pairwise
 
-from pthforensics.core.records import LayerGroup, StateDict, TensorRecord
+from pthforensics.core import LayerGroup, LayerOrder, LayerSource, StateDict, TensorRecord
 
 __all__ = ["group_layers", "module_and_leaf", "natural_module_key"]
 
@@ -371,17 +371,17 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
     all_paths = set(structure) | owners
     leaves = _leaves(all_paths)
     paramless = [p for p in structure if p in leaves and p not in owners]
-    source = dict.fromkeys(paramless, "metadata")
+    source = dict.fromkeys(paramless, LayerSource.METADATA)
     if not structure:
         for gap in _index_gaps([p for p in first_seen if p]):
             if gap not in owners:
                 paramless.append(gap)
-                source[gap] = "index-gap"
+                source[gap] = LayerSource.INDEX_GAP
 
     members = list(dict.fromkeys(first_seen + paramless))
-    how = "stored"
+    how = LayerOrder.STORED
     if structure:
-        how = "metadata"
+        how = LayerOrder.METADATA
         position = {p: i for i, p in enumerate(structure)}
         order: list[str] = []
         # Stable merge: modules missing from the metadata keep their place after the
@@ -395,7 +395,7 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
             order.insert(order.index(prev) + 1 if prev is not None else 0, p)
     elif _looks_sorted([t.key for t in state.tensors], len({t.dtype for t in state.tensors})):
         order = _restore_order(members)
-        how = "restored"
+        how = LayerOrder.RESTORED
     elif paramless:
         order = _insert_gaps(first_seen, paramless)
     else:
@@ -411,7 +411,7 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
                 version=versions.get(path),
                 class_name=classes.get(path),
                 index=index,
-                source=source.get(path, "tensors"),
+                source=source.get(path, LayerSource.TENSORS),
                 has_children=path in has_children,
                 order=how,
             )

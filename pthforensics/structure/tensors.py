@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pthforensics.container.legacy import ELEMENT_SIZES
-from pthforensics.core.limits import DEFAULT_LIMITS, Limits
-from pthforensics.core.records import (
+from pthforensics.core import (
+    DEFAULT_LIMITS,
     Checkpoint,
+    CheckpointKind,
     Container,
     Finding,
+    Limits,
     Location,
     Severity,
     StateDict,
@@ -534,7 +536,7 @@ def extract_checkpoint(
             (strip_prefixes(state),),
             container.header_tensors,
             container.header_metadata,
-            "state_dict",
+            CheckpointKind.STATE_DICT,
         ), ()
     walk = _Walk(limits, header)
     _walk(root, "", walk, 0)
@@ -542,15 +544,15 @@ def extract_checkpoint(
         walk.candidates.append(StateDict("", (), (), _module_versions(root)))
     candidates = sorted(walk.candidates, key=_rank)
     mains = tuple(strip_prefixes(c) for c in candidates)
-    kind = "other"
+    kind = CheckpointKind.OTHER
     if mains:
         kind = (
-            "full_model"
+            CheckpointKind.FULL_MODEL
             if mains[0].class_names
-            else ("state_dict" if mains[0].path == "" else "wrapped")
+            else (CheckpointKind.STATE_DICT if mains[0].path == "" else CheckpointKind.WRAPPED)
         )
     elif walk.tensors:
-        kind = "tensor"
+        kind = CheckpointKind.TENSOR
     findings = list(walk.findings)
     if walk.capped:
         findings.append(

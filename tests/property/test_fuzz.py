@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pthforensics.container.reader import read_container
-from pthforensics.core.errors import PthForensicsError
-from pthforensics.core.limits import Limits
+from pthforensics.core import Limits, PthForensicsError
 from pthforensics.pipeline import analyze_file
 from pthforensics.safety.static_scan import scan_stream
 

@@ -1,0 +1,223 @@
+"""Frozen records of inference, rebuild and trace: layer groups and guesses, the input
+guess, the rebuilt part and the trace.  Imports only :mod:`.records`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum, unique
+from typing import Any
+
+from .records import TensorRecord
+
+__all__ = [
+    "InputGuess",
+    "InputKind",
+    "InputStatus",
+    "LayerGroup",
+    "LayerGuess",
+    "LayerOrder",
+    "LayerSource",
+    "RebuildInfo",
+    "RebuildPart",
+    "TraceLayer",
+    "TraceResult",
+    "TraceStatus",
+]
+
+
+@unique
+class LayerSource(StrEnum):
+    """Why a layer group exists."""
+
+    TENSORS = "tensors"
+    """It owns tensors."""
+    METADATA = "metadata"
+    """A parameter-less module listed in ``_metadata`` or named by a full-model pickle."""
+    INDEX_GAP = "index-gap"
+    """A missing index of a numbered container (``features.1`` between ``features.0`` and
+    ``features.2``): a parameter-less module whose type is unknown."""
+
+
+@unique
+class LayerOrder(StrEnum):
+    """How the registration order of the layers was obtained."""
+
+    METADATA = "metadata"
+    """From ``state_dict._metadata``."""
+    STORED = "stored"
+    """Key order as stored."""
+    RESTORED = "restored"
+    """The keys were sorted (safetensors): the order was guessed by a natural sort."""
+
+
+@unique
+class InputStatus(StrEnum):
+    """The input verdict (contract: JSON ``input.status``)."""
+
+    FIXED = "fixed"
+    FREE = "free"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+    """Inference did not run (no state_dict, or it failed); ``evidence`` says why."""
+
+
+@unique
+class InputKind(StrEnum):
+    """What the input is (contract: JSON ``input.kind``)."""
+
+    IMAGE = "image"
+    VOLUME = "volume"
+    SEQUENCE = "sequence"
+    TOKENS = "tokens"
+    VECTOR = "vector"
+    LATENT = "latent"
+    UNKNOWN = "unknown"
+
+
+@unique
+class RebuildPart(StrEnum):
+    """Which part of the model a rebuild covers."""
+
+    WHOLE = "whole"
+    """The model is a chain, rebuilt whole."""
+    PREFIX = "prefix"
+    """From the input to the first break."""
+    HEAD = "head"
+    """From a break to the output."""
+
+
+@unique
+class TraceStatus(StrEnum):
+    """The trace verdict (contract: JSON ``trace.status``)."""
+
+    CONFIRMED = "confirmed"
+    REFUTED = "refuted"
+    PARTIAL = "partial"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerGroup:
+    """One module of the model and the tensors it owns directly."""
+
+    name: str
+    """Module path (``features.0``)."""
+    tensors: tuple[TensorRecord, ...]
+    """Tensors whose key is ``name + '.' + leaf``."""
+    version: int | None = None
+    """``_metadata`` version of the module, when known."""
+    class_name: str | None = None
+    """Class named by a full-model pickle, when known."""
+    index: int = 0
+    """Position in registration order."""
+    source: LayerSource = LayerSource.TENSORS
+    """Why the group exists: ``tensors`` (it owns tensors), ``metadata`` (a parameter-less
+    module listed in ``_metadata`` or named by a full-model pickle), ``index-gap`` (a missing
+    index of a numbered container, e.g. ``features.1`` between ``features.0`` and
+    ``features.2``: a parameter-less module whose type is unknown)."""
+    has_children: bool = False
+    """``True`` when other modules sit below this path (a module owning tensors *and*
+    submodules, such as ``MultiheadAttention`` with its ``out_proj``)."""
+    order: LayerOrder = LayerOrder.STORED
+    """How the registration order was obtained: ``metadata`` (``_metadata``), ``stored``
+    (key order as stored) or ``restored`` (the keys were sorted, as safetensors writes
+    them; the order was guessed by a natural sort, so neighbour evidence is weaker)."""
+
+    def tensor(self, leaf: str) -> TensorRecord | None:
+        """The tensor named ``leaf`` (``weight``, ``bias``...), if present."""
+        for t in self.tensors:
+            if t.key.rsplit(".", 1)[-1] == leaf:
+                return t
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerGuess:
+    """The inferred type of one module (contract: JSON ``layers[]``)."""
+
+    name: str
+    type: str
+    attributes: tuple[tuple[str, Any], ...] = ()
+    confidence: float = 0.0
+    evidence: tuple[str, ...] = ()
+    parameters: int = 0
+    """Elements of learnable tensors it owns."""
+    tensor_keys: tuple[str, ...] = ()
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """``attributes`` as a dict."""
+        return dict(self.attributes)
+
+
+@dataclass(frozen=True, slots=True)
+class InputGuess:
+    """What input the model expects (contract: JSON ``input``)."""
+
+    status: InputStatus
+    """``fixed`` | ``free`` | ``unknown``."""
+    kind: InputKind = InputKind.UNKNOWN
+    """``image`` | ``volume`` | ``sequence`` | ``tokens`` | ``vector`` | ``latent`` |
+    ``unknown``."""
+    shape: tuple[int, ...] | None = None
+    """One input shape that works, batch first."""
+    valid_sizes: tuple[Any, ...] | None = None
+    """What is known of the sizes that work: for ``fixed`` every spatial size (or length, or
+    feature count) that gives the stored head, e.g. ``(32, 33)``; for ``free`` a few sizes
+    that work (see ``min_size``/``multiple_of``)."""
+    dtype: str = "float32"
+    """Input dtype: ``int64`` for token ids, else the dtype of the first layer's weight."""
+    evidence: tuple[str, ...] = ()
+    """Sentences saying why."""
+    min_size: int | None = None
+    """Smallest spatial size / length that runs under the chosen hypothesis (``free``)."""
+    multiple_of: int | None = None
+    """Sizes must be a multiple of this (skip connections that concatenate, patches)."""
+    plan: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
+    """The hypothesis for what the weights do not store, as ``(module, type, attributes)``:
+    convolution ``padding``/``stride``, parameter-less modules taken as pools or
+    activations, and ops a forward() applies without a module (``module`` is then
+    ``+<name of the module it follows>``, e.g. ``("+conv2", "MaxPool2d", (("kernel_size",
+    2),))``).  ``rebuild`` builds from it so the rebuilt chain runs at ``shape``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildInfo:
+    """What ``rebuild`` built, attached to the module it returns (attribute
+    ``pthforensics_rebuild``) so that ``trace`` knows which input to feed."""
+
+    part: RebuildPart
+    """``whole`` (the model is a chain), ``prefix`` (from the input to the first break) or
+    ``head`` (from a break to the output)."""
+    input_shape: tuple[int, ...] | None
+    """Shape the rebuilt part expects (batch first), ``None`` when unknown."""
+    input_dtype: str = "float32"
+    """``int64`` for token ids, else a floating dtype name."""
+    note: str = ""
+    """What was rebuilt and why (the same note ``rebuild_sequential`` returns)."""
+    modules: tuple[str, ...] = ()
+    """Module paths of the checkpoint included in the rebuilt part."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceLayer:
+    """One hooked module call during the trace."""
+
+    name: str
+    type: str
+    input_shape: tuple[int, ...] | None
+    output_shape: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceResult:
+    """Outcome of running the rebuilt model (contract: JSON ``trace``)."""
+
+    status: TraceStatus
+    """``confirmed`` | ``refuted`` | ``partial`` | ``skipped``."""
+    output_shape: tuple[int, ...] | None = None
+    layers: tuple[TraceLayer, ...] = ()
+    input_shape: tuple[int, ...] | None = None
+    detail: str = ""
+    tried: tuple[tuple[tuple[int, ...], str], ...] = ()
+    """Each input shape tried with ``ok`` or the error it raised."""
