@@ -34,6 +34,7 @@ from pthforensics.core import (
     TensorRecord,
     new_record,
 )
+from pthforensics.core.vocab import storage_dtype
 from pthforensics.safety.opcodes import GlobalConst, looks_like_pickle, simple_values
 from pthforensics.safety.unpickle import PickleTree, Stub, StubUnpickler, buffered
 
@@ -42,35 +43,13 @@ from .zipread import pread
 if TYPE_CHECKING:
     import tarfile
 
-__all__ = ["ELEMENT_SIZES", "LEGACY_MAGIC", "LegacyFormats", "Parts"]
+__all__ = ["LEGACY_MAGIC", "LegacyFormats", "Parts"]
 
 _COUNT = struct.Struct("<q")
 _WINDOW = 4096
 
 #: ``torch.serialization.MAGIC_NUMBER`` of the legacy stream format.
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-
-#: Bytes per element of legacy storage types (torch/storage.py ``_dtype_to_storage_type_map``).
-ELEMENT_SIZES: dict[str, tuple[str, int]] = {
-    "FloatStorage": ("float32", 4),
-    "DoubleStorage": ("float64", 8),
-    "HalfStorage": ("float16", 2),
-    "BFloat16Storage": ("bfloat16", 2),
-    "LongStorage": ("int64", 8),
-    "IntStorage": ("int32", 4),
-    "ShortStorage": ("int16", 2),
-    "CharStorage": ("int8", 1),
-    "ByteStorage": ("uint8", 1),
-    "BoolStorage": ("bool", 1),
-    "ComplexFloatStorage": ("complex64", 8),
-    "ComplexDoubleStorage": ("complex128", 16),
-    "QInt8Storage": ("qint8", 1),
-    "QUInt8Storage": ("quint8", 1),
-    "QInt32Storage": ("qint32", 4),
-    "QUInt4x2Storage": ("quint4x2", 1),
-    "QUInt2x4Storage": ("quint2x4", 1),
-    "UntypedStorage": ("uint8", 1),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +187,7 @@ class LegacyFormats:
             if len(pid) >= 5 and pid[0] == "storage":
                 itemsize = itemsizes.get(pid[1])
                 if itemsize is None:
-                    itemsize = itemsizes[pid[1]] = ELEMENT_SIZES.get(
-                        str(pid[1]).rsplit(".", 1)[-1], ("uint8", 1)
-                    )[1]
+                    itemsize = itemsizes[pid[1]] = storage_dtype(str(pid[1]).rsplit(".", 1)[-1])[1]
                 element[str(pid[2])] = itemsize
         complete = True
         member = f"{prefix}storages"
@@ -338,7 +315,7 @@ class LegacyFormats:
                 if not (isinstance(value, tuple) and len(value) == 3):
                     return dtypes
                 key, _location, storage_type = value
-                dtype = ELEMENT_SIZES.get(str(storage_type).rsplit(".", 1)[-1], ("uint8", 1))
+                dtype = storage_dtype(str(storage_type).rsplit(".", 1)[-1])
                 raw = pread(f, 8, pos)
                 if len(raw) < 8:
                     return dtypes

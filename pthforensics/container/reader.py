@@ -42,7 +42,7 @@ from pthforensics.core import (
 )
 from pthforensics.safety.opcodes import looks_like_pickle, simple_values
 
-from .legacy import ELEMENT_SIZES, LEGACY_MAGIC, LegacyFormats, Parts
+from .legacy import LEGACY_MAGIC, LegacyFormats, Parts
 from .npy import MAGIC as NPY_MAGIC
 from .npy import read_npy_header
 from .safetensors_header import read_safetensors_header, sniff_safetensors
@@ -50,7 +50,6 @@ from .sevenzip import extract_7z
 from .zipread import ZipEntry, read_member, read_zip_directory, zip_anomalies
 
 __all__ = [
-    "ELEMENT_SIZES",
     "LEGACY_MAGIC",
     "read_container",
     "read_embedded",

@@ -16,33 +16,10 @@ import struct
 from typing import Any, BinaryIO
 
 from pthforensics.core import ContainerError, LimitExceeded, TensorRecord, new_record
+from pthforensics.core.vocab import SAFETENSORS_DTYPES
 
-__all__ = ["DTYPES", "MAX_HEADER", "read_safetensors_header", "sniff_safetensors"]
+__all__ = ["MAX_HEADER", "read_safetensors_header", "sniff_safetensors"]
 
-#: safetensors dtype -> (torch dtype name, bits per element)
-DTYPES: dict[str, tuple[str, int]] = {
-    "BOOL": ("bool", 8),
-    "U8": ("uint8", 8),
-    "I8": ("int8", 8),
-    "I16": ("int16", 16),
-    "U16": ("uint16", 16),
-    "F16": ("float16", 16),
-    "BF16": ("bfloat16", 16),
-    "I32": ("int32", 32),
-    "U32": ("uint32", 32),
-    "F32": ("float32", 32),
-    "F64": ("float64", 64),
-    "I64": ("int64", 64),
-    "U64": ("uint64", 64),
-    "C64": ("complex64", 64),
-    "C128": ("complex128", 128),
-    "F8_E4M3": ("float8_e4m3fn", 8),
-    "F8_E5M2": ("float8_e5m2", 8),
-    "F8_E8M0": ("float8_e8m0fnu", 8),
-    "F4": ("float4_e2m1fn_x2", 4),
-    "F6_E2M3": ("float6", 6),
-    "F6_E3M2": ("float6", 6),
-}
 
 #: Largest header accepted (safetensors itself caps it at 100 MB).
 MAX_HEADER = 100_000_000
@@ -130,7 +107,7 @@ def _tensor(name: str, info: Any, path: str) -> tuple[int, int, TensorRecord]:
             f"safetensors entry {name!r} lacks dtype/shape/data_offsets", path=path
         )
     dtype = info["dtype"]
-    if type(dtype) is not str or dtype not in DTYPES:
+    if type(dtype) is not str or dtype not in SAFETENSORS_DTYPES:
         raise ContainerError(f"safetensors entry {name!r} has unknown dtype {dtype!r}", path=path)
     shape = info["shape"]
     offsets = info["data_offsets"]
@@ -148,7 +125,7 @@ def _tensor(name: str, info: Any, path: str) -> tuple[int, int, TensorRecord]:
         raise ContainerError(
             f"safetensors entry {name!r} has invalid data_offsets {offsets!r}", path=path
         )
-    torch_name, bits = DTYPES[dtype]
+    torch_name, bits = SAFETENSORS_DTYPES[dtype]
     nbytes = (math.prod(shape) * bits + 7) // 8
     if offsets[1] - offsets[0] != nbytes:
         raise ContainerError(

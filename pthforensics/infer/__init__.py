@@ -14,18 +14,16 @@ Pure: nothing here imports torch.
 
 from __future__ import annotations
 
-from .base import BUFFER_LEAVES, is_learnable, layer_dims
+from .base import layer_dims
 from .chain import ChainLink, chain_links, channel_chain
 from .input import infer_input
 from .layers import infer_layers
 
 __all__ = [
-    "BUFFER_LEAVES",
     "ChainLink",
     "chain_links",
     "channel_chain",
     "infer_input",
     "infer_layers",
-    "is_learnable",
     "layer_dims",
 ]

@@ -17,54 +17,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pthforensics.core import LayerGroup, LayerGuess, TensorRecord
+from pthforensics.core.vocab import BUFFER_LEAVES, learnable_keys
 
 __all__ = [
-    "BUFFER_LEAVES",
     "RNN_KEY",
     "Chain",
     "Context",
     "Raw",
     "classify",
-    "is_learnable",
     "layer_dims",
     "make_guess",
     "shape_text",
 ]
 
-#: Leaves that torch.nn modules register as buffers (not learnable parameters).
-BUFFER_LEAVES = frozenset(
-    {
-        "running_mean",
-        "running_var",
-        "num_batches_tracked",  # _NormBase
-        "position_ids",
-        "token_type_ids",
-        "inv_freq",
-        "masked_bias",  # transformers buffers
-        "weight_u",
-        "relative_position_index",
-        "attn_mask",
-        "mask",
-        "anchor_grid",
-        "cos_cached",
-        "sin_cached",
-        "causal_mask",
-        "_float_tensor",
-    }
-)
 RNN_KEY = re.compile(r"^(weight|bias)_(ih|hh|hr)_l(\d+)(_reverse)?$")
-_FLOAT_PREFIXES = ("float", "bfloat", "complex", "half", "double")
-
-
-def is_learnable(t: TensorRecord, leaf: str, *, flags_known: bool = False) -> bool:
-    """Whether a tensor counts as a learnable parameter (torchinfo's "Total params"):
-    floating dtype and not a known buffer; with ``flags_known`` (full-model pickles) the
-    pickled ``nn.Parameter`` flag decides."""
-    if flags_known:
-        return t.is_parameter
-    if not t.dtype.startswith(_FLOAT_PREFIXES):
-        return False
-    return leaf.rsplit(".", 1)[-1] not in BUFFER_LEAVES
 
 
 @dataclass
@@ -138,7 +104,7 @@ def effective_leaves(group: LayerGroup) -> tuple[dict[str, TensorRecord], list[s
 def classify(group: LayerGroup) -> Raw:
     leaves, notes = effective_leaves(group)
     names = set(leaves)
-    core = names - BUFFER_LEAVES - {"weight_g", "weight_v"}
+    core = names - BUFFER_LEAVES.keys() - {"weight_g", "weight_v"}
     raw = Raw(group, "empty", leaves, notes)
     if not leaves:
         return raw
@@ -190,7 +156,7 @@ class Context:
             and r.w[0] != r.w[1]
             for r in self.raws
         )
-        self.flags_known = any(t.is_parameter for g in groups for t in g.tensors)
+        self.learnable = learnable_keys([t for g in groups for t in g.tensors])
         # With a guessed order (sorted keys) neighbours are weak evidence.
         self.restored = any(g.order == "restored" for g in groups)
         tensor_layers = [i for i, r in enumerate(self.raws) if r.kind not in ("empty", "params")]
@@ -313,11 +279,7 @@ def make_guess(
     attrs: dict[str, Any],
     evidence: list[str],
 ) -> LayerGuess:
-    params = sum(
-        t.numel
-        for leaf, t in raw.leaves.items()
-        if is_learnable(t, leaf, flags_known=ctx.flags_known)
-    )
+    params = sum(t.numel for t in raw.group.tensors if t.key in ctx.learnable)
     return LayerGuess(
         name=raw.group.name,
         type=type_,

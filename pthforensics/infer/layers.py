@@ -36,9 +36,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pthforensics.core import InferenceError, LayerGroup, LayerGuess
+from pthforensics.core.vocab import BUFFER_LEAVES
 
 from .base import (
-    BUFFER_LEAVES,
     RNN_KEY,
     Chain,
     Context,

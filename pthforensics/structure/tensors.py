@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pthforensics.container.legacy import ELEMENT_SIZES
 from pthforensics.core import (
     DEFAULT_LIMITS,
     Checkpoint,
@@ -35,6 +34,8 @@ from pthforensics.core import (
     TensorSummary,
     new_record,
 )
+from pthforensics.core.vocab import dtype_name, learnable_keys, storage_dtype
+from pthforensics.core.vocab import itemsize as _itemsize
 from pthforensics.safety.unpickle import (
     GlobalName,
     MappingStub,
@@ -46,10 +47,8 @@ from pthforensics.safety.unpickle import (
 )
 
 __all__ = [
-    "BUFFER_SUFFIXES",
     "check_integrity",
     "extract_checkpoint",
-    "is_learnable",
     "strip_prefixes",
     "summarize",
     "unreferenced_storages",
@@ -61,47 +60,7 @@ _REBUILD_TENSOR = frozenset(
     {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_qtensor"}
 )
 _REBUILD_PARAM = frozenset({"_rebuild_parameter", "_rebuild_parameter_with_state"})
-_DTYPE_NAMES = {
-    "float": "float32",
-    "double": "float64",
-    "half": "float16",
-    "long": "int64",
-    "int": "int32",
-    "short": "int16",
-    "cfloat": "complex64",
-    "cdouble": "complex128",
-}
-_ITEMSIZE = {
-    "float64": 8,
-    "int64": 8,
-    "complex64": 8,
-    "complex128": 16,
-    "float32": 4,
-    "int32": 4,
-    "qint32": 4,
-    "float16": 2,
-    "bfloat16": 2,
-    "int16": 2,
-    "uint16": 2,
-    "uint32": 4,
-    "uint64": 8,
-}
 
-#: Keys of buffers, which torchinfo does not count as parameters.
-BUFFER_SUFFIXES = (
-    "running_mean",
-    "running_var",
-    "num_batches_tracked",
-    "position_ids",
-    "inv_freq",
-    "relative_position_index",
-    "masked_bias",
-    "attn_mask",
-    "token_type_ids",
-    "_float_tensor",
-    "anchors",
-    "anchor_grid",
-)
 
 #: Names of checkpoint entries that hold the model's own weights, in order of preference.
 _MAIN_NAMES = (
@@ -151,16 +110,6 @@ _DTYPE = operator.attrgetter("dtype")
 _ITEMSIZE_OF = operator.attrgetter("itemsize")
 
 
-def is_learnable(record: TensorRecord) -> bool:
-    """Whether the tensor would be an ``nn.Parameter`` (floating point, not a known buffer)."""
-    if record.is_parameter:
-        return True
-    # (no suffix holds a dot, so the key ends with one exactly when its leaf does)
-    return record.dtype.startswith(("float", "bfloat", "complex")) and not record.key.endswith(
-        BUFFER_SUFFIXES
-    )
-
-
 def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
     """Counts of one state_dict for the report; shared storages are counted once.
 
@@ -182,7 +131,8 @@ def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
         tensors = tuple(unique)
     numels = list(map(math.prod, map(_SHAPE, tensors)))
     total_bytes = sum(map(operator.mul, numels, map(_ITEMSIZE_OF, tensors)))
-    params = sum(n for n, t in zip(numels, tensors, strict=True) if is_learnable(t))
+    learnable = learnable_keys(tensors)
+    params = sum(n for n, t in zip(numels, tensors, strict=True) if t.key in learnable)
     return TensorSummary(sum(dtypes.values()), params, total_bytes, tuple(sorted(dtypes.items())))
 
 
@@ -209,7 +159,7 @@ def _dtype_name(obj: Any) -> str | None:
     g = _global(obj)
     if g is None or g.module != "torch":
         return None
-    return _DTYPE_NAMES.get(g.name, g.name)
+    return dtype_name(g.name)
 
 
 def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
@@ -265,13 +215,11 @@ def _as_tensor(obj: Any, key: str, walk: _Walk) -> TensorRecord | None:
             _ints(args[2]) if len(args) > 2 else None,
             None,
             0,
-            _ITEMSIZE.get(dtype, 1),
+            _itemsize(dtype),
         )
     if g.name == "_rebuild_wrapper_subclass" and len(args) >= 3:
         dtype = _dtype_name(args[1]) or "float32"
-        return TensorRecord(
-            key, _ints(args[2]) or (), dtype, None, None, 0, _ITEMSIZE.get(dtype, 1)
-        )
+        return TensorRecord(key, _ints(args[2]) or (), dtype, None, None, 0, _itemsize(dtype))
     return None
 
 
@@ -282,7 +230,7 @@ def _storage_tensor(name: str, args: tuple[Any, ...], key: str) -> TensorRecord 
     dtype, itemsize = _storage_dtype(storage)
     if name == "_rebuild_tensor_v3" and len(args) >= 7 and _dtype_name(args[6]):
         dtype = _dtype_name(args[6]) or dtype
-        itemsize = _ITEMSIZE.get(dtype, 1)
+        itemsize = _itemsize(dtype)
     shape = _ints(args[2])
     if shape is None:
         return None
@@ -318,7 +266,7 @@ def _rekey(record: TensorRecord, key: str) -> TensorRecord:
 
 def _storage_dtype(storage: StorageRef) -> tuple[str, int]:
     name = storage.storage_type.name if storage.storage_type else "UntypedStorage"
-    return ELEMENT_SIZES.get(name, ("uint8", 1))
+    return storage_dtype(name)
 
 
 def _ints(value: Any) -> tuple[int, ...] | None:

@@ -1,0 +1,223 @@
+"""The torch vocabulary of the static stages, one copy each, written out with its source.
+
+The static path never imports torch, so the facts it needs about torch are tables here:
+
+* dtypes: the names ``torch`` gives them (aliases resolved), bytes per element, which are
+  floating point (``torch/_tensor_str.py`` and ``c10/core/ScalarType.h`` list them);
+* storage classes of the legacy formats and their element dtype
+  (``torch/storage.py::_dtype_to_storage_type_map``) and safetensors' dtype codes
+  (``safetensors/src/tensor.rs::Dtype``);
+* which state_dict entries are buffers rather than parameters: ``register_buffer`` names of
+  ``torch.nn`` and of the libraries whose checkpoints are common, each with the module that
+  registers it, plus the two re-parametrisations whose buffers share a name with a
+  parameter elsewhere (spectral norm's ``weight_v``, parametrize's ``_u``/``_v``).
+
+``learnable_keys`` is the one answer to "is this tensor a parameter" (torchinfo's "Total
+params": buffers excluded), used by ``scan``'s summary and ``inspect``'s per-layer counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from .records import TensorRecord
+
+__all__ = [
+    "BUFFER_LEAVES",
+    "DTYPE_ALIASES",
+    "ITEM_SIZES",
+    "SAFETENSORS_DTYPES",
+    "STORAGE_DTYPES",
+    "buffer_keys",
+    "dtype_name",
+    "is_floating",
+    "itemsize",
+    "learnable_keys",
+    "storage_dtype",
+]
+
+#: ``torch.<alias>`` -> canonical dtype name (``torch.float is torch.float32``...).
+DTYPE_ALIASES: dict[str, str] = {
+    "float": "float32",
+    "double": "float64",
+    "half": "float16",
+    "cfloat": "complex64",
+    "cdouble": "complex128",
+    "chalf": "complex32",
+    "long": "int64",
+    "int": "int32",
+    "short": "int16",
+}
+
+#: Bytes per element of every torch dtype (``torch.<dtype>.itemsize``, torch 2.x); the
+#: sub-byte dtypes pack into bytes (``quint4x2``, ``float4_e2m1fn_x2``, ``uint1``..``int7``
+#: occupy one byte per element in a storage).
+ITEM_SIZES: dict[str, int] = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "complex128": 16,
+    "complex64": 8,
+    "complex32": 4,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "int8": 1,
+    "uint64": 8,
+    "uint32": 4,
+    "uint16": 2,
+    "uint8": 1,
+    "bool": 1,
+    "qint32": 4,
+    "qint8": 1,
+    "quint8": 1,
+    "quint4x2": 1,
+    "quint2x4": 1,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+    "float8_e4m3fnuz": 1,
+    "float8_e5m2fnuz": 1,
+    "float8_e8m0fnu": 1,
+    "float4_e2m1fn_x2": 1,
+    "bits8": 1,
+    "bits16": 2,
+    "bits1x8": 1,
+    "bits2x4": 1,
+    "bits4x2": 1,
+    **{f"uint{n}": 1 for n in range(1, 8)},
+    **{f"int{n}": 1 for n in range(1, 8)},
+}
+
+_FLOATING_PREFIXES = ("float", "bfloat", "complex")
+
+#: Legacy typed-storage class -> element dtype (``torch/storage.py``).
+STORAGE_DTYPES: dict[str, str] = {
+    "FloatStorage": "float32",
+    "DoubleStorage": "float64",
+    "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16",
+    "LongStorage": "int64",
+    "IntStorage": "int32",
+    "ShortStorage": "int16",
+    "CharStorage": "int8",
+    "ByteStorage": "uint8",
+    "BoolStorage": "bool",
+    "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128",
+    "QInt8Storage": "qint8",
+    "QUInt8Storage": "quint8",
+    "QInt32Storage": "qint32",
+    "QUInt4x2Storage": "quint4x2",
+    "QUInt2x4Storage": "quint2x4",
+    "UntypedStorage": "uint8",
+}
+
+#: safetensors dtype code -> (torch dtype name, bits per element)
+#: (``safetensors/src/tensor.rs::Dtype``; the 6-bit floats have no torch dtype).
+SAFETENSORS_DTYPES: dict[str, tuple[str, int]] = {
+    "BOOL": ("bool", 8),
+    "U8": ("uint8", 8),
+    "I8": ("int8", 8),
+    "I16": ("int16", 16),
+    "U16": ("uint16", 16),
+    "F16": ("float16", 16),
+    "BF16": ("bfloat16", 16),
+    "I32": ("int32", 32),
+    "U32": ("uint32", 32),
+    "F32": ("float32", 32),
+    "F64": ("float64", 64),
+    "I64": ("int64", 64),
+    "U64": ("uint64", 64),
+    "C64": ("complex64", 64),
+    "C128": ("complex128", 128),
+    "F8_E4M3": ("float8_e4m3fn", 8),
+    "F8_E5M2": ("float8_e5m2", 8),
+    "F8_E8M0": ("float8_e8m0fnu", 8),
+    "F4": ("float4_e2m1fn_x2", 4),
+    "F6_E2M3": ("float6", 6),
+    "F6_E3M2": ("float6", 6),
+}
+
+
+def dtype_name(attr: str) -> str:
+    """The canonical name of ``torch.<attr>`` (``half`` -> ``float16``)."""
+    return DTYPE_ALIASES.get(attr, attr)
+
+
+def itemsize(dtype: str) -> int:
+    """Bytes per element of ``dtype`` (1 for a name torch does not define)."""
+    return ITEM_SIZES.get(dtype, 1)
+
+
+def is_floating(dtype: str) -> bool:
+    """Whether ``dtype`` is floating point or complex (only those can be parameters)."""
+    return dtype.startswith(_FLOATING_PREFIXES)
+
+
+def storage_dtype(storage_class: str) -> tuple[str, int]:
+    """(dtype, item size) of a legacy storage class name (``FloatStorage``); unknown names
+    read as bytes."""
+    dtype = STORAGE_DTYPES.get(storage_class, "uint8")
+    return dtype, ITEM_SIZES[dtype]
+
+
+#: State_dict leaves that modules register as buffers (never parameters), with the module
+#: that registers them.
+BUFFER_LEAVES: dict[str, str] = {
+    "running_mean": "torch.nn BatchNorm*/InstanceNorm* (_NormBase)",
+    "running_var": "torch.nn BatchNorm*/InstanceNorm* (_NormBase)",
+    "num_batches_tracked": "torch.nn BatchNorm*/InstanceNorm* (_NormBase)",
+    "weight_u": "torch.nn.utils.spectral_norm (power-iteration vector u)",
+    "position_ids": "transformers embeddings (arange of positions)",
+    "token_type_ids": "transformers BertEmbeddings (zeros)",
+    "inv_freq": "transformers rotary embeddings",
+    "masked_bias": "transformers GPT2Attention (older versions)",
+    "causal_mask": "transformers causal attention",
+    "cos_cached": "rotary embedding caches",
+    "sin_cached": "rotary embedding caches",
+    "relative_position_index": "timm/torchvision Swin, BEiT relative position tables",
+    "relative_coords_table": "timm/torchvision SwinV2 continuous position bias",
+    "attn_mask": "timm/torchvision Swin shifted-window mask",
+    "mask": "attention masks registered as buffers",
+    "anchors": "YOLO Detect heads",
+    "anchor_grid": "YOLO Detect heads",
+    "_float_tensor": "fairseq SinusoidalPositionalEmbedding",
+    "window": "torchaudio Spectrogram/MelSpectrogram/GriffinLim analysis window",
+    "fb": "torchaudio MelScale filterbank",
+    "dct_mat": "torchaudio MFCC/LFCC DCT matrix",
+}
+
+
+def buffer_keys(keys: Iterable[str]) -> frozenset[str]:
+    """The keys of a state_dict that are buffers, judged with their sibling keys.
+
+    Besides :data:`BUFFER_LEAVES`: ``X.weight_v`` next to ``X.weight_orig`` is spectral
+    norm's second power-iteration vector (a buffer), while next to ``X.weight_g`` it is
+    weight norm's direction (a parameter); ``parametrizations.<p>.<i>._u``/``._v`` are the
+    vectors of the parametrize-based spectral norm.
+    """
+    keys = list(keys)
+    found: set[str] = set()
+    orig: set[str] | None = None
+    for key in keys:
+        prefix, _, leaf = key.rpartition(".")
+        if leaf in BUFFER_LEAVES:
+            found.add(key)
+        elif leaf == "weight_v":
+            if orig is None:
+                orig = {k[: -len("weight_orig")] for k in keys if k.endswith("weight_orig")}
+            if (prefix + "." if prefix else "") in orig:
+                found.add(key)
+        elif leaf in ("_u", "_v") and ".parametrizations." in f".{prefix}":
+            found.add(key)
+    return frozenset(found)
+
+
+def learnable_keys(tensors: Sequence[TensorRecord]) -> frozenset[str]:
+    """Keys of the tensors that count as parameters: when the file pickled ``nn.Parameter``
+    flags (a full model), those decide; otherwise floating dtype and not a buffer."""
+    if any(t.is_parameter for t in tensors):
+        return frozenset(t.key for t in tensors if t.is_parameter)
+    buffers = buffer_keys(t.key for t in tensors)
+    return frozenset(t.key for t in tensors if is_floating(t.dtype) and t.key not in buffers)
