@@ -10,6 +10,10 @@ from typing import Any
 
 from pthforensics.core import StateDict, TensorRecord
 
+#: The repository root and its corpus of samples.
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
 
 def rezip(src: Path, dst: Path, mutate) -> Path:  # type: ignore[no-untyped-def]
     """Copy a zip member by member, letting ``mutate(name, data)`` change or drop each."""

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from _helpers import rezip, safetensors_bytes
 
 from pthforensics.container.reader import read_container
 from pthforensics.core import ContainerError, Format, LimitExceeded, Limits, PthForensicsError
+from tests._helpers import rezip, safetensors_bytes
 
 
 def _rules(container) -> set[str]:  # type: ignore[no-untyped-def]

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 import torch
-from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
 from pthforensics.core import InferenceError, LayerGroup, LayerGuess, StateDict, TensorRecord
 from pthforensics.structure.layers import group_layers
+from tests._helpers import to_state
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "models"
 sys.path.insert(0, str(MODELS_DIR))

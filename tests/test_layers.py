@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from _helpers import to_state
 from torch import nn
 
 from pthforensics.core import StateDict, TensorRecord
 from pthforensics.structure.layers import group_layers, module_and_leaf, natural_module_key
+from tests._helpers import to_state
 
 
 class Net(nn.Module):

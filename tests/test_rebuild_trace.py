@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import torch
-from _helpers import to_state
 from torch import nn
 
 from pthforensics import infer
@@ -29,6 +28,7 @@ from pthforensics.core import (
 from pthforensics.rebuild.build import REBUILD_ATTR, rebuild_sequential
 from pthforensics.rebuild.trace import trace_model
 from pthforensics.structure.layers import group_layers
+from tests._helpers import to_state
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "models"
 sys.path.insert(0, str(MODELS_DIR))

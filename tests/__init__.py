@@ -1,0 +1,1 @@
+"""pthforensics test suite (mirrors the package: tests/<package>/test_<module>.py)."""

@@ -1,0 +1,1 @@
+"""Opt-in Hypothesis tests (marker: property)."""
