@@ -5,7 +5,8 @@ Members (JSON, deflated)::
     meta.json        library versions, counts, constructors that failed and why
     index.json       entries [lib, name, layout, defaults, kwargs, info, form], the info
                      records they share, and skeleton/core/headless hash -> layout ids
-    layouts/<id>     one layout each (``_layout.py``), read only for candidates
+    layouts.bin      every layout (``_layout.py``), each deflated on its own; index.json
+                     has their offsets, so only candidates are inflated
     templates.json   every layout's templates, for the nearest-family search
 
 Identical layouts (same templates, counts and formulas) are stored once; the entries that
@@ -21,6 +22,7 @@ import json
 import platform
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +117,7 @@ def _with_lineage(extra: dict[str, Any], lineage: dict[str, list[str]]) -> dict[
     if "model_type" not in extra:
         return extra
     module = model_type_to_module_name(extra["model_type"])
-    return {**extra, "module": module, "ancestors": lineage.get(module, [])}
+    return {**extra, "module": module}
 
 
 def _tied_templates(layout: dict[str, Any], extra: dict[str, Any]) -> frozenset[str]:
@@ -200,13 +202,25 @@ def pack(sources: list[Path], out: Path) -> dict[str, Any]:
         "entries": len(entries),
         "layouts": len(layouts),
     }
-    index_doc = {"entries": entries, "info": [json.loads(i) for i in infos], **index}
+    blobs = [zlib.compress(text.encode(), 9) for text in layouts]
+    offsets = [0]
+    for blob in blobs:
+        offsets.append(offsets[-1] + len(blob))
+    modules = {json.loads(i).get("module") for i in infos} - {None}
+    index_doc = {
+        "entries": entries,
+        "info": [json.loads(i) for i in infos],
+        "lineage": {m: lineage[m] for m in sorted(modules) if lineage.get(m)},
+        "offsets": offsets,
+        **index,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         z.writestr("meta.json", json.dumps(meta, indent=0))
         z.writestr("index.json", json.dumps(index_doc, separators=(",", ":")))
-        for i, text in enumerate(layouts):
-            z.writestr(f"layouts/{i}", text)
+        # one stored member of separately deflated layouts: no zip directory of thousands
+        # of entries to read, and one layout inflated per candidate
+        z.writestr("layouts.bin", b"".join(blobs), compress_type=zipfile.ZIP_STORED)
         z.writestr(
             "templates.json",
             json.dumps(

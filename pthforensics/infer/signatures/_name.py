@@ -158,7 +158,7 @@ def _planner(path: str, fmt: str, kind: str, tree: str, view: _View) -> Callable
 def _ranked(store: Store, good: list[Found]) -> list[tuple[Found, Entry]]:
     pairs = [(found, entry) for found in good for entry in found.entries]
     modules = {store.info[e.info].get("module") for _, e in pairs}
-    lineage = [set(store.info[e.info].get("ancestors", ())) for _, e in pairs]
+    lineage = [set(store.lineage.get(store.info[e.info].get("module", ""), ())) for _, e in pairs]
 
     def descendants(entry: Entry) -> int:
         module = store.info[entry.info].get("module")

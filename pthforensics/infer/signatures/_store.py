@@ -2,7 +2,8 @@
 
 ``signatures.zip`` (written by ``tools/signatures/build.py``) holds ``meta.json`` (library
 versions, counts), ``index.json`` (entries and the skeleton hash -> layout index),
-``layouts/<id>`` (one layout each, decompressed only for candidates) and
+``layouts.bin`` (every layout deflated on its own, at the offsets the index gives, so
+only candidates are inflated) and
 ``templates.json`` (every layout's templates, read only for the nearest-family search).
 One :class:`Store` per process (:func:`load_store`) caches what it read.
 """
@@ -14,6 +15,7 @@ import io
 import json
 import threading
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -65,6 +67,10 @@ class Store:
             for lib, name, layout, defaults, kwargs, info, form in index["entries"]
         )
         self.info: tuple[dict[str, Any], ...] = tuple(index["info"])
+        self.lineage: dict[str, list[str]] = index.get("lineage", {})
+        """transformers module -> the modules its code derives from."""
+        self._offsets: list[int] = index["offsets"]
+        self._blob = self._zip.read("layouts.bin")
         self.index: dict[str, dict[str, list[int]]] = {
             kind: index.get(kind, {}) for kind in ("skeleton", "core", "headless", "untied")
         }
@@ -89,7 +95,8 @@ class Store:
         """One layout (decompressed once)."""
         cached = self._layouts.get(layout_id)
         if cached is None:
-            cached = self._json(f"layouts/{layout_id}")
+            start, end = self._offsets[layout_id], self._offsets[layout_id + 1]
+            cached = json.loads(zlib.decompress(self._blob[start:end]))
             self._layouts[layout_id] = cached
         return cached
 
