@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,34 @@ def test_code_undoes_wrappers_and_prefixes(tmp_path: Path, monkeypatch: pytest.M
     assert "removeprefix('module.')" in arch.code and "['model']" in arch.code
     _stand_ins(monkeypatch)
     exec(compile(arch.code, "<code>", "exec"), {"__name__": "__main__"})
+
+
+def test_loading_code_for_each_way_of_reading() -> None:
+    """Every kind of file gets its reader; every script compiles and names the path."""
+    from pthforensics.infer.signatures._code import LoadPlan, loading_code
+
+    base = LoadPlan(
+        path="ckpt/it's.pth", safetensors=False, full_model=False, torchscript=False,
+        tree_path=("state_dict",), strip=("module.", "model."), drop=("pos.position_ids",),
+        fill_volatile=True, alias=(("fc.weight", "embed.weight"),), head_removed=("classifier.1",),
+    )  # fmt: skip
+    cases = {
+        "torch": (base, 'torch.load(PATH, map_location="cpu", weights_only=True)'),
+        "safetensors": (replace(base, safetensors=True, tree_path=()), "sd = load_file(PATH)"),
+        "torchscript": (replace(base, torchscript=True), "torch.jit.load(PATH"),
+        "full model": (replace(base, full_model=True), "weights_only=False"),
+    }
+    for what, (plan, reader) in cases.items():
+        code = loading_code("torchvision", "mobilenet_v3_small", {"num_classes": 10}, {}, plan)
+        compile(code, what, "exec")
+        assert reader in code and repr(plan.path) in code, what
+        assert "removeprefix('module.')" in code and "removeprefix('model.')" in code
+        assert "setattr(model.get_submodule('classifier'), '1', torch.nn.Identity())" in code
+        assert "sd['fc.weight'] = sd['embed.weight']" in code
+    hf = loading_code(
+        "transformers", "LlamaForCausalLM", {"vocab_size": 128, "text_config.hidden_size": 64},
+        {"config_class": "LlamaConfig"}, base,
+    )  # fmt: skip
+    compile(hf, "hf", "exec")
+    assert "text_config={'hidden_size': 64}" in hf and "output_loading_info=True" in hf
+    assert "sd['fc.weight']" not in hf  # from_pretrained re-ties by itself

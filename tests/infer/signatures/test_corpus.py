@@ -134,3 +134,22 @@ def test_width_changed_is_read_back(path: Path) -> None:
     assert wider.status is ArchitectureStatus.NAMED, wider.evidence
     assert f"transformers:{arch.name}" in labels(wider)
     assert wider.config_dict()[hidden] == values[hidden]
+
+
+def test_saved_causal_lm_without_its_tied_head_keeps_its_model_prefix() -> None:
+    """``save_pretrained`` of a tied LlamaForCausalLM leaves only ``model.*`` keys; the
+    structure stage takes ``model.`` for Lightning's wrapper, but the file is the causal LM
+    (LlamaModel with a ``model.`` wrapper would fit too, and is said in the evidence)."""
+    _, state = name_file(LIBRARY / "hf_llama_gqa.safetensors")
+    tied = [t for t in state.tensors if t.key != "lm_head.weight"]
+    stripped = replace(
+        state,
+        tensors=tuple(t._replace(key=t.key.removeprefix("model.")) for t in tied),
+        stripped_prefixes=("model.",),
+    )
+    arch = name_architecture(stripped, path="model.safetensors", container_format="safetensors")
+    assert arch.status is ArchitectureStatus.NAMED
+    assert "transformers:LlamaForCausalLM" in labels(arch)
+    assert arch.config_dict()["tie_word_embeddings"] is True
+    assert arch.code is not None and "removeprefix" not in arch.code
+    assert any("also fit" in e for e in arch.evidence)
