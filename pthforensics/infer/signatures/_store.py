@@ -25,6 +25,9 @@ __all__ = ["DATA_FILE", "Entry", "Store", "load_store"]
 
 #: The data file, next to this module.
 DATA_FILE = "signatures.zip"
+#: Constructor arguments that do not make a variant of their own (no weights are fetched;
+#: timm models without a head by default are recorded with one).
+_NOT_VARIANT = frozenset({"weights", "weights_backbone", "num_classes"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +52,7 @@ class Entry:
     @property
     def label(self) -> str:
         """``library:name`` (with the variant's fixed arguments)."""
-        extra = ",".join(
-            f"{k}={v}" for k, v in self.kwargs if k not in ("weights", "weights_backbone")
-        )
+        extra = ",".join(f"{k}={v}" for k, v in self.kwargs if k not in _NOT_VARIANT)
         return f"{self.library}:{self.name}" + (f"({extra})" if extra else "")
 
 
