@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from pthforensics.core import (
     InputGuess,
+    InputKind,
+    InputStatus,
     RebuildInfo,
     RebuildPart,
     TraceError,
@@ -32,6 +34,7 @@ from pthforensics.core import (
     TraceResult,
     TraceStatus,
 )
+from pthforensics.infer import layer_type
 
 from .build import REBUILD_ATTR
 
@@ -43,7 +46,10 @@ __all__ = ["trace_model"]
 logger = logging.getLogger(__name__)
 
 _MAX_CANDIDATES = 5
+"""Input shapes run at most (the guess and a few around it)."""
 _MESSAGE_CHARS = 300
+
+_Tried = list[tuple[tuple[int, ...], str]]
 
 
 def _message(exc: BaseException) -> str:
@@ -54,15 +60,15 @@ def _message(exc: BaseException) -> str:
 
 def _resize(base: tuple[int, ...], guess: InputGuess, size: int) -> tuple[int, ...] | None:
     kind = guess.kind
-    if kind == "image" and len(base) == 4:
+    if kind == InputKind.IMAGE and len(base) == 4:
         return (*base[:2], size, size)
-    if kind == "volume" and len(base) == 5:
+    if kind == InputKind.VOLUME and len(base) == 5:
         return (*base[:3], size, size)
-    if kind == "sequence" and len(base) == 3:
+    if kind == InputKind.SEQUENCE and len(base) == 3:
         # (batch, channels, length) behind Conv1d layers, else (batch, length, features)
-        conv = any(t.startswith("Conv") for _, t, _ in guess.plan)
+        conv = any(layer_type(t).conv_dims for _, t, _ in guess.plan)
         return (*base[:2], size) if conv else (base[0], size, base[2])
-    if kind == "tokens" and len(base) == 2:
+    if kind == InputKind.TOKENS and len(base) == 2:
         return (base[0], size)
     return None
 
@@ -71,9 +77,9 @@ def _sweep(guess: InputGuess, base: tuple[int, ...]) -> list[tuple[int, ...]]:
     """Sizes worth trying besides the guess (ints only: non-square sets are not swept)."""
     sizes = [s for s in (guess.valid_sizes or ()) if isinstance(s, int)]
     wanted: list[int] = []
-    if guess.status == "fixed" and sizes:
+    if guess.status == InputStatus.FIXED and sizes:
         wanted = [min(sizes), max(sizes), max(sizes) + 1]
-    elif guess.status == "free":
+    elif guess.status == InputStatus.FREE:
         if guess.min_size:
             wanted.append(guess.min_size)
         wanted.extend(s for s in sizes if s > (guess.min_size or 0))
@@ -95,10 +101,9 @@ def trace_model(
     """Run ``module`` on dummy inputs and record per-layer shapes.
 
     ``input_shape`` replaces the guessed candidates with the user's shape.  Raises
-    :class:`~pthforensics.errors.TraceError` only when nothing can be run at all (not a
+    :class:`~pthforensics.core.TraceError` only when nothing can be run at all (not a
     module, unusable device); a shape that fails is recorded in ``tried``.
     """
-    import torch
     from torch import nn
 
     if not isinstance(module, nn.Module):
@@ -106,26 +111,53 @@ def trace_model(
     info = getattr(module, REBUILD_ATTR, None)
     if not isinstance(info, RebuildInfo):
         info = RebuildInfo(RebuildPart.WHOLE, input_guess.shape, input_guess.dtype)
-    base = info.input_shape
-    dtype_name = info.input_dtype
-    if input_shape is not None:
-        candidates = [tuple(int(d) for d in input_shape)]
-        if info.part == "head" and base is not None and base != candidates[0]:
-            candidates.append(base)  # the given shape feeds the model, not its head
-    elif base is None:
+    candidates = _candidates(info, input_guess, input_shape)
+    if not candidates:
         return TraceResult(
             TraceStatus.SKIPPED, detail="no input shape is known; pass one to try (--input-shape)"
         )
-    else:
-        candidates = [base] + (_sweep(input_guess, base) if info.part == "whole" else [])
+    module, dev = _on_device(module, device)
+    tried, used, layers, output = _run(module, candidates, info.input_dtype, dev)
+    return _result(
+        info, input_guess, candidates[0], input_shape is not None, tried, used, layers, output
+    )
+
+
+def _candidates(
+    info: RebuildInfo, guess: InputGuess, input_shape: tuple[int, ...] | None
+) -> list[tuple[int, ...]]:
+    """Shapes to run, the primary first: the user's, or the guess and a sweep around it."""
+    base = info.input_shape
+    if input_shape is not None:
+        candidates = [tuple(int(d) for d in input_shape)]
+        if info.part == RebuildPart.HEAD and base is not None and base != candidates[0]:
+            candidates.append(base)  # the given shape feeds the model, not its head
+        return candidates
+    if base is None:
+        return []
+    return [base] + (_sweep(guess, base) if info.part == RebuildPart.WHOLE else [])
+
+
+def _on_device(module: nn.Module, device: str) -> tuple[nn.Module, Any]:
+    import torch
+
     try:
         dev = torch.device(device)
         if dev.type != "meta":
             module = module.to_empty(device=dev)
     except (RuntimeError, ValueError, TypeError) as e:
         raise TraceError(f"cannot use device {device!r}: {_message(e)}") from e
-    dtype = getattr(torch, dtype_name, torch.float32)
+    return module, dev
 
+
+def _run(
+    module: nn.Module, candidates: list[tuple[int, ...]], dtype_name: str, dev: Any
+) -> tuple[_Tried, tuple[int, ...] | None, tuple[TraceLayer, ...], tuple[int, ...] | None]:
+    """Run each candidate with hooks on every leaf; (tried, the first shape that ran, its
+    layers, its output shape)."""
+    import torch
+
+    dtype = getattr(torch, dtype_name, torch.float32)
     records: list[TraceLayer] = []
     handles = []
 
@@ -135,7 +167,7 @@ def trace_model(
     for name, mod in module.named_modules():
         if not any(True for _ in mod.children()):
             handles.append(mod.register_forward_hook(lambda m, a, o, _n=name: hook(_n, m, a, o)))
-    tried: list[tuple[tuple[int, ...], str]] = []
+    tried: _Tried = []
     layers: tuple[TraceLayer, ...] = ()
     output: tuple[int, ...] | None = None
     used: tuple[int, ...] | None = None
@@ -159,9 +191,7 @@ def trace_model(
     finally:
         for h in handles:
             h.remove()
-    return _result(
-        info, input_guess, candidates[0], input_shape is not None, tried, used, layers, output
-    )
+    return tried, used, layers, output
 
 
 def _result(
@@ -169,13 +199,13 @@ def _result(
     guess: InputGuess,
     primary: tuple[int, ...],
     user: bool,
-    tried: list[tuple[tuple[int, ...], str]],
+    tried: _Tried,
     used: tuple[int, ...] | None,
     layers: tuple[TraceLayer, ...],
     output: tuple[int, ...] | None,
 ) -> TraceResult:
     primary_ok = bool(tried) and tried[0][1] == "ok"
-    if user and info.part == "head" and not primary_ok:
+    if user and info.part == RebuildPart.HEAD and not primary_ok:
         runs = [s for s, msg in tried if msg == "ok"]
         return TraceResult(
             TraceStatus.PARTIAL if runs else TraceStatus.REFUTED,
@@ -186,21 +216,21 @@ def _result(
             "cannot be checked" + (f"; the head runs on {list(runs[0])}" if runs else ""),
             tuple(tried),
         )
-    linears = sum(1 for lay in layers if lay.type in ("Linear",))
+    linears = sum(1 for lay in layers if lay.type == "Linear")
     if primary_ok:
         status = TraceStatus.CONFIRMED if info.part == RebuildPart.WHOLE else TraceStatus.PARTIAL
         who = "the given shape" if user else "the guessed shape"
         detail = (
             f"{who} {list(primary)} runs through the whole rebuilt model"
             + (f"; {linears} Linear layer(s) received their stored in_features" if linears else "")
-            if info.part == "whole"
+            if info.part == RebuildPart.WHOLE
             else f"{list(primary)} runs through the rebuilt {info.part}"
         )
         failed = [s for s, msg in tried[1:] if msg != "ok"]
         if failed and not user:
             detail += (
                 f"; {list(failed[-1])} (just outside the valid sizes) fails as expected"
-                if guess.status == "fixed" and failed[-1] == tried[-1][0]
+                if guess.status == InputStatus.FIXED and failed[-1] == tried[-1][0]
                 else f"; {list(failed[0])} fails"
             )
     else:

@@ -1,0 +1,160 @@
+"""The input a model expects: ``LayerGuess`` -> ``InputGuess``.
+
+Built on the channel chain (:mod:`..chain`), whose breaks also go into the evidence.  The
+layer reading the input decides which rule applies:
+
+- an Embedding, an RNN/attention layer, a Linear or a ConvTranspose (:mod:`.sequences`):
+  token ids, a sequence, a vector, a latent map;
+- a convolution: a patch embedding feeding a position table fixes the size
+  (:mod:`.patches`); a flatten head fixes it through the size solver (:mod:`.fixed`,
+  :mod:`.solver`); global/adaptive pooling or a fully convolutional body leaves it free
+  above a minimum (:mod:`.free`).
+
+The verdict is ``fixed``, ``free``, or ``unknown`` with the reason.
+
+Pure: no torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+
+from pthforensics.core import (
+    InferenceError,
+    InputGuess,
+    InputKind,
+    InputStatus,
+    LayerGroup,
+    LayerGuess,
+)
+from pthforensics.infer.chain import ChainLink, Relation, chain_links, channel_chain
+from pthforensics.infer.layer_types import LayerFamily, layer_type
+
+from .context import InputContext
+from .fixed import fixed_input
+from .free import free_input
+from .maps import find_head, spatial_ops
+from .patches import patch_input
+from .sequences import latent_input, sequence_input, token_input, vector_input
+
+__all__ = ["infer_input"]
+
+logger = logging.getLogger(__name__)
+
+_KINDS = {1: InputKind.SEQUENCE, 2: InputKind.IMAGE, 3: InputKind.VOLUME}
+_MAX_ENTRY_CHANNELS = 4
+"""An image/signal/volume input has 1-4 channels (gray, RGB, RGBA/RGB-D, stacked)."""
+_CHAIN_NOTES = 3
+"""Chain breaks quoted in the input evidence at most."""
+
+
+def infer_input(groups: Sequence[LayerGroup], guesses: Sequence[LayerGuess]) -> InputGuess:
+    """Guess the input of the model: status (fixed/free/unknown), kind, one working shape,
+    the sizes known to work, dtype, and the hypothesis (``plan``) behind it."""
+    try:
+        return _infer_input_checked(groups, guesses)
+    except (ValueError, KeyError, IndexError, ZeroDivisionError, TypeError) as e:
+        raise InferenceError(f"input inference failed: {type(e).__name__}: {e}") from e
+
+
+def _infer_input_checked(groups: Sequence[LayerGroup], guesses: Sequence[LayerGuess]) -> InputGuess:
+    links = chain_links(guesses)
+    first = next((lk for lk in links if lk.relation is Relation.START), None)
+    if first is None:
+        return InputGuess(
+            InputStatus.UNKNOWN, evidence=("no layer with weights to read an input from",)
+        )
+    first = _entry(links, first)
+    guess = _by_entry(InputContext(groups, guesses, links), first)
+    chain = channel_chain(guesses)
+    notes = tuple(s for s in chain[:-1] if not s.startswith(first.name + " ("))[:_CHAIN_NOTES]
+    return replace(guess, evidence=(*guess.evidence, *notes, chain[-1]))
+
+
+def _entry(links: Sequence[ChainLink], first: ChainLink) -> ChainLink:
+    """The layer reading the input.  Normally the first; when the order was lost (sorted
+    keys) and the first is no convolution/embedding, a convolution taking 1-4 channels that
+    no layer feeds is the better bet (``conv_proj`` sorted after ``encoder``)."""
+    lt = layer_type(first.type)
+    if lt.conv_dims or lt.family is LayerFamily.EMBEDDING:
+        return first
+    embedding = next(
+        (lk for lk in links if layer_type(lk.type).family is LayerFamily.EMBEDDING), None
+    )
+    if embedding is not None:
+        return embedding
+    outs = {lk.out_dim for lk in links}
+    for lk in links:
+        if (
+            layer_type(lk.type).conv_dims
+            and lk.in_dim is not None
+            and lk.in_dim <= _MAX_ENTRY_CHANNELS
+            and lk.in_dim not in outs
+        ):
+            return lk
+    return first
+
+
+def _by_entry(ctx: InputContext, first: ChainLink) -> InputGuess:
+    """The rule for the kind of layer reading the input."""
+    lt = layer_type(first.type)
+    if lt.family is LayerFamily.EMBEDDING:
+        return token_input(ctx, first)
+    if lt.is_transposed:
+        return latent_input(ctx, first, lt.conv_dims)
+    if lt.conv_dims:
+        return _spatial(ctx, first, lt.conv_dims)
+    if lt.reads_sequence:
+        return sequence_input(ctx, first)
+    if lt.is_linear or lt.passes_through:
+        return vector_input(ctx, first)
+    return InputGuess(
+        InputStatus.UNKNOWN,
+        evidence=(f"the first layer {first.name} is a {first.type}: no rule for its input",),
+    )
+
+
+def _spatial(ctx: InputContext, first: ChainLink, d: int) -> InputGuess:
+    """A convolution reads the input: an image, a signal or a volume."""
+    kind = _KINDS[d]
+    c = first.in_dim or 1
+    dtype = ctx.dtype(first.name)
+    vit = patch_input(ctx, first, d, kind, c, dtype)
+    if vit is not None:
+        return vit
+    head = find_head(ctx, first)
+    ops = spatial_ops(ctx, first, head)
+    if head is None:
+        ev = [
+            "no Linear after the convolutions: fully convolutional, any size "
+            "above the minimum works"
+        ]
+        return free_input(ctx, first, d, kind, c, dtype, ops, None, ev)
+    if layer_type(head.type).reads_sequence:
+        return _unknown(
+            kind,
+            dtype,
+            f"{head.name} ({head.type}) reads the convolutional features as a sequence "
+            f"({head.in_dim} features): one spatial axis is fixed, the other free; the "
+            "split is not determinable from the weights",
+        )
+    if head.relation is Relation.POOL or (head.in_dim == head.channels):
+        ev = [
+            f"{head.name} takes {head.in_dim} = the channels of the last "
+            "convolution: global pooling before the head, so the size is free"
+        ]
+        return free_input(ctx, first, d, kind, c, dtype, ops, head, ev)
+    if head.relation is Relation.FLATTEN and head.in_dim:
+        return fixed_input(ctx, first, d, kind, c, dtype, ops, head)
+    return _unknown(
+        kind,
+        dtype,
+        f"{head.name} takes {head.in_dim} features, which is no multiple of the "
+        f"{head.channels} channels before it: the path to the head is not a chain",
+    )
+
+
+def _unknown(kind: InputKind, dtype: str, why: str) -> InputGuess:
+    return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (why,))

@@ -1,0 +1,124 @@
+"""A free input size: global pooling or a fully convolutional body.
+
+The size is left to the caller above a minimum (what the cheapest hypothesis needs to
+keep every map non-empty); skip connections that concatenate across downsamplings make it
+a multiple (UNet).  The shape reported takes the commonest size above the minimum
+(:mod:`..priors`).
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from pthforensics.core import InputGuess, InputKind, InputStatus
+from pthforensics.infer.chain import ChainLink, Relation
+from pthforensics.infer.layer_types import layer_type
+from pthforensics.infer.priors import DEFAULT_FREE_SIZES
+
+from .context import InputContext, Plan
+from .maps import plan_entries
+from .solver import Choice, OpKind, SpatialOp, cheapest_plan, common_sizes, preimage
+
+__all__ = ["free_input", "free_result"]
+
+_LISTED = 4
+"""Sizes listed in ``valid_sizes`` for a free input."""
+_UNBOUNDED = 10**6
+"""An output size no input reaches: the preimage of ``[1, this]`` is "any size that runs"."""
+
+_AXES = {InputKind.IMAGE: 2, InputKind.SEQUENCE: 1, InputKind.VOLUME: 3}
+
+
+def free_input(
+    ctx: InputContext,
+    first: ChainLink,
+    d: int,
+    kind: InputKind,
+    c: int,
+    dtype: str,
+    ops: list[SpatialOp],
+    head: ChainLink | None,
+    ev: list[str],
+) -> InputGuess:
+    """Free size under the zero-evidence hypothesis (an adaptive pool before ``head``)."""
+    choices = cheapest_plan(ops, d)
+    plan = plan_entries(ops, choices, d)
+    if head is not None and ops and ops[-1].kind is OpKind.GAP:
+        gap = ops[-1]
+        target = gap.pool_module or (gap.modules[-1] if gap.modules else "+" + gap.name)
+        plan = [p for p in plan if p[0] not in (target, "+" + gap.name)]
+        plan.append((target, f"AdaptiveAvgPool{d}d", (("output_size", 1),)))
+    pre = preimage(ops, choices, [(1, _UNBOUNDED)] * d)
+    min_size = pre[0][0] if pre else None
+    multiple = _skip_multiple(ctx, ops, choices, ev)
+    ev.insert(0, f"{first.name} takes {c} channels: {kind} input")
+    return free_result(kind, c, dtype, ev, plan, min_size, multiple)
+
+
+def _skip_multiple(
+    ctx: InputContext, ops: list[SpatialOp], choices: tuple[Choice, ...], ev: list[str]
+) -> int | None:
+    """Each upsampling of a UNet decoder meets a skip of the matching encoder level: the
+    size must survive as many halvings as there are upsamplings."""
+    downs = sum(
+        1
+        for op, ch in zip(ops, choices, strict=True)
+        if (ch.pool and max(ch.pool) > 1) or (op.kind is OpKind.CONV and max(ch.stride) > 1)
+    )
+    ups = sum(1 for lk in ctx.links if layer_type(lk.type).is_transposed)
+    unet = any(
+        lk.relation is Relation.CONCAT and i and layer_type(ctx.links[i - 1].type).is_transposed
+        for i, lk in enumerate(ctx.links)
+    )
+    pools = max(downs, ups)
+    multiple = 2**pools if unet and pools else None
+    if multiple:
+        ev.append(
+            f"skip connections concatenate across {pools} downsampling(s): sizes must "
+            f"be multiples of {multiple}"
+        )
+    return multiple
+
+
+def free_result(
+    kind: InputKind,
+    c: int,
+    dtype: str,
+    ev: list[str],
+    plan: Plan,
+    min_size: int | None,
+    multiple: int | None,
+) -> InputGuess:
+    """The guess for a free size at least ``min_size`` (and a multiple of ``multiple``)."""
+    lo = max(min_size or 1, multiple or 1)
+    shape: tuple[int, ...]
+    if kind == InputKind.VOLUME:
+        side = _pick(common_sizes(kind, c, 1), lo, multiple)
+        frames = _pick(common_sizes(kind, c, 0), 1, None)
+        shape = (1, c, frames, side, side)
+    else:
+        side = _pick(common_sizes(kind, c), lo, multiple)
+        shape = (1, c, *([side] * _AXES[kind]))
+    listed = (s for s in DEFAULT_FREE_SIZES if s >= lo and (not multiple or s % multiple == 0))
+    sizes = tuple(sorted({side, lo, *listed}))[:_LISTED]
+    if min_size:
+        ev.append(f"smallest size that runs under this hypothesis: {lo}")
+    return InputGuess(
+        InputStatus.FREE,
+        kind,
+        shape,
+        sizes,
+        dtype,
+        tuple(ev),
+        min_size=lo,
+        multiple_of=multiple,
+        plan=tuple(plan),
+    )
+
+
+def _pick(common: list[int], lo: int, multiple: int | None) -> int:
+    """The commonest size at least ``lo`` (and a multiple of ``multiple``)."""
+    for s in common:
+        if s >= lo and (not multiple or s % multiple == 0):
+            return s
+    return lo if not multiple else -(-lo // multiple) * multiple
