@@ -32,7 +32,7 @@ from pthforensics.core import (
 from pthforensics.infer.chain import ChainLink, Relation, chain_links, channel_chain
 from pthforensics.infer.layer_types import LayerFamily, layer_type
 
-from .context import InputContext
+from .context import Entry, InputContext
 from .fixed import fixed_input
 from .free import free_input
 from .maps import find_head, spatial_ops
@@ -119,9 +119,9 @@ def _by_entry(ctx: InputContext, first: ChainLink) -> InputGuess:
 def _spatial(ctx: InputContext, first: ChainLink, d: int) -> InputGuess:
     """A convolution reads the input: an image, a signal or a volume."""
     kind = _KINDS[d]
-    c = first.in_dim or 1
     dtype = ctx.dtype(first.name)
-    vit = patch_input(ctx, first, d, kind, c, dtype)
+    entry = Entry(first, d, kind, first.in_dim or 1, dtype)
+    vit = patch_input(ctx, entry)
     if vit is not None:
         return vit
     head = find_head(ctx, first)
@@ -131,7 +131,7 @@ def _spatial(ctx: InputContext, first: ChainLink, d: int) -> InputGuess:
             "no Linear after the convolutions: fully convolutional, any size "
             "above the minimum works"
         ]
-        return free_input(ctx, first, d, kind, c, dtype, ops, None, ev)
+        return free_input(ctx, entry, ops, None, ev)
     if layer_type(head.type).reads_sequence:
         return _unknown(
             kind,
@@ -145,9 +145,9 @@ def _spatial(ctx: InputContext, first: ChainLink, d: int) -> InputGuess:
             f"{head.name} takes {head.in_dim} = the channels of the last "
             "convolution: global pooling before the head, so the size is free"
         ]
-        return free_input(ctx, first, d, kind, c, dtype, ops, head, ev)
+        return free_input(ctx, entry, ops, head, ev)
     if head.relation is Relation.FLATTEN and head.in_dim:
-        return fixed_input(ctx, first, d, kind, c, dtype, ops, head)
+        return fixed_input(entry, ops, head)
     return _unknown(
         kind,
         dtype,

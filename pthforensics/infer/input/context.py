@@ -6,12 +6,13 @@ Nothing here imports torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pthforensics.core import LayerGroup, LayerGuess, LayerSource
+from pthforensics.core import InputKind, LayerGroup, LayerGuess, LayerSource
 from pthforensics.infer.chain import ChainLink
 
-__all__ = ["FLOAT_PREFIXES", "InputContext", "Plan", "PlanEntry"]
+__all__ = ["FLOAT_PREFIXES", "Entry", "InputContext", "Plan", "PlanEntry"]
 
 #: Dtype names a first layer's weight has when the input is floating point.
 FLOAT_PREFIXES = ("float", "bfloat")
@@ -19,6 +20,18 @@ FLOAT_PREFIXES = ("float", "bfloat")
 #: One entry of :attr:`~pthforensics.core.InputGuess.plan`: (module, type, attributes).
 PlanEntry = tuple[str, str, tuple[tuple[str, Any], ...]]
 Plan = list[PlanEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The convolution reading a map input, and what it tells of the input."""
+
+    link: ChainLink
+    dims: int
+    """Spatial dims of the input (the convolution's)."""
+    kind: InputKind
+    channels: int
+    dtype: str
 
 
 class InputContext:

@@ -19,7 +19,7 @@ from pthforensics.core import InputGuess, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink
 from pthforensics.infer.knowledge import ADAPTIVE_HEADS
 
-from .context import InputContext, Plan
+from .context import Entry, Plan
 from .free import free_result
 from .maps import describe, plan_entries
 from .solver import OpKind, PoolHint, Solution, SpatialOp, preimage, solve
@@ -43,17 +43,9 @@ _IMAGENET_SCALE = 200
 an adaptive pool (torchvision's avgpool) even without the family's naming."""
 
 
-def fixed_input(
-    ctx: InputContext,
-    first: ChainLink,
-    d: int,
-    kind: InputKind,
-    c: int,
-    dtype: str,
-    ops: list[SpatialOp],
-    head: ChainLink,
-) -> InputGuess:
+def fixed_input(entry: Entry, ops: list[SpatialOp], head: ChainLink) -> InputGuess:
     """The input under the best hypothesis reaching the map the head stores."""
+    first, d, kind, c, dtype = entry.link, entry.dims, entry.kind, entry.channels, entry.dtype
     assert head.in_dim is not None
     channels = head.in_dim // head.factor
     finals = _finals(head.factor, d)
@@ -63,24 +55,12 @@ def fixed_input(
         "a flatten head fixes the final feature map",
     ]
     if not finals:
-        return InputGuess(
-            InputStatus.UNKNOWN,
-            kind,
-            None,
-            None,
-            dtype,
-            (*ev, (f"{head.factor} positions do not factor into a plausible {d}-d map")),
-        )
+        why = f"{head.factor} positions do not factor into a plausible {d}-d map"
+        return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
     solutions = solve(ops, finals, kind=kind, channels=c)
     if not solutions:
-        return InputGuess(
-            InputStatus.UNKNOWN,
-            kind,
-            None,
-            None,
-            dtype,
-            (*ev, ("no padding/stride/pooling hypothesis reaches that map from a plausible size")),
-        )
+        why = "no padding/stride/pooling hypothesis reaches that map from a plausible size"
+        return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
     best = solutions[0]
     final = next(f for f, _ in finals if preimage_ok(ops, best, f))
     plan = plan_entries(ops, best.choices, d)
@@ -89,7 +69,7 @@ def fixed_input(
         + "; ".join(describe(p) for p in plan if p[1] not in ("ReLU", "Identity"))
     )
     if _adaptive_head(ops, first, head, kind, final, best):
-        return _adaptive(ops, best, final, plan, head, kind, c, dtype, ev, d)
+        return _adaptive(entry, ops, best, final, plan, head, ev)
     ev.append(
         f"input sizes {_span(best.intervals)} give that map; "
         f"{'x'.join(map(str, best.sizes))} is the commonest"
@@ -142,18 +122,16 @@ def _adaptive_head(
 
 
 def _adaptive(
+    entry: Entry,
     ops: Sequence[SpatialOp],
     best: Solution,
     final: tuple[int, ...],
     plan: Plan,
     head: ChainLink,
-    kind: InputKind,
-    c: int,
-    dtype: str,
     ev: list[str],
-    d: int,
 ) -> InputGuess:
     """The size is free: an adaptive pool to ``final`` replaces the last gap's pool."""
+    d = entry.dims
     last_gap = ops[-1]
     pre = preimage(ops[:-1], best.choices[:-1], [(1, 10**6)] * d)
     min_size = pre[0][0] if pre else None
@@ -164,7 +142,7 @@ def _adaptive(
         f"an adaptive average pool to {'x'.join(map(str, final))} sits before "
         f"{head.name} (torchvision avgpool convention): the size is free"
     )
-    return free_result(kind, c, dtype, ev, plan, min_size, None)
+    return free_result(entry, ev, plan, min_size, None)
 
 
 def preimage_ok(ops: Sequence[SpatialOp], sol: Solution, final: tuple[int, ...]) -> bool:

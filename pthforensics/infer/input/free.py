@@ -15,7 +15,7 @@ from pthforensics.infer.chain import ChainLink, Relation
 from pthforensics.infer.layer_types import layer_type
 from pthforensics.infer.priors import DEFAULT_FREE_SIZES
 
-from .context import InputContext, Plan
+from .context import Entry, InputContext, Plan
 from .maps import plan_entries
 from .solver import Choice, OpKind, SpatialOp, cheapest_plan, common_sizes, preimage
 
@@ -30,17 +30,10 @@ _AXES = {InputKind.IMAGE: 2, InputKind.SEQUENCE: 1, InputKind.VOLUME: 3}
 
 
 def free_input(
-    ctx: InputContext,
-    first: ChainLink,
-    d: int,
-    kind: InputKind,
-    c: int,
-    dtype: str,
-    ops: list[SpatialOp],
-    head: ChainLink | None,
-    ev: list[str],
+    ctx: InputContext, entry: Entry, ops: list[SpatialOp], head: ChainLink | None, ev: list[str]
 ) -> InputGuess:
     """Free size under the zero-evidence hypothesis (an adaptive pool before ``head``)."""
+    d = entry.dims
     choices = cheapest_plan(ops, d)
     plan = plan_entries(ops, choices, d)
     if head is not None and ops and ops[-1].kind is OpKind.GAP:
@@ -51,8 +44,8 @@ def free_input(
     pre = preimage(ops, choices, [(1, _UNBOUNDED)] * d)
     min_size = pre[0][0] if pre else None
     multiple = _skip_multiple(ctx, ops, choices, ev)
-    ev.insert(0, f"{first.name} takes {c} channels: {kind} input")
-    return free_result(kind, c, dtype, ev, plan, min_size, multiple)
+    ev.insert(0, f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input")
+    return free_result(entry, ev, plan, min_size, multiple)
 
 
 def _skip_multiple(
@@ -81,15 +74,10 @@ def _skip_multiple(
 
 
 def free_result(
-    kind: InputKind,
-    c: int,
-    dtype: str,
-    ev: list[str],
-    plan: Plan,
-    min_size: int | None,
-    multiple: int | None,
+    entry: Entry, ev: list[str], plan: Plan, min_size: int | None, multiple: int | None
 ) -> InputGuess:
     """The guess for a free size at least ``min_size`` (and a multiple of ``multiple``)."""
+    kind, c = entry.kind, entry.channels
     lo = max(min_size or 1, multiple or 1)
     shape: tuple[int, ...]
     if kind == InputKind.VOLUME:
@@ -108,7 +96,7 @@ def free_result(
         kind,
         shape,
         sizes,
-        dtype,
+        entry.dtype,
         tuple(ev),
         min_size=lo,
         multiple_of=multiple,

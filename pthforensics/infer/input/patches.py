@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import math
 
-from pthforensics.core import InputGuess, InputKind, InputStatus
-from pthforensics.infer.chain import ChainLink
+from pthforensics.core import InputGuess, InputStatus
 from pthforensics.infer.priors import PATCH_GRID_FRAMES
 
-from .context import InputContext
+from .context import Entry, InputContext
 
 __all__ = ["patch_input"]
 
 
-def patch_input(
-    ctx: InputContext, first: ChainLink, d: int, kind: InputKind, c: int, dtype: str
-) -> InputGuess | None:
-    """The input of a patch embedding feeding a position table; ``None`` when ``first`` is
+def patch_input(ctx: InputContext, entry: Entry) -> InputGuess | None:
+    """The input of a patch embedding feeding a position table; ``None`` when the entry is
     no patch convolution or no table has its width."""
+    first, d, kind, c, dtype = entry.link, entry.dims, entry.kind, entry.channels, entry.dtype
     g = ctx.guesses[first.name]
     k = tuple(g.attrs.get("kernel_size", ()))
     if not k or min(k) < 2 or first.out_dim is None:
