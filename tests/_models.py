@@ -1,0 +1,113 @@
+"""Reference models for the infer and rebuild tests, and truth checks against them.
+
+Models come from ``corpus/models/generate_models.py`` (small, built on CPU) and
+``corpus/models/zoo.py`` (full-size replicas of torchvision/timm/transformers layouts,
+built on the meta device).  Their ``state_dict()`` (with ``_metadata``) becomes the
+records the tensors stage produces; ``sort=True, metadata=False`` drops ``_metadata`` and
+sorts the keys, as a safetensors file would.
+
+Truth checks never compare a guess with the one size the model was built for when the
+weights allow several: they check that the truth lies in what the guess reports, and that
+the real model accepts what the guess proposes.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+import torch
+from torch import nn
+
+from pthforensics import infer
+from pthforensics.core import InputGuess, InputKind, LayerGroup, LayerGuess, StateDict
+from pthforensics.structure.layers import group_layers
+from tests._helpers import CORPUS, to_state
+
+MODELS_DIR = CORPUS / "models"
+sys.path.insert(0, str(MODELS_DIR))
+import generate_models as gm  # type: ignore[import-not-found]  # noqa: E402
+import zoo  # type: ignore[import-not-found]  # noqa: E402
+
+__all__ = [
+    "NAMEABLE",
+    "analyse",
+    "analyse_state",
+    "build",
+    "gm",
+    "real_error",
+    "size_axes",
+    "truth_in_valid_sizes",
+    "zoo",
+]
+
+#: torch.nn classes (and transformers' Conv1D) are what the rules can name; custom
+#: containers holding bare parameters (a VisionTransformer root) cannot be named.
+NAMEABLE = {n for n in dir(nn) if isinstance(getattr(nn, n), type)} | {
+    "Conv1D",
+    "NonDynamicallyQuantizableLinear",
+    "GPT2Attention",
+    "LayerNorm2d",
+}
+
+Analysis = tuple[tuple[LayerGroup, ...], tuple[LayerGuess, ...], InputGuess]
+
+
+@functools.cache
+def build(name: str) -> tuple[nn.Module, dict[str, Any]]:
+    """A reference model (``generate_models`` or ``zoo``) and its truth."""
+    built: tuple[nn.Module, dict[str, Any]] = (
+        zoo.build_zoo(name) if name in zoo.ZOO else gm.build(name)
+    )
+    return built
+
+
+def analyse_state(state: StateDict) -> Analysis:
+    """groups, layer guesses and the input guess of a state_dict record."""
+    groups = group_layers(state)
+    guesses = infer.infer_layers(groups)
+    return groups, guesses, infer.infer_input(groups, guesses)
+
+
+def analyse(model: nn.Module, **kw: Any) -> Analysis:
+    """:func:`analyse_state` of ``model.state_dict()`` (``to_state`` keywords)."""
+    return analyse_state(to_state(model.state_dict(), **kw))
+
+
+def size_axes(guess: InputGuess) -> tuple[int, ...]:
+    """Positions of the sizes in ``guess.shape`` (what ``valid_sizes`` speaks of): the
+    spatial axes of a map input, the length of a token/step sequence, the width of a
+    vector."""
+    assert guess.shape is not None
+    convolutional = any(infer.layer_type(t).conv_dims for _, t, _ in guess.plan)
+    if guess.kind in (InputKind.IMAGE, InputKind.VOLUME) or (
+        guess.kind == InputKind.SEQUENCE and convolutional
+    ):
+        return tuple(range(2, len(guess.shape)))
+    return (1,)
+
+
+def truth_in_valid_sizes(guess: InputGuess, truth_shape: tuple[int, ...]) -> bool:
+    """Whether the true input's sizes lie in ``guess.valid_sizes`` (every size listed,
+    or between the two corners listed for a non-square input)."""
+    valid = guess.valid_sizes or ()
+    sizes = [truth_shape[i] for i in size_axes(guess)]
+    if all(isinstance(v, int) for v in valid):
+        return all(s in valid for s in sizes)
+    lo, hi = valid[0], valid[-1]
+    return all(a <= s <= b for s, a, b in zip(sizes, lo, hi, strict=True))
+
+
+def real_error(model: nn.Module, shape: tuple[int, ...], dtype: str = "float32") -> str | None:
+    """``None`` when the real model runs on ``shape``, else its error message.  Models on
+    the meta device run on meta tensors (shapes only)."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    torch_dtype = getattr(torch, dtype)
+    x = torch.zeros(shape, dtype=torch_dtype, device=device)
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    except Exception as e:  # noqa: BLE001 - any failure is the answer
+        return f"{type(e).__name__}: {e}"
+    return None
