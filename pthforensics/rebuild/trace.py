@@ -21,6 +21,7 @@ torch is imported inside the functions.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pthforensics.core import (
@@ -117,10 +118,8 @@ def trace_model(
             TraceStatus.SKIPPED, detail="no input shape is known; pass one to try (--input-shape)"
         )
     module, dev = _on_device(module, device)
-    tried, used, layers, output = _run(module, candidates, info.input_dtype, dev)
-    return _result(
-        info, input_guess, candidates[0], input_shape is not None, tried, used, layers, output
-    )
+    run = _run(module, candidates, info.input_dtype, dev)
+    return _result(info, input_guess, candidates[0], input_shape is not None, run)
 
 
 def _candidates(
@@ -150,96 +149,109 @@ def _on_device(module: nn.Module, device: str) -> tuple[nn.Module, Any]:
     return module, dev
 
 
-def _run(
-    module: nn.Module, candidates: list[tuple[int, ...]], dtype_name: str, dev: Any
-) -> tuple[_Tried, tuple[int, ...] | None, tuple[TraceLayer, ...], tuple[int, ...] | None]:
-    """Run each candidate with hooks on every leaf; (tried, the first shape that ran, its
-    layers, its output shape)."""
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What running the candidates gave."""
+
+    tried: tuple[tuple[tuple[int, ...], str], ...]
+    """Each shape with ``ok`` or its error."""
+    used: tuple[int, ...] | None
+    """The first shape that ran..."""
+    layers: tuple[TraceLayer, ...]
+    """... the calls it made..."""
+    output: tuple[int, ...] | None
+    """... and its output shape."""
+
+    @property
+    def runs(self) -> list[tuple[int, ...]]:
+        """Shapes that ran, in order."""
+        return [s for s, msg in self.tried if msg == "ok"]
+
+
+def _run(module: nn.Module, candidates: list[tuple[int, ...]], dtype_name: str, dev: Any) -> _Run:
+    """Run each candidate with hooks on every leaf module."""
     import torch
 
-    dtype = getattr(torch, dtype_name, torch.float32)
+    dtype = torch.int64 if dtype_name == "int64" else getattr(torch, dtype_name, torch.float32)
     records: list[TraceLayer] = []
-    handles = []
-
-    def hook(name: str, mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
-        records.append(TraceLayer(name, type(mod).__name__, _shape_of(args), _shape_of(out)))
-
-    for name, mod in module.named_modules():
-        if not any(True for _ in mod.children()):
-            handles.append(mod.register_forward_hook(lambda m, a, o, _n=name: hook(_n, m, a, o)))
+    handles = _hook_leaves(module, records)
     tried: _Tried = []
-    layers: tuple[TraceLayer, ...] = ()
-    output: tuple[int, ...] | None = None
-    used: tuple[int, ...] | None = None
+    first: tuple[tuple[int, ...], tuple[TraceLayer, ...], tuple[int, ...] | None] | None = None
     try:
         for shape in candidates[:_MAX_CANDIDATES]:
             records.clear()
             try:
-                x = (
-                    torch.zeros(shape, dtype=torch.int64, device=dev)
-                    if dtype_name == "int64"
-                    else torch.zeros(shape, dtype=dtype, device=dev)
-                )
                 with torch.no_grad():
-                    out = module(x)
+                    out = module(torch.zeros(shape, dtype=dtype, device=dev))
             except Exception as e:  # noqa: BLE001 - any failure of a candidate is data
                 tried.append((shape, _message(e)))
                 continue
             tried.append((shape, "ok"))
-            if used is None:
-                used, layers, output = shape, tuple(records), _shape_of(out)
+            if first is None:
+                first = (shape, tuple(records), _shape_of(out))
     finally:
         for h in handles:
             h.remove()
-    return tried, used, layers, output
+    if first is None:
+        return _Run(tuple(tried), None, (), None)
+    return _Run(tuple(tried), *first)
+
+
+def _hook_leaves(module: nn.Module, records: list[TraceLayer]) -> list[Any]:
+    """Forward hooks appending every leaf module's call to ``records``; their handles."""
+
+    def hook(name: str, mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+        records.append(TraceLayer(name, type(mod).__name__, _shape_of(args), _shape_of(out)))
+
+    return [
+        mod.register_forward_hook(lambda m, a, o, _n=name: hook(_n, m, a, o))
+        for name, mod in module.named_modules()
+        if not any(True for _ in mod.children())
+    ]
 
 
 def _result(
-    info: RebuildInfo,
-    guess: InputGuess,
-    primary: tuple[int, ...],
-    user: bool,
-    tried: _Tried,
-    used: tuple[int, ...] | None,
-    layers: tuple[TraceLayer, ...],
-    output: tuple[int, ...] | None,
+    info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user: bool, run: _Run
 ) -> TraceResult:
-    primary_ok = bool(tried) and tried[0][1] == "ok"
+    """The verdict on ``primary`` (the user's shape or the guess) from the runs."""
+    primary_ok = bool(run.tried) and run.tried[0][1] == "ok"
     if user and info.part == RebuildPart.HEAD and not primary_ok:
-        runs = [s for s, msg in tried if msg == "ok"]
-        return TraceResult(
-            TraceStatus.PARTIAL if runs else TraceStatus.REFUTED,
-            output,
-            layers,
-            used,
-            f"only the head was rebuilt: the given shape {list(primary)} (the model's input) "
-            "cannot be checked" + (f"; the head runs on {list(runs[0])}" if runs else ""),
-            tuple(tried),
-        )
-    linears = sum(1 for lay in layers if lay.type == "Linear")
-    if primary_ok:
-        status = TraceStatus.CONFIRMED if info.part == RebuildPart.WHOLE else TraceStatus.PARTIAL
-        who = "the given shape" if user else "the guessed shape"
+        status = TraceStatus.PARTIAL if run.runs else TraceStatus.REFUTED
         detail = (
-            f"{who} {list(primary)} runs through the whole rebuilt model"
-            + (f"; {linears} Linear layer(s) received their stored in_features" if linears else "")
-            if info.part == RebuildPart.WHOLE
-            else f"{list(primary)} runs through the rebuilt {info.part}"
+            f"only the head was rebuilt: the given shape {list(primary)} (the model's input) "
+            "cannot be checked" + (f"; the head runs on {list(run.runs[0])}" if run.runs else "")
         )
-        failed = [s for s, msg in tried[1:] if msg != "ok"]
-        if failed and not user:
-            detail += (
-                f"; {list(failed[-1])} (just outside the valid sizes) fails as expected"
-                if guess.status == InputStatus.FIXED and failed[-1] == tried[-1][0]
-                else f"; {list(failed[0])} fails"
-            )
+    elif primary_ok:
+        status = TraceStatus.CONFIRMED if info.part == RebuildPart.WHOLE else TraceStatus.PARTIAL
+        detail = _ran(info, guess, primary, user, run)
     else:
         status = TraceStatus.REFUTED
-        works = [s for s, msg in tried if msg == "ok"]
-        detail = f"{list(primary)} fails: {tried[0][1]}" if tried else "nothing was run"
-        if works:
-            detail += f"; {list(works[0])} runs"
-    return TraceResult(status, output, layers, used, detail, tuple(tried))
+        detail = f"{list(primary)} fails: {run.tried[0][1]}" if run.tried else "nothing was run"
+        if run.runs:
+            detail += f"; {list(run.runs[0])} runs"
+    return TraceResult(status, run.output, run.layers, run.used, detail, run.tried)
+
+
+def _ran(
+    info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user: bool, run: _Run
+) -> str:
+    """What a run of ``primary`` shows, and what the sweep around it failed on."""
+    if info.part == RebuildPart.WHOLE:
+        who = "the given shape" if user else "the guessed shape"
+        linears = sum(1 for lay in run.layers if lay.type == "Linear")
+        detail = f"{who} {list(primary)} runs through the whole rebuilt model" + (
+            f"; {linears} Linear layer(s) received their stored in_features" if linears else ""
+        )
+    else:
+        detail = f"{list(primary)} runs through the rebuilt {info.part}"
+    failed = [s for s, msg in run.tried[1:] if msg != "ok"]
+    if failed and not user:
+        detail += (
+            f"; {list(failed[-1])} (just outside the valid sizes) fails as expected"
+            if guess.status == InputStatus.FIXED and failed[-1] == run.tried[-1][0]
+            else f"; {list(failed[0])} fails"
+        )
+    return detail
 
 
 def _shape_of(value: Any) -> tuple[int, ...] | None:
