@@ -29,6 +29,7 @@ from pthforensics.core import PickleDecodeError, PickleStream, new_record
 __all__ = [
     "GlobalName",
     "MappingStub",
+    "PersistentRef",
     "PickleTree",
     "Recorder",
     "StorageRef",

@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from pthforensics.core import LimitExceeded, Limits
-from pthforensics.safety.static_scan import scan_stream
+from pthforensics.safety import scan_stream
 
 
 def _names(data: bytes) -> list[tuple[str | None, str | None, bool]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pthforensics.container.reader import read_container
+from pthforensics.container import read_container
 from pthforensics.core import ContainerError, Format, LimitExceeded, Limits, PthForensicsError
 from tests._helpers import rezip, safetensors_bytes
 
