@@ -182,7 +182,7 @@ def inspect_file(
 ) -> FileReport:
     """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
-    from .structure.layers import group_layers  # noqa: PLC0415
+    from .structure import group_layers  # noqa: PLC0415
 
     start = time.perf_counter()
     scanned = _read_and_scan(path, limits, fast, start)
