@@ -30,9 +30,10 @@ from .opcodes import (
 )
 from .policy import PolicyEntry
 from .rules import Judgement, judge_global, normalize_global
-from .static_scan import GlobalUse, StreamScan, scan_stream
+from .static_scan import StreamScan, scan_stream
 from .stream_rules import RULES, evaluate_stream
 from .streams import ReadArchive, SafetyScan, ScanBudget, scan_streams
+from .symbolic import GlobalUse
 from .unpickle import (
     GlobalName,
     MappingStub,

@@ -15,7 +15,8 @@ from pthforensics.core import Finding, Location, PickleStream, Severity, StreamR
 
 from .denynames import LOWERCASE_CLASSES
 from .rules import Judgement, judge_global
-from .static_scan import GlobalUse, StreamScan
+from .static_scan import StreamScan
+from .symbolic import GlobalUse
 
 __all__ = [
     "RULES",
