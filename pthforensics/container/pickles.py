@@ -23,6 +23,7 @@ from pthforensics.core import (
     PickleStream,
     Severity,
     TensorRecord,
+    vocab,
 )
 from pthforensics.safety import simple_values
 
@@ -94,7 +95,9 @@ def read_npy(
     if not is_object:
         # Named after the .npz member it came from ("x.npy!" -> "x"), else "array".
         key = prefix.rstrip("!").rsplit("!", 1)[-1].rsplit("/", 1)[-1].removesuffix(".npy")
-        record = TensorRecord(key or "array", shape, dtype, storage_key=key or "array")
+        record = TensorRecord(
+            key or "array", shape, dtype, storage_key=key or "array", itemsize=vocab.itemsize(dtype)
+        )
         return Container(ctx.path, Format.NUMPY, size, wrappers=wrappers, header_tensors=(record,))
     # An object array is a pickle after the header: np.load(allow_pickle=True) runs it.
     if size - offset > ctx.limits.max_pickle_bytes:
