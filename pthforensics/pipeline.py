@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from pthforensics.core import StreamRole, TraceStatus
+from pthforensics.core import TraceStatus
 
-from .container.reader import read_container, read_embedded, read_hidden_pickles
+from .container import read_container, read_embedded, read_hidden_pickles
 from .core import (
     DEFAULT_LIMITS,
     Checkpoint,
@@ -27,7 +27,6 @@ from .core import (
     LimitExceeded,
     Limits,
     Location,
-    PickleStream,
     PthForensicsError,
     Severity,
     StateDict,
@@ -35,175 +34,12 @@ from .core import (
     TraceResult,
 )
 from .report.assemble import error_report, verdict_of
-from .safety.opcodes import looks_like_nested, looks_like_pickle
-from .safety.rules import evaluate_stream, judge_global
-from .safety.static_scan import scan_stream
-from .safety.unpickle import PickleTree, find_pickle_values, unpickle_stream
-from .structure.tensors import check_integrity, extract_checkpoint, summarize, unreferenced_storages
+from .safety import scan_streams
+from .structure import check_integrity, extract_checkpoint, summarize, unreferenced_storages
 
 __all__ = ["analyze_file", "inspect_file", "scan_container"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class _Scan:
-    """Mutable working state of one file's scan (local to :func:`scan_container`)."""
-
-    limits: Limits
-    fast: bool
-    deadline: float
-    findings: list[Finding] = field(default_factory=list)
-    trees: dict[int, PickleTree] = field(default_factory=dict)
-    """Stub trees the fast path built, by ``id`` of the stream (names can repeat)."""
-    refused: set[str] = field(default_factory=set)
-    nested: int = 0
-    path: str = ""
-    pending: list[PickleStream] = field(default_factory=list)
-    """Streams of embedded archives, queued behind the current one."""
-
-    def run(self, streams: list[PickleStream]) -> None:
-        queue = list(streams)
-        while queue:
-            stream = queue.pop(0)
-            if not stream.data:
-                continue
-            queue.extend(self._fast(stream) if self.fast else self._slow(stream))
-            queue.extend(self.pending)
-            self.pending.clear()
-
-    def _fast(self, stream: PickleStream) -> list[PickleStream]:
-        """C-speed path: a stream the stub unpickler reads exactly to its end, naming only
-        allow-listed or benign-metadata globals, needs no opcode walk (DESIGN.md, safety
-        model 2).  Anything else falls back to the opcode pass."""
-        tree = (
-            stream.decoded
-            if isinstance(stream.decoded, PickleTree)
-            else (unpickle_stream(stream) if stream.data[:1] else None)
-        )
-        if tree is None or tree.error is not None or tree.end != len(stream.data):
-            return self._slow(stream)
-        infos: list[Finding] = []
-        for g in dict.fromkeys(tree.globals_seen):
-            judgement = judge_global(g.module, g.name)
-            if judgement is not None and judgement.severity > Severity.INFO:
-                return self._slow(stream)
-            if judgement is not None:
-                infos.append(
-                    Finding(
-                        judgement.rule_id,
-                        judgement.severity,
-                        Location(stream.name, global_name=str(g)),
-                        judgement.reason,
-                    )
-                )
-        self.findings.extend(infos)
-        self.trees[id(stream)] = tree
-        values = find_pickle_values(tree.root, looks_like_nested, max_depth=self.limits.max_depth)
-        return [self._nested(stream, None, data) for data in values if self._take_nested()]
-
-    def _slow(self, stream: PickleStream) -> list[PickleStream]:
-        try:
-            scan = scan_stream(stream.data, limits=self.limits, deadline=self.deadline)
-        except LimitExceeded as exc:
-            self.findings.append(
-                Finding(
-                    "resource-limit",
-                    Severity.SUSPICIOUS,
-                    Location(stream.name),
-                    f"{exc.message}; the stream was not decoded further",
-                )
-            )
-            self.refused.add(stream.name)
-            return []
-        self.findings.extend(evaluate_stream(stream, scan))
-        more: list[PickleStream] = []
-        if (
-            scan.end is not None
-            and scan.end < len(stream.data)
-            and looks_like_pickle(stream.data[scan.end : scan.end + 4096])
-        ):
-            # A second pickle after STOP: a loader that calls load() again runs it.
-            more.append(
-                PickleStream(
-                    f"{stream.name}@{scan.end}",
-                    stream.data[scan.end :],
-                    role=StreamRole.TRAILING,
-                    loaded=False,
-                )
-            )
-        more.extend(
-            self._nested(stream, offset, data)
-            for offset, data in scan.nested
-            if self._take_nested()
-        )
-        return more
-
-    def _take_nested(self) -> bool:
-        self.nested += 1
-        return self.nested <= self.limits.max_nested_pickles
-
-    def _nested(self, stream: PickleStream, offset: int | None, data: bytes) -> PickleStream:
-        name = f"{stream.name}@{offset if offset is not None else '?'}(bytes)"
-        if data[:4] == b"PK\x03\x04":
-            return self._embedded_archive(name, data)
-        self.findings.append(
-            Finding(
-                "nested-pickle",
-                Severity.INFO,
-                Location(stream.name, offset),
-                "a bytes value is itself a pickle; it was scanned too",
-            )
-        )
-        return PickleStream(name, data, role=StreamRole.NESTED, loaded=False)
-
-    def _embedded_archive(self, name: str, data: bytes) -> PickleStream:
-        """A torch zip carried as bytes: read it as a file of its own and scan its streams."""
-        self.findings.append(
-            Finding(
-                "nested-archive",
-                Severity.INFO,
-                Location(name),
-                "a bytes value is a zip archive (torch.save output); its pickles were scanned too",
-            )
-        )
-        try:
-            inner = read_embedded(data, self.path, name, limits=self.limits)
-        except PthForensicsError as exc:
-            self.findings.append(
-                Finding(
-                    "nested-archive-unreadable", Severity.SUSPICIOUS, Location(name), exc.message
-                )
-            )
-            return PickleStream(name, b"", role=StreamRole.NESTED, loaded=False)
-        self.findings.extend(inner.findings)
-        self.pending.extend(replace(s, loaded=False) for s in inner.streams)
-        return PickleStream(name, b"", role=StreamRole.NESTED, loaded=False)
-
-    def tree_of(self, stream: PickleStream) -> PickleTree:
-        """The stub tree of the object stream (reused from the fast path when it ran)."""
-        tree = self.trees.get(id(stream))
-        if tree is not None:
-            return tree
-        tree = unpickle_stream(stream)
-        # Defence in depth: anything find_class saw must have been judged already.
-        judged = {(f.location.member, f.location.global_name) for f in self.findings}
-        for g in tree.globals_seen:
-            judgement = judge_global(g.module, g.name)
-            if (
-                judgement
-                and judgement.severity > Severity.INFO
-                and (stream.name, str(g)) not in judged
-            ):
-                self.findings.append(
-                    Finding(
-                        judgement.rule_id,
-                        judgement.severity,
-                        Location(stream.name, global_name=str(g)),
-                        judgement.reason,
-                    )
-                )
-        return tree
 
 
 def scan_container(
@@ -215,44 +51,36 @@ def scan_container(
     use it in a process with a memory cap (batch workers set one): CPython's C unpickler
     sizes its memo from indices in the file, which the opcode walk checks first.
     """
-    state = _Scan(
-        limits,
-        fast,
-        time.monotonic() + limits.max_seconds,
-        list(container.findings),
-        path=container.path,
-    )
-    state.run(list(container.streams))
+
+    def read_archive(data: bytes, name: str) -> Container:
+        return read_embedded(data, container.path, name, limits=limits)
+
+    safety = scan_streams(container.streams, read_archive=read_archive, limits=limits, fast=fast)
+    findings = [*container.findings, *safety.findings]
     checkpoint = None
-    objects = [
-        s
-        for s in container.streams
-        if s.role == "object" and s.loaded and s.name not in state.refused
-    ]
-    if objects:
-        tree = state.tree_of(objects[0])
-        if tree.root is not None:
-            checkpoint, extra = extract_checkpoint(tree.root, container, limits=limits)
-            state.findings.extend(extra)
+    if safety.tree is not None:
+        if safety.tree.root is not None:
+            checkpoint, extra = extract_checkpoint(safety.tree.root, container, limits=limits)
+            findings.extend(extra)
     elif container.header_tensors:
         checkpoint, extra = extract_checkpoint(None, container, limits=limits)
-        state.findings.extend(extra)
+        findings.extend(extra)
     if checkpoint is not None:
-        state.findings.extend(check_integrity(checkpoint, container, limits=limits))
+        findings.extend(check_integrity(checkpoint, container, limits=limits))
         unused = unreferenced_storages(checkpoint, container)
         hidden = read_hidden_pickles(container, unused, limits=limits) if unused else ()
-        for stream in hidden:
-            state.findings.append(
-                Finding(
-                    "hidden-pickle",
-                    Severity.SUSPICIOUS,
-                    Location(stream.name),
-                    "a storage member no tensor uses holds a pickle",
-                )
+        findings.extend(
+            Finding(
+                "hidden-pickle",
+                Severity.SUSPICIOUS,
+                Location(stream.name),
+                "a storage member no tensor uses holds a pickle",
             )
-        state.fast = False
-        state.run(list(hidden))
-    return _dedupe(state.findings), checkpoint
+            for stream in hidden
+        )
+        rest = scan_streams(hidden, read_archive=read_archive, limits=limits, budget=safety.budget)
+        findings.extend(rest.findings)
+    return _dedupe(findings), checkpoint
 
 
 def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
@@ -354,7 +182,7 @@ def inspect_file(
 ) -> FileReport:
     """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
-    from .structure.layers import group_layers  # noqa: PLC0415
+    from .structure import group_layers  # noqa: PLC0415
 
     start = time.perf_counter()
     scanned = _read_and_scan(path, limits, fast, start)

@@ -16,7 +16,7 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 
-from pthforensics.container.reader import read_shard_index, sniff_file
+from pthforensics.container import read_shard_index, sniff_file
 from pthforensics.core import Candidate, ModelGroup, PthForensicsError
 
 __all__ = ["Candidate", "ModelGroup", "discover", "model_name"]

@@ -5,8 +5,9 @@ The static path never imports torch, so the facts it needs about torch are table
 * dtypes: the names ``torch`` gives them (aliases resolved), bytes per element, which are
   floating point (``torch/_tensor_str.py`` and ``c10/core/ScalarType.h`` list them);
 * storage classes of the legacy formats and their element dtype
-  (``torch/storage.py::_dtype_to_storage_type_map``) and safetensors' dtype codes
-  (``safetensors/src/tensor.rs::Dtype``);
+  (``torch/storage.py::_dtype_to_storage_type_map``), safetensors' dtype codes
+  (``safetensors/src/tensor.rs::Dtype``) and NumPy's type characters
+  (``numpy/lib/format.py`` ``descr``);
 * which state_dict entries are buffers rather than parameters: ``register_buffer`` names of
   ``torch.nn`` and of the libraries whose checkpoints are common, each with the module that
   registers it, plus the two re-parametrisations whose buffers share a name with a
@@ -26,6 +27,7 @@ __all__ = [
     "BUFFER_LEAVES",
     "DTYPE_ALIASES",
     "ITEM_SIZES",
+    "NUMPY_DTYPES",
     "SAFETENSORS_DTYPES",
     "STORAGE_DTYPES",
     "buffer_keys",
@@ -33,6 +35,7 @@ __all__ = [
     "is_floating",
     "itemsize",
     "learnable_keys",
+    "numpy_dtype",
     "storage_dtype",
 ]
 
@@ -139,6 +142,25 @@ SAFETENSORS_DTYPES: dict[str, tuple[str, int]] = {
     "F6_E3M2": ("float6", 6),
 }
 
+#: NumPy (type character, bytes per element) -> torch dtype name: what ``torch.from_numpy``
+#: makes of an array whose ``descr`` is e.g. ``<f4`` (``torch/csrc/utils/tensor_numpy.cpp``).
+NUMPY_DTYPES: dict[tuple[str, int], str] = {
+    ("f", 2): "float16",
+    ("f", 4): "float32",
+    ("f", 8): "float64",
+    ("i", 1): "int8",
+    ("i", 2): "int16",
+    ("i", 4): "int32",
+    ("i", 8): "int64",
+    ("u", 1): "uint8",
+    ("u", 2): "uint16",
+    ("u", 4): "uint32",
+    ("u", 8): "uint64",
+    ("b", 1): "bool",
+    ("c", 8): "complex64",
+    ("c", 16): "complex128",
+}
+
 
 def dtype_name(attr: str) -> str:
     """The canonical name of ``torch.<attr>`` (``half`` -> ``float16``)."""
@@ -160,6 +182,12 @@ def storage_dtype(storage_class: str) -> tuple[str, int]:
     read as bytes."""
     dtype = STORAGE_DTYPES.get(storage_class, "uint8")
     return dtype, ITEM_SIZES[dtype]
+
+
+def numpy_dtype(kind: str, size: int) -> str | None:
+    """The torch dtype of a NumPy type character and size (``"f", 4`` -> ``float32``);
+    ``None`` for a type torch has no dtype for."""
+    return NUMPY_DTYPES.get((kind, size))
 
 
 #: State_dict leaves that modules register as buffers (never parameters), with the module

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from pthforensics.core import StateDict, TensorRecord
-from pthforensics.structure.layers import group_layers, module_and_leaf, natural_module_key
+from pthforensics.structure import group_layers, module_and_leaf, natural_module_key
 from tests._helpers import to_state
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pthforensics.container.reader import read_container
+from pthforensics.container import read_container
 from pthforensics.core import ContainerError, Format, LimitExceeded, Limits, PthForensicsError
 from tests._helpers import rezip, safetensors_bytes
 
@@ -249,6 +249,8 @@ def test_numpy_files(tmp_path: Path) -> None:
     np.savez(tmp_path / "b.npz", x=np.zeros(3), y=np.ones((2, 2), dtype=np.int64))
     c = read_container(str(tmp_path / "b.npz"))
     assert {t.key: t.dtype for t in c.header_tensors} == {"x": "float64", "y": "int64"}
+    # Item sizes come from the vocabulary (they were 4 bytes whatever the dtype).
+    assert {t.key: t.nbytes for t in c.header_tensors} == {"x": 24, "y": 32}
     # An object array carries a pickle after the header: it becomes a stream to scan.
     header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".ljust(117) + "\n"
     evil = tmp_path / "evil.npy"

@@ -20,7 +20,8 @@ import pytest
 
 from pthforensics.container import sevenzip as sevenzip
 from pthforensics.container.sevenzip import extract_7z
-from pthforensics.container.sevenzip_format import Entry, Folder, read_archive
+from pthforensics.container.sevenzip_decode import Folder
+from pthforensics.container.sevenzip_header import Entry, read_archive
 from pthforensics.core import ContainerError, LimitExceeded
 
 LZMA2 = {"id": lzma.FILTER_LZMA2, "preset": 6}

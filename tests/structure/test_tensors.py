@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from pthforensics.container.reader import read_container
+from pthforensics.container import read_container
 from pthforensics.core import Checkpoint
-from pthforensics.safety.unpickle import unpickle_stream
-from pthforensics.structure.tensors import check_integrity, extract_checkpoint, summarize
+from pthforensics.safety import unpickle_stream
+from pthforensics.structure import check_integrity, extract_checkpoint, summarize
 
 
 def _model():  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pthforensics.core import Severity
-from pthforensics.safety.rules import ALLOWED, BENIGN_METADATA, judge_global
+from pthforensics.safety import ALLOWED, BENIGN_METADATA, judge_global
 
 
 @pytest.mark.parametrize("qualname", sorted(ALLOWED))
@@ -116,8 +116,7 @@ def test_torch_nn_classes_are_info() -> None:
 
 def test_called_unknown_function_is_malicious() -> None:
     from pthforensics.core import PickleStream
-    from pthforensics.safety.rules import evaluate_stream
-    from pthforensics.safety.static_scan import scan_stream
+    from pthforensics.safety import evaluate_stream, scan_stream
 
     def grade(data: bytes) -> set[tuple[str, Severity]]:
         return {
