@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from . import vocab
 from .errors import (
     ContainerError,
     InferenceError,
@@ -91,4 +92,5 @@ __all__ = [
     "TraceStatus",
     "Verdict",
     "new_record",
+    "vocab",
 ]

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pthforensics.core import LayerGuess
-from pthforensics.core.vocab import BUFFER_LEAVES
+from pthforensics.core import LayerGuess, vocab
 from pthforensics.infer.knowledge import (
     BARE_MODULES,
     CLASS_TOKEN_LEAF,
@@ -80,7 +79,7 @@ def _shapes(raw: Raw) -> list[tuple[str, tuple[int, ...]]]:
 def _role(leaf: str, shape: tuple[int, ...], attrs: dict[str, Any]) -> str:
     """What one bare tensor is; class tokens and position tables also fill ``attrs``."""
     ll = leaf.lower()
-    if leaf in BUFFER_LEAVES:
+    if leaf in vocab.BUFFER_LEAVES:
         return f"buffer {leaf} {shape_text(shape)}"
     if CLASS_TOKEN_LEAF.matches(ll):
         attrs["prefix_tokens"] = attrs.get("prefix_tokens", 0) + (

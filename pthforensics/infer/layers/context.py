@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pthforensics.core import LayerGroup, LayerGuess, LayerOrder
-from pthforensics.core.vocab import learnable_keys
+from pthforensics.core import LayerGroup, LayerGuess, LayerOrder, vocab
 from pthforensics.infer.knowledge import CHANNELS_FIRST_NORM_MARKERS, LayerScaleMarker
 
 from .views import NO_LAYER, Raw, TensorLayout, classify
@@ -40,7 +39,7 @@ class Context:
         self.by_name = {r.group.name: r for r in self.raws}
         self.hf_conv1d = any(_transposed_linear(r) for r in self.raws)
         """transformers ``Conv1D`` (weights stored ``(in, out)``) is in this model."""
-        self.learnable = learnable_keys([t for g in groups for t in g.tensors])
+        self.learnable = vocab.learnable_keys([t for g in groups for t in g.tensors])
         # With a guessed order (sorted keys) neighbours are weak evidence.
         self.restored = any(g.order == LayerOrder.RESTORED for g in groups)
         tensor_layers = [i for i, r in enumerate(self.raws) if r.kind not in NO_LAYER]

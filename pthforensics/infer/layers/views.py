@@ -14,8 +14,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum, unique
 
-from pthforensics.core import LayerGroup, TensorRecord
-from pthforensics.core.vocab import BUFFER_LEAVES
+from pthforensics.core import LayerGroup, TensorRecord, vocab
 
 __all__ = [
     "NO_LAYER",
@@ -148,7 +147,7 @@ def _layout(leaves: dict[str, TensorRecord]) -> TensorLayout:
     if any(0 in t.shape for t in leaves.values() if t.shape):
         return TensorLayout.UNKNOWN  # an empty dimension: nothing to read from it
     names = set(leaves)
-    core = names - BUFFER_LEAVES.keys() - {"weight_g", "weight_v"}
+    core = names - vocab.BUFFER_LEAVES.keys() - {"weight_g", "weight_v"}
     w = leaves.get("weight")
     if any(RNN_KEY.match(n) for n in names):
         return TensorLayout.RNN
