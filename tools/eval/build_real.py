@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
+import importlib.machinery
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,8 @@ def import_from(root: Path, module: str) -> Any:
                 if name not in sys.modules:
                     stub = _Stub(name)
                     stub.__path__ = []  # type: ignore[attr-defined]
+                    # torch probes optional modules with find_spec: a stub needs a spec
+                    stub.__spec__ = importlib.machinery.ModuleSpec(name, None)
                     sys.modules[name] = stub
             for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
                 del sys.modules[name]

@@ -16,6 +16,7 @@ in ``checked``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections import OrderedDict
@@ -165,32 +166,101 @@ def concrete(template: Template, values: dict[str, int]) -> list[int]:
     return [values[d] if isinstance(d, str) else d for d in template]
 
 
+# Sizes people use (a prior only for where to look first: every value between two tried
+# values with different outcomes is tried as well, so no boundary is skipped).
+COMMON_SIZES = (
+    96,
+    112,
+    128,
+    160,
+    192,
+    200,
+    224,
+    227,
+    240,
+    256,
+    288,
+    299,
+    300,
+    320,
+    384,
+    416,
+    448,
+    480,
+    500,
+    512,
+    518,
+    520,
+    576,
+    600,
+    1024,
+    2048,
+    3000,
+    4096,
+    8000,
+    16000,
+)
+ADAPTIVE_ABOVE = 300  # sweeps longer than this are tried adaptively
+GRID_STEP = 7  # odd, so a divisibility rule (multiples of 2^k) shows as changing outcomes
+
+
+def _first_pass(values: list[int], design: int | None) -> list[int]:
+    """Where an adaptive sweep starts: the smallest values, a window around the design
+    value, common sizes and their neighbours, and every GRID_STEP-th value."""
+    pick: set[int] = set(values[:57]) | set(values[::GRID_STEP]) | {values[-1]}
+    if design is not None:
+        pick |= {v for v in values if abs(v - design) <= 32}
+    for c in COMMON_SIZES:
+        pick |= {c - 1, c, c + 1}
+    return sorted(pick & set(values))
+
+
 def sweep(
-    model: nn.Module, spec: InputSpec, device: str, budget_s: float = 600.0
+    model: nn.Module, spec: InputSpec, device: str, budget_s: float = 900.0
 ) -> dict[str, Any]:
-    """Sweep every variable of the template; the accepted sets and their outputs."""
+    """Sweep every variable of the template; the accepted sets and their outputs.
+
+    A long sweep is adaptive: a first pass (``_first_pass``), then every value between two
+    neighbouring tried values of which one runs and the other not, until no
+    such pair is left. Values never tried are recorded as such (``tried``), never assumed.
+    """
     result: dict[str, Any] = {}
-    for var, tried in spec.sweeps.items():
+    for var, wanted in spec.sweeps.items():
         ok: dict[int, Any] = {}
         errors: dict[int, str] = {}
-        done: list[int] = []
         start = time.monotonic()
-        for value in tried:
-            if time.monotonic() - start > budget_s:
-                break
+
+        def run(
+            value: int, var: str = var, ok: dict[int, Any] = ok, errors: dict[int, str] = errors
+        ) -> None:
             values = dict(spec.design, **{var: value})
             accepted, info = run_once(model, spec, concrete(spec.template, values), device)
-            done.append(value)
             if accepted:
                 ok[value] = info
             else:
                 errors[value] = info
+
+        order = sorted(set(wanted))
+        todo = order if len(order) <= ADAPTIVE_ABOVE else _first_pass(order, spec.design.get(var))
+        while todo and time.monotonic() - start <= budget_s:
+            for value in todo:
+                if time.monotonic() - start > budget_s:
+                    break
+                run(value)
+            done = sorted(set(ok) | set(errors))
+            index = {v: i for i, v in enumerate(order)}
+            todo = []
+            for a, b in itertools.pairwise(done):
+                if index[b] - index[a] > 1 and (a in ok) != (b in ok):
+                    todo.extend(order[index[a] + 1 : index[b]])
+        done = sorted(set(ok) | set(errors))
         result[var] = {
             "tried": ranges(done),
             "accepted": ranges(ok),
             "outputs": _group_outputs(ok),
             "errors": _boundary_errors(errors),
             "seconds": round(time.monotonic() - start, 1),
+            "adaptive": len(order) > ADAPTIVE_ABOVE,
         }
     return result
 
@@ -218,7 +288,7 @@ def status_of(accepted: list[list[int]], tried: list[list[int]]) -> str:
     if not accepted:
         return "none"
     lo, hi = accepted[0][0], accepted[-1][1]
-    if hi == tried[-1][1] or hi >= 2 * max(lo, 1):
+    if hi == tried[-1][1] or hi >= 2 * max(lo, 1):  # runs at the largest value tried
         return "free"
     return "fixed"
 

@@ -309,8 +309,19 @@ ALL = TORCHVISION + TIMM + TRANSFORMERS
 
 
 def build(spec: LibSpec) -> nn.Module:
-    """Instantiate the library model (no weights downloaded) on the spec's device."""
-    with torch.device(spec.device):
+    """Instantiate the library model (no weights downloaded) on the spec's device; a model
+    whose constructor computes on tensors (torchvision's RegNet widths) is built on CPU and
+    moved to meta."""
+    try:
+        return _build_on(spec, spec.device)
+    except (NotImplementedError, RuntimeError):
+        if spec.device != "meta":
+            raise
+        return _build_on(spec, "cpu").to("meta")
+
+
+def _build_on(spec: LibSpec, device: str) -> nn.Module:
+    with torch.device(device):
         if spec.library == "torchvision":
             import torchvision
 
