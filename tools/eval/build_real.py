@@ -67,7 +67,29 @@ PACKAGES: list[Real] = [
     Real("torchfcpe", "0.0.4", "torchfcpe/assets/fcpe_c_v001.pt", "fcpe"),
     Real("legere", "0.11.0", "legere/data/model.pt", "legere_crnn"),
     Real("legere", "0.11.0", "legere/data/lineclf.pt", "legere_lineclf"),
+    Real("pesto-pitch", "2.0.1", "pesto/weights/mir-1k.ckpt", "pesto"),
+    Real("pesto-pitch", "2.0.1", "pesto/weights/mir-1k_g7.ckpt", "pesto"),
+    Real(
+        "mne-icalabel",
+        "0.10.0",
+        "mne_icalabel/iclabel/network/assets/ICLabelNet.pt",
+        "iclabel",
+    ),
 ]
+
+# Data-only classes a checkpoint may pickle besides torch's (omegaconf configs of Lightning
+# hparams). Allow-listed for torch's safe loader, which then still refuses anything else.
+SAFE_DATA_GLOBALS = (
+    "omegaconf.listconfig.ListConfig",
+    "omegaconf.dictconfig.DictConfig",
+    "omegaconf.base.ContainerMetadata",
+    "omegaconf.base.Metadata",
+    "omegaconf.nodes.AnyNode",
+    "typing.Any",
+    "builtins.list",
+    "builtins.dict",
+    "builtins.int",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +134,8 @@ def import_from(root: Path, module: str) -> Any:
                     # torch probes optional modules with find_spec: a stub needs a spec
                     stub.__spec__ = importlib.machinery.ModuleSpec(name, None)
                     sys.modules[name] = stub
-            for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+            top = module.split(".")[0]  # a failed import leaves the package half-initialised
+            for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
                 del sys.modules[name]
     raise ImportError(module)
 
@@ -122,9 +145,18 @@ def import_from(root: Path, module: str) -> Any:
 
 
 def _safe_load(path: Path) -> Any:
+    """``torch.load(weights_only=True)``, with SAFE_DATA_GLOBALS allowed when importable."""
     import torch
 
-    return torch.load(path, map_location="cpu", weights_only=True)
+    allowed = []
+    for name in SAFE_DATA_GLOBALS:
+        module, _, attr = name.rpartition(".")
+        try:
+            allowed.append(getattr(importlib.import_module(module), attr))
+        except (ImportError, AttributeError):
+            continue
+    with torch.serialization.safe_globals(allowed):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def crepe(root: Path, ckpt: Path, size: str) -> tuple[Any, Any, str]:
@@ -273,6 +305,53 @@ def legere_lineclf(root: Path, ckpt: Path) -> tuple[Any, Any, str]:
     return model, spec, "legere.model.LineClassifier()"
 
 
+def pesto(root: Path, ckpt: Path) -> tuple[Any, Any, str]:
+    from torch import nn
+    from truth import InputSpec, dense
+
+    mod = import_from(root, "pesto.model")
+    hp = _safe_load(ckpt)["hparams"]
+    encoder = mod.Resnet1d(**dict(hp["encoder"]))
+    model = mod.PESTO(
+        encoder, nn.Identity(), crop_kwargs=dict(hp["pitch_shift"]), reduction=hp["reduction"]
+    )
+    spec = InputSpec(
+        "spectrogram",
+        [1, 1, "F"],
+        {"F": int(hp["encoder"]["n_bins_in"])},
+        {"F": dense(1, 600)},
+        call=lambda m, x: m.encoder(x),
+        note="the stored network's input: CQT frames [N, 1, n_bins_in] into the encoder; the "
+        "package computes them from audio with CQT kernels the file does not store, and "
+        "the confidence head reads the uncropped CQT energy (a second input)",
+    )
+    return model, spec, "pesto.model.PESTO(Resnet1d(**hparams['encoder']), preprocessor=None)"
+
+
+def iclabel(root: Path, ckpt: Path) -> tuple[Any, Any, str]:
+    import torch
+    from truth import InputSpec, dense
+
+    mod = import_from(root, "mne_icalabel.iclabel.network.torch")
+    model = mod.ICLabelNet()
+
+    def call(m: Any, x: Any) -> Any:
+        n = x.shape[0]
+        side = torch.zeros(n, 1, 1, 100, device=x.device)
+        return m(x, side, side)
+
+    spec = InputSpec(
+        "image",
+        [1, 1, "S", "S"],
+        {"S": 32},
+        {"S": dense(1, 200)},
+        call=call,
+        note="three inputs: topographic map [N, 1, 32, 32] (swept), PSD and autocorrelation "
+        "[N, 1, 1, 100] (fixed)",
+    )
+    return model, spec, "mne_icalabel.iclabel.network.torch.ICLabelNet()"
+
+
 RECIPES: dict[str, Callable[[Path, Path], tuple[Any, Any, str]]] = {
     f.__name__: f
     for f in (
@@ -287,6 +366,8 @@ RECIPES: dict[str, Callable[[Path, Path], tuple[Any, Any, str]]] = {
         fcpe,
         legere_crnn,
         legere_lineclf,
+        pesto,
+        iclabel,
     )
 }
 
@@ -303,7 +384,7 @@ def _file_tensors(ckpt: Path) -> dict[str, list[int]] | None:
         obj = _safe_load(ckpt)
     except Exception:  # noqa: BLE001 - a full-model pickle; compared elsewhere
         return None
-    for key in ("state_dict", "model_state", "model", "net"):
+    for key in ("state_dict", "model_state", "model", "net"):  # the wrappers used here
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
@@ -386,7 +467,7 @@ def _sweep_model(model: Any, spec: Any, r: Real, root: Path, src: Path) -> tuple
     return model, spec, "cpu"
 
 
-def build(pkgs: Path, out: Path, only: list[str] | None) -> int:
+def build(pkgs: Path, out: Path, only: list[str] | None, skip_existing: bool = False) -> int:
     import torch
     from truth import count_buffers, count_parameters, input_truth, module_truth, write_json
 
@@ -395,6 +476,8 @@ def build(pkgs: Path, out: Path, only: list[str] | None) -> int:
     failed = 0
     for r in PACKAGES:
         if only and not any(o in out_name(r) for o in only):
+            continue
+        if skip_existing and (out / (out_name(r) + ".truth.json")).exists():
             continue
         root = pkgs / r.package
         src = root / r.path
@@ -409,9 +492,13 @@ def build(pkgs: Path, out: Path, only: list[str] | None) -> int:
             match = compare(model, src)
             dst = out / out_name(r)
             shutil.copyfile(src, dst)
-            params = count_parameters(model) + (
-                match.get("extra_in_file_numel", 0) if match.get("checked") else 0
-            )
+            params = count_parameters(model)
+            if match.get("checked"):
+                # the file's learnable tensors: the class's, less those the file lacks, plus
+                # those only the file has (old weight_norm names, training-time parameters)
+                own = dict(model.named_parameters())
+                params -= sum(own[k].numel() for k in match["missing_in_file"] if k in own)
+                params += match["extra_in_file_numel"]
             truth = {
                 "name": out_name(r),
                 "file": dst.name,
@@ -428,8 +515,9 @@ def build(pkgs: Path, out: Path, only: list[str] | None) -> int:
                 "versions": {"torch": torch.__version__},
                 "parameters": params,
                 "parameters_note": (
-                    "model.parameters() plus tensors the file holds that the class does not "
-                    "(training-time parameters such as GE2E's similarity weight)"
+                    "model.parameters(), less parameters the file lacks, plus tensors only "
+                    "the file holds (old weight_norm names, training-time parameters such as "
+                    "GE2E's similarity weight)"
                 ),
                 "buffers": count_buffers(model),
                 "match": match,
@@ -483,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pkgs", default=str(DEFAULT_PKGS))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--skip-existing", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "list":
         for r in PACKAGES:
@@ -494,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         verify(Path(args.pkgs), Path(args.out), Path(args.pending))
         return 0
-    return build(Path(args.pkgs), Path(args.out), args.only)
+    return build(Path(args.pkgs), Path(args.out), args.only, args.skip_existing)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from truth import (  # noqa: E402
     check_shapes,
     count_buffers,
     count_parameters,
+    derive_status,
     input_truth,
     module_truth,
     run_once,
@@ -177,12 +178,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-existing", action="store_true")
     parser.add_argument("--verify", metavar="PENDING", help="check exact shapes from evaluate")
     parser.add_argument("--list", action="store_true", help="list the names and exit")
+    parser.add_argument(
+        "--restatus", action="store_true", help="recompute input status of existing truth files"
+    )
     args = parser.parse_args(argv)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)
     if args.verify:
         verify(out_dir, Path(args.verify))
+        return 0
+    if args.restatus:
+        for truth_path in sorted(out_dir.glob("*.truth.json")):
+            truth = json.loads(truth_path.read_text())
+            before = truth["input"].get("status")
+            truth["input"].update(derive_status(truth["input"]))
+            write_json(truth_path, truth)
+            if before != truth["input"]["status"]:
+                print(f"{truth_path.name}: {before} -> {truth['input']['status']}")
         return 0
     entries = _entries()
     if args.list:

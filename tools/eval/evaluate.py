@@ -101,12 +101,10 @@ def decide_shape(truth: dict[str, Any], shape: Any, dtype: str | None) -> tuple[
     tin = truth["input"]
     tdtype = tin.get("dtype", "float32")
     dtype = dtype or tdtype
-    for key in (shape_key(shape, dtype), shape_key(shape, tdtype)):
-        hit = truth.get("checked", {}).get(key)
-        if hit is not None and (key.endswith(":" + dtype)):
-            return (ACCEPTED if hit["ok"] else REJECTED), "checked exactly: " + str(
-                hit.get("error") or hit.get("output")
-            )
+    hit = truth.get("checked", {}).get(shape_key(shape, dtype))
+    if hit is not None:
+        detail = hit.get("error") or hit.get("output")
+        return (ACCEPTED if hit["ok"] else REJECTED), f"checked exactly: {detail}"
     if _dtype_class(dtype) != _dtype_class(tdtype) and "unknown" not in (
         _dtype_class(dtype),
         _dtype_class(tdtype),

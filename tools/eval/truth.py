@@ -340,18 +340,9 @@ def input_truth(
     sweeps = sweep(model, spec, device)
     if cpu_model is not None:
         refine_on_cpu(cpu_model, spec, sweeps)
-    statuses = {var: status_of(s["accepted"], s["tried"]) for var, s in sweeps.items()}
-    if not statuses:
-        status = "fixed"
-    elif any(s == "free" for s in statuses.values()):
-        status = "free"
-    elif all(s == "fixed" for s in statuses.values()):
-        status = "fixed"
-    else:
-        status = "none"
     design_shape = concrete(spec.template, spec.design)
     ok, info = run_once(model, spec, design_shape, device)
-    return {
+    doc: dict[str, Any] = {
         "kind": spec.kind,
         "dtype": spec.dtype,
         "template": spec.template,
@@ -360,13 +351,46 @@ def input_truth(
         "design_runs": ok,
         "design_output": info if ok else None,
         "design_error": None if ok else info,
-        "status": status,
-        "status_per_variable": statuses,
         "variables": sweeps,
         "device": device,
         "note": spec.note,
         **spec.extra,
     }
+    doc.update(derive_status(doc))
+    return doc
+
+
+def derive_status(doc: dict[str, Any]) -> dict[str, Any]:
+    """The input status from a truth ``input`` document (no model needed).
+
+    Only values whose output keeps the design output's rank and leading (batch) dimension
+    count: a model that reshapes its input into more rows (CREPE's ``reshape(-1, 2048)``)
+    runs on 2048 samples but reads them as two inputs of 1024.
+    """
+    design_out = doc.get("design_output")
+    statuses: dict[str, str] = {}
+    for var, s in doc["variables"].items():
+        consistent = [
+            v
+            for first, last, shape in s["outputs"]
+            for v in range(first, last + 1)
+            if not isinstance(design_out, list)
+            or (
+                isinstance(shape, list)
+                and len(shape) == len(design_out)
+                and shape[:1] == design_out[:1]
+            )
+        ]
+        statuses[var] = status_of(ranges(consistent), s["tried"])
+    if not statuses:
+        status = "fixed"
+    elif any(s == "free" for s in statuses.values()):
+        status = "free"
+    elif all(s == "fixed" for s in statuses.values()):
+        status = "fixed"
+    else:
+        status = "none"
+    return {"status": status, "status_per_variable": statuses}
 
 
 def check_shapes(
