@@ -54,7 +54,7 @@ def _entries() -> dict[str, tuple[Any, InputSpec, str, str, dict[str, Any]]]:
     out: dict[str, tuple[Any, InputSpec, str, str, dict[str, Any]]] = {}
     for spec in zoo_specs.ALL:
         out[spec.name] = (
-            lambda s=spec: zoo_specs.build(s),
+            lambda device=None, s=spec: zoo_specs.build(s, device),
             spec.input,
             spec.container,
             spec.device,
@@ -69,7 +69,7 @@ def _entries() -> dict[str, tuple[Any, InputSpec, str, str, dict[str, Any]]]:
     for name, (factory, ispec, container) in handwritten.HANDWRITTEN.items():
         device = "cpu" if container == "full" else "meta"
         out[name] = (
-            factory,
+            lambda device=None, f=factory: f(),
             ispec,
             container,
             device,
@@ -84,12 +84,12 @@ def _entries() -> dict[str, tuple[Any, InputSpec, str, str, dict[str, Any]]]:
 
 
 def _make(factory: Any, device: str) -> nn.Module:
-    if device == "meta":
-        with torch.device("meta"):
-            model = factory()
-    else:
+    """Build on ``device`` (hand-written classes ignore the argument and are built under the
+    device context)."""
+    if device == "cpu":
         torch.manual_seed(0)
-        model = factory()
+    with torch.device(device):
+        model = factory(device)
     return model.eval()
 
 

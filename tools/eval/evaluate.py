@@ -405,7 +405,8 @@ def summarise(results: list[FileResult]) -> dict[str, Any]:
     groups = defaultdict(list)
     for r in results:
         groups[r.group].append(r)
-        groups["zoo" if r.group.startswith("zoo") else r.group].append(r)
+        if r.group.startswith("zoo"):
+            groups["zoo"].append(r)
     groups["all"] = list(results)
     for name, rs in sorted(groups.items()):
         n = len(rs)

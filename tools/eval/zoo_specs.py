@@ -308,14 +308,15 @@ TRANSFORMERS = [
 ALL = TORCHVISION + TIMM + TRANSFORMERS
 
 
-def build(spec: LibSpec) -> nn.Module:
-    """Instantiate the library model (no weights downloaded) on the spec's device; a model
-    whose constructor computes on tensors (torchvision's RegNet widths) is built on CPU and
-    moved to meta."""
+def build(spec: LibSpec, device: str | None = None) -> nn.Module:
+    """Instantiate the library model (no weights downloaded) on ``device`` (default: the
+    spec's); a model whose constructor computes on tensors (torchvision's RegNet widths) is
+    built on CPU and moved to meta."""
+    device = device or spec.device
     try:
-        return _build_on(spec, spec.device)
+        return _build_on(spec, device)
     except (NotImplementedError, RuntimeError):
-        if spec.device != "meta":
+        if device != "meta":
             raise
         return _build_on(spec, "cpu").to("meta")
 
