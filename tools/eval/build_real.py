@@ -69,6 +69,7 @@ PACKAGES: list[Real] = [
     Real("legere", "0.11.0", "legere/data/lineclf.pt", "legere_lineclf"),
     Real("pesto-pitch", "2.0.1", "pesto/weights/mir-1k.ckpt", "pesto"),
     Real("pesto-pitch", "2.0.1", "pesto/weights/mir-1k_g7.ckpt", "pesto"),
+    Real("lpips", "0.1.4", "lpips/weights/v0.1/alex.pth", "lpips_alex"),
     Real(
         "mne-icalabel",
         "0.10.0",
@@ -89,6 +90,7 @@ SAFE_DATA_GLOBALS = (
     "builtins.list",
     "builtins.dict",
     "builtins.int",
+    "collections.defaultdict",
 )
 
 
@@ -112,6 +114,14 @@ class _StubAttr:
 
     def __mro_entries__(self, bases: Any) -> tuple[type, ...]:
         return (object,)
+
+    def __or__(self, other: Any) -> Any:  # type unions in annotations: ``Stub | None``
+        return self
+
+    __ror__ = __or__
+
+    def __getitem__(self, item: Any) -> Any:  # generics in annotations: ``Stub[int]``
+        return self
 
 
 def import_from(root: Path, module: str) -> Any:
@@ -342,14 +352,45 @@ def iclabel(root: Path, ckpt: Path) -> tuple[Any, Any, str]:
 
     spec = InputSpec(
         "image",
-        [1, 1, "S", "S"],
+        [4, 1, "S", "S"],
         {"S": 32},
         {"S": dense(1, 200)},
         call=call,
         note="three inputs: topographic map [N, 1, 32, 32] (swept), PSD and autocorrelation "
-        "[N, 1, 1, 100] (fixed)",
+        "[N, 1, 1, 100] (fixed); N a multiple of 4 (the package feeds 4 augmented copies "
+        "of each component and averages them)",
+        extra={"batch_multiple": 4},
     )
     return model, spec, "mne_icalabel.iclabel.network.torch.ICLabelNet()"
+
+
+def lpips_alex(root: Path, ckpt: Path) -> tuple[Any, Any, str]:
+    from torch import nn
+    from truth import InputSpec, dense
+
+    mod = import_from(root, "lpips.lpips")
+
+    class LinearHeads(nn.Module):
+        """The part of ``lpips.LPIPS(net='alex')`` the file stores: lin0..lin4, one 1x1 conv
+        per AlexNet feature level, each on its own input (the squared feature difference)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            for i, chn in enumerate((64, 192, 384, 256, 256)):
+                setattr(self, f"lin{i}", mod.NetLinLayer(chn, use_dropout=True))
+
+        def forward(self, x: Any) -> Any:
+            return self.lin0(x)
+
+    spec = InputSpec(
+        "image",
+        [1, 64, "S", "S"],
+        {"S": 55},
+        {"S": dense(1, 300)},
+        note="five inputs that never meet (AlexNet features of 64/192/384/256/256 channels); "
+        "swept: lin0's [N, 64, H, W] (55x55 for a 224 image)",
+    )
+    return LinearHeads().eval(), spec, "lpips.lpips.NetLinLayer x5 as LPIPS(net='alex') has them"
 
 
 RECIPES: dict[str, Callable[[Path, Path], tuple[Any, Any, str]]] = {
@@ -368,6 +409,7 @@ RECIPES: dict[str, Callable[[Path, Path], tuple[Any, Any, str]]] = {
         legere_lineclf,
         pesto,
         iclabel,
+        lpips_alex,
     )
 }
 

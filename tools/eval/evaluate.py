@@ -116,7 +116,8 @@ def decide_shape(truth: dict[str, Any], shape: Any, dtype: str | None) -> tuple[
     values: dict[str, int] = {}
     for i, (want, got) in enumerate(zip(template, shape, strict=True)):
         if isinstance(want, int):
-            if want != got and not (i == 0 and want == 1):  # the batch dimension is free
+            batch = i == 0 and (want == 1 or "batch_multiple" in tin)
+            if want != got and not batch:  # the batch dimension is free
                 return REJECTED, f"dimension {got} where the model takes {want} ({template})"
             continue
         if want in values and values[want] != got:
