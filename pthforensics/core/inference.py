@@ -124,6 +124,16 @@ class LayerGroup:
     """How the registration order was obtained: ``metadata`` (``_metadata``), ``stored``
     (key order as stored) or ``restored`` (the keys were sorted, as safetensors writes
     them; the order was guessed by a natural sort, so neighbour evidence is weaker)."""
+    attributes: tuple[tuple[str, Any], ...] = ()
+    """Scalar attributes a full-model pickle stored on this module (``stride``,
+    ``padding``, ``kernel_size``, ``ceil_mode``...; see ``StateDict.module_attributes``);
+    empty for a plain state_dict.  The root module's group (name ``''``) exists when the
+    root owns tensors or stored attributes."""
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """``attributes`` as a dict."""
+        return dict(self.attributes)
 
     def tensor(self, leaf: str) -> TensorRecord | None:
         """The tensor named ``leaf`` (``weight``, ``bias``...), if present."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ADAPTIVE_HEADS",
+    "AUX_HEAD_NAME",
     "ATTENTION_NAMES",
     "BARE_MODULES",
     "BATCH_NORM_NAME",
@@ -27,11 +28,13 @@ __all__ = [
     "EMBEDDING_NAME",
     "GPT2_CONV1D_NAMES",
     "GROUP_NORM_NAME",
+    "IDENTITY_AT_DEFAULT_NAME",
     "INSTANCE_NORM_NAME",
     "LAYER_NORM_NAME",
     "LAYER_SCALE_LEAF",
     "NOT_POOL_NAME",
     "PARAMLESS_HINTS",
+    "PARENT_HINTS",
     "POSITION_LEAF",
     "POSITION_NAME",
     "PRELU_NAME",
@@ -42,6 +45,7 @@ __all__ = [
     "LayerScaleMarker",
     "NameHint",
     "ParamlessHint",
+    "ParentHint",
 ]
 
 
@@ -164,11 +168,67 @@ PARAMLESS_HINTS: tuple[ParamlessHint, ...] = tuple(
     )
 )
 
+
+@dataclass(frozen=True, slots=True)
+class ParentHint:
+    """A parameter-less module whose type follows from its own name *and* its parent's
+    (``pool`` under ``global_pool``, ``drop`` under a norm-act layer)."""
+
+    leaf: re.Pattern[str]
+    parent: re.Pattern[str]
+    type: str
+    confidence: float
+    source: str
+
+
+#: Tried before :data:`PARAMLESS_HINTS` (first match wins).  ``{d}`` as there.
+PARENT_HINTS: tuple[ParentHint, ...] = tuple(
+    ParentHint(re.compile(leaf), re.compile(parent), type_, confidence, source)
+    for leaf, parent, type_, confidence, source in (
+        (
+            r"^pool$",
+            r"global_?pool",
+            "AdaptiveAvgPool{d}d",
+            0.6,
+            _TIMM + "adaptive_avgmax_pool.py SelectAdaptivePool2d.pool (nn.AdaptiveAvgPool2d)",
+        ),
+        (
+            r"^pool$",
+            r"^transition",
+            "AvgPool{d}d",
+            0.6,
+            _TV + "densenet.py _Transition.pool = nn.AvgPool2d(2, 2) (Huang et al., 2017)",
+        ),
+        (
+            r"^drop$",
+            r"(^|_)(bn|norm)\d*$",
+            "Identity",
+            0.4,
+            _TIMM + "norm_act.py BatchNormAct2d.drop: nn.Identity() unless a drop layer is given",
+        ),
+    )
+)
+
+#: Names of regularisers that timm builds as ``nn.Identity()`` at their default rate 0
+#: (a checkpoint of a model made with defaults holds Identity there).
+IDENTITY_AT_DEFAULT_NAME = _hint(
+    r"^(drop_?path\d*|drop_block|patch_drop)$",
+    "DropPath/DropBlock/PatchDropout are nn.Identity() at the default rate 0",
+    _TIMM + "drop.py; timm models/vision_transformer.py (drop_path1/2, patch_drop), "
+    "resnet.py (drop_block), efficientnet_blocks.py (drop_path)",
+)
+
 NOT_POOL_NAME = _hint(
     r"act|relu|gelu|silu|swish|sigmoid|tanh|drop|identity|stochastic|"
     r"flatten|softmax|mish|elu|nonlin|gate|scale|permute|norm",
     "a parameter-less module named like this between convolutions is no pool",
     "timm/torchvision naming of activations, dropouts and reshapes",
+)
+
+AUX_HEAD_NAME = _hint(
+    r"(^|\.)aux",
+    "an auxiliary classifier on a side branch of the trunk (used in training only)",
+    _TV + "googlenet.py (aux1, aux2: InceptionAux), inception.py (AuxLogits)",
 )
 
 #: Attention models project features with Linear layers named like this: a Linear first

@@ -10,14 +10,23 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-from pthforensics.core import InputGuess, InputKind, InputStatus
+from pthforensics.core import InputGuess, InputHypothesis, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink, Relation
 from pthforensics.infer.layer_types import layer_type
 from pthforensics.infer.priors import DEFAULT_FREE_SIZES
 
 from .context import Entry, InputContext, Plan
 from .maps import plan_entries
-from .solver import Choice, OpKind, SpatialOp, cheapest_plan, common_sizes, preimage
+from .solver import (
+    Choice,
+    OpKind,
+    PoolHint,
+    SolveContext,
+    SpatialOp,
+    cheapest_plan,
+    common_sizes,
+    preimage,
+)
 
 __all__ = ["free_input", "free_result"]
 
@@ -30,11 +39,16 @@ _AXES = {InputKind.IMAGE: 2, InputKind.SEQUENCE: 1, InputKind.VOLUME: 3}
 
 
 def free_input(
-    ctx: InputContext, entry: Entry, ops: list[SpatialOp], head: ChainLink | None, ev: list[str]
+    ctx: InputContext,
+    entry: Entry,
+    ops: list[SpatialOp],
+    head: ChainLink | None,
+    ev: list[str],
+    sctx: SolveContext | None = None,
 ) -> InputGuess:
     """Free size under the zero-evidence hypothesis (an adaptive pool before ``head``)."""
     d = entry.dims
-    choices = cheapest_plan(ops, d)
+    choices = _module_pools_only(ops, cheapest_plan(ops, d, active=sctx.active if sctx else ()))
     plan = plan_entries(ops, choices, d)
     if head is not None and ops and ops[-1].kind is OpKind.GAP:
         gap = ops[-1]
@@ -48,6 +62,17 @@ def free_input(
     return free_result(entry, ev, plan, min_size, multiple)
 
 
+def _module_pools_only(ops: list[SpatialOp], choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
+    """With the size free nothing forces a pool: keep only those a module or the file
+    states (PyTorch's default is no pool), so the minimum is not inflated by guesses."""
+    return tuple(
+        Choice(pool=None)
+        if op.kind is OpKind.GAP and op.known is None and op.pool_hint is not PoolHint.POOL
+        else ch
+        for op, ch in zip(ops, choices, strict=True)
+    )
+
+
 def _skip_multiple(
     ctx: InputContext, ops: list[SpatialOp], choices: tuple[Choice, ...], ev: list[str]
 ) -> int | None:
@@ -56,7 +81,7 @@ def _skip_multiple(
     downs = sum(
         1
         for op, ch in zip(ops, choices, strict=True)
-        if (ch.pool and max(ch.pool) > 1) or (op.kind is OpKind.CONV and max(ch.stride) > 1)
+        if ch.pooled or (op.kind is OpKind.CONV and max(ch.stride) > 1)
     )
     ups = sum(1 for lk in ctx.links if layer_type(lk.type).is_transposed)
     unet = any(
@@ -91,6 +116,16 @@ def free_result(
     sizes = tuple(sorted({side, lo, *listed}))[:_LISTED]
     if min_size:
         ev.append(f"smallest size that runs under this hypothesis: {lo}")
+    hypothesis = InputHypothesis(
+        "any size above the minimum" + (f", a multiple of {multiple}" if multiple else ""),
+        tuple(plan),
+        shape,
+        sizes,
+        0.0,
+        assumptions=("padding/stride/pooling as the cheapest reading (the size is free)",)
+        if plan
+        else (),
+    )
     return InputGuess(
         InputStatus.FREE,
         kind,
@@ -101,6 +136,7 @@ def free_result(
         min_size=lo,
         multiple_of=multiple,
         plan=tuple(plan),
+        hypotheses=(hypothesis,),
     )
 
 

@@ -19,8 +19,10 @@ from pthforensics.infer.knowledge import (
     BARE_MODULES,
     CLASS_TOKEN_LEAF,
     CONTAINER_LAYOUTS,
+    IDENTITY_AT_DEFAULT_NAME,
     LAYER_SCALE_LEAF,
     PARAMLESS_HINTS,
+    PARENT_HINTS,
     POSITION_LEAF,
     BareModule,
 )
@@ -38,15 +40,25 @@ _UNKNOWN = 0.2
 def infer_paramless(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
     """A parameter-less module: its pickled class, or what its name says (else no row)."""
     g = raw.group
+    if g.has_children:
+        return None  # a container (the root of a full-model pickle): no layer of its own
     if g.class_name:
         return make_guess(raw, ctx, g.class_name.rsplit(".", 1)[-1], 1.0, {}, [])
     last = raw.last.lower()
+    parent = g.name.rpartition(".")[0].rpartition(".")[2].lower()
+    prev = ctx.neighbour(i, -1, (TensorLayout.CONV,))
+    d = len(prev.w) - 2 if prev is not None else 2
+    if IDENTITY_AT_DEFAULT_NAME.matches(last):
+        why = f"its name {raw.last!r}: {IDENTITY_AT_DEFAULT_NAME.meaning}"
+        return make_guess(raw, ctx, "Identity", 0.4, {}, [f"parameter-less module; {why}"])
+    for ph in PARENT_HINTS:
+        if ph.leaf.search(last) and ph.parent.search(parent):
+            type_ = ph.type.format(d=d)
+            why = f"its name {raw.last!r} under {parent!r} suggests {type_} ({ph.source})"
+            return make_guess(raw, ctx, type_, ph.confidence, {}, [f"parameter-less; {why}"])
     for hint in PARAMLESS_HINTS:
         if hint.pattern.search(last):
-            type_ = hint.type
-            if "{d}" in type_:
-                prev = ctx.neighbour(i, -1, (TensorLayout.CONV,))
-                type_ = type_.format(d=len(prev.w) - 2 if prev is not None else 2)
+            type_ = hint.type.format(d=d) if "{d}" in hint.type else hint.type
             return make_guess(
                 raw,
                 ctx,
