@@ -36,6 +36,12 @@ _UNBOUNDED = 10**6
 """An output size no input reaches: the preimage of ``[1, this]`` is "any size that runs"."""
 
 _AXES = {InputKind.IMAGE: 2, InputKind.SEQUENCE: 1, InputKind.VOLUME: 3}
+_IMPLAUSIBLE_MIN = 1024
+"""A minimum above this means the assumed pools are wrong (no free-size model needs it)."""
+_FREE_MAP_MULTIPLE = 32
+"""A free image size is shown as the commonest multiple of 32: strided stages and skip
+connections of unknown depth all divide it (torchvision's detection and segmentation
+transforms pad to 32; 224, 64, 128 are all such), where MNIST's 28 would not."""
 
 
 def free_input(
@@ -57,6 +63,16 @@ def free_input(
         plan.append((target, f"AdaptiveAvgPool{d}d", (("output_size", 1),)))
     pre = preimage(ops, choices, [(1, _UNBOUNDED)] * d)
     min_size = pre[0][0] if pre else None
+    if min_size is None or min_size > _IMPLAUSIBLE_MIN:
+        # typed pools whose stride is not stored (PoolFormer's AvgPool2d(3, 1, 1) token
+        # mixers keep the size): read as 2x pools they would demand absurd inputs
+        choices = tuple(
+            Choice(pool=None) if op.kind is OpKind.GAP and op.known is None else ch
+            for op, ch in zip(ops, choices, strict=True)
+        )
+        pre = preimage(ops, choices, [(1, _UNBOUNDED)] * d)
+        min_size = pre[0][0] if pre else None
+        ev.append("the pool modules cannot all halve the map: their windows are not stored")
     multiple = _skip_multiple(ctx, ops, choices, ev)
     ev.insert(0, f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input")
     return free_result(entry, ev, plan, min_size, multiple)
@@ -110,7 +126,7 @@ def free_result(
         frames = _pick(common_sizes(kind, c, 0), 1, None)
         shape = (1, c, frames, side, side)
     else:
-        side = _pick(common_sizes(kind, c), lo, multiple)
+        side = _pick(common_sizes(kind, c), lo, multiple or _FREE_MAP_MULTIPLE)
         shape = (1, c, *([side] * _AXES[kind]))
     listed = (s for s in DEFAULT_FREE_SIZES if s >= lo and (not multiple or s % multiple == 0))
     sizes = tuple(sorted({side, lo, *listed}))[:_LISTED]

@@ -20,6 +20,7 @@ from pthforensics.infer.chain import ChainLink, Relation
 from pthforensics.infer.knowledge import AUX_HEAD_NAME
 from pthforensics.infer.layer_types import layer_type
 
+from .clues import coordinate_channels, table_input, with_coordinates
 from .context import Entry, InputContext
 from .fixed import fixed_input, valid_of
 from .free import free_input
@@ -42,12 +43,19 @@ def spatial_input(
     """The input of the convolution ``first`` (``entry`` overrides what it reads: the
     embedded tokens of a character CNN)."""
     entry = entry or Entry(first, d, _KINDS[d], first.in_dim or 1, ctx.dtype(first.name))
-    vit = patch_input(ctx, entry)
-    if vit is not None:
-        return vit
+    coords = coordinate_channels(ctx, first, d)
+    if coords is not None:
+        entry = replace(entry, channels=max(1, entry.channels - coords[0]))
     head = find_head(ctx, first)
     ops = spatial_ops(ctx, first, head)
     sctx = solve_context(ctx, entry, ops)
+    if d == 1 and head is not None:
+        table = table_input(ctx, entry, ops, head, sctx)
+        if table is not None:
+            return table
+    vit = patch_input(ctx, entry)
+    if vit is not None:
+        return vit
     signal = entry.kind is InputKind.IMAGE and entry.channels == 1 and sum(sctx.active) == 1
     if signal:
         entry = replace(entry, kind=InputKind.SEQUENCE)
@@ -57,6 +65,8 @@ def spatial_input(
         guess = signal_layout(guess, sctx.active)
     if head is not None and guess.status is InputStatus.FIXED and _feeds_recurrent(ctx, head):
         guess = per_frame(ctx, guess, head, entry)
+    if coords is not None:
+        guess = with_coordinates(guess, coords)
     return guess
 
 
