@@ -149,8 +149,12 @@ def _torch_samples() -> Iterator[Variant]:
             torch.save(make(), buf, _use_new_zipfile_serialization=zip_format)
             container = "zip" if zip_format else "legacy"
             yield _v(f"torch-save-{label}-{container}", buf.getvalue(), container)
+    import warnings
+
     buf = io.BytesIO()
-    torch.jit.save(torch.jit.script(net), buf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script is deprecated
+        torch.jit.save(torch.jit.script(net), buf)
     yield _v("torchscript", buf.getvalue(), "zip")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 from corpus._opcodes import Asm
 
-from .archives import legacy_parts, torch_zip
+from .archives import Member, legacy_parts, torch_zip
 from .benign import benign_variants
 from .compose import LOADERS_OF, compose, nested_stream, slug
 from .harness import CANARY
@@ -51,6 +51,8 @@ WALKS: tuple[tuple[str, str, str], ...] = (
     ("numpy", "_pytesttester.os.system", "os.system"),
     ("torch.profiler", "profiler.gzip.GzipFile", "gzip.GzipFile"),
     ("torch.multiprocessing.spawn", "runpy._run_code", "runpy._run_code"),
+    ("dataclasses", "inspect.tokenize._builtin_open", "builtins.open"),
+    ("argparse", "_os.mknod", "os.mknod"),
 )
 
 #: Callables that do harm when called but that a scanner grading names may rate below
@@ -148,7 +150,7 @@ def _semantics() -> Iterator[Variant | None]:
         for container, ext in (("raw", ".pkl"), ("zip", ".pt"), ("legacy-3", ".pt")):
             yield compose("5-semantics", _OS_SYSTEM, trick=trick, container=container, ext=ext)
         yield compose("5-semantics", Payload(*WALKS[2]), trick=trick)
-    for trick in ("stub-break", "junk-run", "proto-switch"):
+    for trick in ("stub-break", "junk-run", "proto-switch", "build-slots", "persid-first"):
         for container, ext in (("raw", ".pkl"), ("zip", ".pt")):
             yield compose("5-semantics", _OS_SYSTEM, trick=trick, container=container, ext=ext)
     for ref in REFS:
@@ -157,7 +159,32 @@ def _semantics() -> Iterator[Variant | None]:
         yield compose("5-semantics", _OS_SYSTEM, ref="global", caller=caller)
     yield compose("5-semantics", Payload.direct("subprocess.Popen"), caller="newobj")
     yield compose("5-semantics", Payload.direct("subprocess.Popen"), caller="newobj_ex")
+    yield _persid_after()
     yield _extension_code()
+    yield _unhashable_key()
+
+
+def _persid_after() -> Variant:
+    """The payload, then a PERSID torch's persistent_load rejects (it asserts a tuple)."""
+    data = torch_zip(payload_stream(_OS_SYSTEM, CANARY, result=b"Px\n"))
+    name = "5-semantics/os:system/persid-after/zip.pt"
+    return Variant(name, "5-semantics", slug(name, ".pt"), data, LOADERS_OF["zip"])
+
+
+def _unhashable_key() -> Variant:
+    """``{tensor: 1}`` then the payload, in a torch zip with one storage: a real tensor is
+    hashable, the stub pass's record of the rebuild call (it holds a dict) is not."""
+    asm = Asm(2).empty_dict()
+    asm.global_("torch._utils", "_rebuild_tensor_v2").mark()
+    asm.mark().value("storage").global_("torch", "FloatStorage").value("0").value("cpu")
+    asm.value(1).tuple().raw(b"Q")
+    asm.value(0).value((1,)).value((1,)).value(False)
+    asm.global_("collections", "OrderedDict").empty_tuple().reduce().tuple().reduce()
+    asm.value(1).setitem()
+    asm.global_("os", "system").value(f"touch {CANARY}").tuple1().reduce().pop().stop()
+    data = torch_zip(asm.data, extra=[Member("archive/data/0", bytes(4))])
+    name = "5-semantics/unhashable-tensor-key/zip.pt"
+    return Variant(name, "5-semantics", slug(name, ".pt"), data, LOADERS_OF["zip"])
 
 
 def _extension_code() -> Variant:

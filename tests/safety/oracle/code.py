@@ -74,6 +74,32 @@ def code_variants() -> Iterator[Variant]:
         note = "runs only when forward is called" if label == "gm-only-in-forward" else ""
         yield _v(label, stream, "raw", note)
         yield _v(label, torch_zip(stream), "zip", note)
+    yield _v("torchscript-python-in-code", _torchscript_with(_TOUCH), "zip", "not TorchScript")
+
+
+def _torchscript_with(text: str) -> bytes:
+    """A real TorchScript archive (made here by torch.jit.save from a trusted module) whose
+    code/ member gets Python ``text`` appended: torch.jit.load compiles TorchScript, which
+    has no os module, so this cannot run; it is code in the file all the same."""
+    import io
+    import warnings
+    import zipfile
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(torch.nn.Sequential(torch.nn.ReLU()))
+    buf = io.BytesIO()
+    torch.jit.save(scripted, buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if "/code/" in info.filename and info.filename.endswith(".py"):
+                data += text.encode()
+            zout.writestr(info.filename, data)
+    return out.getvalue()
 
 
 def _forward_from_src() -> bytes:

@@ -181,6 +181,12 @@ def _ref_binstring(asm: Asm, p: Payload) -> None:
     asm.stack_global()
 
 
+def _ref_popmark(asm: Asm, p: Payload) -> None:
+    """The global resolved inside a MARK that POP_MARK then discards, memoised first."""
+    asm.mark().raw(_short_unicode(p.module)).raw(_short_unicode(p.name)).stack_global()
+    asm.put(202).raw(b"1").get(202)
+
+
 def _short_unicode(text: str) -> bytes:
     raw = text.encode("utf-8")
     return b"\x8c" + bytes([len(raw)]) + raw
@@ -193,6 +199,7 @@ REFS: dict[str, Callable[[Asm, Payload], None]] = {
     "stack": _ref_stack,
     "memo": _ref_memo,
     "binstring": _ref_binstring,
+    "popmark": _ref_popmark,
 }
 
 
@@ -313,6 +320,36 @@ def _call_lambdalr(asm: Asm, p: Payload, ref: str, path: str) -> None:
     asm.tuple().reduce()
 
 
+def _call_functools_reduce(asm: Asm, p: Payload, ref: str, path: str) -> None:
+    """``functools.reduce(func, [a, b])`` runs ``func(a, b)``."""
+    asm.global_("functools", "reduce").mark()
+    REFS[ref](asm, p)
+    probe = Asm(4)
+    RECIPES[p.target](probe, path)
+    asm.empty_list().mark().raw(_untuple(probe.data[2:])).appends()
+    asm.tuple().reduce()
+
+
+def _call_wrapper_subclass(asm: Asm, p: Payload, ref: str, path: str) -> None:
+    """``torch._utils._rebuild_wrapper_subclass(cls, float32, (1,), (1,), 0, strided, "cpu",
+    False)``: hands ``cls`` to ``Tensor._make_wrapper_subclass`` (which needs a Tensor
+    subclass and calls no Python code of it)."""
+    del path
+    asm.global_("torch._utils", "_rebuild_wrapper_subclass").mark()
+    REFS[ref](asm, p)
+    asm.global_("torch", "float32").value((1,)).value((1,)).value(0)
+    asm.global_("torch", "strided").value("cpu").value(False).tuple().reduce()
+
+
+def _call_defaultdict(asm: Asm, p: Payload, ref: str, path: str) -> None:
+    """``collections.defaultdict(func)`` with an item: unpickling never reads a missing key,
+    so the factory is not called."""
+    del path
+    asm.global_("collections", "defaultdict")
+    REFS[ref](asm, p)
+    asm.tuple1().reduce().mark().value("k").value(1).setitems()
+
+
 #: Who calls the callable.  Keys name the mechanism; ``reduce`` etc. are direct calls.
 CALLERS: dict[str, Callable[[Asm, Payload, str, str], None]] = {
     "reduce": _call_reduce,
@@ -327,10 +364,30 @@ CALLERS: dict[str, Callable[[Asm, Payload, str, str], None]] = {
     "reconstructor": _call_reconstructor,
     "partial_v2": _call_partial_v2,
     "lambdalr": _call_lambdalr,
+    "functools_reduce": _call_functools_reduce,
+    "wrapper_subclass": _call_wrapper_subclass,
+    "defaultdict": _call_defaultdict,
 }
-#: Callers that need a class, and callers that pass exactly one argument.
-CLASS_CALLERS = frozenset({"newobj", "newobj_ex", "reconstructor"})
+#: Callers that need a class, and callers that pass exactly one / two arguments.
+CLASS_CALLERS = frozenset({"newobj", "newobj_ex", "reconstructor", "wrapper_subclass"})
 ONE_ARG_CALLERS = frozenset({"randomstate_ctor", "generator_ctor", "reconstructor"})
+TWO_ARG_CALLERS = frozenset({"functools_reduce"})
+#: Targets whose recipe is exactly two arguments.
+TWO_ARG = frozenset(
+    {
+        "os.open",
+        "builtins.open",
+        "io.FileIO",
+        "runpy._run_code",
+        "torch.fx.graph_module._exec_with_source",
+        "torch.save",
+        "numpy.savetxt",
+        "zipfile.ZipFile",
+        "gzip.GzipFile",
+        "tarfile.TarFile",
+        "networkx.write_adjlist",
+    }
+)
 
 
 def compatible(target: str, caller: str, ref: str, payload: Payload) -> bool:
@@ -338,6 +395,8 @@ def compatible(target: str, caller: str, ref: str, payload: Payload) -> bool:
     if caller in CLASS_CALLERS and target not in CLASS_TARGETS:
         return False
     if caller in ONE_ARG_CALLERS and target not in ONE_ARG:
+        return False
+    if caller in TWO_ARG_CALLERS and target not in TWO_ARG:
         return False
     if caller in ("obj", "inst") and target in ("typing_extensions.get_type_hints",):
         return False
@@ -386,6 +445,12 @@ def _stub_break(asm: Asm) -> None:
     asm.mark().value(1).value(2).raw(b"\x90").pop()
 
 
+def _build_slots(asm: Asm) -> None:
+    """BUILD with (dict, slots) state on a SimpleNamespace, then POP."""
+    asm.global_("types", "SimpleNamespace").empty_tuple().reduce()
+    asm.none().value({"a": 1}).tuple2().build().pop()
+
+
 def _proto_switch(asm: Asm) -> None:
     """A second PROTO opcode: CPython lets PROTO appear anywhere; it raises to 4 here."""
     asm.raw(b"\x80\x04")
@@ -409,6 +474,8 @@ TRICKS: dict[str, tuple[Callable[[Asm], None] | None, Callable[[Asm], None] | No
     "junk-run": (None, _junk_run),
     "stub-break": (None, _stub_break),
     "proto-switch": (None, _proto_switch),
+    "build-slots": (None, _build_slots),
+    "persid-first": (None, _mid(b"Px\n")),
 }
 
 

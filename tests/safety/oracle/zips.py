@@ -41,6 +41,7 @@ def zip_variants() -> Iterator[Variant]:
         yield from _member_choice(form, evil)
         yield from _staged(form, evil)
         yield from _directories(form, evil)
+        yield from _polyglots(form, evil)
 
 
 def _member_choice(form: str, evil: bytes) -> Iterator[Variant]:
@@ -187,3 +188,10 @@ def _directories(form: str, evil: bytes) -> Iterator[Variant]:
         zip_bytes([Member("Archive/version", b"3\n"), Member("archive/data.pkl", evil)]),
         "the first name's root differs from the others' in case",
     )
+
+
+def _polyglots(form: str, evil: bytes) -> Iterator[Variant]:
+    """A pickle and a zip in one file: torch.load reads a file that does not start with
+    PK\\x03\\x04 as a pickle, zip tools read the archive at its end."""
+    yield _v(f"{form}/pickle-then-zip", evil + torch_zip(_GOOD), "torch runs the pickle")
+    yield _v(f"{form}/zip-then-pickle", torch_zip(_GOOD) + evil, "staged after the end record")
