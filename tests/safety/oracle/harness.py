@@ -36,7 +36,7 @@ __all__ = ["CANARY", "LOADERS", "Job", "Oracle", "Outcome", "canary_fired"]
 
 #: Every loader the oracle knows.
 LOADERS = ("torch", "pickle", "members")
-_DEFAULT_TIMEOUT = 20.0
+_DEFAULT_TIMEOUT = 60.0
 
 
 #: The canary's name.  Payloads create it relative to the working folder, which the
