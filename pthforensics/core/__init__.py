@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ._codec import jsonable
 from .errors import (
     ContainerError,
     InferenceError,
@@ -47,10 +48,11 @@ from .records import (
     Verdict,
     new_record,
 )
-from .reports import Candidate, ErrorInfo, FileReport, ModelGroup, Status
+from .reports import SCHEMA_VERSION, Candidate, ErrorInfo, FileReport, ModelGroup, Status
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "SCHEMA_VERSION",
     "Candidate",
     "Checkpoint",
     "CheckpointKind",
@@ -90,5 +92,6 @@ __all__ = [
     "TraceResult",
     "TraceStatus",
     "Verdict",
+    "jsonable",
     "new_record",
 ]

@@ -15,8 +15,7 @@ from pthforensics.batch.discover import discover
 from pthforensics.cli import main
 from pthforensics.core import FileReport, ModelGroup, Severity, Status
 from pthforensics.pipeline import analyze_file, inspect_file
-from pthforensics.report.assemble import BatchReport, model_entries
-from pthforensics.report.render import batch_summary, inspect_text, scan_table
+from pthforensics.report import BatchReport, batch_summary, inspect_text, model_entries, scan_table
 from tests._golden import Golden, mask_slowest, normalise
 from tests._helpers import CORPUS, ROOT
 
