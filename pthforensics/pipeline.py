@@ -49,6 +49,8 @@ __all__ = ["analyze_candidate", "analyze_file", "inspect_file", "scan_container"
 
 logger = logging.getLogger(__name__)
 
+#: Metadata entries (epoch, step, hyper-parameters...) a report carries at most.
+_METADATA_KEPT = 50
 #: Decimals of ``FileReport.seconds``: 0.1 ms, as the JSON report has always shown it.
 _SECONDS_DECIMALS = 4
 
@@ -337,7 +339,7 @@ def _report(
         wrappers=container.wrappers,
         size=container.size,
         seconds=seconds,
-        metadata=checkpoint.metadata[:50] if checkpoint else (),
+        metadata=checkpoint.metadata[:_METADATA_KEPT] if checkpoint else (),
         extra=extra,
     )
 
