@@ -246,7 +246,8 @@ def _against_baseline(args: argparse.Namespace, ours: list[str], cores: int) -> 
     old = baseline_checkout(args.baseline)
     print(f"baseline: {args.baseline} extracted to {old}")
     print(
-        f"{'zoo':<14}{'-j':>3}  {'code':<10}{'seconds':>9}{'files/s':>10}{'peak MB':>9}{'exit':>6}"
+        f"{'zoo':<14}{'-j':>3}  {'code':<10}{'seconds':>9}{'files/s':>10}{'cpu s':>8}"
+        f"{'peak MB':>9}{'exit':>6}"
     )
     for broken in (True, False):
         zoo, n = build_zoo(args.files, broken=broken)

@@ -30,7 +30,8 @@ class TreeScan(Iterator[FileReport]):
     resume file (in discovery order), then the others as they complete.
 
     Iterating runs the scan; :meth:`close` (or leaving a ``with`` block) stops the workers
-    of a scan left unfinished.  What discovery found is known before the first report:
+    of a scan left unfinished.  What discovery found (the attributes below) is known before
+    the first report.
     """
 
     files: tuple[Candidate, ...]

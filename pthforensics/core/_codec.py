@@ -10,7 +10,6 @@ takes the record's default.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 from .inference import (
@@ -60,19 +59,22 @@ def _pairs(mapping: Mapping[str, Any] | None) -> tuple[tuple[str, Any], ...]:
     return tuple((k, tupled(v)) for k, v in (mapping or {}).items())
 
 
-#: The parts of a finding's location, as ``where`` lists them (every field of ``Location``).
-_LOCATION_FIELDS = tuple(f.name for f in fields(Location))
-
-
 def finding_to_json(f: Finding) -> JSON:
     """``{"rule_id", "severity", "location", "detail"}`` (contract) and ``"where"``: the
-    location's parts (``member``, ``offset``, ``global_name``, ``key``)."""
+    location's parts, one key per field of ``Location`` (a test checks that none is
+    missing)."""
+    loc = f.location
     return {
         "rule_id": f.rule_id,
         "severity": f.severity.label,
-        "location": str(f.location),
+        "location": str(loc),
         "detail": f.detail,
-        "where": {name: jsonable(getattr(f.location, name)) for name in _LOCATION_FIELDS},
+        "where": {
+            "member": loc.member,
+            "offset": loc.offset,
+            "global_name": loc.global_name,
+            "key": loc.key,
+        },
     }
 
 
@@ -80,11 +82,7 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
     """A finding; without ``"where"`` (written before it existed) the location string is
     kept whole as the member, so it still reads the same."""
     where = d.get("where")
-    location = (
-        Location(**{k: tupled(v) for k, v in where.items() if k in _LOCATION_FIELDS})
-        if where is not None
-        else Location(member=d.get("location"))
-    )
+    location = Location(**where) if where is not None else Location(member=d.get("location"))
     return Finding(d["rule_id"], Severity[d["severity"].upper()], location, d.get("detail", ""))
 
 

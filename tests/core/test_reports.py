@@ -153,3 +153,14 @@ def test_a_hand_made_report_round_trips() -> None:
 def test_schema_version_is_checked() -> None:
     with pytest.raises(ValueError, match="schema_version"):
         FileReport.from_dict({"schema_version": 2, "path": "x", "status": "ok"})
+
+
+def test_where_holds_every_part_of_a_location() -> None:
+    """A field added to ``Location`` must be added to ``where`` too (or the round trip of
+    such a finding would lose it)."""
+    from dataclasses import fields
+
+    where = FileReport(
+        "x", Status.OK, findings=(Finding("r", Severity.INFO, Location(), "d"),)
+    ).to_dict()["findings"][0]["where"]
+    assert list(where) == [f.name for f in fields(Location)]
