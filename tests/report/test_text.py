@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from pthforensics.batch.discover import discover
+from pthforensics.batch import discover
 from pthforensics.cli import main
 from pthforensics.core import FileReport, ModelGroup, Severity, Status
 from pthforensics.pipeline import analyze_file, inspect_file
