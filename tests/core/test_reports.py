@@ -15,6 +15,7 @@ from pthforensics.core import (
     Finding,
     Format,
     InputGuess,
+    InputHypothesis,
     InputKind,
     InputStatus,
     LayerGuess,
@@ -131,6 +132,19 @@ def test_a_hand_made_report_round_trips() -> None:
             min_size=8,
             multiple_of=4,
             plan=(("+l", "MaxPool2d", (("kernel_size", (2, 2)),)),),
+            hypotheses=(
+                InputHypothesis(
+                    "valid padding; MaxPool2d(2) after l",
+                    (("+l", "MaxPool2d", (("kernel_size", (2, 2)),)),),
+                    (1, 3, 8, 8),
+                    ((8, 9), (8, 9)),
+                    1.25,
+                    ("stored",),
+                    ("a pool applied in forward()",),
+                ),
+                InputHypothesis("frames [N, L]", (), (1, 64), (64,)),
+            ),
+            others=(InputGuess(InputStatus.FIXED, InputKind.VECTOR, (1, 4), (4,)),),
         ),
         trace=TraceResult(
             TraceStatus.PARTIAL,
