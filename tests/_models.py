@@ -83,8 +83,10 @@ def size_axes(guess: InputGuess) -> tuple[int, ...]:
     vector."""
     assert guess.shape is not None
     convolutional = any(infer.layer_type(t).conv_dims for _, t, _ in guess.plan)
+    if len(guess.shape) == 2 or (guess.evidence and "takes sequences of" in guess.evidence[0]):
+        return (1,)  # tokens, a vector, frames of a signal [N, L]; (batch, length, features)
     if guess.kind in (InputKind.IMAGE, InputKind.VOLUME) or (
-        guess.kind == InputKind.SEQUENCE and convolutional
+        guess.kind == InputKind.SEQUENCE and (convolutional or guess.status == "fixed")
     ):
         return tuple(range(2, len(guess.shape)))
     return (1,)

@@ -125,4 +125,4 @@ def test_readme_example_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("malicious [('dangerous-global', 2)]")
-    assert "(1, 1, 28, 28) confirmed" in result.stdout
+    assert "(1, 3, 32, 32) " in result.stdout  # cifar_net: 32 under every hypothesis

@@ -274,6 +274,8 @@ class ContainerLayout:
     """Its module path starts with this."""
     name: re.Pattern[str] | None = None
     """Its own name (lower-cased) matches this."""
+    square_rows: str = ""
+    """This leaf's row count must be a perfect square (a window's relative table)."""
 
 
 #: Tried in order; the first layout whose leaves, children, prefix and name fit names the
@@ -337,13 +339,16 @@ CONTAINER_LAYOUTS: tuple[ContainerLayout, ...] = (
         "torchvision Swin attention",
         "torchvision: models/swin_transformer.py ShiftedWindowAttention (under features.)",
         prefix="features.",
+        square_rows="relative_position_bias_table",
     ),
     ContainerLayout(
         "WindowAttention",
         frozenset({"relative_position_bias_table"}),
         frozenset({"qkv", "proj"}),
         "timm Swin attention",
-        "timm: models/swin_transformer.py WindowAttention",
+        "timm: models/swin_transformer.py WindowAttention (a (2w-1)^2-row table; BEiT's has "
+        "3 more rows for the class token)",
+        square_rows="relative_position_bias_table",
     ),
     ContainerLayout(
         "ViTEmbeddings",

@@ -197,8 +197,8 @@ _VIDEO_FRAMES = (
     SizePrior(64, 1.0, _NO_DEFAULT),
 )
 _VIDEO_SIDE = (
-    SizePrior(112, 0.0, _TV + "video/resnet.py VideoClassification(crop_size=(112, 112))"),
-    SizePrior(224, 0.1, _TV + "video/mvit.py, s3d.py, swin_transformer.py (crop 224)"),
+    SizePrior(224, 0.0, _TV + "video/mvit.py, s3d.py, swin_transformer.py (crop 224)"),
+    SizePrior(112, 0.1, _TV + "video/resnet.py VideoClassification(crop_size=(112, 112))"),
     SizePrior(128, 0.3, _TV + "video/resnet.py VideoClassification(resize_size=(128, 171))"),
     SizePrior(64, 0.4, _NO_DEFAULT),
     SizePrior(32, 0.5, _NO_DEFAULT),

@@ -63,10 +63,49 @@ def _infer_input_checked(groups: Sequence[LayerGroup], guesses: Sequence[LayerGu
             InputStatus.UNKNOWN, evidence=("no layer with weights to read an input from",)
         )
     first = _entry(links, first)
-    guess = _by_entry(InputContext(groups, guesses, links), first)
+    ctx = InputContext(groups, guesses, links)
+    guess = _by_entry(ctx, first)
     chain = channel_chain(guesses)
     notes = tuple(s for s in chain[:-1] if not s.startswith(first.name + " ("))[:_CHAIN_NOTES]
-    return _with_hypothesis(replace(guess, evidence=(*guess.evidence, *notes, chain[-1])))
+    guess = _with_hypothesis(replace(guess, evidence=(*guess.evidence, *notes, chain[-1])))
+    others = tuple(_with_hypothesis(_other(ctx, lk)) for lk in _other_entries(links, first))
+    return replace(guess, others=others) if others else guess
+
+
+_MAX_OTHER_INPUTS = 4
+
+
+def _other_entries(links: Sequence[ChainLink], first: ChainLink) -> list[ChainLink]:
+    """Layers reading further inputs: a convolution or embedding, in another top-level
+    module than ``first``, that starts a branch (it takes no earlier output) with a width
+    no layer of the model produces (LPIPS's five heads on another network's features;
+    ICLabel's three branches)."""
+    produced = {lk.out_dim for lk in links if lk.out_dim is not None}
+    top = first.name.split(".")[0]
+    seen_tops = {top}
+    out: list[ChainLink] = []
+    for lk in links:
+        lt = layer_type(lk.type)
+        head = lk.name.split(".")[0]
+        after_other = bool(out) and lk.source == (out[-1].name,)
+        if (
+            (lk.relation is Relation.BREAK or (lk.relation is Relation.PARALLEL and after_other))
+            and (lt.conv_dims or lt.family is LayerFamily.EMBEDDING)
+            and head not in seen_tops
+            and lk.in_dim is not None
+            and (lk.in_dim not in produced or lk.in_dim <= _MAX_ENTRY_CHANNELS)
+        ):
+            seen_tops.add(head)
+            out.append(lk)
+    return out[:_MAX_OTHER_INPUTS]
+
+
+def _other(ctx: InputContext, link: ChainLink) -> InputGuess:
+    guess = _by_entry(ctx, link)
+    return replace(
+        guess,
+        evidence=(f"a further input: {link.name} starts a branch of its own", *guess.evidence),
+    )
 
 
 def _with_hypothesis(guess: InputGuess) -> InputGuess:

@@ -81,6 +81,10 @@ OTHER_STYLE_PADDING = 1.0
 """A padding of the other style than the one assumed for the whole model: code uses one
 convention throughout."""
 HALF_PADDING = 0.4
+EXACT_SAME_EVEN = 0.2
+"""The exact size-keeping padding of an even kernel (``(k-1)//2`` left, ``k//2`` right:
+``padding='same'``, CREPE's ``ZeroPad2d``): it needs asymmetric padding, so it is written
+less often than the symmetric ``(k-1)//2``."""
 """``k//2`` padding of an even kernel: nearly as common as ``(k-1)//2``."""
 STRIDE2_STEM_OR_EVEN = 0.3
 """Stride 2 of a large stem (ResNet's 7x7/2) or of a small even kernel (DCGAN's 4x4/2)."""
@@ -142,7 +146,7 @@ GAP_COSTS: dict[GapSituation, tuple[float, float]] = {
     GapSituation.SEVERAL: (0.0, 1.0),
     GapSituation.ONE: (0.6, 0.2),
     GapSituation.NONE: (0.5, 0.0),
-    GapSituation.FUNCTIONAL: (0.25, 0.0),
+    GapSituation.FUNCTIONAL: (0.35, 0.0),
 }
 
 POOL_OVERLAPPING = 0.4
@@ -176,9 +180,8 @@ alike gaps and not others, or with different windows, is less likely."""
 def _padding_options(
     k: tuple[int, ...], style: PaddingStyle
 ) -> dict[tuple[tuple[int, ...], tuple[int, ...]], float]:
-    """``{(padding, extra right padding): cost}``.  'Same' for an even kernel is the exact
-    size-keeping padding (``(k-1)//2`` left, ``k//2`` right: torch's ``padding='same'``,
-    CREPE's ``ZeroPad2d``); the symmetric ``(k-1)//2`` and ``k//2`` are departures."""
+    """``{(padding, extra right padding): cost}``; for odd kernels the 'same' readings
+    coincide."""
     zeros = tuple(0 for _ in k)
     same = tuple((x - 1) // 2 for x in k)
     half = tuple(x // 2 for x in k)
@@ -193,9 +196,9 @@ def _padding_options(
         add((same, exact_extra), OTHER_STYLE_PADDING)
         add((half, zeros), OTHER_STYLE_PADDING)
     else:
-        add((same, exact_extra), 0.0)
+        add((same, zeros), 0.0)  # (k-1)//2 each side: DCGAN's 4x4 padding 1, CRNN's 2x2 0
         add((half, zeros), 0.0 if style is PaddingStyle.HALF else HALF_PADDING)
-        add((same, zeros), HALF_PADDING)
+        add((same, exact_extra), EXACT_SAME_EVEN)
         add((zeros, zeros), OTHER_STYLE_PADDING)
     return pads
 
@@ -208,7 +211,7 @@ def _stride_options(
     if kmax >= _LONG_KERNEL:
         for s in (*_LONG_KERNEL_STRIDES, kmax // 4, kmax // 2):
             strides.setdefault(tuple(s if x > 1 else 1 for x in k), LONG_KERNEL_STRIDE)
-    stem = first and kmax >= _STEM_KERNEL
+    stem = first and kmax >= _STEM_KERNEL and len(k) > 1  # ResNet-style 2-d/3-d stems
     even = kmax % 2 == 0 and _EVEN_KERNEL_MIN <= kmax <= _EVEN_KERNEL_MAX
     strides.setdefault(
         tuple(2 if x > 1 or len(k) == 1 else 1 for x in k),

@@ -20,7 +20,6 @@ from .maps import plan_entries
 from .solver import (
     Choice,
     OpKind,
-    PoolHint,
     SolveContext,
     SpatialOp,
     cheapest_plan,
@@ -54,7 +53,7 @@ def free_input(
 ) -> InputGuess:
     """Free size under the zero-evidence hypothesis (an adaptive pool before ``head``)."""
     d = entry.dims
-    choices = _module_pools_only(ops, cheapest_plan(ops, d, active=sctx.active if sctx else ()))
+    choices = cheapest_plan(ops, d, active=sctx.active if sctx else ())
     plan = plan_entries(ops, choices, d)
     if head is not None and ops and ops[-1].kind is OpKind.GAP:
         gap = ops[-1]
@@ -76,17 +75,6 @@ def free_input(
     multiple = _skip_multiple(ctx, ops, choices, ev)
     ev.insert(0, f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input")
     return free_result(entry, ev, plan, min_size, multiple)
-
-
-def _module_pools_only(ops: list[SpatialOp], choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
-    """With the size free nothing forces a pool: keep only those a module or the file
-    states (PyTorch's default is no pool), so the minimum is not inflated by guesses."""
-    return tuple(
-        Choice(pool=None)
-        if op.kind is OpKind.GAP and op.known is None and op.pool_hint is not PoolHint.POOL
-        else ch
-        for op, ch in zip(ops, choices, strict=True)
-    )
 
 
 def _skip_multiple(

@@ -84,7 +84,8 @@ def _departures(sol: Solution, ops: Sequence[SpatialOp]) -> list[str]:
                     str(v) if k == "kernel_size" else f"{k}={v}" for k, v in pool_attrs(ch.pool)
                 )
                 type_ = op.pool_type or f"MaxPool{len(ch.pool.kernel)}d"
-                where = f"at {op.pool_module}" if op.pool_module else f"after {op.name}"
+                target = op.pool_module or (op.modules[-1] if op.modules else "")
+                where = f"at {target}" if target else f"after {op.name}"
                 out.append(f"{type_}({args}) {where}")
             continue
         notes = []

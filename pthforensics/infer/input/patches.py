@@ -84,7 +84,9 @@ _BEIT_CLASS_ENTRIES = 3
 """BEiT's relative position table has ``(2h-1)(2w-1) + 3`` rows: the class token to
 tokens, tokens to the class token, and the class token to itself (Bao et al., 2022; timm
 models/beit.py ``gen_relative_position_index``)."""
-_TOKEN_MIXING = re.compile(r"token")
+_TOKEN_MIXING = re.compile(r"mlp_tokens|token_mixing|tokens_mlp")
+"""MLP-Mixer's token-mixing MLP (timm models/mlp_mixer.py ``mlp_tokens``; the paper's
+"token-mixing MLP"); MetaFormer's generic ``token_mixer`` is an attention or a pool."""
 
 
 def token_count(ctx: InputContext, dim: int) -> tuple[int, int, str] | None:

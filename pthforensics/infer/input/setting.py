@@ -26,7 +26,7 @@ INPUT_SIZE_NAME = re.compile(
 ``input_size``, ``n_mels``, ``img_size``, ``seq_len``...)."""
 _MIN_STORED_SIZE = 4
 """Smaller integers are counts (layers, heads), not sizes."""
-_NORMED_SHARE = 1 / 3
+_NORMED_SHARE = 0.25
 """Share of main-path convolutions followed by a norm for a model to count as normed."""
 
 

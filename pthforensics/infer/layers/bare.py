@@ -12,6 +12,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pthforensics.core import LayerGuess, vocab
@@ -117,6 +118,11 @@ def _fits(module: BareModule, raw: Raw) -> bool:
     return module.name is None or module.name.match(raw.last) is not None
 
 
+def _square_rows(raw: Raw, leaf: str) -> bool:
+    shape = raw.shape(leaf)
+    return bool(shape) and math.isqrt(shape[0]) ** 2 == shape[0]  # type: ignore[index]
+
+
 def _container(ctx: Context, raw: Raw) -> tuple[str, str] | None:
     """(class, what) of a known custom container holding these bare tensors."""
     leaves = set(raw.leaves)
@@ -127,6 +133,7 @@ def _container(ctx: Context, raw: Raw) -> tuple[str, str] | None:
             and layout.children <= children
             and raw.group.name.startswith(layout.prefix)
             and (layout.name is None or layout.name.search(raw.last.lower()) is not None)
+            and (not layout.square_rows or _square_rows(raw, layout.square_rows))
         ):
             return layout.cls, layout.what
     if leaves and all(leaf.isdigit() for leaf in leaves):

@@ -173,10 +173,8 @@ def _between_convolutions(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
     n = raw.w[0]
     last = raw.last.lower()
     nxt = ctx.neighbour(i, 1, _FEATURE_NEIGHBOURS)
-    if not ctx.spatial_rank(i, n) or (
-        nxt is not None and nxt.kind is TensorLayout.LINEAR and nxt.w[1] == n
-    ):
-        return None
+    if not ctx.spatial_rank(i, n) or (nxt is not None and nxt.kind is TensorLayout.LINEAR):
+        return None  # a Linear reads what it normalised: tokens/channels last (Mixer, ViT)
     if LAYER_NORM_NAME.matches(last) and last != "norm":
         return make_guess(
             raw,
