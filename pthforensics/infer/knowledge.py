@@ -39,6 +39,7 @@ __all__ = [
     "POSITION_NAME",
     "PRELU_NAME",
     "TRANSPOSED_CONV_NAME",
+    "WAVEFORM_ENCODER_NAME",
     "AdaptiveHead",
     "BareModule",
     "ContainerLayout",
@@ -223,6 +224,13 @@ NOT_POOL_NAME = _hint(
     r"flatten|softmax|mish|elu|nonlin|gate|scale|permute|norm",
     "a parameter-less module named like this between convolutions is no pool",
     "timm/torchvision naming of activations, dropouts and reshapes",
+)
+
+WAVEFORM_ENCODER_NAME = _hint(
+    r"(^|\.)feature_extractor\.conv_layers\.0\.conv$",
+    "a transformers speech encoder: forward(input_values [N, L]) adds the channel axis",
+    "transformers: models/wav2vec2/modeling_wav2vec2.py Wav2Vec2FeatureEncoder "
+    "(input_values[:, None]); HuBERT, WavLM, Data2VecAudio share it",
 )
 
 AUX_HEAD_NAME = _hint(

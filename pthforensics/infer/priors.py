@@ -68,6 +68,7 @@ class SizeTable(StrEnum):
     SIGNAL_LENGTH = "signal-length"
     VIDEO_FRAMES = "video-frames"
     VIDEO_SIDE = "video-side"
+    FEATURE_FRAMES = "feature-frames"
     TEXT_HEIGHT = "text-height"
     TEXT_WIDTH = "text-width"
     TOKEN_LENGTH = "token-length"
@@ -208,6 +209,22 @@ _VIDEO_SIDE = (
 )
 
 
+# Frames of feature vectors (mel/CQT/MFCC frames, one every 10 ms): a sequence whose first
+# layer reads many channels.
+_FEATURE_FRAMES = (
+    SizePrior(3000, 0.0, "Whisper: 30 s of 10-ms log-mel frames (Radford et al., 2022)"),
+    SizePrior(100, 0.4, "one second of 10-ms frames"),
+    SizePrior(1000, 0.5, "ten seconds of 10-ms frames"),
+    SizePrior(500, 0.5, "five seconds of 10-ms frames"),
+    SizePrior(128, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(256, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(512, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(200, 0.7, "two seconds of 10-ms frames"),
+    SizePrior(300, 0.7, "three seconds of 10-ms frames"),
+)
+_FRAMES_CHANNELS = 4
+"""A 1-d input of more channels than this is frames of feature vectors, not a waveform."""
+
 _CRNN = "CRNN (Shi et al., 2016): text lines scaled to height 32"
 _TEXT_HEIGHT = (
     SizePrior(32, 0.0, _CRNN),
@@ -251,6 +268,7 @@ PRIOR_TABLES: Mapping[SizeTable, Mapping[int, float]] = MappingProxyType(
         SizeTable.SIGNAL_LENGTH: _costs(_SIGNAL_LENGTH),
         SizeTable.VIDEO_FRAMES: _costs(_VIDEO_FRAMES),
         SizeTable.VIDEO_SIDE: _costs(_VIDEO_SIDE),
+        SizeTable.FEATURE_FRAMES: _costs(_FEATURE_FRAMES),
         SizeTable.TEXT_HEIGHT: _costs(_TEXT_HEIGHT),
         SizeTable.TEXT_WIDTH: _costs(_TEXT_WIDTH),
         SizeTable.TOKEN_LENGTH: _costs(_TOKEN_LENGTH),
@@ -266,6 +284,7 @@ PRIOR_ENTRIES: Mapping[SizeTable, tuple[SizePrior, ...]] = MappingProxyType(
         SizeTable.SIGNAL_LENGTH: _SIGNAL_LENGTH,
         SizeTable.VIDEO_FRAMES: _VIDEO_FRAMES,
         SizeTable.VIDEO_SIDE: _VIDEO_SIDE,
+        SizeTable.FEATURE_FRAMES: _FEATURE_FRAMES,
         SizeTable.TEXT_HEIGHT: _TEXT_HEIGHT,
         SizeTable.TEXT_WIDTH: _TEXT_WIDTH,
         SizeTable.TOKEN_LENGTH: _TOKEN_LENGTH,
@@ -281,7 +300,8 @@ def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
     """The table for one spatial axis of an input of this kind (``sequence``, ``volume``,
     else an image) with this many channels; ``axis`` 0 of a volume is its frames."""
     if kind == InputKind.SEQUENCE:
-        return SizeTable.SIGNAL_LENGTH
+        many = channels is not None and channels > _FRAMES_CHANNELS
+        return SizeTable.FEATURE_FRAMES if many else SizeTable.SIGNAL_LENGTH
     if kind == InputKind.TOKENS:
         return SizeTable.TOKEN_LENGTH
     if kind == TEXT_LINE_KIND:

@@ -29,7 +29,7 @@ from pthforensics.infer.priors import DEFAULT_STEPS, TEXT_LINE_KIND
 
 from .context import Entry, InputContext
 
-__all__ = ["TEXT_LINE", "per_frame", "signal_layout"]
+__all__ = ["TEXT_LINE", "per_frame", "signal_layout", "waveform_layout"]
 
 TEXT_LINE = TEXT_LINE_KIND
 """The solver kind of a CRNN's input: a text line (height prior 32, width free)."""
@@ -58,6 +58,27 @@ def signal_layout(guess: InputGuess, active: tuple[bool, ...]) -> InputGuess:
         shape=top.shape,
         valid_sizes=top.valid_sizes,
         evidence=ev,
+        plan=top.plan,
+        hypotheses=(*relaid[:1], *hyps[:1], *relaid[1:]),
+    )
+
+
+def waveform_layout(guess: InputGuess, why: str) -> InputGuess:
+    """A one-channel 1-d map ``[N, 1, L]`` re-laid as the waveform ``[N, L]`` first (``why``:
+    the convention that says so)."""
+    if guess.shape is None or len(guess.shape) != 3 or guess.shape[1] != 1:
+        return guess
+    entry_module = guess.plan[0][0] if guess.plan else ""
+    hyps = guess.hypotheses or (
+        InputHypothesis("as solved", guess.plan, guess.shape, guess.valid_sizes),
+    )
+    relaid = tuple(_as_frames(h, 0, entry_module) for h in hyps)
+    top = relaid[0]
+    return replace(
+        guess,
+        shape=top.shape,
+        valid_sizes=top.valid_sizes,
+        evidence=(*guess.evidence, f"{why}: the input is [N, L]; [N, 1, L] is the next reading"),
         plan=top.plan,
         hypotheses=(*relaid[:1], *hyps[:1], *relaid[1:]),
     )

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from pthforensics.core import InputGuess, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink, Relation
-from pthforensics.infer.knowledge import AUX_HEAD_NAME
+from pthforensics.infer.knowledge import AUX_HEAD_NAME, WAVEFORM_ENCODER_NAME
 from pthforensics.infer.layer_types import layer_type
 
 from .clues import coordinate_channels, table_input, with_coordinates
@@ -25,7 +25,7 @@ from .context import Entry, InputContext
 from .fixed import fixed_input, valid_of
 from .free import free_input
 from .hypotheses import hypotheses_of
-from .layouts import TEXT_LINE, per_frame, signal_layout
+from .layouts import TEXT_LINE, per_frame, signal_layout, waveform_layout
 from .maps import find_head, spatial_ops
 from .patches import patch_input
 from .setting import solve_context
@@ -63,6 +63,8 @@ def spatial_input(
     guess = _by_head(ctx, entry, ops, head, sctx)
     if signal:
         guess = signal_layout(guess, sctx.active)
+    elif d == 1 and entry.channels == 1 and WAVEFORM_ENCODER_NAME.matches(first.name.lower()):
+        guess = waveform_layout(guess, WAVEFORM_ENCODER_NAME.meaning)
     if head is not None and guess.status is InputStatus.FIXED and _feeds_recurrent(ctx, head):
         guess = per_frame(ctx, guess, head, entry)
     if coords is not None:
