@@ -5,6 +5,10 @@
   channel more than the stream carries concatenates that map to its input, so the input
   has ``H`` rows (batdetect2's ``ConvBlockDownCoordF.coords``) and one channel less than
   the convolution reads.
+- **A norm over another axis before the entry**: a ``BatchNorm2d(n)`` registered before a
+  convolution of 1-4 input channels, with ``n`` not those channels, normalises the input's
+  last axis (PANNs' ``bn0`` over 64 mel bins after ``x.transpose(1, 3)``; Kong et al.,
+  2020), so that axis is ``n`` long.
 - **A position table after a 1-d convolutional front end** (Whisper's ``embed_positions``
   of 1500 rows after two ``Conv1d``; Radford et al., 2022): the front end's output length
   equals the table's rows, and the solver walks it back to the input length.
@@ -25,7 +29,7 @@ from .fixed import valid_of
 from .hypotheses import hypotheses_of, undecided_note
 from .solver import SolveContext, SpatialOp, solve
 
-__all__ = ["coordinate_channels", "table_input", "with_coordinates"]
+__all__ = ["axis_norm", "coordinate_channels", "table_input", "with_coordinates"]
 
 #: (channels the coordinate maps add, the size they fix per axis or ``None``).
 Coordinates = tuple[int, tuple[int | None, ...], str]
@@ -125,3 +129,25 @@ def table_input(
         plan=top.plan,
         hypotheses=hyps,
     )
+
+
+def axis_norm(ctx: InputContext, first: ChainLink, d: int) -> Coordinates | None:
+    """A 2-d batch norm registered just before the entry convolution whose width is not the
+    input's channels: it normalises the last axis (see the module docstring)."""
+    i = ctx.position.get(first.name)
+    if i is None or d != 2 or not first.in_dim:
+        return None
+    before = [g for g in ctx.groups[:i] if g.tensors]
+    if not before:
+        return None
+    guess = ctx.guesses.get(before[-1].name)
+    n = guess.attrs.get("num_features") if guess is not None else None
+    if guess is None or not guess.type.startswith("BatchNorm2d") or not isinstance(n, int):
+        return None
+    if n == first.in_dim or len(before) > 1:
+        return None
+    why = (
+        f"{guess.name} ({guess.type}) of {n} features comes before {first.name}, which takes "
+        f"{first.in_dim} channel(s): it normalises the input's last axis, {n} long"
+    )
+    return 0, (None, n), why

@@ -114,7 +114,8 @@ def free_result(
         frames = _pick(common_sizes(kind, c, 0), 1, None)
         shape = (1, c, frames, side, side)
     else:
-        side = _pick(common_sizes(kind, c), lo, multiple or _FREE_MAP_MULTIPLE)
+        image = kind == InputKind.IMAGE
+        side = _pick(common_sizes(kind, c), lo, multiple or (_FREE_MAP_MULTIPLE if image else None))
         shape = (1, c, *([side] * _AXES[kind]))
     listed = (s for s in DEFAULT_FREE_SIZES if s >= lo and (not multiple or s % multiple == 0))
     sizes = tuple(sorted({side, lo, *listed}))[:_LISTED]

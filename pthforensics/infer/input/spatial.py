@@ -20,7 +20,7 @@ from pthforensics.infer.chain import ChainLink, Relation
 from pthforensics.infer.knowledge import AUX_HEAD_NAME, WAVEFORM_ENCODER_NAME
 from pthforensics.infer.layer_types import layer_type
 
-from .clues import coordinate_channels, table_input, with_coordinates
+from .clues import axis_norm, coordinate_channels, table_input, with_coordinates
 from .context import Entry, InputContext
 from .fixed import fixed_input, valid_of
 from .free import free_input
@@ -43,7 +43,7 @@ def spatial_input(
     """The input of the convolution ``first`` (``entry`` overrides what it reads: the
     embedded tokens of a character CNN)."""
     entry = entry or Entry(first, d, _KINDS[d], first.in_dim or 1, ctx.dtype(first.name))
-    coords = coordinate_channels(ctx, first, d)
+    coords = coordinate_channels(ctx, first, d) or axis_norm(ctx, first, d)
     if coords is not None:
         entry = replace(entry, channels=max(1, entry.channels - coords[0]))
     head = find_head(ctx, first)
