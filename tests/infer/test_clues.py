@@ -43,7 +43,8 @@ def test_a_full_model_pickle_states_its_hyper_parameters(tmp_path: Path) -> None
     model = StridedNet().eval()
     path = tmp_path / "strided_full.pt"
     torch.save(model, path)
-    guess = inspect_file(str(path), trace=False).input
+    report = inspect_file(str(path), trace=False)
+    guess = report.input
     assert guess is not None and guess.status == InputStatus.FIXED
     top = guess.hypotheses[0]
     assert top.name.startswith("as stored")
@@ -52,6 +53,9 @@ def test_a_full_model_pickle_states_its_hyper_parameters(tmp_path: Path) -> None
     assert list(guess.valid_sizes or ()) == truth
     assert guess.shape == (1, 3, 45, 45)
     assert any("stores the size 45" in e for e in top.evidence)
+    layers = {g.name: g.attrs for g in report.layers or ()}
+    assert layers["conv1"]["stride"] == (2, 2) and layers["conv2"]["dilation"] == (2, 2)
+    assert layers["pool"]["ceil_mode"] is True
 
 
 def test_a_relative_position_table_over_the_grid_fixes_the_size() -> None:
