@@ -70,10 +70,11 @@ def _hint(pattern: str, meaning: str, source: str) -> NameHint:
 # --- layer names --------------------------------------------------------------------------
 
 EMBEDDING_NAME = _hint(
-    r"emb|^wte$|^wpe$|^shared$|^tok_embeddings$|^lookup|vocab",
+    r"emb|^wte$|^wpe$|^shared$|^tok_embeddings$|^lookup|vocab|^relative_attention_bias$",
     "a bias-free rank-2 weight is a lookup table, not a Linear",
     "transformers: models/gpt2/modeling_gpt2.py (wte, wpe), models/t5/modeling_t5.py "
-    "(shared); meta-llama: llama/model.py (tok_embeddings); '*emb*' in most code",
+    "(shared, relative_attention_bias: nn.Embedding(num_buckets, n_heads)); meta-llama: "
+    "llama/model.py (tok_embeddings); '*emb*' in most code",
 )
 POSITION_NAME = _hint(
     r"pos|wpe",
@@ -160,7 +161,12 @@ PARAMLESS_HINTS: tuple[ParamlessHint, ...] = tuple(
             _TV + "resnet.py, vgg.py, alexnet.py, densenet.py: AdaptiveAvgPool2d named avgpool",
         ),
         (r"avg_?pool", "AvgPool{d}d", 0.4, "torch.nn AvgPool*d"),
-        (r"pool", "MaxPool{d}d", 0.4, "most hand-written CNNs pool with MaxPool (pool1...)"),
+        (
+            r"pool(?!er)",
+            "MaxPool{d}d",
+            0.4,
+            "most hand-written CNNs pool with MaxPool (pool1...); a 'pooler' is no pool",
+        ),
         (r"drop_?path", "DropPath", 0.5, _TIMM + "drop.py (drop_path)"),
         (r"drop", "Dropout", 0.6, "torch.nn Dropout"),
         (r"flatten", "Flatten", 0.7, "torch.nn Flatten"),
@@ -199,6 +205,22 @@ PARENT_HINTS: tuple[ParentHint, ...] = tuple(
             "AvgPool{d}d",
             0.6,
             _TV + "densenet.py _Transition.pool = nn.AvgPool2d(2, 2) (Huang et al., 2017)",
+        ),
+        (
+            r"^pool$",
+            r"^token_mixer$",
+            "AvgPool{d}d",
+            0.6,
+            "timm: models/metaformer.py Pooling (PoolFormer's token mixer nn.AvgPool2d(3, 1, 1)); "
+            "efficientformer.py Pooling",
+        ),
+        (
+            r"^flatten$",
+            r"^head$",
+            "Identity",
+            0.5,
+            _TIMM + "classifier.py ClassifierHead.flatten: nn.Identity() when global_pool "
+            "flattens (the default)",
         ),
         (
             r"^drop$",
