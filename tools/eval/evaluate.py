@@ -232,10 +232,21 @@ def _is_judgeable(truth: dict[str, Any]) -> bool:
 def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
     modules: dict[str, dict[str, Any]] = truth.get("modules", {})
     if not isinstance(layers, list):
-        return {"judged": 0, "right": 0, "absent": True, "wrong": [], "custom": 0, "unmatched": 0}
+        return {
+            "judged": 0,
+            "right": 0,
+            "absent": True,
+            "wrong": [],
+            "custom": 0,
+            "unmatched": 0,
+            "free_judged": 0,
+            "free_right": 0,
+            "free_wrong": [],
+        }
     prefixes = ("", truth.get("prefix", ""), "model.", "module.", "net.", "_orig_mod.")
-    judged = right = custom = unmatched = 0
+    judged = right = custom = unmatched = free_judged = free_right = 0
     wrong: list[str] = []
+    free_wrong: list[str] = []
     for layer in layers:
         name = str(layer.get("name", ""))
         rtype = str(layer.get("type", ""))
@@ -250,8 +261,15 @@ def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
         if not _is_judgeable(tmod):
             custom += 1
             continue
+        ok = _type_ok(rtype, tmod)
+        if not tmod.get("tensors"):  # parameter-less (from _metadata or the rebuild): apart
+            free_judged += 1
+            free_right += ok
+            if not ok:
+                free_wrong.append(f"{name}: said {rtype}, is {tmod['type']}")
+            continue
         judged += 1
-        if _type_ok(rtype, tmod):
+        if ok:
             right += 1
         else:
             wrong.append(f"{name}: said {rtype}, is {tmod['type']} ({tmod['torch_base']})")
@@ -264,6 +282,9 @@ def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
         "unmatched": unmatched,
         "absent": False,
         "truth_modules_with_tensors": tensor_modules,
+        "free_judged": free_judged,
+        "free_right": free_right,
+        "free_wrong": free_wrong,
     }
 
 
@@ -316,6 +337,9 @@ class FileResult:
     layers_right: int = 0
     layers_wrong: list[str] = field(default_factory=list)
     layers_unmatched: int = 0
+    free_layers_judged: int = 0
+    free_layers_right: int = 0
+    free_layers_wrong: list[str] = field(default_factory=list)
     params_reported: int | None = None
     params_truth: int = 0
     params_ok: bool = False
@@ -376,6 +400,8 @@ def evaluate_file(path: Path, truth: dict[str, Any]) -> FileResult:
     scores = layer_scores(truth, report.get("layers"))
     res.layers_judged, res.layers_right = scores["judged"], scores["right"]
     res.layers_wrong, res.layers_unmatched = scores["wrong"], scores["unmatched"]
+    res.free_layers_judged, res.free_layers_right = scores["free_judged"], scores["free_right"]
+    res.free_layers_wrong = scores["free_wrong"]
     tensors = report.get("tensors") or {}
     res.params_reported = tensors.get("parameters")
     res.params_ok = res.params_reported == res.params_truth
@@ -432,6 +458,8 @@ def summarise(results: list[FileResult]) -> dict[str, Any]:
             "layers_judged": judged,
             "layers_right": right,
             "layer_accuracy": round(right / judged, 4) if judged else None,
+            "paramless_layers_judged": sum(r.free_layers_judged for r in rs),
+            "paramless_layers_right": sum(r.free_layers_right for r in rs),
             "params_right": sum(r.params_ok for r in rs),
             "architecture": dict(Counter(r.architecture for r in rs)),
             "library_named_right": sum(r.architecture == "right" for r in lib),
@@ -439,6 +467,7 @@ def summarise(results: list[FileResult]) -> dict[str, Any]:
             "wrong_names_outside_libraries": sum(r.architecture == "wrong" for r in not_lib),
             "input_verdict_rate": round(sum(r.verdict_ok for r in rs) / n, 4) if n else None,
             "params_rate": round(sum(r.params_ok for r in rs) / n, 4) if n else None,
+            "input_causes": dict(Counter(input_cause(r) for r in rs if not r.verdict_ok)),
         }
     return out
 
@@ -505,6 +534,7 @@ def print_summary(summary: dict[str, Any]) -> None:
                 " ".join(f"{k}:{v}" for k, v in sorted(s["trace"].items())),
                 s["confirmed_with_rejected_input"],
                 _pct(s["layers_right"], s["layers_judged"]),
+                _pct(s["paramless_layers_right"], s["paramless_layers_judged"]),
                 _pct(s["params_right"], n),
                 " ".join(f"{k}:{v}" for k, v in sorted(s["architecture"].items())),
                 s["errors"],
@@ -520,6 +550,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         "trace",
         "conf+rej",
         "layer types",
+        "no-param types",
         "params",
         "arch",
         "err",
@@ -527,8 +558,36 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(tabulate(rows, headers=headers, tablefmt="simple"))
 
 
+def input_cause(r: FileResult) -> str:
+    """A coarse cause of a wrong input verdict, for grouping the failures."""
+    if r.error:
+        return "the tool failed"
+    if r.shape_verdict == ABSENT:
+        return f"no shape (said {r.status})"
+    why = r.shape_why
+    if r.shape_verdict == REJECTED:
+        if "checked exactly" in why and r.design and len(r.shape) != len(r.design):
+            return "input layout wrong: another rank than the model's forward takes"
+        if why.startswith("dimension"):
+            return "input layout wrong: a fixed dimension (channels/features/axis order)"
+        if why.startswith("dtype"):
+            return "dtype wrong"
+        return "size rejected by the real model"
+    if r.shape_verdict == UNDECIDED:
+        return "shape undecided (run --verify)"
+    return f"status wrong: said {r.status}, is {r.truth_status}"
+
+
 def print_failures(results: list[FileResult]) -> None:
+    results = sorted(results, key=lambda r: (r.verdict_ok, input_cause(r), r.file))
+    cause = None
     for r in results:
+        if not r.verdict_ok and input_cause(r) != cause:
+            cause = input_cause(r)
+            print(f"\n# input verdict wrong: {cause}")
+        elif r.verdict_ok and cause != "other":
+            cause = "other"
+            print("\n# input verdict right, other problems")
         problems = []
         if r.error:
             problems.append(f"error: {r.error}")
@@ -541,6 +600,8 @@ def print_failures(results: list[FileResult]) -> None:
             problems.append(f"CONFIRMED with a rejected input {r.trace_input}: {r.trace_detail}")
         if r.layers_wrong:
             problems.append(f"types: {'; '.join(r.layers_wrong[:6])}")
+        if r.free_layers_wrong:
+            problems.append(f"parameter-less types: {'; '.join(r.free_layers_wrong[:4])}")
         if not r.params_ok:
             problems.append(f"params: said {r.params_reported}, true {r.params_truth}")
         if r.architecture == "wrong":
