@@ -16,6 +16,7 @@ in ``checked``.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import time
@@ -334,14 +335,39 @@ def refine_on_cpu(cpu_model: nn.Module, spec: InputSpec, sweeps: dict[str, Any])
         result["errors"][str(bad[0])] = err
 
 
+class _FreshCopies(nn.Module):
+    """Calls a deep copy of the model each time, so no call sees another's side effects."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return copy.deepcopy(self.model)(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.__dict__["_modules"]["model"], name)
+
+
 def input_truth(
     model: nn.Module, spec: InputSpec, device: str, cpu_model: nn.Module | None = None
 ) -> dict[str, Any]:
+    design_shape = concrete(spec.template, spec.design)
+    pristine = copy.deepcopy(model)
+    ok_before, _ = run_once(model, spec, design_shape, device)
     sweeps = sweep(model, spec, device)
+    ok, info = run_once(model, spec, design_shape, device)
+    stateful = ok_before and not ok
+    if stateful:
+        # the model changed itself during the sweep (HF Swin shrinks its window in place
+        # for a small input): sweep again with a fresh copy for every run
+        sweeps = sweep(_FreshCopies(pristine), spec, device)
+        ok, info = run_once(copy.deepcopy(pristine), spec, design_shape, device)
     if cpu_model is not None:
         refine_on_cpu(cpu_model, spec, sweeps)
-    design_shape = concrete(spec.template, spec.design)
-    ok, info = run_once(model, spec, design_shape, device)
     doc: dict[str, Any] = {
         "kind": spec.kind,
         "dtype": spec.dtype,
@@ -353,6 +379,7 @@ def input_truth(
         "design_error": None if ok else info,
         "variables": sweeps,
         "device": device,
+        "stateful": stateful,
         "note": spec.note,
         **spec.extra,
     }
@@ -400,7 +427,7 @@ def check_shapes(
     out: dict[str, Any] = {}
     for shape, dtype in shapes:
         spec_d = InputSpec(**{**spec.__dict__, "dtype": dtype})
-        ok, info = run_once(model, spec_d, shape, device)
+        ok, info = run_once(copy.deepcopy(model), spec_d, shape, device)  # no side effects
         out[shape_key(shape, dtype)] = {"ok": ok, ("output" if ok else "error"): info}
     return out
 
