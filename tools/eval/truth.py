@@ -282,14 +282,22 @@ def _boundary_errors(errors: dict[int, str]) -> dict[str, str]:
     return {str(first): errors[first] for first, _last in ranges(errors)}
 
 
+# A flatten head fixes the final map m: the sizes that floor to it span less than (m+1)/m
+# <= 2 times the smallest (a little more with kernel offsets); runs over a wider spread
+# (sizes that are multiples of 32 from 32 to 576) mean the size is free up to a divisibility.
+FREE_SPREAD = 4
+
+
 def status_of(accepted: list[list[int]], tried: list[list[int]]) -> str:
-    """``free`` when the largest value tried runs (an unbounded set) or the accepted set
-    spans more than a factor of two; ``fixed`` when it is a narrow window (pooling floors),
-    ``none`` when nothing ran."""
+    """``free`` when the accepted set reaches an end of the sweep: the largest value tried
+    (unbounded above: global pooling, recurrent or convolutional bodies) or the smallest
+    (any length up to a maximum: position tables), or spreads over FREE_SPREAD times its
+    smallest value; ``fixed`` when it is a narrow window inside the sweep (a flatten head,
+    a position table of one size, pooling floors); ``none`` when nothing ran."""
     if not accepted:
         return "none"
     lo, hi = accepted[0][0], accepted[-1][1]
-    if hi == tried[-1][1] or hi >= 2 * max(lo, 1):  # runs at the largest value tried
+    if hi == tried[-1][1] or lo == tried[0][0] or hi >= FREE_SPREAD * lo:
         return "free"
     return "fixed"
 
@@ -390,11 +398,14 @@ def input_truth(
 def derive_status(doc: dict[str, Any]) -> dict[str, Any]:
     """The input status from a truth ``input`` document (no model needed).
 
-    Only values whose output keeps the design output's rank and leading (batch) dimension
-    count: a model that reshapes its input into more rows (CREPE's ``reshape(-1, 2048)``)
-    runs on 2048 samples but reads them as two inputs of 1024.
+    When the design output is batch-first, only values whose output keeps its rank and
+    leading (batch) dimension count: a model that reshapes its input into more rows
+    (CREPE's ``reshape(-1, 2048)``) runs on 2048 samples but reads them as two inputs.
     """
     design_out = doc.get("design_output")
+    batch = doc["template"][0] if isinstance(doc["template"][0], int) else None
+    if not (isinstance(design_out, list) and design_out[:1] == [batch]):
+        design_out = None  # the output is not batch-first (a [T, N, C] CTC output): no check
     statuses: dict[str, str] = {}
     for var, s in doc["variables"].items():
         consistent = [
