@@ -79,6 +79,8 @@ def shape_key(shape: Sequence[int], dtype: str) -> str:
 def torch_base(cls: type) -> str:
     """The nearest ``torch.nn`` class in the MRO (the class itself when it is one)."""
     for klass in cls.__mro__:
+        if klass.__module__ == "torch.nn.utils.parametrize":
+            continue  # ParametrizedConv1d, made at run time by torch.nn.utils.parametrize
         if klass.__module__.startswith("torch.nn.") and klass is not nn.Module:
             return klass.__name__
     return "Module"
