@@ -191,10 +191,16 @@ def read_valid_sizes(truth: dict[str, Any], valid: Any) -> dict[str, set[int]] |
         if len(vars_) == 1:
             return {vars_[0]: set(valid)}
         return {"*": set(valid)}  # one list for several variables: each may take these
-    if len(valid) == len(vars_) and all(
-        isinstance(x, list) and all(isinstance(y, int) for y in x) for x in valid
-    ):
+    if not all(isinstance(x, list) and all(isinstance(y, int) for y in x) for x in valid):
+        return None
+    if len(valid) == len(vars_):
         return {var: set(vals) for var, vals in zip(vars_, valid, strict=True)}
+    dims = [d for d in truth["input"]["template"] if isinstance(d, str)]  # with repeats
+    if len(valid) == len(dims):  # one list per spatial dimension: H and W of a square S
+        per_var: dict[str, set[int]] = {}
+        for var, vals in zip(dims, valid, strict=True):
+            per_var[var] = per_var[var] & set(vals) if var in per_var else set(vals)
+        return per_var
     return None
 
 
@@ -312,7 +318,11 @@ def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
 
 
 def architecture_verdict(truth: dict[str, Any], arch: Any) -> str:
-    """right | wrong | abstained | family | absent (no architecture field)."""
+    """right | wrong | abstained | family | absent (no architecture field).
+
+    ``right``: the library and constructor, or a ``same_layout`` entry naming them (bare
+    when the library is the one named, else ``library.constructor``); any name given to a
+    hand-written or real (non-library) file is ``wrong``."""
     if not isinstance(arch, dict):
         return "absent"
     status = arch.get("status")
@@ -321,9 +331,19 @@ def architecture_verdict(truth: dict[str, Any], arch: Any) -> str:
     is_library = library in ("torchvision", "timm", "transformers")
     if status != "named":
         return "abstained" if status == "unknown" else "family"
-    names = {arch.get("name")} | set(arch.get("same_layout") or [])
-    if is_library and arch.get("library") == library and src.get("constructor") in names:
+    if not is_library:
+        return "wrong"
+    constructor = src.get("constructor")
+    if arch.get("library") == library and arch.get("name") == constructor:
         return "right"
+    for other in arch.get("same_layout") or []:  # "resnet18", "torchvision.resnet18", ...
+        if isinstance(other, dict):
+            other = f"{other.get('library')}.{other.get('name')}"
+        other = str(other)
+        if other == constructor and arch.get("library") == library:
+            return "right"
+        if other in {f"{library}{sep}{constructor}" for sep in ".:/"}:
+            return "right"
     return "wrong"
 
 
