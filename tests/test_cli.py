@@ -184,12 +184,39 @@ def test_fifo_named_explicitly_is_an_error_not_a_blocked_read(tmp_path: Path) ->
     assert main(["scan", str(tmp_path / "pipe.pth")]) == 2
 
 
-@pytest.mark.parametrize(("option", "value"), [("-j", "-1"), ("--max-memory-mb", "10")])
-def test_bad_batch_options_are_errors(
-    option: str, value: str, zoo: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["scan", "-j", "-1"], "-j/--jobs: must be 0 (one per core) or more worker processes"),
+        (["scan", "-j", "two"], "-j/--jobs: not a whole number of worker processes: 'two'"),
+        (["scan", "--max-memory-mb", "10"], "must be 0 (no cap) or at least 64 MB, got 10 MB"),
+        (["scan", "--max-pickle-mb", "0"], "--max-pickle-mb: must be at least 1 MB, got 0 MB"),
+        (["scan", "--max-decompressed-mb", "-5"], "must be at least 1 MB, got -5 MB"),
+        (["scan", "--max-seconds", "0"], "--max-seconds: must be more than 0 seconds, got 0"),
+        (["scan", "--max-seconds", "nan"], "--max-seconds: must be more than 0 seconds"),
+        (["scan", "--timeout", "soon"], "--timeout: not a number of seconds: 'soon'"),
+        (["scan", "--fail-on", "info"], "--fail-on: invalid choice: 'info'"),
+        (["inspect", "--input-shape", "1,3,x"], "--input-shape: not a shape: '1,3,x'"),
+        (["inspect", "--input-shape", "1,3,,32"], "--input-shape: not a shape: '1,3,,32'"),
+        (["inspect", "--input-shape", "1,0,32"], "every size must be 1 or more"),
+        (["inspect", "--max-pickle-mb", "0"], "--max-pickle-mb: must be at least 1 MB"),
+        (["scan", "--json", "--jsonl", "-"], "--json and --jsonl - both write to stdout"),
+        (["scan", "-o", "/no/such/folder/out.json"], "-o/--output: folder '/no/such/folder'"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], said: str, zoo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["scan", option, value, str(zoo)]) == 2
-    assert capsys.readouterr().err.startswith("pthforensics: error: ")
+    """Bad limits, shapes and outputs: exit 2, one line on stderr in the user's units,
+    before any file is read."""
+    target = str(zoo / "good.pth") if argv[0] == "inspect" else str(zoo)
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, target])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.count("\n") == 1 and err.startswith(f"pthforensics {argv[0]}: error: ")
+    assert said in err, err
 
 
 def test_ctrl_c_stops_cleanly(zoo: Path, tmp_path: Path) -> None:
