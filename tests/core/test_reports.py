@@ -161,6 +161,9 @@ def test_where_holds_every_part_of_a_location() -> None:
     from dataclasses import fields
 
     where = FileReport(
-        "x", Status.OK, findings=(Finding("r", Severity.INFO, Location(), "d"),)
+        "x",
+        Status.OK,
+        verdict=Verdict.CLEAN,
+        findings=(Finding("r", Severity.INFO, Location(), "d"),),
     ).to_dict()["findings"][0]["where"]
     assert list(where) == [f.name for f in fields(Location)]
