@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .workers import BatchOptions, Work
 
-__all__ = ["death", "error_report", "read_output", "worker_main"]
+__all__ = ["death", "error_report", "output_file", "read_output", "worker_main"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +56,13 @@ def _tune_gc() -> None:
 
 
 def worker_main(
-    conn: Connection, work: Work, options: BatchOptions, stderr_path: str | None
+    conn: Connection, work: Work, options: BatchOptions, capture: int | str | None
 ) -> None:
+    """A worker's loop: read a task, do ``work``, send the report, until told to stop.
+    ``capture``: where its output goes (:func:`output_file`: an inherited descriptor, or
+    a path), ``None`` for nowhere special."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for everyone
-    captured = _capture_output(stderr_path)
+    captured = _capture_output(capture)
     _cap_memory(options.memory_mb)
     _tune_gc()
     while True:
@@ -114,16 +117,28 @@ _CAPTURE_FD = 2
 _STDERR_KEPT = 4000
 
 
-def _capture_output(path: str | None) -> bool:
+def output_file(inherited: bool) -> tuple[int, str | None]:
+    """A file for one worker's output: the parent's descriptor to read it, and the path a
+    spawned worker opens (``None`` when a forked worker ``inherited`` the descriptor: an
+    anonymous memory file, nothing on disk to clean up)."""
+    if inherited and hasattr(os, "memfd_create"):
+        return os.memfd_create("pthforensics-worker-output"), None
+    import tempfile  # noqa: PLC0415 - only where memfd_create is missing
+
+    fd, path = tempfile.mkstemp(prefix="pthforensics-worker-", suffix=".log")
+    return fd, path
+
+
+def _capture_output(capture: int | str | None) -> bool:
     """Send this worker's standard output and error (file descriptors 1 and 2, so C code
-    and the interpreter's own messages too) to the file ``path``: what a file makes the
-    reader print goes into its report, never to the user's terminal or ``--json`` stdout."""
-    if path is None:
+    and the interpreter's own messages too) to ``capture``: what a file makes the reader
+    print goes into its report, never to the user's terminal or ``--json`` stdout."""
+    if capture is None:
         return False
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-        fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        fd = capture if isinstance(capture, int) else os.open(capture, os.O_RDWR | os.O_APPEND)
         os.dup2(fd, 1)
         os.dup2(fd, _CAPTURE_FD)
         os.close(fd)
@@ -151,18 +166,10 @@ def _take_output(fd: int) -> str | None:
     return text or None
 
 
-def read_output(path: str | None) -> str | None:
-    """What a dead worker wrote to its capture file since its last report."""
-    if path is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError:
-        return None
-    try:
-        return _take_output(fd)
-    finally:
-        os.close(fd)
+def read_output(fd: int) -> str | None:
+    """What a dead worker wrote to its output file (the parent's descriptor ``fd`` of
+    :func:`output_file`) since its last report."""
+    return _take_output(fd)
 
 
 def error_report(

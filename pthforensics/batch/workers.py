@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 
 from pthforensics.core import DEFAULT_LIMITS, Candidate, FileReport, LimitExceeded, Limits
 
-from .child import death, error_report, read_output, worker_main
+from .child import death, error_report, output_file, read_output, worker_main
 
 __all__ = ["BatchOptions", "Work", "run_batch"]
 
@@ -105,7 +104,10 @@ _Task = tuple[int, Candidate]
 class _Slot:
     process: Any
     conn: Connection
-    stderr_path: str | None
+    output_fd: int
+    """The parent's descriptor of the worker's output file."""
+    output_path: str | None
+    """That file's path, when it has one (removed with the worker)."""
     tasks: deque[_Task] = field(default_factory=deque)
     """Files sent to this worker, the one it is reading first."""
     started: float = 0.0
@@ -243,27 +245,24 @@ class _Pool:
 
     def _add_worker(self) -> bool:
         """Start one more worker; ``False`` (counted as futile) when the system refuses."""
-        stderr_path = None
+        fork = self._ctx.get_start_method() == "fork"
+        fd, path = -1, None
         try:
-            fd, stderr_path = tempfile.mkstemp(prefix="pthforensics-worker-", suffix=".log")
-            os.close(fd)
+            fd, path = output_file(inherited=fork)
             parent, child = self._ctx.Pipe()
+            capture = fd if fork and path is None else path
             process = self._ctx.Process(
-                target=worker_main,
-                args=(child, self._work, self._options, stderr_path),
-                daemon=True,
+                target=worker_main, args=(child, self._work, self._options, capture), daemon=True
             )
             process.start()
             child.close()
         except OSError as exc:
             logger.warning("could not start a worker process: %s", exc)
-            if stderr_path is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(stderr_path)
+            _close_output(fd, path)
             self._futile += 1
             self._last_failure = f"could not start one: {exc}"
             return False
-        self._slots.append(_Slot(process, parent, stderr_path))
+        self._slots.append(_Slot(process, parent, fd, path))
         return True
 
     def _replace(self, slot: _Slot) -> None:
@@ -286,7 +285,7 @@ class _Pool:
         task = self._give_back(slot)
         slot.process.join(1)
         how = death(slot.process.exitcode)
-        output = read_output(slot.stderr_path)
+        output = read_output(slot.output_fd)
         self._replace(slot)
         index, candidate = task
         self._crashes[index] = crashes = self._crashes.get(index, 0) + 1
@@ -305,7 +304,7 @@ class _Pool:
 
     def _timed_out(self, slot: _Slot, now: float) -> FileReport:
         _, candidate = self._give_back(slot)
-        output = read_output(slot.stderr_path)
+        output = read_output(slot.output_fd)
         self._replace(slot)
         limit = self._options.file_timeout
         exc = LimitExceeded("seconds per file", limit, round(now - slot.started, 1))
@@ -313,12 +312,19 @@ class _Pool:
 
 
 def _discard(slot: _Slot) -> None:
-    """Close the parent's end of ``slot``'s pipe and remove its capture file."""
+    """Close the parent's end of ``slot``'s pipe and its output file."""
     with contextlib.suppress(OSError):
         slot.conn.close()
-    if slot.stderr_path is not None:
+    _close_output(slot.output_fd, slot.output_path)
+
+
+def _close_output(fd: int, path: str | None) -> None:
+    if fd >= 0:
         with contextlib.suppress(OSError):
-            os.unlink(slot.stderr_path)
+            os.close(fd)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _receive(slot: _Slot, now: float, reports: list[FileReport]) -> bool:

@@ -18,7 +18,7 @@ the savers write:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from pthforensics.core import Checkpoint, CheckpointContext, OptimizerInfo
 
@@ -62,18 +62,21 @@ def checkpoint_context(checkpoint: Checkpoint) -> CheckpointContext:
     epoch = _counter(metadata, _EPOCH_KEYS, "epoch", evidence)
     step = _counter(metadata, _STEP_KEYS, "step", evidence)
     others = tuple(s.path for s in checkpoint.state_dicts[1:])
-    keys = [*metadata, *(t.key for t in checkpoint.tensors), *others]
-    framework = _framework(keys, evidence)
+    # On the scan's path: what follows reads the metadata and the state_dicts' paths, not
+    # the (thousands of) tensor keys, unless an optimizer's param_groups were found.
+    framework = _framework({*metadata, *(k.partition(".")[0] for k in metadata), *others})
+    if framework is not None:
+        evidence.append(f"framework from {framework[0]!r}")
     versions = tuple(
         (k, v) for k, v in metadata.items() if k.lower().endswith("version") and _VERSION.match(v)
     )
-    optimizer = _optimizer(keys, metadata, evidence)
+    optimizer = _optimizer(checkpoint, others, metadata, evidence)
     return CheckpointContext(
         kind=checkpoint.kind.value,
         wrapper=(main.path or None) if main is not None else None,
         epoch=epoch,
         step=step,
-        framework=framework,
+        framework=framework[1] if framework is not None else None,
         versions=versions,
         optimizer=optimizer,
         prefixes_stripped=main.stripped_prefixes if main is not None else (),
@@ -94,27 +97,24 @@ def _counter(
     return None
 
 
-def _framework(keys: Iterable[str], evidence: list[str]) -> str | None:
-    present: set[str] = set()
-    for key in keys:
-        parts = key.split(".")
-        present.update(".".join(parts[: i + 1]) for i in range(min(len(parts), 2)))
-    for key, framework in _FRAMEWORK_KEYS:
-        if key in present:
-            evidence.append(f"framework from {key!r}")
-            return framework
-    return None
+def _framework(present: set[str]) -> tuple[str, str] | None:
+    """The first ``(key, framework)`` of the table whose key is among the key paths and
+    top-level names ``present``."""
+    return next(((k, f) for k, f in _FRAMEWORK_KEYS if k in present), None)
 
 
 def _optimizer(
-    keys: Iterable[str], metadata: dict[str, str], evidence: list[str]
+    checkpoint: Checkpoint, others: Sequence[str], metadata: dict[str, str], evidence: list[str]
 ) -> OptimizerInfo | None:
-    """The first ``torch.optim`` state found: a key path with a ``param_groups`` part."""
+    """The first ``torch.optim`` state found: a key path with a ``param_groups`` part (its
+    hyper-parameters are scalars: metadata), and the per-parameter states under it."""
     path: str | None = None
     groups: set[str] = set()
     states: set[str] = set()
     names: set[str] = set()
-    for key in keys:
+    for key in metadata:
+        if "param_groups" not in key:
+            continue
         parts = key.split(".")
         if "param_groups" in parts:
             at = parts.index("param_groups")
@@ -128,7 +128,7 @@ def _optimizer(
     if path is None:
         return None
     state = f"{path}.state." if path else "state."
-    for key in keys:
+    for key in (*metadata, *others, *(t.key for t in checkpoint.tensors)):
         if key.startswith(state):
             states.add(key[len(state) :].split(".", 1)[0])
     family = next((f for needs, f in _OPTIMIZER_FAMILIES if set(needs) <= names), None)

@@ -15,11 +15,9 @@ code-scanning dashboards.  Pure: reports in, a JSON document out.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import urllib.parse
 from typing import Any
 
 from pthforensics.core import FileReport, Finding, Format, Severity
@@ -65,9 +63,24 @@ def _uri(path: str) -> str:
     """A URI reference for ``path``: relative paths stay relative (dashboards resolve them
     against the repository), absolute ones become ``file://`` URIs; bytes that are not
     UTF-8 are percent-encoded as they are."""
+    import urllib.parse  # noqa: PLC0415 - only SARIF output needs it
+
     raw = os.fsencode(path).replace(os.sep.encode(), b"/")
     quoted = urllib.parse.quote(raw, safe="/")
     return "file://" + quoted if os.path.isabs(path) else quoted
+
+
+def _member_uri(member: str) -> str:
+    """A URI reference for an archive member, relative to the archive (a leading ``/`` of
+    a hostile member name is encoded, not taken as the root)."""
+    import urllib.parse  # noqa: PLC0415
+
+    raw = member.encode("utf-8", "surrogateescape")
+    return (
+        urllib.parse.quote(raw.lstrip(b"/"), safe="/")
+        if not raw.startswith(b"/")
+        else (urllib.parse.quote(raw, safe=""))
+    )
 
 
 def _rule(rule_id: str, severity: Severity, example: str) -> dict[str, Any]:
@@ -148,7 +161,7 @@ class _Log:
                 {"name": where.member, "fullyQualifiedName": name, "kind": "resource"}
             ]
             if offset is None:
-                member = self.artifact(urllib.parse.quote(where.member, safe="/"), top)
+                member = self.artifact(_member_uri(where.member), top)
                 inner: dict[str, Any] = {"artifactLocation": {"index": member}}
                 if where.offset is not None:
                     inner["region"] = {"byteOffset": where.offset}
@@ -183,6 +196,8 @@ class _Log:
 def _fingerprint(report: FileReport, f: Finding) -> str:
     """Stable across runs for the same finding in the same file (dashboards match alerts
     by it): the path, rule and location, hashed."""
+    import hashlib  # noqa: PLC0415 - loads OpenSSL (MBs): only SARIF output needs it
+
     text = "\0".join((report.path, f.rule_id, str(f.location)))
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 

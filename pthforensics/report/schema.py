@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from importlib import resources
 from typing import Any
 
 __all__ = ["json_schema"]
@@ -17,6 +16,8 @@ __all__ = ["json_schema"]
 
 @cache
 def _text() -> str:
+    from importlib import resources  # noqa: PLC0415 - only `schema` and the tests need it
+
     return (
         resources.files(__package__ or "pthforensics.report")
         .joinpath("schema.json")

@@ -174,7 +174,7 @@ def batch_summary(
 ) -> str:
     """The closing human summary of a batch: counts, files with findings (``listed`` at
     most), errors, sharded models and the ``slowest`` files."""
-    batch, models = escape_record(batch), escape_record(list(models))
+    models = escape_record(list(models))  # reports are escaped as they are listed
     summary = batch.summary()
     rate = len(batch.reports) / seconds if seconds > 0 else 0.0
     parts = [
@@ -222,6 +222,7 @@ def _flagged(batch: BatchReport, listed: int) -> str:
     flagged = [r for r in batch.reports if r.findings and r.findings[0].severity >= batch.fail_on]
     if not flagged:
         return ""
+    shown = [escape_record(r) for r in flagged[:listed]]
     rows = [
         [
             r.path,
@@ -229,7 +230,7 @@ def _flagged(batch: BatchReport, listed: int) -> str:
             r.findings[0].rule_id,
             str(r.findings[0].location)[:_WHERE_WIDTH],
         ]
-        for r in flagged[:listed]
+        for r in shown
     ]
     more = f"\n(+{len(flagged) - listed} more)" if len(flagged) > listed else ""
     table = tabulate(rows, headers=["file with findings", "verdict", "worst rule", "where"])
@@ -239,11 +240,8 @@ def _flagged(batch: BatchReport, listed: int) -> str:
 def _errors(reports: Sequence[FileReport], listed: int) -> str:
     from tabulate import tabulate  # noqa: PLC0415
 
-    rows = [
-        [r.path, r.error.stage, r.error.message[:_MESSAGE_WIDTH]]
-        for r in reports
-        if r.error is not None
-    ][:listed]
+    failed = [escape_record(r) for r in [r for r in reports if r.error is not None][:listed]]
+    rows = [[r.path, r.error.stage, r.error.message[:_MESSAGE_WIDTH]] for r in failed if r.error]
     return str(tabulate(rows, headers=["file with errors", "stage", "message"])) if rows else ""
 
 
@@ -274,5 +272,5 @@ def _slowest(reports: Sequence[FileReport], slowest: int) -> str:
     )[:slowest]
     if not timed:
         return ""
-    rows = [[r.path, f"{r.seconds:.3f}"] for r in timed]
+    rows = [[escape_record(r.path), f"{r.seconds:.3f}"] for r in timed]
     return str(tabulate(rows, headers=["slowest files", "seconds"]))
