@@ -268,9 +268,18 @@ def _schema(args: argparse.Namespace) -> int:
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse, before any work, outputs that cannot be written: two documents on stdout,
     or a file in a folder that does not exist."""
-    jsonl = getattr(args, "jsonl", None)
-    if args.json and not args.output and jsonl == "-":
-        _refuse(args, "--json and --jsonl - both write to stdout: give --json -o FILE")
+    stdout = [
+        name
+        for name, value in (
+            ("--json", "-" if args.json and not args.output else args.output),
+            ("--jsonl", getattr(args, "jsonl", None)),
+            ("--csv", getattr(args, "csv", None)),
+            ("--sarif", getattr(args, "sarif", None)),
+        )
+        if value == "-"
+    ]
+    if len(stdout) > 1:
+        _refuse(args, f"{' and '.join(stdout)} all write to stdout: send all but one to a file")
     for option in ("output", "jsonl", "csv", "sarif"):
         path = getattr(args, option, None)
         if path and path != "-":
@@ -412,7 +421,7 @@ def _render_scan(
             out.write(batch_json(batch, models) + "\n")
         if len(reports) > 1 and not args.quiet and sys.stderr.isatty():
             print(batch_summary(batch, models, elapsed), file=sys.stderr)
-    elif args.jsonl != "-" and args.sarif != "-":
+    elif "-" not in (args.jsonl, args.sarif, args.csv):
         severity = Severity.INFO if args.verbose else Severity.SUSPICIOUS
         if len(reports) == 1 and not models and not batch.interrupted:
             print(scan_table(reports, severity, inputs=args.deep))

@@ -112,9 +112,19 @@ def model_name(path: str) -> str | None:
     return None
 
 
+#: Suffixes of compressed copies (``model.pt.gz``): the reader unwraps them, so the name
+#: before them decides.
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".7z", ".zip")
+
+
 def has_checkpoint_name(path: str) -> bool:
-    """Whether the file name ends in an extension some loader reads."""
-    return path.lower().endswith(CHECKPOINT_EXTENSIONS)
+    """Whether the file name ends in an extension some loader reads, possibly followed by
+    a compression suffix (``model.pth.gz``)."""
+    name = path.lower()
+    stem, dot, suffix = name.rpartition(".")
+    if dot and "." + suffix in _COMPRESSED_SUFFIXES:
+        name = stem
+    return name.endswith(CHECKPOINT_EXTENSIONS)
 
 
 def skip_reason(path: str, st: os.stat_result | None) -> str | None:

@@ -30,13 +30,15 @@ def test_a_checkpoint_name_is_always_reported(tmp_path: Path) -> None:
     """Random bytes, a damaged header, an empty file: with a checkpoint's name, each is
     reported (the pipeline says what is wrong), never dropped as "not a checkpoint"."""
     (tmp_path / "noise.pt").write_bytes(os.urandom(4096))
+    (tmp_path / "model.pth.gz").write_bytes(b"\x1f\x8c" + os.urandom(100))  # magic hit
+    (tmp_path / "photos.zip").write_bytes(os.urandom(100))  # an archive of anything
     (tmp_path / "HEADER.SAFETENSORS").write_bytes(b"\xff" * 8 + b"{}")
     (tmp_path / "empty.ckpt").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "blank").write_bytes(b"")
     found = discover_tree([str(tmp_path)])
-    assert names(found.files) == ["HEADER.SAFETENSORS", "empty.ckpt", "noise.pt"]
-    assert dict(found.skipped) == {"empty": 1, "not-a-checkpoint": 1}
+    assert names(found.files) == ["HEADER.SAFETENSORS", "empty.ckpt", "model.pth.gz", "noise.pt"]
+    assert dict(found.skipped) == {"empty": 1, "not-a-checkpoint": 2}
 
 
 def test_what_cannot_be_read_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
