@@ -89,8 +89,10 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
 
 
 def summary_to_json(t: TensorSummary) -> JSON:
-    """The contract's ``tensors``."""
+    """The contract's ``tensors``, with ``"status": "ok"`` (``"skipped"`` when nothing was
+    counted, see ``FileReport.to_dict``)."""
     return {
+        "status": "ok",
         "count": t.count,
         "parameters": t.parameters,
         "bytes": t.bytes,

@@ -93,7 +93,7 @@ def test_to_dict_is_the_contract_layout() -> None:
         "error", "wrappers", "size", "mtime", "seconds",
     ]  # fmt: skip
     assert d["schema_version"] == SCHEMA_VERSION and d["status"] == "ok"
-    assert set(d["tensors"]) == {"count", "parameters", "bytes", "dtypes"}
+    assert set(d["tensors"]) == {"status", "count", "parameters", "bytes", "dtypes"}
     assert {"name", "type", "attributes", "confidence", "evidence"} <= set(d["layers"][0])
     assert {"status", "kind", "shape", "valid_sizes", "dtype", "evidence"} <= set(d["input"])
     assert {"status", "output_shape", "layers"} <= set(d["trace"])
@@ -175,6 +175,9 @@ def test_where_holds_every_part_of_a_location() -> None:
     from dataclasses import fields
 
     where = FileReport(
-        "x", Status.OK, findings=(Finding("r", Severity.INFO, Location(), "d"),)
+        "x",
+        Status.OK,
+        verdict=Verdict.CLEAN,
+        findings=(Finding("r", Severity.INFO, Location(), "d"),),
     ).to_dict()["findings"][0]["where"]
     assert list(where) == [f.name for f in fields(Location)]
