@@ -1,5 +1,6 @@
-"""Many files at once: which files (discovery), those already done (resume), and a pool
-of worker processes that reads the rest, each file under its own time and memory cap.
+"""Many files at once: which files (discovery, local folders and remote prefixes), those
+already done (resume), and a pool of worker processes that reads the rest, each file under
+its own time and memory cap (or the same work spread over a Dask cluster: :mod:`.cluster`).
 
 The work done on each file is passed in (``pipeline.analyze_candidate``): ``batch`` comes
 before ``pipeline`` and never imports it.
@@ -7,6 +8,7 @@ before ``pipeline`` and never imports it.
 
 from __future__ import annotations
 
+from .cluster import DaskExecutor, Executor, parse_dask_address
 from .discover import discover, model_name
 from .resume import ResumeKey, read_resume, resume_key
 from .tree import TreeScan, start_tree_scan
@@ -14,11 +16,14 @@ from .workers import BatchOptions, Work, run_batch
 
 __all__ = [
     "BatchOptions",
+    "DaskExecutor",
+    "Executor",
     "ResumeKey",
     "TreeScan",
     "Work",
     "discover",
     "model_name",
+    "parse_dask_address",
     "read_resume",
     "resume_key",
     "run_batch",

@@ -16,8 +16,10 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 
-from pthforensics.container import read_shard_index, sniff_file
+from pthforensics.container import StorageOptions, is_url, read_shard_index, sniff_file
 from pthforensics.core import Candidate, ModelGroup, PthForensicsError
+
+from .remote import discover_remote
 
 __all__ = ["Candidate", "ModelGroup", "discover", "model_name"]
 
@@ -124,9 +126,25 @@ def _stat(path: str) -> os.stat_result | None:
 
 
 def discover(
-    paths: Sequence[str], *, include_hidden: bool = False, exclude: Sequence[str] = ()
+    paths: Sequence[str],
+    *,
+    include_hidden: bool = False,
+    exclude: Sequence[str] = (),
+    storage: StorageOptions = (),
 ) -> tuple[tuple[Candidate, ...], tuple[ModelGroup, ...]]:
-    """Files to scan (given files always, folders walked) and the sharded models found."""
+    """Files to scan (given files always, folders walked) and the sharded models found.
+
+    URLs (``s3://bucket/prefix/``, ``https://...``) are listed by :mod:`.remote`, with the
+    file systems' ``storage`` options; their objects follow the local files."""
+    urls = [p for p in paths if is_url(p)]
+    if urls:
+        files, models = discover(
+            [p for p in paths if not is_url(p)], include_hidden=include_hidden, exclude=exclude
+        )
+        objects, groups = discover_remote(
+            urls, include_hidden=include_hidden, exclude=exclude, storage=storage
+        )
+        return files + objects, models + groups
     seen: dict[tuple[int, int], int] = {}
     found: list[Candidate] = []
     indexes: list[str] = []

@@ -16,6 +16,7 @@ from types import TracebackType
 
 from pthforensics.core import Candidate, FileReport, ModelGroup
 
+from .cluster import Executor
 from .discover import discover
 from .resume import ResumeKey, read_resume, resume_key
 from .workers import BatchOptions, Work, run_batch
@@ -53,12 +54,15 @@ class TreeScan(Iterator[FileReport]):
         *,
         in_process: bool,
         on_start: Callable[[Candidate], None] | None = None,
+        executor: Executor = run_batch,
     ) -> None:
         self.files = files
         self.models = models
         self.resumed = tuple(previous[k] for c in files if (k := resume_key(c)) in previous)
         self.todo = tuple(c for c in files if resume_key(c) not in previous)
-        self._reports = self._run(work, options, in_process=in_process, on_start=on_start)
+        self._reports = self._run(
+            work, options, in_process=in_process, on_start=on_start, executor=executor
+        )
 
     def _run(
         self,
@@ -67,6 +71,7 @@ class TreeScan(Iterator[FileReport]):
         *,
         in_process: bool,
         on_start: Callable[[Candidate], None] | None,
+        executor: Executor,
     ) -> Generator[FileReport, None, None]:
         yield from self.resumed
         if in_process and len(self.todo) == 1:
@@ -76,7 +81,7 @@ class TreeScan(Iterator[FileReport]):
                 on_start(self.todo[0])
             yield work(self.todo[0], replace(options, memory_mb=None))
         else:
-            yield from run_batch(self.todo, work, options, on_start=on_start)
+            yield from executor(self.todo, work, options, on_start=on_start)
 
     def __next__(self) -> FileReport:
         return next(self._reports)
@@ -107,16 +112,28 @@ def start_tree_scan(
     include_hidden: bool = False,
     exclude: Iterable[str] = (),
     on_start: Callable[[Candidate], None] | None = None,
+    executor: Executor = run_batch,
 ) -> TreeScan:
-    """Discover the files under ``paths``, read ``resume`` (an earlier JSONL output), and
-    return the scan ready to iterate.  ``in_process``: read a single file to scan without
-    starting workers."""
+    """Discover the files under ``paths`` (URLs listed with ``options.storage``), read
+    ``resume`` (an earlier JSONL output), and return the scan ready to iterate.
+    ``in_process``: read a single file to scan without starting workers.  ``executor``:
+    what runs the batch (the local pool, or :class:`.cluster.DaskExecutor`)."""
     files, models = discover(
-        [os.fspath(p) for p in paths], include_hidden=include_hidden, exclude=tuple(exclude)
+        [os.fspath(p) for p in paths],
+        include_hidden=include_hidden,
+        exclude=tuple(exclude),
+        storage=options.storage,
     )
     previous = read_resume(resume) if resume is not None and files else {}
     scan = TreeScan(
-        files, models, previous, work, options, in_process=in_process, on_start=on_start
+        files,
+        models,
+        previous,
+        work,
+        options,
+        in_process=in_process,
+        on_start=on_start,
+        executor=executor,
     )
     if previous:
         logger.info(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+from pthforensics.container import StorageOptions
 from pthforensics.core import (
     DEFAULT_LIMITS,
     Candidate,
@@ -53,6 +54,8 @@ class BatchOptions:
     """Hard wall-clock cap per file; defaults to ``limits.max_seconds`` plus a margin."""
     memory_mb: int | None = 4096
     """Address space a worker may add while reading one file; ``None`` for no cap."""
+    storage: StorageOptions = ()
+    """Options of the file systems of URLs (``--storage-option``), sent to every worker."""
 
     def __post_init__(self) -> None:
         if self.jobs < 0:
@@ -151,6 +154,7 @@ def _error(candidate: Candidate, stage: str, kind: str, message: str) -> FileRep
         error=ErrorInfo(stage, kind, message),
         size=candidate.size,
         mtime=candidate.mtime,
+        etag=candidate.etag,
         extra=(("model", candidate.model),) if candidate.model else (),
     )
 

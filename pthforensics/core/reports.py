@@ -37,6 +37,8 @@ _KNOWN_KEYS: Final = frozenset(
         "size",
         "mtime",
         "seconds",
+        "bytes_read",
+        "etag",
         "metadata",
         "layers",
         "input",
@@ -97,6 +99,11 @@ class FileReport:
     """Modification time when scanned (``--resume`` matches path, size and mtime)."""
     seconds: float | None = None
     """Time the analysis took, to 0.1 ms (the pipeline rounds it, as JSON shows it)."""
+    bytes_read: int | None = None
+    """Bytes read from the file or object (range requests' bytes for a remote one);
+    ``None`` when it was not opened."""
+    etag: str | None = None
+    """The remote object's ETag when read (``--resume`` matches URL, size and ETag)."""
     metadata: tuple[tuple[str, str], ...] = ()
     """Scalar values found beside the state_dict (epoch, step, ...), as short strings."""
     extra: tuple[tuple[str, Any], ...] = field(default=())
@@ -107,9 +114,10 @@ class FileReport:
         """This report as the JSON contract lays it out (``json.dumps`` it as it is).
 
         Besides the contract's fields: ``wrappers``, ``size``, ``mtime``, ``seconds``,
-        ``metadata`` and ``extra``'s keys; each finding's ``where`` (its location's parts);
-        each layer's ``parameters`` and ``tensors``; the input's ``min_size``,
-        ``multiple_of`` and ``plan``; the trace's ``input_shape``, ``detail`` and ``tried``.
+        ``bytes_read``, ``etag`` (remote objects only), ``metadata`` and ``extra``'s keys;
+        each finding's ``where`` (its location's parts); each layer's ``parameters`` and
+        ``tensors``; the input's ``min_size``, ``multiple_of`` and ``plan``; the trace's
+        ``input_shape``, ``detail`` and ``tried``.
         ``layers``, ``input`` and ``trace`` appear only when they were inferred.
         """
         out: dict[str, Any] = {
@@ -129,7 +137,10 @@ class FileReport:
             "size": self.size,
             "mtime": self.mtime,
             "seconds": self.seconds,
+            "bytes_read": self.bytes_read,
         }
+        if self.etag is not None:
+            out["etag"] = self.etag
         if self.metadata:
             out["metadata"] = dict(self.metadata)
         if self.layers is not None:
@@ -168,6 +179,8 @@ class FileReport:
             size=data.get("size"),
             mtime=data.get("mtime"),
             seconds=data.get("seconds"),
+            bytes_read=data.get("bytes_read"),
+            etag=data.get("etag"),
             metadata=tuple((data.get("metadata") or {}).items()),
             extra=tuple((k, v) for k, v in data.items() if k not in _KNOWN_KEYS),
         )
@@ -182,6 +195,8 @@ class Candidate:
     mtime: float | None
     model: str | None = None
     """The model it belongs to (Hugging Face cache name, or the shard index's model)."""
+    etag: str | None = None
+    """A remote object's ETag as its listing gave it (``None`` for local files)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ from .assemble import BatchReport
 
 __all__ = ["batch_summary", "inspect_text", "scan_table"]
 
+#: Bytes in a MiB (the remote summary line).
+_MiB = 1 << 20
+
 #: Longest attribute text in the layer table.
 _ATTRIBUTES_WIDTH = 80
 #: Longest location in the summary's table of flagged files.
@@ -133,12 +136,24 @@ def batch_summary(
         f"{len(batch.reports)} file(s) in {seconds:.1f} s ({rate:.1f} files/s); exit code "
         f"{summary['exit_code']}",
         _counts(summary),
+        _remote_bytes(batch),
         _flagged(batch, listed),
         _errors(batch.reports, listed),
         _models(models),
         _slowest(batch.reports, slowest),
     ]
     return "\n\n".join(part for part in parts if part)
+
+
+def _remote_bytes(batch: BatchReport) -> str:
+    """Bytes read against the objects' sizes, for a batch that read URLs (for local files
+    it is in the JSON summary only)."""
+    if not any("://" in r.path for r in batch.reports):
+        return ""
+    counts = batch.bytes()
+    read, total = counts["bytes_read"], counts["bytes_total"]
+    share = f" ({100 * read / total:.2f}%)" if total else ""
+    return f"read {read / _MiB:.1f} MiB of {total / _MiB:.1f} MiB{share}"
 
 
 def _counts(summary: dict[str, Any]) -> str:
