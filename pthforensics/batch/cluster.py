@@ -19,7 +19,9 @@ running scheduler, whose workers need this package (same version) installed.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import importlib
 import logging
 import math
@@ -28,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from pthforensics.container import StorageOptions, is_url, prepare_remote
 from pthforensics.core import Candidate, ErrorInfo, FileReport, Status
 
 from .workers import BatchOptions, Work, run_batch
@@ -37,12 +40,13 @@ __all__ = ["DaskExecutor", "Executor", "parse_dask_address"]
 logger = logging.getLogger(__name__)
 
 _LOCAL = "local:"
-#: Files per task at most: a task costs the scheduler ~1 ms and its worker one fork, and
-#: reports of a task arrive together (a smaller task streams more finely).
-_MAX_CHUNK = 16
+#: Files per task at most: a task costs the scheduler ~1 ms and its worker a fork and a
+#: fresh client for the object store (0.1-0.3 s), while reports of a task arrive together
+#: and a worker's death costs its tasks' files a second reading.
+_MAX_CHUNK = 64
 #: Tasks per worker thread the files are cut into (at least), so the load stays balanced
 #: when files differ in size.
-_TASKS_PER_THREAD = 4
+_TASKS_PER_THREAD = 2
 #: Tasks in flight per worker thread: enough to keep every thread busy between reports.
 _IN_FLIGHT_PER_THREAD = 2
 
@@ -172,19 +176,19 @@ def _stream(
 
 
 def _reports(future: Any, chunk: tuple[Candidate, ...]) -> list[FileReport]:
-    """The reports a finished task returned, or an error report per file of a failed one."""
-    if future.status == "finished":
+    """The reports a finished task returned, or an error report per file of a failed one.
+
+    ``result()`` also waits for a task whose result was lost with its worker after it
+    finished, while Dask runs it again."""
+    try:
         reports: list[FileReport] = future.result()
-        if sorted(r.path for r in reports) == sorted(c.path for c in chunk):
-            return reports
-        exc: BaseException = RuntimeError("the task returned reports of other files")
-    else:
-        try:
-            exc = future.exception() or RuntimeError(f"task {future.status}")
-        except BaseException as raised:  # noqa: BLE001 - a cancelled or lost task
-            exc = raised
-    logger.warning("a Dask task of %d file(s) failed: %r", len(chunk), exc)
-    return [_failed(candidate, exc) for candidate in chunk]
+    except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - its files get errors
+        logger.warning("a Dask task of %d file(s) failed: %r", len(chunk), exc)
+        return [_failed(candidate, exc) for candidate in chunk]
+    if sorted(r.path for r in reports) != sorted(c.path for c in chunk):
+        wrong = RuntimeError("the task returned reports of other files")
+        return [_failed(candidate, wrong) for candidate in chunk]
+    return reports
 
 
 def _failed(candidate: Candidate, exc: BaseException) -> FileReport:
@@ -217,4 +221,14 @@ def _scan_chunk(
     if process.daemon:
         with contextlib.suppress(AssertionError):
             process.daemon = False
+    protocols = {c.path.split("://", 1)[0]: c.path for c in chunk if is_url(c.path)}
+    for protocol, url in protocols.items():
+        _prepare(protocol, url, options.storage)
     return list(run_batch(chunk, work, replace(options, jobs=1)))
+
+
+@functools.cache
+def _prepare(protocol: str, url: str, storage: StorageOptions) -> None:
+    """Once per Dask worker and protocol: load the file system's modules before forking
+    each task's worker process (else every task's worker imports them again)."""
+    prepare_remote(url, storage)

@@ -72,7 +72,10 @@ def discover_remote(
         for obj in objects:
             if obj.url not in seen:
                 seen.add(obj.url)
-                found.append(Candidate(obj.url, obj.size, None, _model_name(obj.url), obj.etag))
+                # No size for a server that refuses ranges: the reader asks it again and
+                # reports why it cannot read the object.
+                size = obj.size if obj.ranges else None
+                found.append(Candidate(obj.url, size, None, _model_name(obj.url), obj.etag))
         groups.extend(_group(index, listed, storage) for index in indexes)
     return _name_shards(found, groups), tuple(groups)
 

@@ -29,6 +29,7 @@ from .remote import (
     stat_object,
     storage_options,
 )
+from .remote import prepare as prepare_remote
 from .shards import read_shard_index
 from .sniff import SNIFF_BYTES, FileKind, sniff, sniff_file
 from .source import Source, open_source
@@ -55,6 +56,7 @@ __all__ = [
     "list_objects",
     "open_source",
     "parse_storage_option",
+    "prepare_remote",
     "read_heads",
     "stat_object",
     "storage_options",

@@ -32,6 +32,7 @@ __all__ = [
     "list_objects",
     "open_object",
     "parse_storage_option",
+    "prepare",
     "read_heads",
     "read_range",
     "stat_object",
@@ -51,8 +52,10 @@ _NO_CACHE = "none"
 #: Block size handed to fsspec's file objects: unused with no cache, but it must be
 #: non-zero (HTTP gives a streaming, unseekable file for 0).
 _BLOCK = 1 << 20
-#: Objects whose first bytes are fetched at once while a folder is listed.
-_HEAD_THREADS = 16
+#: Requests made at once while a folder is listed (sizes, first bytes).
+_THREADS = 16
+#: Protocols of web servers (folders are URLs ending with ``/``).
+_WEB = frozenset({"http", "https"})
 
 
 def is_url(path: str) -> bool:
@@ -117,6 +120,17 @@ def _filesystem(url: str, storage: StorageOptions) -> tuple[Any, str]:
     return fs, str(path)
 
 
+def prepare(url: str, storage: StorageOptions = ()) -> None:
+    """Import what reading ``url`` needs and make its file system now, so that processes
+    forked from this one (a batch's workers) start with them (importing s3fs and its
+    AWS client costs ~0.4 s, once per process); ``ContainerError`` is for the reader to
+    report, so it is not raised here."""
+    try:
+        _filesystem(url, storage)
+    except ContainerError:
+        logger.debug("%s: cannot prepare its file system", url, exc_info=True)
+
+
 @dataclass(frozen=True, slots=True)
 class RemoteObject:
     """One object as its store describes it."""
@@ -126,6 +140,8 @@ class RemoteObject:
     etag: str | None
     """The store's version tag (S3 ``ETag``, HTTP ``ETag``), quotes removed."""
     is_dir: bool = False
+    ranges: bool = True
+    """False when the server says it answers no range request (``Accept-Ranges: none``)."""
 
 
 def _etag(info: dict[str, Any]) -> str | None:
@@ -143,6 +159,7 @@ def _object(fs: Any, path: str, info: dict[str, Any]) -> RemoteObject:
         int(size) if size is not None else None,
         _etag(info),
         info.get("type") == "directory",
+        info.get("partial", True) is not False,
     )
 
 
@@ -157,7 +174,14 @@ def _failure(url: str, what: str, exc: Exception) -> ContainerError:
 
 
 def stat_object(url: str, storage: StorageOptions = ()) -> RemoteObject:
-    """What the store says of ``url``; ``ContainerError`` when it cannot be asked."""
+    """What the store says of ``url``; ``ContainerError`` when it cannot be asked.
+
+    A web server has no folders, only pages that link to files: an ``http(s)`` URL ending
+    with ``/`` is taken for a folder (its links are listed), any other for a file (asking
+    whether a URL lists links would download it).
+    """
+    if _protocol(url) in _WEB and url.endswith("/"):
+        return RemoteObject(url, None, None, is_dir=True)
     fs, path = _filesystem(url, storage)
     try:
         return _object(fs, path, fs.info(path))
@@ -175,7 +199,24 @@ def list_objects(url: str, storage: StorageOptions = ()) -> list[RemoteObject]:
         found = fs.find(path, detail=True, withdirs=False)
     except Exception as exc:
         raise _failure(url, "list objects", exc) from exc
-    return [_object(fs, p, info) for p, info in found.items() if info.get("type") != "directory"]
+    objects = [_object(fs, p, i) for p, i in found.items() if i.get("type") != "directory"]
+    unsized = [o for o in objects if o.size is None]
+    if not unsized:
+        return objects
+    # A web server's index gives names only: ask each file for its size and ETag.
+    with ThreadPoolExecutor(min(_THREADS, len(unsized))) as pool:
+        stats = pool.map(lambda o: _stat_or_keep(o, storage), unsized)
+        sized = dict(zip(unsized, stats, strict=True))
+    return [sized.get(o, o) for o in objects]
+
+
+def _stat_or_keep(obj: RemoteObject, storage: StorageOptions) -> RemoteObject:
+    """``obj`` as the server describes it, or as it is when the server will not say (its
+    reading then says why)."""
+    try:
+        return stat_object(obj.url, storage)
+    except ContainerError:
+        return obj
 
 
 def open_object(url: str, size: int, storage: StorageOptions = ()) -> Any:
@@ -205,6 +246,8 @@ def read_heads(
     read: one range request per object, as listing a folder of a million objects needs."""
 
     def head(obj: RemoteObject) -> bytes | ContainerError:
+        if not obj.ranges:
+            return ContainerError("the server answers no range request", path=obj.url)
         if not obj.size:
             return b""
         try:
@@ -218,5 +261,5 @@ def read_heads(
 
     if len(objects) <= 1:
         return [head(obj) for obj in objects]
-    with ThreadPoolExecutor(min(_HEAD_THREADS, len(objects))) as pool:
+    with ThreadPoolExecutor(min(_THREADS, len(objects))) as pool:
         return list(pool.map(head, objects))

@@ -8,9 +8,10 @@ as it would on a local file.  Underneath:
 * a remote object is read with range requests only (:mod:`.remote`), through a small
   cache of the ranges already fetched: each miss fetches at least ``_MIN_FETCH`` bytes,
   growing (up to ``_MAX_FETCH``) while reads continue where the last fetch ended, so a
-  torch zip costs a request for its first bytes (the sniff, ``data.pkl``'s local header
-  and usually ``data.pkl`` itself), one for its tail (the end record and central
-  directory) and one per larger member, never the tensor payloads.
+  torch zip costs a request for its first bytes (the sniff and ``data.pkl``'s local
+  header), one for its tail (the end record and central directory, and the local
+  headers near it), one for the rest of ``data.pkl`` and one per other member read;
+  never the tensor payloads.
 
 ``bytes_read`` is what came from the storage: bytes ``pread`` returned for a local file
 (the buffered reader above it rounds small reads up to its 8 KiB buffer), bytes the
@@ -33,13 +34,16 @@ from .remote import StorageOptions, is_url, open_object, read_range, stat_object
 
 __all__ = ["Source", "open_source"]
 
-#: Buffer of the reader every format sees (what ``open(path, "rb")`` gives).
+#: Buffer of the reader every format sees over a local file (what ``open(path, "rb")``
+#: gives).
 _BUFFER = 8192
-#: Smallest remote fetch: a sniff, a local header or a legacy storage's 8-byte count costs
-#: one request of this size, which also holds the small reads that follow it.
-_MIN_FETCH = 16 << 10
-#: Largest fetch that read-ahead grows to while reads stay sequential (a deflated member
-#: or a gzip wrapper read from start to end).
+#: Smallest remote fetch, and the buffer over a remote object: a sniff, a local header or
+#: a legacy storage's 8-byte count costs one request of this size (a legacy file of 300
+#: storages, 300 of them), which also holds the small reads that follow it.
+_MIN_FETCH = 4096
+#: Largest fetch that read-ahead grows to (doubling from ``_MIN_FETCH``) while reads
+#: continue where the last fetch ended (a pickle read in growing windows, a deflated
+#: member or a gzip wrapper read from start to end).
 _MAX_FETCH = 8 << 20
 #: Ranges kept: enough for a directory, ``data.pkl`` and a second pass over them (the
 #: hidden-pickle check re-reads the directory); larger reads are not kept.
@@ -196,13 +200,18 @@ class Source:
     """The bytes, seekable, buffered like ``open(path, "rb")``."""
 
     def __init__(
-        self, path: str, size: int, etag: str | None, fetch: _LocalFetch | _RemoteFetch
+        self,
+        path: str,
+        size: int,
+        etag: str | None,
+        fetch: _LocalFetch | _RemoteFetch,
+        buffer: int = _BUFFER,
     ) -> None:
         self.path = path
         self.size = size
         self.etag = etag
         self._fetch = fetch
-        self.file = io.BufferedReader(_RangeReader(fetch, size), _BUFFER)
+        self.file = io.BufferedReader(_RangeReader(fetch, size), buffer)
 
     @property
     def bytes_read(self) -> int:
@@ -266,9 +275,17 @@ def _open_remote(path: str, storage: StorageOptions, size: int | None, etag: str
             raise ContainerError("is a folder (prefix), not an object", path=path)
         if info.size is None:
             raise ContainerError("the server does not say the object's size", path=path)
+        if not info.ranges:
+            raise ContainerError(
+                "the server does not answer range requests (Accept-Ranges: none); objects "
+                "are read by ranges, never downloaded whole",
+                path=path,
+            )
         size, etag = info.size, info.etag
-    handle = open_object(path, size, storage) if size else None
-    return Source(path, size, etag, _RemoteFetch(handle, path, size) if handle else _Empty())
+    if not size:
+        return Source(path, 0, etag, _Empty(), _MIN_FETCH)
+    fetch = _RemoteFetch(open_object(path, size, storage), path, size)
+    return Source(path, size, etag, fetch, _MIN_FETCH)
 
 
 class _Empty(_LocalFetch):
