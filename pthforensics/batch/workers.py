@@ -121,9 +121,16 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _worker(conn: Connection, work: Work, options: BatchOptions) -> None:
+def _worker(
+    conn: Connection, work: Work, options: BatchOptions, parent_end: Connection | None = None
+) -> None:
     import signal  # noqa: PLC0415
 
+    if parent_end is not None:
+        # A forked worker inherits the parent's end of its own pipe: closed here, the pipe
+        # ends when the parent dies (killed -9, or a Dask worker killed), and the worker
+        # exits instead of waiting for a task forever.
+        parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for everyone
     _cap_memory(options.memory_mb)
     _tune_gc()
@@ -271,7 +278,7 @@ class _Pool:
     def _spawn(self) -> _Slot:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
-            target=_worker, args=(child, self._work, self._options), daemon=True
+            target=_worker, args=(child, self._work, self._options, parent), daemon=True
         )
         process.start()
         child.close()

@@ -84,12 +84,18 @@ def test_a_killed_worker_loses_no_file(cluster: tuple[Any, Any], tmp_path: Path)
     pids = set(client.run(os.getpid).values())
     got: list[FileReport] = []
     killed = None
+    orphans: list[Any] = []
     with tree:
         for report in tree:
             got.append(report)
             if killed is None:
-                killed = _kill_a_busy_worker(markers, pids, {r.path for r in got})
-    assert killed is not None
+                killed, orphans = _kill_a_busy_worker(markers, pids, {r.path for r in got})
+    assert killed is not None and orphans
+    # The killed worker's own reader process (per task) does not outlive it.
+    import psutil
+
+    _, alive = psutil.wait_procs(orphans, timeout=20)
+    assert alive == []
     assert sorted(r.path for r in got) == sorted(files)  # every file, once
     strip = {"seconds", "mtime", "size"}
     by_path = {r.path: r for r in got}
@@ -102,14 +108,20 @@ def test_a_killed_worker_loses_no_file(cluster: tuple[Any, Any], tmp_path: Path)
     assert any(killed in pids_ and len(pids_) > 1 for pids_ in started.values())
 
 
-def _kill_a_busy_worker(markers: Path, pids: set[int], reported: set[str]) -> int | None:
-    """SIGKILL a Dask worker that started a file not reported yet; its pid."""
+def _kill_a_busy_worker(
+    markers: Path, pids: set[int], reported: set[str]
+) -> tuple[int | None, list[Any]]:
+    """SIGKILL a Dask worker that started a file not reported yet; its pid and the
+    processes it had started."""
+    import psutil
+
     for marker in sorted(markers.iterdir()):
         name, pid = marker.name.rsplit("@", 1)
         if int(pid) in pids and not any(path.endswith("/" + name) for path in reported):
+            children = psutil.Process(int(pid)).children(recursive=True)
             os.kill(int(pid), signal.SIGKILL)
-            return int(pid)
-    return None
+            return int(pid), children
+    return None, []
 
 
 def _without(report: FileReport, fields: set[str]) -> dict[str, Any]:
