@@ -49,6 +49,8 @@ _MAX_CHUNK = 64
 _TASKS_PER_THREAD = 2
 #: Tasks in flight per worker thread: enough to keep every thread busy between reports.
 _IN_FLIGHT_PER_THREAD = 2
+#: Seconds to wait for a scheduler's first worker (then the run fails with TimeoutError).
+_WAIT_FOR_WORKERS = 120.0
 
 
 class Executor(Protocol):
@@ -147,7 +149,7 @@ def _stream(
     """Submit the files as tasks (a bounded number in flight), yield reports as tasks
     complete; a task that fails gives each of its files an error report."""
     _, distributed = _import_dask()
-    client.wait_for_workers(1)
+    client.wait_for_workers(1, timeout=_WAIT_FOR_WORKERS)
     threads = max(1, sum(client.nthreads().values()))
     size = max(1, min(_MAX_CHUNK, math.ceil(len(candidates) / (threads * _TASKS_PER_THREAD))))
     chunks = deque(tuple(candidates[i : i + size]) for i in range(0, len(candidates), size))
