@@ -19,7 +19,6 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +203,8 @@ def list_objects(url: str, storage: StorageOptions = ()) -> list[RemoteObject]:
     if not unsized:
         return objects
     # A web server's index gives names only: ask each file for its size and ETag.
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - remote runs only
+
     with ThreadPoolExecutor(min(_THREADS, len(unsized))) as pool:
         stats = pool.map(lambda o: _stat_or_keep(o, storage), unsized)
         sized = dict(zip(unsized, stats, strict=True))
@@ -261,5 +262,7 @@ def read_heads(
 
     if len(objects) <= 1:
         return [head(obj) for obj in objects]
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - remote runs only
+
     with ThreadPoolExecutor(min(_THREADS, len(objects))) as pool:
         return list(pool.map(head, objects))
