@@ -107,6 +107,16 @@ def test_remote_discovery_keeps_the_local_order(
         names = [c.path[len(url) :] for c in remote.files]
         assert names == [c.path[len(str(remote_zoo)) + 1 :] for c in local.files]
         assert all(c.etag and c.size is not None and c.mtime is None for c in remote.files)
+        exclude = ["big", "*.pkl", "*/broken/*"]
+        with (
+            scan_tree([url], storage_options=options, exclude=exclude) as fewer,
+            scan_tree([remote_zoo], exclude=exclude) as local_fewer,
+        ):
+            kept = [c.path[len(url) :] for c in fewer.files]
+            assert kept == [c.path[len(str(remote_zoo)) + 1 :] for c in local_fewer.files]
+            assert len(kept) < len(names) and not any(
+                n.startswith(("big/", "corpus/broken/")) or n.endswith(".pkl") for n in kept
+            )
         named = {c.path[len(url) :]: c.model for c in remote.files if c.model}
         assert named == {
             "models--org--tiny/snapshots/abc123/pytorch_model.bin": "org/tiny",

@@ -26,7 +26,7 @@ import os
 import stat
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from pthforensics.core import ContainerError
 
@@ -37,9 +37,9 @@ __all__ = ["Source", "open_source"]
 #: Buffer of the reader every format sees over a local file (what ``open(path, "rb")``
 #: gives).
 _BUFFER = 8192
-#: Smallest remote fetch, and the buffer over a remote object: a sniff, a local header or
-#: a legacy storage's 8-byte count costs one request of this size (a legacy file of 300
-#: storages, 300 of them), which also holds the small reads that follow it.
+#: Smallest remote fetch: a sniff, a local header or a legacy storage's 8-byte count costs
+#: one request of this size (a legacy file of 300 storages, 300 of them), which also holds
+#: the small reads that follow it.
 _MIN_FETCH = 4096
 #: Largest fetch that read-ahead grows to (doubling from ``_MIN_FETCH``) while reads
 #: continue where the last fetch ended (a pickle read in growing windows, a deflated
@@ -197,21 +197,20 @@ class Source:
     etag: str | None
     """The object's ETag, when the store gives one (``None`` for local files)."""
     file: BinaryIO
-    """The bytes, seekable, buffered like ``open(path, "rb")``."""
+    """The bytes, seekable: buffered like ``open(path, "rb")`` for a local file; for a
+    remote object the range cache is the buffer (a buffered reader would cut a large read
+    in two requests: its whole buffers, then the rest)."""
 
     def __init__(
-        self,
-        path: str,
-        size: int,
-        etag: str | None,
-        fetch: _LocalFetch | _RemoteFetch,
-        buffer: int = _BUFFER,
+        self, path: str, size: int, etag: str | None, fetch: _LocalFetch | _RemoteFetch
     ) -> None:
         self.path = path
         self.size = size
         self.etag = etag
         self._fetch = fetch
-        self.file = io.BufferedReader(_RangeReader(fetch, size), buffer)
+        raw = _RangeReader(fetch, size)
+        remote = isinstance(fetch, _RemoteFetch)
+        self.file = cast(BinaryIO, raw) if remote else io.BufferedReader(raw, _BUFFER)
 
     @property
     def bytes_read(self) -> int:
@@ -283,9 +282,8 @@ def _open_remote(path: str, storage: StorageOptions, size: int | None, etag: str
             )
         size, etag = info.size, info.etag
     if not size:
-        return Source(path, 0, etag, _Empty(), _MIN_FETCH)
-    fetch = _RemoteFetch(open_object(path, size, storage), path, size)
-    return Source(path, size, etag, fetch, _MIN_FETCH)
+        return Source(path, 0, etag, _Empty())
+    return Source(path, size, etag, _RemoteFetch(open_object(path, size, storage), path, size))
 
 
 class _Empty(_LocalFetch):

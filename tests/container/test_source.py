@@ -120,7 +120,7 @@ def _corpus_files() -> list[Path]:
 def test_every_corpus_file_reads_the_same_by_ranges(path: Path) -> None:
     data = path.read_bytes()
     fetch, handle = _remote(data)
-    remote = Source(str(path), len(data), None, fetch, 4096)
+    remote = Source(str(path), len(data), None, fetch)
     try:
         local = read_container(str(path))
     except ContainerError as exc:
@@ -156,7 +156,7 @@ def test_local_sources_count_what_they_read(tmp_path: Path) -> None:
 
 def test_seeking() -> None:
     fetch, _ = _remote(DATA)
-    source = Source("s3://b/k", len(DATA), None, fetch, 4096)
+    source = Source("s3://b/k", len(DATA), None, fetch)
     assert source.file.seek(-10, io.SEEK_END) == len(DATA) - 10
     assert source.file.read() == DATA[-10:]
     with pytest.raises(OSError, match="negative seek"):
