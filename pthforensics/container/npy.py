@@ -14,30 +14,12 @@ import ast
 import struct
 from typing import BinaryIO
 
-from pthforensics.core import ContainerError
+from pthforensics.core import ContainerError, vocab
 
 __all__ = ["MAGIC", "read_npy_header"]
 
 MAGIC = b"\x93NUMPY"
 _MAX_HEADER = 1 << 20
-
-#: numpy type characters and sizes -> torch dtype names (for the tensor table).
-_KINDS = {
-    ("f", 2): "float16",
-    ("f", 4): "float32",
-    ("f", 8): "float64",
-    ("i", 1): "int8",
-    ("i", 2): "int16",
-    ("i", 4): "int32",
-    ("i", 8): "int64",
-    ("u", 1): "uint8",
-    ("u", 2): "uint16",
-    ("u", 4): "uint32",
-    ("u", 8): "uint64",
-    ("b", 1): "bool",
-    ("c", 8): "complex64",
-    ("c", 16): "complex128",
-}
 
 
 def read_npy_header(f: BinaryIO, size: int, path: str) -> tuple[tuple[int, ...], str, int, bool]:
@@ -72,7 +54,7 @@ def read_npy_header(f: BinaryIO, size: int, path: str) -> tuple[tuple[int, ...],
     is_object = "O" in str(descr)
     dtype = "object"
     if isinstance(descr, str) and len(descr) >= 3 and descr[-1:].isdigit():
-        dtype = _KINDS.get((descr[1], int(descr[2:])), descr)
+        dtype = vocab.numpy_dtype(descr[1], int(descr[2:])) or descr
     elif not is_object:
         dtype = str(descr)
     return shape, dtype, start + length, is_object

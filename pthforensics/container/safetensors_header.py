@@ -15,8 +15,7 @@ import math
 import struct
 from typing import Any, BinaryIO
 
-from pthforensics.core import ContainerError, LimitExceeded, TensorRecord, new_record
-from pthforensics.core.vocab import SAFETENSORS_DTYPES
+from pthforensics.core import ContainerError, LimitExceeded, TensorRecord, new_record, vocab
 
 __all__ = ["MAX_HEADER", "read_safetensors_header", "sniff_safetensors"]
 
@@ -107,7 +106,7 @@ def _tensor(name: str, info: Any, path: str) -> tuple[int, int, TensorRecord]:
             f"safetensors entry {name!r} lacks dtype/shape/data_offsets", path=path
         )
     dtype = info["dtype"]
-    if type(dtype) is not str or dtype not in SAFETENSORS_DTYPES:
+    if type(dtype) is not str or dtype not in vocab.SAFETENSORS_DTYPES:
         raise ContainerError(f"safetensors entry {name!r} has unknown dtype {dtype!r}", path=path)
     shape = info["shape"]
     offsets = info["data_offsets"]
@@ -125,7 +124,7 @@ def _tensor(name: str, info: Any, path: str) -> tuple[int, int, TensorRecord]:
         raise ContainerError(
             f"safetensors entry {name!r} has invalid data_offsets {offsets!r}", path=path
         )
-    torch_name, bits = SAFETENSORS_DTYPES[dtype]
+    torch_name, bits = vocab.SAFETENSORS_DTYPES[dtype]
     nbytes = (math.prod(shape) * bits + 7) // 8
     if offsets[1] - offsets[0] != nbytes:
         raise ContainerError(

@@ -4,7 +4,7 @@ torch cannot load a 7z file, but a checkpoint shipped inside one is loaded as so
 someone extracts it, so its members are read and scanned like any nested file.
 
 Most archives (Copy, LZMA or LZMA2, with Delta or BCJ filters: what 7-Zip and py7zr
-write by default) are read by :mod:`pthforensics.sevenzip_format` with the standard
+write by default) are read by :mod:`.sevenzip_header` and :mod:`.sevenzip_decode` with the standard
 library.  py7zr, whose import costs 50-70 ms a process, is imported only for the rest
 (AES, BCJ2, PPMd, BZip2, Deflate, zstd, unsafe names, ...).  Both paths give the same
 members: regular files, empty ones included, named and ordered as py7zr's extraction
@@ -23,7 +23,8 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 from pthforensics.core import ContainerError, LimitExceeded
 
 if TYPE_CHECKING:
-    from .sevenzip_format import Entry, Folder
+    from .sevenzip_decode import Folder
+    from .sevenzip_header import Entry
 
 __all__ = ["extract_7z"]
 
@@ -69,7 +70,8 @@ def _close(files: Members) -> None:
 def _extract_native(f: BinaryIO, cap: int, path: str, files: Members) -> bool:
     """Extract into ``files``; ``False`` (and nothing kept) when py7zr has to do it."""
     # imported on the first 7z archive only: container.py imports this module at start-up
-    from .sevenzip_format import Unsupported, read_archive  # noqa: PLC0415
+    from .sevenzip_decode import Unsupported  # noqa: PLC0415
+    from .sevenzip_header import read_archive  # noqa: PLC0415
 
     try:
         archive = read_archive(f, path)
@@ -125,7 +127,7 @@ def _py7zr_names(entries: tuple[Entry, ...]) -> list[str | None]:
     drive letter, absolute after its clean-up) sends the archive to py7zr, which raises
     the error it always raised.
     """
-    from .sevenzip_format import Unsupported  # noqa: PLC0415
+    from .sevenzip_decode import Unsupported  # noqa: PLC0415
 
     seen: dict[str, int] = {}
     out: list[str | None] = []
@@ -177,7 +179,7 @@ def _unpack(
     """Decode one folder, splitting its output into its files by their sizes; CRCs are
     checked (they cost far less than decoding).  ``budget`` is (cap, bytes written so
     far); returns the new total."""
-    from .sevenzip_format import corrupt, folder_chunks  # noqa: PLC0415
+    from .sevenzip_decode import corrupt, folder_chunks  # noqa: PLC0415
 
     chunks = folder_chunks(f, folder, path)
     (cap, written), view, folder_crc = budget, memoryview(b""), 0

@@ -16,29 +16,25 @@ import io
 import os
 import struct
 import zlib
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import BinaryIO, NamedTuple
 
 from pthforensics.core import (
     ContainerError,
-    Finding,
     LimitExceeded,
     Limits,
-    Location,
-    Severity,
     new_record,
 )
 
 __all__ = [
     "ZipDirectory",
     "ZipEntry",
+    "LOCAL_SLACK",
     "pread",
     "read_member",
     "read_zip_directory",
-    "zip_anomalies",
 ]
 
 _EOCD = b"PK\x05\x06"
@@ -92,7 +88,7 @@ class ZipDirectory:
 #: Room a skipped local header may take beyond its fixed part and name: torch's writer pads
 #: the extra field so that data starts on a 64-byte boundary (a 4-byte field header plus at
 #: most 63 bytes), and a data descriptor may follow the data.
-_LOCAL_SLACK = 4 + 64
+LOCAL_SLACK = 4 + 64
 
 
 def read_zip_directory(
@@ -190,7 +186,7 @@ def _locate(
         read = read_local is None or read_local(name)
         if not read:
             minimal_end = header + 30 + n_len + csize
-            slack = _LOCAL_SLACK + (24 if flags & 0x8 else 0)
+            slack = LOCAL_SLACK + (24 if flags & 0x8 else 0)
             if not minimal_end <= nxt <= minimal_end + slack:
                 read = True  # room for more than the header: look at it
             elif not flags & 0x8:
@@ -325,92 +321,3 @@ def read_member(
     raise ContainerError(
         f"compression method {entry.method} is not supported", path=path, member=entry.name
     )
-
-
-def zip_anomalies(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
-    entries = directory.entries
-    for name, count in Counter(e.name for e in entries).items():
-        if count > 1:
-            yield Finding(
-                "zip-duplicate-name",
-                Severity.SUSPICIOUS,
-                Location(prefix + name),
-                f"{count} entries share this name; zip readers disagree on which one "
-                "counts, so a scanner and a loader can read different bytes",
-            )
-    for e in entries:
-        for rule_id, detail in _entry_anomalies(e):
-            yield Finding(
-                rule_id, Severity.SUSPICIOUS, Location(prefix + e.name, e.header_offset), detail
-            )
-    yield from _zip_gaps(directory, size, prefix)
-
-
-def _entry_anomalies(e: ZipEntry) -> list[tuple[str, str]]:
-    """(rule id, detail) for what is odd about one entry: nothing, for almost all (a list,
-    not a generator, so the thousands of plain members cost one call each)."""
-    found: list[tuple[str, str]] = []
-    if e.local_read:
-        if e.local_name is None:
-            found.append(
-                ("zip-bad-local-header", "the central directory points at no valid local header")
-            )
-        elif e.local_name != e.name:
-            found.append(("zip-name-mismatch", f"the local header names it {e.local_name!r}"))
-    # (a skipped local header is a tensor storage whose span the layout accounts for)
-    if e.flags & 0x2041:
-        found.append(
-            (
-                "zip-encrypted-entry",
-                f"flag bits 0x{e.flags:04x} mark it encrypted; "
-                "torch's reader ignores them while zipfile-based scanners give up",
-            )
-        )
-    if e.method not in (0, 8):
-        found.append(("zip-unsupported-compression", f"compression method {e.method}"))
-    name = e.name
-    if (
-        name.startswith(("/", "\\"))
-        or (len(name) > 1 and name[1] == ":")
-        or (".." in name and ".." in name.replace("\\", "/").split("/"))
-    ):
-        found.append(("zip-path-traversal", "the name escapes the extraction folder"))
-    return found
-
-
-def _zip_gaps(directory: ZipDirectory, size: int, prefix: str) -> Iterator[Finding]:
-    # (start, end, slack): a data descriptor (flag bit 3) may follow the data, 12-24 bytes.
-    spans = sorted(
-        (
-            e.header_offset,
-            (e.data_offset or e.header_offset + 30 + e.name_len) + e.compressed_size,
-            (24 if e.flags & 0x8 else 0) + (0 if e.local_read else _LOCAL_SLACK),
-        )
-        for e in directory.entries
-    )
-    spans.append((directory.central_offset, directory.central_end, 0))
-    pos, slack = directory.prefix, 0
-    for start, end, next_slack in spans:
-        if start > pos + slack:
-            yield Finding(
-                "zip-unaccounted-bytes",
-                Severity.SUSPICIOUS,
-                Location(prefix or None, pos),
-                f"{start - pos} byte(s) belong to no zip member",
-            )
-        elif start < pos:
-            yield Finding(
-                "zip-overlapping-entries",
-                Severity.SUSPICIOUS,
-                Location(prefix or None, start),
-                "zip entries overlap (several names share the same bytes)",
-            )
-        if end >= pos:
-            pos, slack = end, next_slack
-    if pos + slack < size:
-        yield Finding(
-            "zip-trailing-bytes",
-            Severity.SUSPICIOUS,
-            Location(prefix or None, pos),
-            f"{size - pos} byte(s) follow the end of the zip archive",
-        )

@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+from . import vocab
+from ._codec import jsonable
+from .architecture import HEAD_REPLACED, Architecture, ArchitectureStatus, freeze, thaw
 from .errors import (
     ContainerError,
     InferenceError,
@@ -17,12 +20,14 @@ from .errors import (
 )
 from .inference import (
     InputGuess,
+    InputHypothesis,
     InputKind,
     InputStatus,
     LayerGroup,
     LayerGuess,
     LayerOrder,
     LayerSource,
+    PlanStep,
     RebuildInfo,
     RebuildPart,
     TraceLayer,
@@ -47,12 +52,26 @@ from .records import (
     Verdict,
     new_record,
 )
-from .reports import Candidate, ErrorInfo, FileReport, ModelGroup, Status
+from .reports import (
+    SCHEMA_VERSION,
+    Candidate,
+    CheckpointContext,
+    ErrorInfo,
+    FileReport,
+    ModelGroup,
+    OptimizerInfo,
+    Status,
+)
 
 __all__ = [
+    "Architecture",
+    "ArchitectureStatus",
     "DEFAULT_LIMITS",
+    "HEAD_REPLACED",
+    "SCHEMA_VERSION",
     "Candidate",
     "Checkpoint",
+    "CheckpointContext",
     "CheckpointKind",
     "Container",
     "ContainerError",
@@ -62,6 +81,7 @@ __all__ = [
     "Format",
     "InferenceError",
     "InputGuess",
+    "InputHypothesis",
     "InputKind",
     "InputStatus",
     "LayerGroup",
@@ -72,8 +92,10 @@ __all__ = [
     "Limits",
     "Location",
     "ModelGroup",
+    "OptimizerInfo",
     "PickleDecodeError",
     "PickleStream",
+    "PlanStep",
     "PthForensicsError",
     "RebuildError",
     "RebuildInfo",
@@ -90,5 +112,9 @@ __all__ = [
     "TraceResult",
     "TraceStatus",
     "Verdict",
+    "freeze",
+    "jsonable",
     "new_record",
+    "thaw",
+    "vocab",
 ]

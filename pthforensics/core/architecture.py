@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum, unique
 from typing import Any
 
-__all__ = ["Architecture", "ArchitectureStatus"]
+__all__ = ["HEAD_REPLACED", "Architecture", "ArchitectureStatus", "freeze", "thaw"]
 
 
 @unique
@@ -33,6 +33,10 @@ class ArchitectureStatus(StrEnum):
 
 Pairs = tuple[tuple[str, Any], ...]
 
+#: The evidence sentence of a replaced head: ``num_classes=10: {HEAD_REPLACED} (default
+#: 1000)``; the one-line summary marks that argument ``(head replaced)``.
+HEAD_REPLACED = "the head was replaced"
+
 #: How the one-line summary writes a shape: 3, 224, 224 joined by the multiplication sign.
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -46,25 +50,40 @@ NORMALISATIONS = {
 
 
 def freeze(mapping: Mapping[str, Any], prefix: str = "") -> Pairs:
-    """A (nested) mapping as ``(dotted key, value)`` pairs; lists become tuples."""
+    """A (nested) mapping as ``(dotted key, value)`` pairs; lists (at any depth) become
+    tuples."""
     out: list[tuple[str, Any]] = []
     for key, value in mapping.items():
         if isinstance(value, Mapping):
             out.extend(freeze(value, f"{prefix}{key}."))
         else:
-            out.append((f"{prefix}{key}", tuple(value) if isinstance(value, list) else value))
+            out.append((f"{prefix}{key}", _frozen(value)))
     return tuple(out)
 
 
+def _frozen(value: Any) -> Any:
+    """``value`` with every list (at any depth) a tuple."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    """``value`` with every tuple (at any depth) a list, as JSON reads it back."""
+    if isinstance(value, list | tuple):
+        return [_thawed(v) for v in value]
+    return value
+
+
 def thaw(pairs: Pairs) -> dict[str, Any]:
-    """The nested dict of :func:`freeze`'s pairs (tuples become lists)."""
+    """The nested dict of :func:`freeze`'s pairs (tuples, at any depth, become lists)."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         *parents, leaf = key.split(".")
         target = out
         for part in parents:
             target = target.setdefault(part, {})
-        target[leaf] = list(value) if isinstance(value, tuple) else value
+        target[leaf] = _thawed(value)
     return out
 
 
@@ -129,15 +148,16 @@ class Architecture:
         )
 
     def __str__(self) -> str:
-        """One line for the text report: ``torchvision resnet50 · num_classes=10 · input
-        3x224x224, ImageNet mean/std`` (with multiplication signs, as the issue writes it)."""
+        """One line for the text report: ``torchvision resnet50 · num_classes=10 (head
+        replaced) · input 3x224x224, ImageNet mean/std`` (with multiplication signs); for a
+        family the closest constructor and the first reason it is not that one."""
         if self.status is ArchitectureStatus.UNKNOWN or self.name is None:
             return "architecture unknown"
         head = f"{self.library} {self.name}"
         if self.status is ArchitectureStatus.FAMILY:
-            head = f"{head}-like (not named)"
+            return " · ".join([f"{head}-like (not named)", *self.evidence[:1]])
         parts = [head]
-        shown = [f"{k}={v}" for k, v in self.config if not isinstance(v, tuple | dict)][:4]
+        shown = [self._argument(k, v) for k, v in self.config if not isinstance(v, tuple)][:4]
         if shown:
             parts.append(", ".join(shown))
         convention = dict(self.input_convention or ())
@@ -152,3 +172,9 @@ class Architecture:
         elif "main_input" in convention:
             parts.append(f"input {convention['main_input']}")
         return " · ".join(parts)
+
+    def _argument(self, key: str, value: Any) -> str:
+        """``key=value``, marked ``(head replaced)`` when the evidence says so."""
+        text = f"{key}={value}"
+        replaced = any(e.startswith(f"{text}: {HEAD_REPLACED}") for e in self.evidence)
+        return f"{text} (head replaced)" if replaced else text

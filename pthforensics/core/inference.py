@@ -11,12 +11,14 @@ from .records import TensorRecord
 
 __all__ = [
     "InputGuess",
+    "InputHypothesis",
     "InputKind",
     "InputStatus",
     "LayerGroup",
     "LayerGuess",
     "LayerOrder",
     "LayerSource",
+    "PlanStep",
     "RebuildInfo",
     "RebuildPart",
     "TraceLayer",
@@ -122,6 +124,16 @@ class LayerGroup:
     """How the registration order was obtained: ``metadata`` (``_metadata``), ``stored``
     (key order as stored) or ``restored`` (the keys were sorted, as safetensors writes
     them; the order was guessed by a natural sort, so neighbour evidence is weaker)."""
+    attributes: tuple[tuple[str, Any], ...] = ()
+    """Scalar attributes a full-model pickle stored on this module (``stride``,
+    ``padding``, ``kernel_size``, ``ceil_mode``...; see ``StateDict.module_attributes``);
+    empty for a plain state_dict.  The root module's group (name ``''``) exists when the
+    root owns tensors or stored attributes."""
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """``attributes`` as a dict."""
+        return dict(self.attributes)
 
     def tensor(self, leaf: str) -> TensorRecord | None:
         """The tensor named ``leaf`` (``weight``, ``bias``...), if present."""
@@ -150,6 +162,35 @@ class LayerGuess:
         return dict(self.attributes)
 
 
+#: A step of a hypothesis: ``(module, type, attributes)``; see :attr:`InputGuess.plan`.
+PlanStep = tuple[str, str, tuple[tuple[str, Any], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class InputHypothesis:
+    """One way to fill in what the weights do not store (padding, stride, dilation, pooling
+    kind/size/placement, ``ceil_mode``, where the flatten is, the input layout), and the
+    inputs it admits.  ``InputGuess.hypotheses`` lists the ones that fit the stored shapes,
+    best first."""
+
+    name: str
+    """Short label of the hypothesis (``"defaults; MaxPool2d(2) after conv1, conv2"``)."""
+    plan: tuple[PlanStep, ...] = ()
+    """What ``rebuild`` builds for it (same form as :attr:`InputGuess.plan`)."""
+    shape: tuple[int, ...] | None = None
+    """One input shape that works under it, batch first."""
+    valid_sizes: tuple[Any, ...] | None = None
+    """The sizes (spatial size, length, feature count) that work under it."""
+    cost: float = 0.0
+    """Rank key, lower first: departures from PyTorch's defaults (``infer/input/costs.py``)
+    plus the size prior (``infer/priors.py``); a size the file stores as a hyper-parameter
+    lowers it (evidence beats priors).  Costs compare within one input only."""
+    evidence: tuple[str, ...] = ()
+    """What in the file supports it."""
+    assumptions: tuple[str, ...] = ()
+    """What it assumes that the file does not say (empty: read from the file)."""
+
+
 @dataclass(frozen=True, slots=True)
 class InputGuess:
     """What input the model expects (contract: JSON ``input``)."""
@@ -164,7 +205,9 @@ class InputGuess:
     valid_sizes: tuple[Any, ...] | None = None
     """What is known of the sizes that work: for ``fixed`` every spatial size (or length, or
     feature count) that gives the stored head, e.g. ``(32, 33)``; for ``free`` a few sizes
-    that work (see ``min_size``/``multiple_of``)."""
+    that work (see ``min_size``/``multiple_of``).  Either one tuple of sizes shared by every
+    spatial axis, or one tuple per axis when the axes differ (``((128,), (32, 64, 224))``
+    for a spectrogram with 128 fixed bins and free time)."""
     dtype: str = "float32"
     """Input dtype: ``int64`` for token ids, else the dtype of the first layer's weight."""
     evidence: tuple[str, ...] = ()
@@ -173,12 +216,23 @@ class InputGuess:
     """Smallest spatial size / length that runs under the chosen hypothesis (``free``)."""
     multiple_of: int | None = None
     """Sizes must be a multiple of this (skip connections that concatenate, patches)."""
-    plan: tuple[tuple[str, str, tuple[tuple[str, Any], ...]], ...] = ()
+    plan: tuple[PlanStep, ...] = ()
     """The hypothesis for what the weights do not store, as ``(module, type, attributes)``:
-    convolution ``padding``/``stride``, parameter-less modules taken as pools or
-    activations, and ops a forward() applies without a module (``module`` is then
-    ``+<name of the module it follows>``, e.g. ``("+conv2", "MaxPool2d", (("kernel_size",
-    2),))``).  ``rebuild`` builds from it so the rebuilt chain runs at ``shape``."""
+    convolution ``padding`` (an int per axis, or ``"same"`` for the exact size-keeping
+    padding of an even kernel), ``stride`` and ``dilation``; parameter-less modules taken as
+    pools (``kernel_size``, and ``stride``/``padding``/``ceil_mode`` when not the default)
+    or activations; and ops a forward() applies without a module: ``module`` is then
+    ``+<name of the module it follows>`` (``("+conv2", "MaxPool2d", (("kernel_size",
+    2),))``) or ``-<name of the module it precedes>`` (``("-conv1", "Unflatten", (("dim",
+    1), ("unflattened_size", (1, 1024, 1))))``: frames ``[N, L]`` made into the column map
+    a ``(k, 1)`` convolution reads).  ``rebuild`` builds from it so the rebuilt chain runs
+    at ``shape``."""
+    hypotheses: tuple[InputHypothesis, ...] = ()
+    """Every hypothesis that fits the stored shapes, best first (``shape``, ``valid_sizes``
+    and ``plan`` above are the first one's); empty when only one reading exists."""
+    others: tuple[InputGuess, ...] = ()
+    """Further inputs of a model that has several (two embeddings, branches that never
+    meet), each a guess of its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +261,8 @@ class TraceLayer:
     type: str
     input_shape: tuple[int, ...] | None
     output_shape: tuple[int, ...] | None
+    hypothetical: bool = False
+    """The module (or its hyper-parameters) comes from a hypothesis, not from the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,3 +277,5 @@ class TraceResult:
     detail: str = ""
     tried: tuple[tuple[tuple[int, ...], str], ...] = ()
     """Each input shape tried with ``ok`` or the error it raised."""
+    hypotheses: tuple[tuple[str, TraceStatus, str], ...] = ()
+    """Each input hypothesis traced: its name, whether it ran, and the detail or error."""

@@ -5,8 +5,9 @@ The static path never imports torch, so the facts it needs about torch are table
 * dtypes: the names ``torch`` gives them (aliases resolved), bytes per element, which are
   floating point (``torch/_tensor_str.py`` and ``c10/core/ScalarType.h`` list them);
 * storage classes of the legacy formats and their element dtype
-  (``torch/storage.py::_dtype_to_storage_type_map``) and safetensors' dtype codes
-  (``safetensors/src/tensor.rs::Dtype``);
+  (``torch/storage.py::_dtype_to_storage_type_map``), safetensors' dtype codes
+  (``safetensors/src/tensor.rs::Dtype``) and NumPy's type characters
+  (``numpy/lib/format.py`` ``descr``);
 * which state_dict entries are buffers rather than parameters: ``register_buffer`` names of
   ``torch.nn`` and of the libraries whose checkpoints are common, each with the module that
   registers it, plus the two re-parametrisations whose buffers share a name with a
@@ -18,6 +19,7 @@ params": buffers excluded), used by ``scan``'s summary and ``inspect``'s per-lay
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from .records import TensorRecord
@@ -26,6 +28,7 @@ __all__ = [
     "BUFFER_LEAVES",
     "DTYPE_ALIASES",
     "ITEM_SIZES",
+    "NUMPY_DTYPES",
     "SAFETENSORS_DTYPES",
     "STORAGE_DTYPES",
     "buffer_keys",
@@ -33,6 +36,7 @@ __all__ = [
     "is_floating",
     "itemsize",
     "learnable_keys",
+    "numpy_dtype",
     "storage_dtype",
 ]
 
@@ -139,6 +143,25 @@ SAFETENSORS_DTYPES: dict[str, tuple[str, int]] = {
     "F6_E3M2": ("float6", 6),
 }
 
+#: NumPy (type character, bytes per element) -> torch dtype name: what ``torch.from_numpy``
+#: makes of an array whose ``descr`` is e.g. ``<f4`` (``torch/csrc/utils/tensor_numpy.cpp``).
+NUMPY_DTYPES: dict[tuple[str, int], str] = {
+    ("f", 2): "float16",
+    ("f", 4): "float32",
+    ("f", 8): "float64",
+    ("i", 1): "int8",
+    ("i", 2): "int16",
+    ("i", 4): "int32",
+    ("i", 8): "int64",
+    ("u", 1): "uint8",
+    ("u", 2): "uint16",
+    ("u", 4): "uint32",
+    ("u", 8): "uint64",
+    ("b", 1): "bool",
+    ("c", 8): "complex64",
+    ("c", 16): "complex128",
+}
+
 
 def dtype_name(attr: str) -> str:
     """The canonical name of ``torch.<attr>`` (``half`` -> ``float16``)."""
@@ -160,6 +183,12 @@ def storage_dtype(storage_class: str) -> tuple[str, int]:
     read as bytes."""
     dtype = STORAGE_DTYPES.get(storage_class, "uint8")
     return dtype, ITEM_SIZES[dtype]
+
+
+def numpy_dtype(kind: str, size: int) -> str | None:
+    """The torch dtype of a NumPy type character and size (``"f", 4`` -> ``float32``);
+    ``None`` for a type torch has no dtype for."""
+    return NUMPY_DTYPES.get((kind, size))
 
 
 #: State_dict leaves that modules register as buffers (never parameters), with the module
@@ -189,20 +218,56 @@ BUFFER_LEAVES: dict[str, str] = {
 }
 
 
-def buffer_keys(keys: Iterable[str]) -> frozenset[str]:
+#: Leaf-name patterns of buffers a model registers under names of its own, with why.
+BUFFER_LEAF_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), why)
+    for pattern, why in (
+        (
+            r"(^|_)mask$",
+            "masks are registered buffers (timm/torchvision Swin attn_mask, causal masks, "
+            "torchfcpe's gaussian_blurred_cent_mask); mask_token and wav2vec2's "
+            "masked_spec_embed are learned and do not end in 'mask'",
+        ),
+        (
+            r"^(?!.*(bias|embed|weight)).*_table$",
+            "a constant lookup table over bins (torchfcpe cent_table); learned tables are "
+            "named as bias/embedding tables (Swin relative_position_bias_table)",
+        ),
+    )
+)
+
+#: Leaf names of learnable scalars (0-d parameters): every other 0-d tensor is a buffer
+#: (a counter, a flag, a fixed shift: ``num_batches_tracked``, PESTO's ``shift``).
+LEARNABLE_SCALAR_LEAVES = frozenset(
+    {"logit_scale", "temperature", "scale", "alpha", "beta", "gamma", "weight", "bias", "tau"}
+)
+"""CLIP's ``logit_scale`` (openai/CLIP: clip/model.py), learned temperatures and gains."""
+
+
+def _buffer_by_name(leaf: str, shape: tuple[int, ...] | None) -> bool:
+    if any(p.search(leaf) for p, _ in BUFFER_LEAF_PATTERNS):
+        return True
+    return shape == () and leaf not in LEARNABLE_SCALAR_LEAVES
+
+
+def buffer_keys(
+    keys: Iterable[str], shapes: dict[str, tuple[int, ...]] | None = None
+) -> frozenset[str]:
     """The keys of a state_dict that are buffers, judged with their sibling keys.
 
     Besides :data:`BUFFER_LEAVES`: ``X.weight_v`` next to ``X.weight_orig`` is spectral
     norm's second power-iteration vector (a buffer), while next to ``X.weight_g`` it is
     weight norm's direction (a parameter); ``parametrizations.<p>.<i>._u``/``._v`` are the
-    vectors of the parametrize-based spectral norm.
+    vectors of the parametrize-based spectral norm; leaves matching
+    :data:`BUFFER_LEAF_PATTERNS`, and 0-d tensors (``shapes`` given) not named as
+    learnable scalars, are buffers too.
     """
     keys = list(keys)
     found: set[str] = set()
     orig: set[str] | None = None
     for key in keys:
         prefix, _, leaf = key.rpartition(".")
-        if leaf in BUFFER_LEAVES:
+        if leaf in BUFFER_LEAVES or _buffer_by_name(leaf, (shapes or {}).get(key)):
             found.add(key)
         elif leaf == "weight_v":
             if orig is None:
@@ -219,5 +284,5 @@ def learnable_keys(tensors: Sequence[TensorRecord]) -> frozenset[str]:
     flags (a full model), those decide; otherwise floating dtype and not a buffer."""
     if any(t.is_parameter for t in tensors):
         return frozenset(t.key for t in tensors if t.is_parameter)
-    buffers = buffer_keys(t.key for t in tensors)
+    buffers = buffer_keys((t.key for t in tensors), {t.key: t.shape for t in tensors})
     return frozenset(t.key for t in tensors if is_floating(t.dtype) and t.key not in buffers)

@@ -10,6 +10,7 @@ import pickletools
 
 __all__ = [
     "PICKLE_TEXT_START",
+    "GlobalConst",
     "looks_like_nested",
     "looks_like_pickle",
     "maybe_pickle",

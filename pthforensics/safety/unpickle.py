@@ -9,7 +9,7 @@ in a file is ever imported or called: ``REDUCE``, ``NEWOBJ``, ``INST``, ``OBJ`` 
 The object tree that comes out holds plain Python containers, constants,
 :class:`Stub` instances (``stub.pf_global`` says which global built them,
 ``stub.pf_args`` with which arguments) and :class:`StorageRef`s.  Interpreting it
-(which stub is a tensor, which dict a state_dict) is the job of ``tensors``.
+(which stub is a tensor, which dict a state_dict) is the job of the ``structure`` stage.
 
 Sources: CPython ``Modules/_pickle.c`` (what each opcode calls),
 ``torch/_weights_only_unpickler.py`` (the persistent-id layout).
@@ -29,6 +29,7 @@ from pthforensics.core import PickleDecodeError, PickleStream, new_record
 __all__ = [
     "GlobalName",
     "MappingStub",
+    "PersistentRef",
     "PickleTree",
     "Recorder",
     "StorageRef",

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pthforensics.container.reader import read_container
+from pthforensics.container import read_container
 from pthforensics.core import Limits, PthForensicsError
 from pthforensics.pipeline import analyze_file
-from pthforensics.safety.static_scan import scan_stream
+from pthforensics.safety import scan_stream
 
 pytestmark = pytest.mark.property
 

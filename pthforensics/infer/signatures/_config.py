@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from pthforensics.core import HEAD_REPLACED
+
 from ._keys import split_key
 from ._match import FileView, Match
 from ._store import Entry
@@ -52,7 +54,7 @@ def _vision(entry: Entry, info: dict[str, Any], match: Match) -> Recovered:
             continue
         kwargs[name] = value
         if name == "num_classes" and value != default.get(name) and not match.head_removed:
-            notes.append(f"num_classes={value}: the head was replaced (default {default[name]})")
+            notes.append(f"num_classes={value}: {HEAD_REPLACED} (default {default[name]})")
     if match.head_removed:
         if entry.library == "timm":
             kwargs["num_classes"] = 0

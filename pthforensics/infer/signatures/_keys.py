@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pthforensics.core.vocab import BUFFER_LEAVES
+from pthforensics.core import vocab
 
 __all__ = [
     "INDEX",
@@ -61,7 +61,7 @@ VOLATILE_LEAVES = frozenset(
         "_float_tensor",
     }
 )
-assert BUFFER_LEAVES.keys() >= VOLATILE_LEAVES
+assert vocab.BUFFER_LEAVES.keys() >= VOLATILE_LEAVES
 
 #: Bytes of the skeleton digest kept (hex: twice as many characters).
 _DIGEST_BYTES = 8

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pthforensics.core import StateDict
-from pthforensics.core.architecture import Architecture, ArchitectureStatus, freeze
+from pthforensics.core import Architecture, ArchitectureStatus, StateDict, freeze
 
 from ._adapters import Adapter, Quantized, find_adapter, find_quantization
 from ._code import LoadPlan, loading_code

@@ -49,13 +49,15 @@ def test_size_and_coverage() -> None:
     assert counts["transformers"] >= built["transformers"]  # module and checkpoint key forms
 
 
-def test_import_and_scan_do_not_read_the_data() -> None:
+def test_import_does_not_read_the_data_and_scan_names_without_torch() -> None:
+    sample = ROOT / "corpus" / "models" / "library" / "tv_resnet18_10cls.pt"
     code = (
         "import sys\n"
         "import pthforensics, pthforensics.infer.signatures as s\n"
         "from pthforensics.pipeline import analyze_file\n"
-        f"analyze_file({str(ROOT / 'corpus' / 'models' / 'resnet_like.pt')!r})\n"
-        "assert s.load_store.cache_info().currsize == 0, 'data loaded'\n"
+        "assert s.load_store.cache_info().currsize == 0, 'data loaded on import'\n"
+        f"r = analyze_file({str(sample)!r})\n"
+        "assert r.architecture.name == 'resnet18', r.architecture\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -1,0 +1,353 @@
+"""Priors: input sizes people commonly use, and the defaults used when nothing is stored.
+
+These are *priors*, not evidence.  The weights fix what they fix (a flatten head fixes the
+final feature map, a position table fixes the token count); the solver then finds the set
+of input sizes consistent with that, and a prior only ranks sizes *within* that set or
+fills in a size the weights leave free.  The cost of a size is 0 for the commonest and
+grows with rarity; a size missing from the table costs :data:`UNLISTED_COST` less a bonus
+for round sizes (:func:`round_size_bonus`), so among unlisted sizes the roundest wins, then
+the smallest.
+
+Each entry says why it is there: the dataset or library preset that makes the size
+common.  Where no single library defines a size, the entry says so.  None of these was
+chosen to fit a test sample.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum, unique
+from types import MappingProxyType
+
+from pthforensics.core import InputKind
+
+__all__ = [
+    "DEFAULT_ATTENTION_TOKENS",
+    "DEFAULT_FREE_SIZES",
+    "DEFAULT_SHAPES",
+    "DEFAULT_STEPS",
+    "DEFAULT_TOKENS",
+    "GROUPNORM_GROUPS",
+    "LATENT_POINT_KERNEL",
+    "LATENT_SIDE_MAP",
+    "LATENT_SIDE_POINT",
+    "PATCH_GRID_FRAMES",
+    "PRIOR_ENTRIES",
+    "PRIOR_TABLES",
+    "ROUND_DECIMAL_BONUS",
+    "ROUND_SIZE_MAX_TWOS",
+    "ROUND_SIZE_STEP",
+    "UNLISTED_COST",
+    "SizePrior",
+    "TEXT_LINE_KIND",
+    "SizeTable",
+    "prior_table",
+    "round_size_bonus",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SizePrior:
+    """One common input size, how common (cost: 0 = the commonest), and why."""
+
+    size: int
+    cost: float
+    why: str
+
+
+@unique
+class SizeTable(StrEnum):
+    """Which table a spatial axis draws its prior from."""
+
+    IMAGE_RGB = "image-rgb"
+    IMAGE_GRAY = "image-gray"
+    IMAGE_4CH = "image-4ch"
+    SIGNAL_LENGTH = "signal-length"
+    VIDEO_FRAMES = "video-frames"
+    VIDEO_SIDE = "video-side"
+    FEATURE_FRAMES = "feature-frames"
+    TEXT_HEIGHT = "text-height"
+    TEXT_WIDTH = "text-width"
+    TOKEN_LENGTH = "token-length"
+
+
+#: Cost of a size that no table lists (above every listed size's cost) ...
+UNLISTED_COST = 3.0
+#: ... less this per factor of two it holds (up to :data:`ROUND_SIZE_MAX_TWOS`), and
+#: :data:`ROUND_DECIMAL_BONUS` for a multiple of ten: people pick round sizes (crops,
+#: windows, feature vectors sized 48, 96, 272 or 100, 1000), so within an interval of sizes
+#: that all work the roundest is the likeliest design; equal ones go to the smallest.
+ROUND_SIZE_STEP = 0.25
+ROUND_SIZE_MAX_TWOS = 5
+ROUND_DECIMAL_BONUS = 0.25
+
+
+def round_size_bonus(size: int) -> float:
+    """How much rounder than an arbitrary number ``size`` is (see :data:`UNLISTED_COST`)."""
+    if size <= 0:
+        return 0.0
+    twos = (size & -size).bit_length() - 1
+    bonus = ROUND_SIZE_STEP * min(twos, ROUND_SIZE_MAX_TWOS)
+    return bonus + (ROUND_DECIMAL_BONUS if size % 10 == 0 else 0.0)
+
+
+_TV = "torchvision: models/"
+_NO_DEFAULT = "a common size in published code; no single library default"
+
+_IMAGE_RGB = (
+    SizePrior(224, 0.0, _TV + "*.py ImageClassification(crop_size=224): ImageNet classifiers"),
+    SizePrior(32, 0.1, "torchvision: datasets/cifar.py: CIFAR-10/100 are 32x32"),
+    SizePrior(64, 0.5, "Tiny ImageNet 64x64; pytorch/examples dcgan (image_size 64)"),
+    SizePrior(128, 0.5, _NO_DEFAULT + " (power of two, GANs/autoencoders)"),
+    SizePrior(96, 0.6, "torchvision: datasets/stl10.py: STL-10 is 96x96"),
+    SizePrior(256, 0.6, _TV + "*.py ImageClassification(resize_size=256); LSUN/diffusion"),
+    SizePrior(299, 0.7, _TV + "inception.py Inception_V3_Weights(crop_size=299)"),
+    SizePrior(227, 0.7, "AlexNet as trained in Caffe (BVLC reference CaffeNet, crop 227)"),
+    SizePrior(384, 0.8, _TV + "efficientnet.py V2-S (crop 384); timm *_384 fine-tunes"),
+    SizePrior(512, 0.8, _NO_DEFAULT + " (power of two, segmentation/diffusion)"),
+    SizePrior(28, 0.8, "torchvision: datasets/mnist.py: MNIST/Fashion-MNIST are 28x28"),
+    SizePrior(48, 0.9, "FER-2013 faces are 48x48"),
+    SizePrior(112, 0.9, "face-recognition crops (insightface/ArcFace 112x112)"),
+    SizePrior(24, 1.0, "MTCNN's R-Net takes 24x24 face candidates (Zhang et al., 2016)"),
+    SizePrior(12, 1.2, "MTCNN's P-Net is trained on 12x12 crops (Zhang et al., 2016)"),
+    SizePrior(160, 0.9, "facenet-pytorch MTCNN(image_size=160)"),
+    SizePrior(192, 0.9, _NO_DEFAULT + " (multiple of 32 between 160 and 224)"),
+    SizePrior(240, 1.0, _TV + "efficientnet.py EfficientNet_B1 (crop 240)"),
+    SizePrior(260, 1.0, "EfficientNet-B2 resolution in the paper (Tan & Le, 2019)"),
+    SizePrior(288, 1.0, _TV + "efficientnet.py EfficientNet_B2 (crop 288)"),
+    SizePrior(300, 1.0, _TV + "efficientnet.py EfficientNet_B3 (crop 300); SSD300"),
+    SizePrior(320, 1.0, _TV + "detection/ssdlite.py (320x320)"),
+    SizePrior(380, 1.0, _TV + "efficientnet.py EfficientNet_B4 (crop 380)"),
+    SizePrior(448, 1.0, _NO_DEFAULT + " (fine-grained classification)"),
+    SizePrior(456, 1.0, _TV + "efficientnet.py EfficientNet_B5 (crop 456)"),
+    SizePrior(480, 1.0, _TV + "efficientnet.py V2-M/L (crop 480)"),
+    SizePrior(528, 1.0, _TV + "efficientnet.py EfficientNet_B6 (crop 528)"),
+    SizePrior(600, 1.0, _TV + "efficientnet.py EfficientNet_B7 (crop 600)"),
+    SizePrior(640, 1.0, "ultralytics YOLO default imgsz=640"),
+    SizePrior(40, 1.0, _NO_DEFAULT),
+    SizePrior(84, 1.0, "Atari frames after DQN preprocessing (Mnih et al., 2015)"),
+    SizePrior(120, 1.2, _NO_DEFAULT),
+    SizePrior(150, 1.2, _NO_DEFAULT),
+    SizePrior(16, 1.5, _NO_DEFAULT + " (tiny synthetic images)"),
+)
+
+# One channel: MNIST-family 28x28 (a LeNet with padding 2 rather than 32x32 unpadded).
+_IMAGE_GRAY = (
+    SizePrior(28, 0.0, "torchvision: datasets/mnist.py: MNIST/Fashion-MNIST/KMNIST 28x28"),
+    SizePrior(32, 0.6, "LeNet-5 as published takes 32x32 (MNIST padded by 2)"),
+    SizePrior(64, 0.6, _NO_DEFAULT + " (grayscale crops, spectrogram patches)"),
+    SizePrior(48, 0.8, "FER-2013 faces are 48x48 grayscale"),
+    SizePrior(96, 0.8, _NO_DEFAULT),
+    SizePrior(128, 0.8, _NO_DEFAULT + " (spectrogram patches)"),
+    SizePrior(224, 0.8, "ImageNet-size models fed grayscale (medical imaging)"),
+    SizePrior(256, 0.9, _NO_DEFAULT),
+    SizePrior(40, 1.0, _NO_DEFAULT),
+    SizePrior(84, 1.0, "single Atari frame after DQN preprocessing (Mnih et al., 2015)"),
+    SizePrior(100, 1.0, _NO_DEFAULT),
+    SizePrior(112, 1.0, _NO_DEFAULT),
+    SizePrior(16, 1.5, _NO_DEFAULT),
+    SizePrior(20, 1.5, _NO_DEFAULT),
+)
+
+# Four channels: Atari's stacked 84x84 frames far more often than RGBA/RGB-D.
+_ATARI = "4 stacked Atari frames of 84x84 (Mnih et al., 2015; gym AtariPreprocessing)"
+_RGBA_SHIFT = 0.6
+"""RGBA/RGB-D inputs take the RGB sizes, each a little less likely than Atari's."""
+_IMAGE_4CH = (
+    SizePrior(84, 0.0, _ATARI),
+    SizePrior(64, 0.8, _NO_DEFAULT + " (stacked 64x64 frames)"),
+    SizePrior(96, 1.0, _NO_DEFAULT),
+    *(
+        SizePrior(p.size, p.cost + _RGBA_SHIFT, p.why + " (as RGBA/RGB-D)")
+        for p in _IMAGE_RGB
+        if p.size not in (84, 64, 96)
+    ),
+)
+
+_SIGNAL_LENGTH = (
+    SizePrior(16000, 0.0, "one second at 16 kHz: torchaudio SPEECHCOMMANDS, LibriSpeech"),
+    SizePrior(8000, 0.3, "one second at 8 kHz (telephone speech; M5 on resampled audio)"),
+    SizePrior(22050, 0.5, "one second at 22.05 kHz: torchaudio LJSPEECH, librosa default"),
+    SizePrior(44100, 0.6, "one second at 44.1 kHz (CD audio)"),
+    SizePrior(128, 0.6, _NO_DEFAULT + " (power-of-two window)"),
+    SizePrior(256, 0.6, _NO_DEFAULT + " (power-of-two window)"),
+    SizePrior(512, 0.6, _NO_DEFAULT + " (power-of-two window)"),
+    SizePrior(1024, 0.3, "CREPE frames of 1024 samples at 16 kHz (Kim et al., 2018; torchcrepe)"),
+    SizePrior(100, 0.8, _NO_DEFAULT + " (round window)"),
+    SizePrior(200, 0.8, _NO_DEFAULT + " (round window)"),
+    SizePrior(1000, 0.8, _NO_DEFAULT + " (round window)"),
+    SizePrior(4000, 0.8, _NO_DEFAULT + " (round window)"),
+    SizePrior(32, 1.0, _NO_DEFAULT),
+    SizePrior(64, 1.0, _NO_DEFAULT),
+    SizePrior(187, 1.0, "MIT-BIH heartbeat windows (Kaggle ECG Heartbeat Categorization)"),
+)
+
+_KINETICS = "torchvision: references/video_classification (clip_len 16 on Kinetics-400)"
+_VIDEO_FRAMES = (
+    SizePrior(16, 0.0, _KINETICS),
+    SizePrior(8, 0.2, "8-frame clips (SlowFast slow pathway, 8x8 setting)"),
+    SizePrior(32, 0.4, _NO_DEFAULT + " (long clips)"),
+    SizePrior(4, 0.5, _NO_DEFAULT),
+    SizePrior(1, 0.8, "a single frame (image models inflated to 3-d)"),
+    SizePrior(2, 0.8, _NO_DEFAULT),
+    SizePrior(3, 0.8, _NO_DEFAULT),
+    SizePrior(10, 1.0, _NO_DEFAULT),
+    SizePrior(64, 1.0, _NO_DEFAULT),
+)
+_VIDEO_SIDE = (
+    SizePrior(224, 0.0, _TV + "video/mvit.py, s3d.py, swin_transformer.py (crop 224)"),
+    SizePrior(112, 0.1, _TV + "video/resnet.py VideoClassification(crop_size=(112, 112))"),
+    SizePrior(128, 0.3, _TV + "video/resnet.py VideoClassification(resize_size=(128, 171))"),
+    SizePrior(64, 0.4, _NO_DEFAULT),
+    SizePrior(32, 0.5, _NO_DEFAULT),
+    SizePrior(160, 0.6, "pytorchvideo X3D-S (160x160 crops)"),
+    SizePrior(256, 0.6, _NO_DEFAULT),
+    SizePrior(96, 0.7, _NO_DEFAULT),
+)
+
+
+# Frames of feature vectors (mel/CQT/MFCC frames, one every 10 ms): a sequence whose first
+# layer reads many channels.
+_FEATURE_FRAMES = (
+    SizePrior(3000, 0.0, "Whisper: 30 s of 10-ms log-mel frames (Radford et al., 2022)"),
+    SizePrior(100, 0.4, "one second of 10-ms frames"),
+    SizePrior(1000, 0.5, "ten seconds of 10-ms frames"),
+    SizePrior(500, 0.5, "five seconds of 10-ms frames"),
+    SizePrior(128, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(256, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(512, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(200, 0.7, "two seconds of 10-ms frames"),
+    SizePrior(300, 0.7, "three seconds of 10-ms frames"),
+)
+_FRAMES_CHANNELS = 4
+"""A 1-d input of more channels than this is frames of feature vectors, not a waveform."""
+
+_CRNN = "CRNN (Shi et al., 2016): text lines scaled to height 32"
+_TEXT_HEIGHT = (
+    SizePrior(32, 0.0, _CRNN),
+    SizePrior(64, 0.5, _NO_DEFAULT + " (taller text-line crops)"),
+    SizePrior(48, 0.6, _NO_DEFAULT + " (text-line crops)"),
+    SizePrior(16, 0.8, _NO_DEFAULT),
+    SizePrior(24, 0.8, _NO_DEFAULT),
+    SizePrior(128, 0.8, "spectrogram CRNNs: 128 mel bins (torchaudio MelSpectrogram n_mels)"),
+    SizePrior(40, 0.8, "spectrogram CRNNs: 40 mel bins (keyword spotting)"),
+)
+_TEXT_WIDTH = (
+    SizePrior(128, 0.0, _NO_DEFAULT + " (text-line crops 32 x 128)"),
+    SizePrior(100, 0.1, _CRNN + " x 100 wide"),
+    SizePrior(256, 0.3, _NO_DEFAULT),
+    SizePrior(64, 0.5, _NO_DEFAULT),
+)
+_TOKEN_LENGTH = (
+    SizePrior(128, 0.0, "transformers tokenizers' common max_length; BERT fine-tuning scripts"),
+    SizePrior(256, 0.1, _NO_DEFAULT + " (power-of-two sequence length)"),
+    SizePrior(512, 0.2, "BERT's max_position_embeddings (Devlin et al., 2019)"),
+    SizePrior(1014, 0.3, "character-level CNN input (Zhang et al., 2015)"),
+    SizePrior(1024, 0.3, "GPT-2's n_positions"),
+    SizePrior(64, 0.4, _NO_DEFAULT),
+    SizePrior(32, 0.4, _NO_DEFAULT),
+    SizePrior(100, 0.5, _NO_DEFAULT + " (round length)"),
+    SizePrior(200, 0.5, _NO_DEFAULT + " (round length)"),
+    SizePrior(50, 0.6, _NO_DEFAULT + " (round length)"),
+)
+
+
+def _costs(priors: tuple[SizePrior, ...]) -> Mapping[int, float]:
+    return MappingProxyType({p.size: p.cost for p in priors})
+
+
+#: Every table as ``size -> cost``, read by the solver.
+PRIOR_TABLES: Mapping[SizeTable, Mapping[int, float]] = MappingProxyType(
+    {
+        SizeTable.IMAGE_RGB: _costs(_IMAGE_RGB),
+        SizeTable.IMAGE_GRAY: _costs(_IMAGE_GRAY),
+        SizeTable.IMAGE_4CH: _costs(_IMAGE_4CH),
+        SizeTable.SIGNAL_LENGTH: _costs(_SIGNAL_LENGTH),
+        SizeTable.VIDEO_FRAMES: _costs(_VIDEO_FRAMES),
+        SizeTable.VIDEO_SIDE: _costs(_VIDEO_SIDE),
+        SizeTable.FEATURE_FRAMES: _costs(_FEATURE_FRAMES),
+        SizeTable.TEXT_HEIGHT: _costs(_TEXT_HEIGHT),
+        SizeTable.TEXT_WIDTH: _costs(_TEXT_WIDTH),
+        SizeTable.TOKEN_LENGTH: _costs(_TOKEN_LENGTH),
+    }
+)
+
+#: The entries themselves (with their reasons), for documentation and tests.
+PRIOR_ENTRIES: Mapping[SizeTable, tuple[SizePrior, ...]] = MappingProxyType(
+    {
+        SizeTable.IMAGE_RGB: _IMAGE_RGB,
+        SizeTable.IMAGE_GRAY: _IMAGE_GRAY,
+        SizeTable.IMAGE_4CH: _IMAGE_4CH,
+        SizeTable.SIGNAL_LENGTH: _SIGNAL_LENGTH,
+        SizeTable.VIDEO_FRAMES: _VIDEO_FRAMES,
+        SizeTable.VIDEO_SIDE: _VIDEO_SIDE,
+        SizeTable.FEATURE_FRAMES: _FEATURE_FRAMES,
+        SizeTable.TEXT_HEIGHT: _TEXT_HEIGHT,
+        SizeTable.TEXT_WIDTH: _TEXT_WIDTH,
+        SizeTable.TOKEN_LENGTH: _TOKEN_LENGTH,
+    }
+)
+
+
+TEXT_LINE_KIND = "text-line"
+"""The kind the solver uses for the map a CRNN reads (axis 0 height, axis 1 width)."""
+
+
+def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
+    """The table for one spatial axis of an input of this kind (``sequence``, ``volume``,
+    else an image) with this many channels; ``axis`` 0 of a volume is its frames."""
+    if kind == InputKind.SEQUENCE:
+        many = channels is not None and channels > _FRAMES_CHANNELS
+        return SizeTable.FEATURE_FRAMES if many else SizeTable.SIGNAL_LENGTH
+    if kind == InputKind.TOKENS:
+        return SizeTable.TOKEN_LENGTH
+    if kind == TEXT_LINE_KIND:
+        return SizeTable.TEXT_HEIGHT if axis == 0 else SizeTable.TEXT_WIDTH
+    if kind == InputKind.VOLUME:
+        return SizeTable.VIDEO_FRAMES if axis == 0 else SizeTable.VIDEO_SIDE
+    if channels == 1:
+        return SizeTable.IMAGE_GRAY
+    if channels == 4:
+        return SizeTable.IMAGE_4CH
+    return SizeTable.IMAGE_RGB
+
+
+# --- defaults where the weights leave a size free ------------------------------------------
+
+#: Sizes listed (with the minimum and the chosen one) for an input whose size is free.
+DEFAULT_FREE_SIZES = (32, 64, 224)
+"""CIFAR, a power of two and the ImageNet crop (see the image table above)."""
+
+#: Sequence lengths shown when a length is free.
+DEFAULT_TOKENS = 32
+"""Token sequences: a short sequence well inside any position table."""
+DEFAULT_STEPS = 32
+"""Recurrent sequences of free length."""
+DEFAULT_ATTENTION_TOKENS = 16
+"""A Linear-first attention model: a short sequence of free length."""
+
+#: Latent maps of a generator (pytorch/examples dcgan: ``ConvTranspose2d(nz, ngf * 8, 4, 1,
+#: 0)`` grows a 1x1 latent to 4x4); a first kernel below this reads a larger latent map.
+LATENT_POINT_KERNEL = 4
+LATENT_SIDE_POINT = 1
+LATENT_SIDE_MAP = 8
+"""Latent side assumed when the first transposed kernel is small (a map, not a point)."""
+
+#: Frame counts tried for a 3-d patch grid (video ViT), in order of preference.
+PATCH_GRID_FRAMES = (8, 16, 4, 2, 1)
+"""Video transformers tokenise 8- or 16-frame clips (tubelets of 2)."""
+
+#: The shape tried when rebuild runs a model whose input the inference left unknown, by the
+#: dimension of the first convolution.
+DEFAULT_SHAPES: Mapping[int, tuple[int, ...]] = MappingProxyType(
+    {1: (16000,), 2: (224, 224), 3: (16, 112, 112)}
+)
+"""One second at 16 kHz, the ImageNet crop, a 16-frame 112x112 clip (tables above)."""
+
+#: ``GroupNorm.num_groups`` is not stored; the rebuild takes the first of these dividing
+#: the channels (it does not change any shape).
+GROUPNORM_GROUPS = (32, 16, 8, 4, 2, 1)
+"""32 is the default of the paper (Wu & He, 2018) and of torchvision/timm/diffusers."""
