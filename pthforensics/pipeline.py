@@ -324,12 +324,26 @@ def _trace(
     if report.verdict is Verdict.MALICIOUS:
         return TraceResult(TraceStatus.SKIPPED, detail="not rebuilt: the file is malicious")
     from .core import RebuildError, TraceError  # noqa: PLC0415
-    from .rebuild import rebuild_sequential, trace_model  # noqa: PLC0415
+    from .rebuild import rebuild_sequential, trace_library, trace_model  # noqa: PLC0415
 
+    shape = tuple(input_shape) if input_shape else None
+    library = trace_library(
+        report.architecture,
+        main,
+        path=report.path,
+        container_format=report.format.value if report.format else "unknown",
+        kind=report.checkpoint.kind if report.checkpoint else "state_dict",
+        input_shape=shape,
+        device=device,
+    )
+    if library.result is not None:
+        return library.result
     try:
         module, note = rebuild_sequential(groups, guesses, guess_input, main)
     except RebuildError as exc:
         return TraceResult(TraceStatus.SKIPPED, detail=f"not rebuilt: {exc.message}")
+    if library.note:
+        note = f"{library.note}; generic rebuild: {note}" if note else library.note
     try:
         result = trace_model(
             module,

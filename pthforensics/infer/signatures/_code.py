@@ -16,7 +16,7 @@ from typing import Any
 
 from ._keys import VOLATILE_LEAVES
 
-__all__ = ["LoadPlan", "loading_code"]
+__all__ = ["LoadPlan", "loading_code", "meta_code"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,44 @@ def loading_code(
     else:
         lines += _vision_lines(library, name, kwargs, plan)
     return "\n".join(lines) + "\n"
+
+
+def meta_code(
+    library: str, name: str, kwargs: dict[str, Any], info: dict[str, Any], plan: LoadPlan
+) -> str:
+    """The same model built on the meta device and ``sd`` (given: the file's keys with
+    tensors of their shapes, on the meta device) loaded into it strictly: the script's key
+    steps and constructor, without reading the file.  Leaves ``model`` and ``call`` (the
+    constructor as the user would write it).  transformers' ``from_pretrained`` cannot
+    take meta tensors: the model is built from its config and the file's keys are matched
+    to the module's (the base model prefix added or removed, tied keys stored once)."""
+    lines = ["import torch"]
+    lines.append("import transformers" if library == "transformers" else f"import {library}")
+    lines += _key_lines(plan, library)
+    if library == "transformers":
+        lines += _transformers_lines(name, kwargs, info)[:-_TRANSFORMERS_LOAD_LINES]
+        lines += [
+            'with torch.device("meta"):',
+            f"    model = transformers.{name}(config)",
+            f"call = 'transformers.{name}(transformers.{info.get('config_class', 'AutoConfig')}"
+            "(...))'",
+        ]
+        return "\n".join(lines) + "\n"
+    vision = _vision_lines(library, name, kwargs, plan)[:-_VISION_LOAD_LINES]
+    lines += [
+        'with torch.device("meta"):',
+        *(f"    {line}" for line in vision),
+        "model.load_state_dict(sd, strict=True, assign=True)",
+        f"call = {_constructor(library, name, kwargs)!r}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _constructor(library: str, name: str, kwargs: dict[str, Any]) -> str:
+    args = {k: v for k, v in kwargs.items() if k not in ("weights", "weights_backbone")}
+    if library == "timm":
+        return f"timm.create_model({name!r}{_tail(args)})"
+    return f"torchvision.models.{name}({_call(args)})"
 
 
 def _read_lines(plan: LoadPlan) -> list[str]:
@@ -134,6 +172,10 @@ def _vision_lines(library: str, name: str, kwargs: dict[str, Any], plan: LoadPla
     return lines
 
 
+#: The last lines of :func:`_vision_lines` that load and report (the rest builds).
+_VISION_LOAD_LINES = 3
+
+
 def _fill_lines() -> list[str]:
     leaves = sorted(VOLATILE_LEAVES)
     return [
@@ -174,6 +216,10 @@ def _transformers_lines(name: str, kwargs: dict[str, Any], info: dict[str, Any])
         "model.eval()",
         f'print("loaded", PATH, "into transformers {name} strictly")',
     ]
+
+
+#: The last lines of :func:`_transformers_lines` that load and report (the rest configures).
+_TRANSFORMERS_LOAD_LINES = 7
 
 
 #: A default config's special token ids can lie beyond the file's smaller vocabulary, which

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pthforensics.core import Architecture, ArchitectureStatus, StateDict, freeze
 
 from ._adapters import Adapter, Quantized, find_adapter, find_quantization
-from ._code import LoadPlan, loading_code
+from ._code import LoadPlan, loading_code, meta_code
 from ._config import input_convention, recover_config
 from ._lookup import Found, Near, closest_layout, find_layouts, group_names, rank_key
 from ._match import FileView
@@ -83,13 +83,16 @@ def name_architecture(
     path: str,
     container_format: str = "torch-zip",
     kind: str = "state_dict",
+    meta: bool = False,
 ) -> Architecture:
     """Name the library constructor that built ``state`` (the main state_dict, wrapper
     prefixes stripped) and write the code that loads ``path`` into it.
 
     ``container_format`` (``Format``: ``safetensors`` is read with ``load_file``) and
     ``kind`` (``CheckpointKind``: ``full_model`` files are read by unpickling) shape the
-    loading code.  Torch-free; reads the shipped signature data on first use."""
+    loading code.  ``meta``: ``code`` is instead the script the rebuild runs (the model on
+    the meta device, ``sd`` given; see :func:`._code.meta_code`).  Torch-free; reads the
+    shipped signature data on first use."""
     store = load_store()
     if store is None:
         return Architecture(ArchitectureStatus.UNKNOWN, evidence=("signature data not installed",))
@@ -118,7 +121,7 @@ def name_architecture(
     if others:
         extra = f"read another way, the keys also fit {', '.join(others)}"
         note = f"{note}; {extra}" if note else extra
-    return _named(store, good, file_view, make_plan, note)
+    return _named(store, good, file_view, make_plan, note, meta_code if meta else loading_code)
 
 
 def _preferred(
@@ -179,13 +182,14 @@ def _named(
     view: FileView,
     make_plan: Callable[[Found], LoadPlan],
     note: str | None,
+    write_code: Callable[..., str] = loading_code,
 ) -> Architecture:
     ranked = _ranked(store, good)
     found, entry = ranked[0]
     info = store.info[entry.info]
     recovered = recover_config(entry, info, found.match, view)
     plan = make_plan(found)
-    code = loading_code(entry.library, entry.name, recovered.kwargs, info, plan)
+    code = write_code(entry.library, entry.name, recovered.kwargs, info, plan)
     m = found.match
     evidence = [
         f"every tensor matches the layout of {entry.library} {entry.name}"
