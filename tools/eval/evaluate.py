@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -84,6 +86,47 @@ def run_inspect(path: str) -> tuple[dict[str, Any] | None, str, float]:
         return json.loads(out.getvalue()), err.getvalue(), seconds
     except ValueError:
         return None, "no JSON on stdout: " + err.getvalue()[-500:], seconds
+
+
+def naming_ms(path: str) -> float | None:
+    """Milliseconds ``name_architecture`` takes on the file's main state_dict (warm: the
+    signature data already read), the naming step alone."""
+    from pthforensics.container import read_container
+    from pthforensics.infer import name_architecture
+    from pthforensics.pipeline import scan_container
+
+    _, checkpoint = scan_container(read_container(path))
+    if checkpoint is None or checkpoint.main is None:
+        return None
+    start = time.perf_counter()
+    name_architecture(checkpoint.main, path=path)
+    return round(1000 * (time.perf_counter() - start), 2)
+
+
+#: Whether this Python has the libraries (then a library file's trace should be the real
+#: class's, ``confirmed against ...``).
+_HAS_LIBRARIES = all(importlib.util.find_spec(m) for m in ("torchvision", "timm", "transformers"))
+#: Seconds a generated loading script may take (a model is built for real on the CPU).
+CODE_TIMEOUT = 600
+
+
+def run_code(python: str, code: str) -> str:
+    """``ok``, or the last line of what the generated loading script printed on failure:
+    run by ``python`` (one with the libraries) in a subprocess."""
+    try:
+        done = subprocess.run(
+            [python, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=CODE_TIMEOUT,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        return f"timeout after {CODE_TIMEOUT} s"
+    if done.returncode == 0 and "strictly" in done.stdout:
+        return "ok"
+    lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+    return (lines[-1] if lines else f"exit {done.returncode}")[:300]
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,6 +427,9 @@ class FileResult:
     params_ok: bool = False
     architecture: str = "absent"
     arch_name: str | None = None
+    arch_ms: float | None = None
+    code: str = "-"
+    """``ok``, the failure of the generated loading script, or ``-`` (not run / no code)."""
     evidence: list[str] = field(default_factory=list)
     trace_detail: str = ""
     seconds: float = 0.0
@@ -398,7 +444,7 @@ def _group(truth: dict[str, Any]) -> str:
     return "zoo-handwritten" if lib == "handwritten" else "zoo-library"
 
 
-def evaluate_file(path: Path, truth: dict[str, Any]) -> FileResult:
+def evaluate_file(path: Path, truth: dict[str, Any], code_python: str | None = None) -> FileResult:
     tin = truth["input"]
     res = FileResult(
         file=truth.get("file", path.name),
@@ -448,6 +494,9 @@ def evaluate_file(path: Path, truth: dict[str, Any]) -> FileResult:
     arch = report.get("architecture")
     if isinstance(arch, dict):
         res.arch_name = f"{arch.get('status')}:{arch.get('library')}:{arch.get('name')}"
+        res.arch_ms = naming_ms(str(path))
+        if code_python and arch.get("code"):
+            res.code = run_code(code_python, arch["code"])
     return res
 
 
@@ -504,11 +553,24 @@ def summarise(results: list[FileResult]) -> dict[str, Any]:
             "library_named_right": sum(r.architecture == "right" for r in lib),
             "library_files": len(lib),
             "wrong_names_outside_libraries": sum(r.architecture == "wrong" for r in not_lib),
+            "code_ran": sum(r.code == "ok" for r in lib),
+            "code_failed": sum(r.code not in ("ok", "-") for r in lib),
+            "library_confirmed": sum(
+                r.trace_status == "confirmed" and r.trace_detail.startswith("confirmed against")
+                for r in lib
+            ),
+            "naming_ms_median": _median([r.arch_ms for r in rs if r.arch_ms is not None]),
+            "naming_ms_max": max((r.arch_ms for r in rs if r.arch_ms is not None), default=None),
             "input_verdict_rate": round(sum(r.verdict_ok for r in rs) / n, 4) if n else None,
             "params_rate": round(sum(r.params_ok for r in rs) / n, 4) if n else None,
             "input_causes": dict(Counter(input_cause(r) for r in rs if not r.verdict_ok)),
         }
     return out
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
 
 
 def _short(value: Any, width: int = 22) -> str:
@@ -536,6 +598,7 @@ def print_table(results: list[FileResult]) -> None:
                 f"{r.layers_right}/{r.layers_judged}",
                 "✓" if r.params_ok else "✗",
                 r.architecture,
+                r.code if r.code in ("ok", "-") else "FAIL",
             ]
         )
     headers = [
@@ -551,6 +614,7 @@ def print_table(results: list[FileResult]) -> None:
         "types",
         "par",
         "arch",
+        "code",
     ]
     print(tabulate(rows, headers=headers, tablefmt="simple"))
 
@@ -576,6 +640,9 @@ def print_summary(summary: dict[str, Any]) -> None:
                 _pct(s["paramless_layers_right"], s["paramless_layers_judged"]),
                 _pct(s["params_right"], n),
                 " ".join(f"{k}:{v}" for k, v in sorted(s["architecture"].items())),
+                f"{s['code_ran']}/{s['library_named_right']}",
+                s["library_confirmed"],
+                f"{s['naming_ms_median']}/{s['naming_ms_max']}",
                 s["errors"],
             ]
         )
@@ -592,6 +659,9 @@ def print_summary(summary: dict[str, Any]) -> None:
         "no-param types",
         "params",
         "arch",
+        "code ok",
+        "lib conf",
+        "name ms med/max",
         "err",
     ]
     print(tabulate(rows, headers=headers, tablefmt="simple"))
@@ -645,6 +715,14 @@ def print_failures(results: list[FileResult]) -> None:
             problems.append(f"params: said {r.params_reported}, true {r.params_truth}")
         if r.architecture == "wrong":
             problems.append(f"architecture WRONG: {r.arch_name}")
+        if r.code not in ("ok", "-"):
+            problems.append(f"loading code FAILED ({r.arch_name}): {r.code}")
+        if (
+            r.group == "zoo-library"
+            and _HAS_LIBRARIES
+            and not r.trace_detail.startswith("confirmed against")
+        ):
+            problems.append(f"no library trace: {r.trace_status} {r.trace_detail[:200]}")
         if problems:
             print(f"\n## {r.file} [{r.group}, {r.kind}]")
             for p in problems:
@@ -681,6 +759,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="files whose name contains one of these")
     parser.add_argument("--failures", action="store_true", help="list failures with details")
     parser.add_argument("--reports-out", help="write every inspect report (JSONL) here")
+    parser.add_argument(
+        "--run-code",
+        metavar="PYTHON",
+        help="run each report's architecture.code with this Python (one with torchvision, "
+        "timm, transformers, e.g. /work/sigvenv/bin/python) and count strict loads",
+    )
     args = parser.parse_args(argv)
     files = find_files(args.dirs, args.only)
     if not files:
@@ -689,7 +773,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = []
     for i, (path, truth) in enumerate(files, 1):
         print(f"[{i}/{len(files)}] {path.name}", file=sys.stderr, flush=True)
-        results.append(evaluate_file(path, truth))
+        results.append(evaluate_file(path, truth, args.run_code))
     print_table(results)
     print()
     summary = summarise(results)

@@ -115,10 +115,11 @@ def find_layouts(
 
 
 def rank_key(found: Found, entry: Entry, descendants: int = 0) -> tuple[Any, ...]:
-    """Sort key of the constructors explaining a file: fewest tolerated keys, fewest
-    arguments away from the constructor's own defaults, the most other candidates whose code
-    derives from its (``descendants``: Llama before the models written from Llama's code),
-    the defaults nearest the file's values, library order, module-form keys, name."""
+    """Sort key of the constructors explaining a file: fewest tolerated keys, the most
+    other candidates whose code derives from its (``descendants``: Llama before the models
+    written from Llama's code, whatever their defaults), fewest arguments away from the
+    constructor's own defaults, the defaults nearest the file's values, library order,
+    module-form keys, name."""
     params = list(found.match.values)
     pairs = [(found.match.values[p], d) for p, d in zip(params, entry.defaults, strict=False)]
     disagree = sum(1 for v, d in pairs if v != d)
@@ -129,8 +130,8 @@ def rank_key(found: Found, entry: Entry, descendants: int = 0) -> tuple[Any, ...
     return (
         found.match.tolerances + len(found.match.tied_missing),
         len(found.match.head_removed),
-        disagree,
         -descendants,
+        disagree,
         round(distance, 6),
         lib,
         entry.form != "module",

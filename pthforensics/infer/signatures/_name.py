@@ -167,13 +167,21 @@ def _ranked(store: Store, good: list[Found]) -> list[tuple[Found, Entry]]:
         return sum(1 for a in lineage if module in a) if module in modules else 0
 
     pairs.sort(key=lambda p: rank_key(p[0], p[1], descendants(p[1])))
-    seen: set[str] = set()
-    out = []
-    for found, entry in pairs:
-        if entry.label not in seen:
-            seen.add(entry.label)
-            out.append((found, entry))
-    return out
+    by_label: dict[str, list[tuple[Found, Entry]]] = {}
+    for pair in pairs:
+        by_label.setdefault(pair[1].label, []).append(pair)
+    return [next((p for p in same if _native(store, p[1])), same[0]) for same in by_label.values()]
+
+
+def _native(store: Store, entry: Entry) -> bool:
+    """Whether ``entry`` was recorded under the class's own model type (``GPT2LMHeadModel``
+    under ``gpt2``, not under ``gpt-sw3``, which reuses GPT-2's classes): its config class
+    is the module's own (``GPT2Config`` for ``gpt2``).  Vision entries always are."""
+    info = store.info[entry.info]
+    config, module = info.get("config_class"), info.get("module")
+    if not config or not module:
+        return True
+    return str(config).removesuffix("Config").lower() == str(module).replace("_", "").lower()
 
 
 def _named(
