@@ -369,6 +369,34 @@ def dcgan_generator():
     return model, _truth("free", "latent", (1, 16, 1, 1))
 
 
+@_register
+def dcgan_discriminator():
+    """pytorch/examples dcgan Discriminator (ndf 8): four 4x4/2 convolutions padded 1 halve
+    64x64 to 4x4, and the last 4x4 convolution covers that map: one score per image
+    (``view(-1)``), so the size is fixed."""
+    model = nn.Sequential()
+    model.add_module(
+        "main",
+        nn.Sequential(
+            nn.Conv2d(3, 8, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(8, 16, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(16, 32, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(32, 64, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(64, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
+            nn.Flatten(0),
+        ),
+    )
+    return model, _truth("fixed", "image", (1, 3, 64, 64))
+
+
 class TinyUNet(nn.Module):
     """Two-level UNet: concatenating skips, ConvTranspose2d up-sampling (with bias)."""
 

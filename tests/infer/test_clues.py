@@ -115,3 +115,41 @@ def test_heads_that_never_meet_are_several_inputs() -> None:
     guess = analyse(model)[2]
     assert guess.shape is not None and guess.shape[1] == 16
     assert [o.shape[1] for o in guess.others if o.shape] == [24]
+
+
+class BranchScorer(nn.Module):
+    """ICLabel's layout: a 1x32x32 map through three 4x4/2 convolutions padded 1 (4x4
+    left), a second input of 8 features through (1, 3) convolutions, tiled to 4x4 and
+    concatenated; a last 4x4 convolution scores the concatenated map: 7 classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 4, 2, 1)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 16, 4, 2, 1)
+        self.relu2 = nn.ReLU()
+        self.conv3 = nn.Conv2d(16, 32, 4, 2, 1)
+        self.relu3 = nn.ReLU()
+        self.vec1 = nn.Conv2d(1, 4, (1, 3), padding=(0, 1))
+        self.vec2 = nn.Conv2d(4, 1, (1, 3), padding=(0, 1))
+        self.conv = nn.Conv2d(32 + 8, 7, 4)
+
+    def forward(self, img: torch.Tensor, vec: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.relu3(self.conv3(self.relu2(self.conv2(self.relu1(self.conv1(img))))))
+        v = vec if vec is not None else torch.zeros(img.shape[0], 1, 1, 8)
+        v = self.vec2(self.vec1(v)).reshape(img.shape[0], 8, 1, 1).expand(-1, -1, 4, 4)
+        return self.conv(torch.cat([x, v], 1)).flatten(1)
+
+
+def test_a_last_convolution_covering_the_map_fixes_the_size() -> None:
+    """The scorer reads the concatenation of two branches (no earlier output matches its
+    840 channels): its 4x4 window covers the map, so the image is 32..39; a map of scores
+    sliding over larger inputs is kept as the next hypothesis."""
+    model = BranchScorer()
+    truth = [s for s in range(8, 80) if real_error(model, (1, 1, s, s)) is None]
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED and guess.shape is not None
+    assert list(guess.valid_sizes or ()) == truth
+    assert real_error(model, guess.shape) is None
+    assert guess.hypotheses[-1].name.startswith("any size")
+    assert any("covers the map exactly" in e for e in guess.evidence)

@@ -54,16 +54,26 @@ def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> 
     gap: list[str] = []
     anchor = first.name
     prev_conv = None
+    off = _off_path(ctx, first)
     for group in ctx.groups[lo:hi]:
         link = ctx.link.get(group.name)
         lt = layer_type(link.type) if link is not None else None
+        if group.name in off:
+            continue
         if link is not None and lt is not None and lt.conv_dims and link.relation in _MAIN_PATH:
             if prev_conv is not None:
                 ops.append(_gap(ctx, anchor, gap, prev_conv, group.name))
             kind = OpKind.CONV_TRANSPOSE if lt.is_transposed else OpKind.CONV
             kernel = tuple(ctx.guesses[group.name].attrs["kernel_size"])
             known = stored_conv(group, len(kernel))
-            ops.append(SpatialOp(kind, group.name, kernel, first=link is first, known=known))
+            widens = (
+                None
+                if link is first or not link.in_dim or not link.out_dim
+                else link.out_dim > link.in_dim
+            )
+            ops.append(
+                SpatialOp(kind, group.name, kernel, first=link is first, known=known, widens=widens)
+            )
             prev_conv, gap = group.name, []
         elif not group.tensors:
             gap.append(group.name)
@@ -73,6 +83,29 @@ def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> 
     if prev_conv is not None:
         ops.append(_gap(ctx, anchor, gap, prev_conv, head.name if head else None))
     return ops
+
+
+def _off_path(ctx: InputContext, first: ChainLink) -> set[str]:
+    """Layers of chains that a break starts after ``first``: a convolution taking no
+    earlier output (another input's branch, a second registration of the same layers,
+    ICLabel's ``sequential`` copy) and the layers that follow it, until a layer merges
+    streams again (a concatenation, a residual branch, a head)."""
+    off: set[str] = set()
+    broken = False
+    started = False
+    for lk in ctx.links:
+        if lk is first:
+            started = True
+            continue
+        if not started or (lk.in_dim is None and lk.out_dim is None):
+            continue
+        if lk.relation is Relation.BREAK and layer_type(lk.type).conv_dims:
+            broken = True
+        elif lk.relation is not Relation.FOLLOWS:
+            broken = False
+        if broken:
+            off.add(lk.name)
+    return off
 
 
 def _ints(value: Any, n: int) -> tuple[int, ...] | None:

@@ -126,6 +126,9 @@ class SpatialOp:
     functional: bool = False
     """The model registers no parameter-less module at all (its pools, if any, are
     functional)."""
+    widens: bool | None = None
+    """A convolution taking fewer channels than it gives (``None``: unknown, or the
+    model's first convolution, which reads the input's channels)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,13 +397,23 @@ def solve(
 
 def _irregularity(ops: Sequence[SpatialOp], choices: Sequence[Choice]) -> float:
     """:data:`IRREGULAR_POOLING` per extra kind of pool among alike gaps (the same
-    situation and as many modules; only gaps whose pool is assumed count)."""
+    situation and as many modules; only gaps whose pool is assumed count), and per extra
+    kind of padding/stride among alike convolutions (the same kernel, and all widening the
+    channels or all keeping them: DCGAN's four 4x4 convolutions that double the channels
+    are written alike; ResNet's first convolution of a stage widens and strides, the
+    others keep and do not)."""
     kinds: dict[tuple[GapSituation, int], set[Pool | None]] = {}
+    convs: dict[tuple[tuple[int, ...], bool], set[tuple[tuple[int, ...], ...]]] = {}
     for op, ch in zip(ops, choices, strict=True):
         if op.kind is OpKind.GAP and op.known is None and not _adaptive(op):
             key = (_situation(op), len(op.members))
             kinds.setdefault(key, set()).add(ch.pool if ch.pooled else None)
-    irregular = IRREGULAR_POOLING * sum(len(v) - 1 for v in kinds.values())
+        elif op.kind is OpKind.CONV and op.known is None and op.widens is not None:
+            convs.setdefault((op.kernel, op.widens), set()).add(
+                (ch.padding, ch.stride, ch.dilation, ch.extra)
+            )
+    extra_kinds = sum(len(v) - 1 for v in kinds.values()) + sum(len(v) - 1 for v in convs.values())
+    irregular = IRREGULAR_POOLING * extra_kinds
     downsamples = any(
         ch.pooled or (op.kind is OpKind.CONV and ch.stride and max(ch.stride) > 1)
         for op, ch in zip(ops, choices, strict=True)

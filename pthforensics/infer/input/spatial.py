@@ -2,7 +2,8 @@
 
 The head after the convolutions decides the rule: a patch embedding feeding a position
 table (:mod:`.patches`), a flatten head (:mod:`.fixed`), global pooling or none at all
-(:mod:`.free`), or a recurrent layer reading the map as a sequence (a CRNN: the height is
+(:mod:`.free`; unless the last convolution scores the whole remaining map,
+:mod:`.scorer`), or a recurrent layer reading the map as a sequence (a CRNN: the height is
 solved, the width is time).  The solution is then laid out as the model's ``forward()``
 most likely takes it (:mod:`.layouts`): a one-channel ``Conv2d`` whose kernels all have
 width 1 reads a signal reshaped to ``[N, 1, L, 1]``; a flatten head feeding an RNN runs
@@ -28,6 +29,7 @@ from .hypotheses import hypotheses_of
 from .layouts import TEXT_LINE, per_frame, signal_layout, waveform_layout
 from .maps import find_head, spatial_ops
 from .patches import patch_input
+from .scorer import scorer_input
 from .setting import solve_context
 from .solver import SolveContext, SpatialOp, solve
 
@@ -84,7 +86,8 @@ def _by_head(
             "no Linear after the convolutions: fully convolutional, any size "
             "above the minimum works"
         ]
-        return free_input(ctx, entry, ops, None, ev, sctx)
+        free = free_input(ctx, entry, ops, None, ev, sctx)
+        return scorer_input(ctx, entry, ops, sctx, free) or free
     if layer_type(head.type).reads_sequence:
         return _crnn(entry, ops, head, sctx)
     if head.relation is Relation.POOL or (head.in_dim == head.channels):
