@@ -397,6 +397,37 @@ def dcgan_discriminator():
     return model, _truth("fixed", "image", (1, 3, 64, 64))
 
 
+class EEGNet(nn.Module):
+    """EEGNet-4,2 (Lawhern et al., 2018; arl-eegmodels defaults Samples=128) on 8
+    electrodes x 128 samples: a (1, 32) temporal convolution, a depthwise (8, 1) spatial
+    convolution over every electrode (it consumes that axis), (1, 4) and (1, 8) average
+    pools, a separable convolution and a flatten head."""
+
+    def __init__(self, chans: int = 8, samples: int = 128, classes: int = 3) -> None:
+        super().__init__()
+        self.conv_temporal = nn.Conv2d(1, 4, (1, 32), padding=(0, 16), bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv_spatial = nn.Conv2d(4, 8, (chans, 1), groups=4, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.pool1 = nn.AvgPool2d((1, 4))
+        self.conv_depth = nn.Conv2d(8, 8, (1, 16), padding=(0, 8), groups=8, bias=False)
+        self.conv_point = nn.Conv2d(8, 8, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(8)
+        self.pool2 = nn.AvgPool2d((1, 8))
+        self.classify = nn.Linear(8 * (((samples + 1) // 4 + 1) // 8), classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn1(self.conv_temporal(x))
+        x = self.pool1(F.elu(self.bn2(self.conv_spatial(x))))
+        x = self.pool2(F.elu(self.bn3(self.conv_point(self.conv_depth(x)))))
+        return self.classify(torch.flatten(x, 1))
+
+
+@_register
+def eegnet():
+    return EEGNet(), _truth("fixed", "image", (1, 1, 8, 128))
+
+
 class TinyUNet(nn.Module):
     """Two-level UNet: concatenating skips, ConvTranspose2d up-sampling (with bias)."""
 

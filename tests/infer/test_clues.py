@@ -153,3 +153,16 @@ def test_a_last_convolution_covering_the_map_fixes_the_size() -> None:
     assert real_error(model, guess.shape) is None
     assert guess.hypotheses[-1].name.startswith("any size")
     assert any("covers the map exactly" in e for e in guess.evidence)
+
+
+def test_a_window_spanning_the_electrodes_consumes_that_axis() -> None:
+    """EEGNet: the depthwise (8, 1) convolution after the (1, 32) temporal one is the only
+    window along the electrode axis: the input has exactly 8 rows, on every hypothesis,
+    and pools act along time only."""
+    model, truth = build("eegnet")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert all(h.shape is not None and h.shape[2] == 8 for h in guess.hypotheses)
+    assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) is not None
+    pools = [p for h in guess.hypotheses for p in h.plan if "Pool" in p[1]]
+    assert pools and all(dict(p[2])["kernel_size"][0] == 1 for p in pools)

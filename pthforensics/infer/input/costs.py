@@ -322,4 +322,8 @@ def gap_options(
         out.append((Pool((1, 2, 2), (1, 2, 2)), pooled + POOL_SPATIAL_ONLY))
     if ndim == 2 and all(active):
         out.extend((Pool(k, k), pooled + POOL_ONE_AXIS) for k in ((2, 1), (1, 2)))
+    for axis in long_axes if ndim == 2 else ():
+        for w in _LONG_AXIS_WINDOWS:
+            k = tuple(w if a == axis else 1 for a in range(ndim))
+            out.append((Pool(k, k), pooled + POOL_ONE_AXIS))
     return out

@@ -82,7 +82,31 @@ def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> 
         anchor = group.name
     if prev_conv is not None:
         ops.append(_gap(ctx, anchor, gap, prev_conv, head.name if head else None))
-    return ops
+    return _collapse_pins(ops)
+
+
+def _collapse_pins(ops: list[SpatialOp]) -> list[SpatialOp]:
+    """A 2-d convolution that is the only one whose window spans an axis, as a ``(C, 1)``
+    window after other convolutions moved along the other axis, consumes that axis: its
+    output there is 1 (EEGNet's and ShallowConvNet's spatial filter over all electrodes:
+    Lawhern et al., 2018; Schirrmeister et al., 2017), so the axis is exactly its window
+    and no pool acts on it afterwards."""
+    convs = [i for i, op in enumerate(ops) if op.kind is OpKind.CONV and len(op.kernel) == 2]
+    if len(convs) < 2 or len(convs) != sum(1 for op in ops if op.kind is not OpKind.GAP):
+        return ops
+    out = list(ops)
+    for axis in range(2):
+        other = 1 - axis
+        along = [i for i in convs if ops[i].kernel[axis] > 1]
+        moving = [i for i in convs if ops[i].kernel[other] > 1]
+        if len(along) != 1 or not moving or along[0] in moving or along[0] == convs[0]:
+            continue  # (the first convolution reads the raw input: a filter, not a collapse)
+        for j in range(along[0], len(out)):  # 1 from the collapse on
+            pin = list(out[j].pin or (None, None))
+            pin[axis] = 1
+            out[j] = replace(out[j], pin=tuple(pin))
+        out[along[0]] = replace(out[along[0]], consumes=(*out[along[0]].consumes, axis))
+    return out
 
 
 def _off_path(ctx: InputContext, first: ChainLink) -> set[str]:

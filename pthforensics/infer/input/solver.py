@@ -126,6 +126,8 @@ class SpatialOp:
     functional: bool = False
     """The model registers no parameter-less module at all (its pools, if any, are
     functional)."""
+    consumes: tuple[int, ...] = ()
+    """Axes this convolution's window spans whole (its output is 1 there): unpadded."""
     widens: bool | None = None
     """A convolution taking fewer channels than it gives (``None``: unknown, or the
     model's first convolution, which reads the input's channels)."""
@@ -201,6 +203,9 @@ class SolveContext:
     min_input: tuple[int, ...] = ()
     """Per axis, the smallest plausible input: the first convolution's kernel fits in
     it without padding (nobody designs a filter longer than its signal)."""
+    exact_axes: tuple[int, ...] = ()
+    """Axes whose size a convolution consuming them fixes (EEG electrodes): evidence, so
+    no size prior is charged on them."""
 
 
 def options(
@@ -220,6 +225,7 @@ def options(
             for p, extra, s, c in conv_options(
                 op.kernel, style, first=op.first, transposed=op.kind is OpKind.CONV_TRANSPOSE
             )
+            if not any(p[a] or (extra and extra[a]) for a in op.consumes)
         ]
     return [
         (Choice(pool=pool), c)
@@ -482,7 +488,11 @@ def _sizes_cost(
         return size_cost(sizes[0], kind, channels, 0) + max(
             size_cost(s, kind, channels, 1) for s in sizes[1:]
         )
-    free = [s for s, a, (lo, hi) in zip(sizes, active, iv, strict=True) if a or lo != hi]
+    free = [
+        s
+        for axis, (s, a, (lo, hi)) in enumerate(zip(sizes, active, iv, strict=True))
+        if (a or lo != hi) and axis not in ctx.exact_axes
+    ]
     if not free:
         return 0.0
     cost = max(size_cost(s, kind, channels) for s in free)
