@@ -13,7 +13,15 @@ from torch import nn
 
 from pthforensics.core import InputKind, InputStatus
 from pthforensics.pipeline import inspect_file
-from tests._models import analyse, build, hypothesis_with_truth, real_error, sizes_in
+from tests._helpers import to_state
+from tests._models import (
+    analyse,
+    analyse_state,
+    build,
+    hypothesis_with_truth,
+    real_error,
+    sizes_in,
+)
 
 
 class StridedNet(nn.Module):
@@ -166,3 +174,32 @@ def test_a_window_spanning_the_electrodes_consumes_that_axis() -> None:
     assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) is not None
     pools = [p for h in guess.hypotheses for p in h.plan if "Pool" in p[1]]
     assert pools and all(dict(p[2])["kernel_size"][0] == 1 for p in pools)
+
+
+def test_a_detector_takes_a_list_of_images_of_any_size() -> None:
+    """A Faster R-CNN layout (``rpn.head`` and ``roi_heads.box_head``): the flatten Linear of
+    the box head reads pooled crops, so the size is free, and each input is one
+    ``[C, H, W]`` image of the list ``forward()`` takes; the plan first adds the batch axis.
+    The real model runs on a list holding the reported image, and on the true one."""
+    model, truth = build("tiny_detector")
+    for sort in (False, True):
+        guess = analyse(model, sort=sort, metadata=not sort)[2]
+        assert guess.status == InputStatus.FREE, guess.evidence
+        assert guess.shape is not None and len(guess.shape) == 3 and guess.shape[0] == 3
+        assert sizes_in(guess.valid_sizes, list(truth["input_shape"][1:]))
+        assert real_error(model, guess.shape) is None
+        assert guess.plan[0][1] == "Unflatten" and dict(guess.plan[0][2])["dim"] == 0
+        assert any("torchvision detector" in e for e in guess.evidence)
+
+
+def test_without_detector_heads_the_input_is_a_batched_map() -> None:
+    """The same weights under other names (no ``rpn``/``roi_heads``): no detector, so the
+    input is an ordinary batched image map."""
+    model, _ = build("tiny_detector")
+    state = {
+        k.replace("rpn.head.", "side.").replace("roi_heads.", "head_"): v
+        for k, v in model.state_dict().items()
+    }
+    guess = analyse_state(to_state(state))[2]
+    assert guess.shape is not None and len(guess.shape) == 4, guess.evidence
+    assert not any("torchvision detector" in e for e in guess.evidence)
