@@ -335,6 +335,7 @@ def _trace(
         kind=report.checkpoint.kind if report.checkpoint else "state_dict",
         input_shape=shape,
         device=device,
+        inferred=guess_input.shape,
     )
     if library.result is not None:
         return library.result

@@ -43,6 +43,15 @@ logger = logging.getLogger(__name__)
 
 #: Libraries whose classes the rebuild can use.
 LIBRARIES = frozenset({"torchvision", "timm", "transformers"})
+#: Inputs that are token indices (int64); every other named input is float.
+TOKEN_INPUTS = frozenset({"input_ids", "decoder_input_ids"})
+#: Largest model (parameters) run again on the CPU when the meta device cannot run it.
+CPU_RETRY_ELEMENTS = 60_000_000
+#: Channels of an image or video frame, and frames of a clip whose family gives no minimum.
+IMAGE_CHANNELS = 3
+VIDEO_FRAMES = 16
+#: Dimensions of one image ``[C, H, W]``.
+IMAGE_DIMS = 3
 _MESSAGE_CHARS = 300
 
 
@@ -65,8 +74,12 @@ def trace_library(
     kind: str,
     input_shape: tuple[int, ...] | None = None,
     device: str = "meta",
+    inferred: tuple[int, ...] | None = None,
 ) -> LibraryTrace:
-    """Build, load strictly and trace the named library class (see the module)."""
+    """Build, load strictly and trace the named library class (see the module).
+
+    The input is ``input_shape`` (the user's), else the family's documented input, else
+    ``inferred`` (the input stage's guess, made from the layers without the library)."""
     library = architecture.library if architecture is not None else None
     if (
         architecture is None
@@ -84,18 +97,26 @@ def trace_library(
         model, call = _build(recipe, state, library)
     except Exception as exc:  # noqa: BLE001 - any failure of the real class is data
         return LibraryTrace(None, f"{library} {architecture.name} did not load: {_message(exc)}")
-    shape = input_shape or _family_input(architecture, library)
+    convention = dict(architecture.input_convention or ())
+    family = _family_input(convention, library)
+    shape = input_shape or family or inferred
     if shape is None:
         return LibraryTrace(None, f"loaded into {call}, but no input is known to run it")
+    whose = (
+        "the given shape"
+        if input_shape
+        else "the family's input"
+        if family
+        else "the inferred input (the family documents no shape)"
+    )
     try:
-        layers, output = _run(model, shape, library, device)
+        layers, output, where = _run(model, shape, convention, device)
     except Exception as exc:  # noqa: BLE001
         note = f"loaded strictly into {call}, but {list(shape)} did not run: {_message(exc)}"
         return LibraryTrace(None, note)
-    whose = "the given shape" if input_shape else "the family's input"
     detail = (
         f"confirmed against {call}: every tensor of the file loaded strictly (shapes and "
-        f"dtypes, on the meta device); {whose} {list(shape)} runs through it"
+        f"dtypes, on the meta device); {whose} {list(shape)} runs through it{where}"
     )
     result = TraceResult(
         TraceStatus.CONFIRMED, output, layers, tuple(shape), detail, ((tuple(shape), "ok"),)
@@ -116,7 +137,7 @@ def _build(recipe: str, state: StateDict, library: str) -> tuple[nn.Module, str]
         t.key: torch.empty(t.shape, dtype=getattr(torch, t.dtype, torch.float32), device="meta")
         for t in state.tensors
     }
-    namespace: dict[str, Any] = {"sd": sd}
+    namespace: dict[str, Any] = {"sd": sd, "metadata": None}  # no module versions read
     exec(compile(recipe, "<pthforensics rebuild>", "exec"), namespace)
     model: nn.Module = namespace["model"]
     if library == "transformers":
@@ -155,10 +176,19 @@ def _tied_keys(model: nn.Module) -> set[str]:
     return out
 
 
-def _family_input(architecture: Architecture, library: str) -> tuple[int, ...] | None:
-    convention = dict(architecture.input_convention or ())
+def _family_input(convention: Mapping[str, Any], library: str) -> tuple[int, ...] | None:
+    """The input the family documents: its shape, the crop (or resize) of its transforms
+    (a video clip of ``min_temporal_size`` frames), or a short token sequence."""
     if "shape" in convention:
         return tuple(int(d) for d in convention["shape"])
+    side = convention.get("crop_size") or convention.get("resize_size")
+    kind = convention.get("kind")
+    if side and kind in ("image", "video"):
+        h, w = (int(side[0]), int(side[-1]))
+        if kind == "video":
+            frames = int(convention.get("min_temporal_size") or VIDEO_FRAMES)
+            return (1, IMAGE_CHANNELS, frames, h, w)
+        return (1, IMAGE_CHANNELS, h, w)
     if library == "transformers" and convention.get("main_input") == "input_ids":
         length = int(convention.get("max_length") or DEFAULT_TOKENS)
         return (1, min(length, DEFAULT_TOKENS))
@@ -166,12 +196,28 @@ def _family_input(architecture: Architecture, library: str) -> tuple[int, ...] |
 
 
 def _run(
-    model: nn.Module, shape: tuple[int, ...], library: str, device: str
-) -> tuple[tuple[TraceLayer, ...], tuple[int, ...] | None]:
-    """Run ``model`` once on zeros of ``shape`` with hooks on every leaf module."""
+    model: nn.Module, shape: tuple[int, ...], convention: Mapping[str, Any], device: str
+) -> tuple[tuple[TraceLayer, ...], tuple[int, ...] | None, str]:
+    """Run ``model`` once on zeros of ``shape`` with hooks on every leaf module; on the
+    meta device, or, when the model computes on tensor values (``.item()``, detection's
+    box decoding) and is small enough, again on the CPU with uninitialised weights."""
     import torch
 
-    dev = torch.device(device)
+    try:
+        return (*_run_on(model, shape, convention, torch.device(device)), "")
+    except Exception:
+        size = sum(p.numel() for p in model.parameters())
+        if torch.device(device).type != "meta" or size > CPU_RETRY_ELEMENTS:
+            raise
+    layers, output = _run_on(model, shape, convention, torch.device("cpu"))
+    return layers, output, " (on the CPU: the model computes on tensor values)"
+
+
+def _run_on(
+    model: nn.Module, shape: tuple[int, ...], convention: Mapping[str, Any], dev: Any
+) -> tuple[tuple[TraceLayer, ...], tuple[int, ...] | None]:
+    import torch
+
     if dev.type != "meta":
         model = model.to_empty(device=dev)
     records: list[TraceLayer] = []
@@ -184,12 +230,17 @@ def _run(
         for name, module in model.named_modules()
         if not any(True for _ in module.children())
     ]
+    name = convention.get("main_input")
+    dtype = torch.int64 if name in TOKEN_INPUTS else torch.float32
+    x: Any = torch.zeros(shape, dtype=dtype, device=dev)
+    if convention.get("kind") == "images":  # a detector takes a list of [C, H, W] images
+        x = list(x) if x.dim() == IMAGE_DIMS + 1 else [x]
+    kwargs: dict[str, Any] = {}
+    if "decoder_input_ids" in (convention.get("inputs") or ()):
+        kwargs["decoder_input_ids"] = torch.zeros((shape[0], 1), dtype=torch.int64, device=dev)
     try:
         with torch.no_grad():
-            if library == "transformers":
-                out = model(input_ids=torch.zeros(shape, dtype=torch.int64, device=dev))
-            else:
-                out = model(torch.zeros(shape, dtype=torch.float32, device=dev))
+            out = model(**{str(name): x}, **kwargs) if name else model(x, **kwargs)
     finally:
         for handle in handles:
             handle.remove()

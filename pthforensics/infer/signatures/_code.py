@@ -59,6 +59,8 @@ def loading_code(
         lines.append(f"import {library}")
     if plan.safetensors:
         lines.append("from safetensors.torch import load_file")
+    elif library != "transformers" and not plan.torchscript:
+        lines.insert(1, "import collections")
     lines += ["", f"PATH = {plan.path!r}", ""]
     lines += _read_lines(plan)
     lines += _key_lines(plan, library)
@@ -92,7 +94,10 @@ def meta_code(
         return "\n".join(lines) + "\n"
     vision = _vision_lines(library, name, kwargs, plan)[:-_VISION_LOAD_LINES]
     lines += [
-        'with torch.device("meta"):',
+        "try:",
+        '    with torch.device("meta"):',
+        *(f"        {line}" for line in vision),
+        "except NotImplementedError:  # sizes computed from tensor values: build on the CPU",
         *(f"    {line}" for line in vision),
         "model.load_state_dict(sd, strict=True, assign=True)",
         f"call = {_constructor(library, name, kwargs)!r}",
@@ -128,7 +133,11 @@ def _read_lines(plan: LoadPlan) -> list[str]:
             f"for part in {list(plan.tree_path)!r}:  # where the weights sit in the file",
             "    obj = obj[int(part)] if isinstance(obj, (list, tuple)) else obj[part]",
         ]
-    lines.append("sd = dict(obj.state_dict() if hasattr(obj, 'state_dict') else obj)")
+    lines += [
+        "obj = obj.state_dict() if hasattr(obj, 'state_dict') else obj",
+        "metadata = getattr(obj, '_metadata', None)  # module versions some classes read",
+        "sd = dict(obj)",
+    ]
     return lines
 
 
@@ -144,6 +153,25 @@ def _key_lines(plan: LoadPlan, library: str) -> list[str]:
     if library != "transformers":  # from_pretrained re-ties on its own
         for missing, present in plan.alias:
             lines.append(f"sd[{missing!r}] = sd[{present!r}]  # tied: stored once in the file")
+        if not plan.safetensors and not plan.torchscript:
+            lines += _metadata_lines(plan.strip)
+    return lines
+
+
+def _metadata_lines(strip: tuple[str, ...]) -> list[str]:
+    """``load_state_dict`` reads ``sd._metadata`` (each module's version: torchvision's
+    MNASNet refuses a load without it); keep the file's, its keys stripped like the
+    tensors' (``module.features`` -> ``features``, ``module`` -> the root)."""
+    lines = ["if metadata is not None:"]
+    lines += [
+        f"    metadata = {{('' if k == {prefix[:-1]!r} else k.removeprefix({prefix!r})): v"
+        " for k, v in metadata.items()}"
+        for prefix in strip
+    ]
+    lines += [
+        "    sd = collections.OrderedDict(sd)",
+        "    sd._metadata = metadata",
+    ]
     return lines
 
 
