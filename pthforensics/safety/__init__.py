@@ -25,15 +25,13 @@ from .opcodes import (
     GlobalConst,
     looks_like_nested,
     looks_like_pickle,
-    maybe_pickle,
     simple_values,
 )
 from .policy import PolicyEntry
 from .rules import Judgement, judge_global, normalize_global
-from .static_scan import StreamScan, scan_stream
+from .static_scan import GlobalUse, StreamScan, scan_stream
 from .stream_rules import RULES, evaluate_stream
 from .streams import ReadArchive, SafetyScan, ScanBudget, scan_streams
-from .symbolic import GlobalUse
 from .unpickle import (
     GlobalName,
     MappingStub,
@@ -77,7 +75,6 @@ __all__ = [
     "judge_global",
     "looks_like_nested",
     "looks_like_pickle",
-    "maybe_pickle",
     "normalize_global",
     "scan_stream",
     "scan_streams",

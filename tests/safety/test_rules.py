@@ -70,7 +70,6 @@ def test_metadata_is_info(qualname: str) -> None:
         ("idlelib.pyshell", "ModifiedInterpreter"),
         ("doctest", "debug_script"),
         ("torch._inductor.codecache", "compile_file"),
-        ("torch.fx.graph_module", "reduce_graph_module"),
         ("requests", "get"),
         ("urllib.request", "urlopen"),
         ("socket", "create_connection"),
@@ -78,7 +77,6 @@ def test_metadata_is_info(qualname: str) -> None:
         ("dill", "loads"),
         ("yaml", "load"),
         ("tempfile", "mktemp"),
-        ("some_pkg.io", "load"),
         (None, "system"),
         ("os", None),
     ],
@@ -104,9 +102,82 @@ def test_unknown_is_suspicious(module: str, name: str) -> None:
     assert judgement is not None and judgement.severity is Severity.SUSPICIOUS
 
 
-def test_python2_names_are_normalised() -> None:
-    assert judge_global("__builtin__", "set") is None
-    assert judge_global("copy_reg", "_reconstructor") is None
+def test_python2_names_are_normalised_below_protocol_3() -> None:
+    """find_class maps Python 2 names only while the protocol is below 3."""
+    assert judge_global("__builtin__", "set", proto=2) is None
+    assert judge_global("copy_reg", "_reconstructor", proto=0) is None
+    judgement = judge_global("__builtin__", "set", proto=4)
+    assert judgement is not None and judgement.severity > Severity.INFO
+
+
+def test_user_function_names_need_a_call_to_be_malicious() -> None:
+    """A user module's function named like a dangerous callable (mypkg.cli.main, a config
+    entry point) is what importing runs (suspicious); calling it is a claim of capability."""
+    named = judge_global("some_pkg.io", "load")
+    assert named is not None and named.severity is Severity.SUSPICIOUS
+    called = judge_global("some_pkg.io", "load", called=True)
+    assert called is not None and called.severity is Severity.MALICIOUS
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("mypkg.code.model", "Net"), ("tools.sh.layers", "Block"), ("app.models.main", "Net")],
+)
+def test_user_module_paths_are_judged_by_their_root(module: str, name: str) -> None:
+    judgement = judge_global(module, name, called=True)
+    assert judgement is not None and judgement.severity is Severity.SUSPICIOUS
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "proto"),
+    [
+        ("torch.nn.functional", "np.savetxt", 4),
+        ("torch._utils", "logging.FileHandler", 4),
+        ("typing_extensions", "io.FileIO", 4),
+        ("torch.nn.functional", "torch.fx.graph_module._exec_with_source", 4),
+    ],
+)
+def test_protocol4_dotted_names_are_walks(module: str, name: str, proto: int) -> None:
+    judgement = judge_global(module, name, proto=proto)
+    assert judgement is not None and judgement.rule_id == "attribute-walk"
+    below = judge_global(module, name, proto=2)
+    assert below is not None and below.rule_id == "corrupt-global"
+
+
+def test_walks_that_spell_an_allowed_global_are_that_global() -> None:
+    assert judge_global("torch", "nn.parameter.Parameter") is None
+    assert judge_global("torch", "_utils._rebuild_tensor_v2") is None
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("collections", "OrderedDicu"),
+        ("collectionr", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensoq_v2"),
+        ("torch.nn.modules.linear", "Lineas"),
+        ("builtins", "dicu"),
+        ("torch", "FloatStoragf"),
+    ],
+)
+def test_damaged_names_are_corrupt_not_malicious(module: str, name: str) -> None:
+    judgement = judge_global(module, name, called=True)
+    assert judgement is not None and judgement.rule_id == "corrupt-global", judgement
+    assert judgement.severity is Severity.SUSPICIOUS
+
+
+def test_real_neighbours_of_allowed_names_are_not_corrupt() -> None:
+    judgement = judge_global("torch", "tensor", called=True)  # one byte from torch.Tensor
+    assert judgement is None or judgement.rule_id != "corrupt-global"
+    judgement = judge_global("builtins", "eval")
+    assert judgement is not None and judgement.severity is Severity.MALICIOUS
+
+
+def test_graph_module_reducer_is_a_code_carrier() -> None:
+    """Named or called, reduce_graph_module is suspicious by name: the code it is given is
+    judged by the stream rules (tests/safety/test_code_judge.py)."""
+    judgement = judge_global("torch.fx.graph_module", "reduce_graph_module", called=True)
+    assert judgement is not None and judgement.rule_id == "code-carrier"
 
 
 def test_torch_nn_classes_are_info() -> None:
