@@ -113,7 +113,8 @@ def _is_checkpoint(path: str, st: os.stat_result | None) -> bool:
         return False  # pipes, sockets, devices: not checkpoints, and opening may block
     if sniff_file(path, st) is not None:
         return True
-    return st.st_size == 0 and path.endswith(_CHECKPOINT_EXTENSIONS)
+    # A checkpoint name with content we cannot read is reported as an error, never skipped.
+    return path.endswith(_CHECKPOINT_EXTENSIONS)
 
 
 def _stat(path: str) -> os.stat_result | None:

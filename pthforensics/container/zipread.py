@@ -17,7 +17,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import BinaryIO, NamedTuple
 
@@ -75,20 +75,29 @@ class ZipEntry(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class ZipDirectory:
-    """The whole directory: entries in central-directory order and the record offsets."""
+    """One central directory: its entries in order and where its records lie."""
 
     entries: tuple[ZipEntry, ...]
     central_offset: int
     central_end: int
     """End of the end-of-central-directory record (and its comment)."""
     prefix: int
-    """Bytes before the first local header that the offsets do not account for."""
+    """Bytes before the first local header that the offsets do not account for (0 in the
+    view of torch's reader, which takes offsets as written)."""
+    eocd_offset: int = 0
+    """Where the end record of this directory lies."""
+    others: tuple[ZipDirectory, ...] = ()
+    """Other directories a zip reader could take instead: Python's ``zipfile`` shifts
+    offsets by the bytes it finds prepended; an earlier end record (in a comment, or of a
+    second archive) points at another directory."""
 
 
 #: Room a skipped local header may take beyond its fixed part and name: torch's writer pads
 #: the extra field so that data starts on a 64-byte boundary (a 4-byte field header plus at
 #: most 63 bytes), and a data descriptor may follow the data.
 LOCAL_SLACK = 4 + 64
+#: Alternative directories (earlier end records) read at most.
+_MAX_OTHER_DIRECTORIES = 8
 
 
 def read_zip_directory(
@@ -98,7 +107,14 @@ def read_zip_directory(
     path: str,
     read_local: Callable[[str], bool] | None = None,
 ) -> ZipDirectory:
-    """Parse the end record and the central directory; raise on a truncated archive.
+    """The directory torch's reader (miniz) takes, with the others a reader could take.
+
+    miniz (``mz_zip_reader_locate_header_sig``, ``mz_zip_reader_read_central_dir``) takes
+    the last end-of-central-directory signature with 22 bytes after it, within the last
+    64 KiB, and reads the central directory at the offset the record gives, as written.
+    When that fails (bytes prepended to the archive), the directory is read the way Python's
+    ``zipfile`` reads it, with every offset shifted by ``eocd - cd_size - cd_offset``; torch
+    cannot load such a file as a zip, other readers can.  Raise on a truncated archive.
 
     Local headers are read for every entry for which ``read_local(name)`` is true (all by
     default).  Skipping the others saves a read per tensor storage; such an entry's local
@@ -108,21 +124,72 @@ def read_zip_directory(
     tail_len = min(size, 22 + _MAX_COMMENT + 20)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
-    pos = tail.rfind(_EOCD)
-    while pos >= 0 and pos + 22 > len(tail):
-        pos = tail.rfind(_EOCD, 0, pos)
-    if pos < 0:
+    candidates = _end_records(tail, size - tail_len)
+    if not candidates:
         raise ContainerError(
             "zip end-of-central-directory record not found: the archive is "
             "truncated (an interrupted download?) or not a zip",
             path=path,
         )
-    eocd_at = size - tail_len + pos
+    views: list[ZipDirectory] = []
+    error: ContainerError | None = None
+    for at in candidates[: _MAX_OTHER_DIRECTORIES + 1]:
+        for shifted in (False, True):
+            try:
+                view = _directory_at(
+                    f, size, tail, size - tail_len, at, limits, path, read_local, shifted=shifted
+                )
+            except ContainerError as exc:
+                error = error or exc
+                continue
+            if view is not None and all(_differs(view, v) for v in views):
+                views.append(view)
+    if not views:
+        assert error is not None
+        raise error
+    return replace(views[0], others=tuple(views[1:]))
+
+
+def _differs(a: ZipDirectory, b: ZipDirectory) -> bool:
+    return (a.central_offset, a.prefix, len(a.entries)) != (
+        b.central_offset,
+        b.prefix,
+        len(b.entries),
+    )
+
+
+def _end_records(tail: bytes, base: int) -> list[int]:
+    """Absolute offsets of every end-record signature with 22 bytes after it, last first."""
+    found: list[int] = []
+    pos = tail.rfind(_EOCD)
+    while pos >= 0:
+        if pos + 22 <= len(tail):
+            found.append(base + pos)
+        pos = tail.rfind(_EOCD, 0, pos)
+    return found
+
+
+def _directory_at(
+    f: BinaryIO,
+    size: int,
+    tail: bytes,
+    base: int,
+    eocd_at: int,
+    limits: Limits,
+    path: str,
+    read_local: Callable[[str], bool] | None,
+    *,
+    shifted: bool,
+) -> ZipDirectory | None:
+    """The directory the end record at ``eocd_at`` describes (``shifted``: as ``zipfile``
+    reads it; ``None`` when that is the same as unshifted)."""
+    pos = eocd_at - base
     (_sig, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, comment_len) = struct.unpack(
         "<4s4H2LH", tail[pos : pos + 22]
     )
     central_end = eocd_at + 22 + comment_len
     zip64 = count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF
+    end_at = eocd_at
     loc = pos - 20
     if loc >= 0 and tail[loc : loc + 4] == _ZIP64_LOCATOR:
         (_s, _d, z64_at, _t) = struct.unpack("<4sLQL", tail[loc : loc + 20])
@@ -132,13 +199,16 @@ def read_zip_directory(
             (_s, _sz, _v1, _v2, _d1, _d2, _n1, count, cd_size, cd_offset) = struct.unpack(
                 "<4sQ2H2L4Q", rec
             )
-            eocd_at = z64_at
+            end_at = z64_at
         elif zip64:
             raise ContainerError("zip64 end record missing or corrupt", path=path)
     if count > limits.max_members:
         raise LimitExceeded("zip entries", limits.max_members, count, path=path)
-    # Offsets are relative to the start of the archive; data prepended to it shifts them.
-    prefix = max(0, eocd_at - cd_size - cd_offset)
+    # Offsets are relative to the start of the archive; zipfile shifts them by the bytes
+    # it finds prepended, miniz does not.
+    prefix = max(0, end_at - cd_size - cd_offset) if shifted else 0
+    if shifted and prefix == 0:
+        return None
     start = cd_offset + prefix
     if start + cd_size > size:
         raise ContainerError(
@@ -150,7 +220,7 @@ def read_zip_directory(
     central = f.read(cd_size)
     rows = _parse_central(central, count, prefix, path)
     entries = _locate(f, rows, start, size, read_local)
-    return ZipDirectory(tuple(entries), start, central_end, prefix)
+    return ZipDirectory(tuple(entries), start, central_end, prefix, eocd_at)
 
 
 #: A central-directory entry before its local header is located: name, flags, method, crc,

@@ -21,6 +21,7 @@ embedded in a value is a callable the caller passes to :func:`scan_streams`.
 from __future__ import annotations
 
 from .allowlist import ALLOWED, BENIGN_METADATA, GADGETS
+from .code_judge import CodeVerdict, judge_code
 from .opcodes import (
     GlobalConst,
     looks_like_nested,
@@ -51,6 +52,7 @@ __all__ = [
     "ALLOWED",
     "BENIGN_METADATA",
     "GADGETS",
+    "CodeVerdict",
     "RULES",
     "GlobalConst",
     "GlobalName",
@@ -72,6 +74,7 @@ __all__ = [
     "buffered",
     "evaluate_stream",
     "find_pickle_values",
+    "judge_code",
     "judge_global",
     "looks_like_nested",
     "looks_like_pickle",

@@ -142,12 +142,8 @@ def judge_code(source: str, *, torchscript: bool = False) -> CodeVerdict:
     shown = source[:_MAX_SHOWN] + ("\n..." if len(source) > _MAX_SHOWN else "")
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError) as exc:
-        return CodeVerdict(
-            Severity.SUSPICIOUS if torchscript else Severity.MALICIOUS,
-            () if torchscript else (f"does not parse as Python ({exc})",),
-            shown,
-        )
+    except (SyntaxError, ValueError):
+        return CodeVerdict(Severity.SUSPICIOUS, (), shown)  # exec/compile fails: nothing runs
     judge = _Judge(torchscript)
     judge.visit(tree)
     severity = Severity.MALICIOUS if judge.problems else Severity.SUSPICIOUS
@@ -214,25 +210,45 @@ class _Judge(ast.NodeVisitor):
         if target in FX_IMPORTS or target.split(".")[0] in _PURE_MODULES:
             return
         mod, _, attr = target.rpartition(".")
-        judgement = judge_global(mod or target, attr or target)
+        judgement = judge_global(mod, attr) if mod else judge_global(target, "_")
         if judgement is not None and judgement.severity is Severity.MALICIOUS:
-            self.problem(node, f"imports '{target}': {judgement.reason}")
+            self.problem(node, f"imports '{target}' ({judgement.rule_id})")
 
     # -- references --------------------------------------------------------------------------
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if _dunder(node.attr) and not self.torchscript:
-            self.problem(node, f"reaches the dunder attribute '{node.attr}'")
-        self.generic_visit(node)
+        chain = _chain(node)
+        if chain is None:
+            if _dunder(node.attr) and not self.torchscript:
+                self.problem(node, f"reaches the dunder attribute '{node.attr}'")
+            self.generic_visit(node)
+            return
+        if not self.torchscript and any(_dunder(part) for part in chain[1:]):
+            self.problem(node, f"reaches a dunder attribute ('{'.'.join(chain)}')")
+        if chain[0] in self.imports and chain[0] not in self.local:
+            self.reference(node, chain)
+        # The chain's names are judged whole: its inner attributes are not visited again.
+
+    def reference(self, node: ast.AST, chain: list[str]) -> None:
+        """A value taken from an imported module (``s = torch.save`` before ``s(x)``)."""
+        full = ".".join([self.imports[chain[0]], *chain[1:]])
+        if _is_operator(full) or full in _FX_HELPERS or full in FX_IMPORTS:
+            return
+        module, _, attr = full.rpartition(".")
+        judgement = judge_global(module or full, attr or full)
+        if chain[-1] in DANGEROUS_NAMES or (
+            judgement is not None and judgement.severity is Severity.MALICIOUS
+        ):
+            self.problem(node, f"takes '{full}' (files, processes or code)")
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and node.id not in self.local:
             self.name_use(node, node.id)
 
     def name_use(self, node: ast.AST, name: str) -> None:
+        if self.torchscript:
+            return  # TorchScript names are resolved by its compiler, not Python: calls matter
         if name in self.imports or name in _SAFE_BUILTINS or name == "getattr":
-            return
-        if self.torchscript and name in _TORCHSCRIPT_NAMES:
             return
         if hasattr(builtins, name):
             self.problem(node, f"uses the builtin '{name}' (not one that only computes)")
@@ -245,17 +261,24 @@ class _Judge(ast.NodeVisitor):
 
     def callee(self, node: ast.Call, func: ast.expr) -> None:
         """Who a call calls: submodules, values' methods, operators, builtins, or not."""
-        if isinstance(func, ast.Call | ast.Subscript):
-            return  # a call of what another call (judged itself) returned: self.x[0](...)
         chain = _chain(func)
         if chain is None:
+            # A method of what another expression returned (x.numpy().tofile(...)): the
+            # expression is judged on its own, the method by its name.
+            leaf = func.attr if isinstance(func, ast.Attribute) else ""
+            if leaf in DANGEROUS_NAMES and not (self.torchscript and _dunder(leaf)):
+                self.problem(node, f"calls the method '{leaf}' (files, processes or code)")
             return
         root = chain[0]
         if root == "getattr" and len(chain) == 1:
             self.getattr_call(node)
         elif root in self.local:
             leaf = chain[-1]
-            if len(chain) > 1 and leaf in DANGEROUS_NAMES:
+            if (
+                len(chain) > 1
+                and leaf in DANGEROUS_NAMES
+                and not (self.torchscript and _dunder(leaf))
+            ):
                 self.problem(node, f"calls the method '{leaf}' (files, processes or code)")
         elif root in self.imports or (self.torchscript and root in ("torch", "ops")):
             self.operator_call(node, chain)

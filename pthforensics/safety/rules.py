@@ -57,7 +57,14 @@ from .denynames import DANGEROUS_NAMES, LOWERCASE_CLASSES
 from .names import WALK_PROTOCOL, loader_name
 from .torchnames import EXISTING_NEIGHBOURS, TORCH_CLASSES, TORCH_FUNCTIONS
 
-__all__ = ["KNOWN_GOOD", "KNOWN_ROOTS", "Judgement", "is_function_name", "judge_global", "normalize_global"]
+__all__ = [
+    "KNOWN_GOOD",
+    "KNOWN_ROOTS",
+    "Judgement",
+    "is_function_name",
+    "judge_global",
+    "normalize_global",
+]
 
 logger = logging.getLogger(__name__)
 

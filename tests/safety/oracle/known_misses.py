@@ -1,4 +1,4 @@
-"""Today's misses of the differential oracle, each with the reason in our code.
+"""Misses of the differential oracle we accept, each with the reason in our code.
 
 ``tests/safety/test_oracle.py`` checks this list strictly both ways: a variant that misses
 and is not listed fails the test, and so does a listed variant that no longer misses
@@ -7,148 +7,15 @@ reports: a payload a loader runs that is not ``malicious`` (single file or folde
 an attack that does not run and is not at least ``suspicious``, a benign look-alike
 called ``malicious``, or a file whose single and folder verdicts differ.
 
-Reasons name the file, function and rule responsible (paths below ``pthforensics/``).
+Empty since issue 9 (the scanner models the loader: CPython's opcode semantics, miniz's
+member lookup and directory choice, what CPython starts to unpickle, functions that call
+their arguments, nested loaders, carried code).  Reasons name the file, function and rule
+responsible (paths below ``pthforensics/``) when an entry is added.
 """
 
 from __future__ import annotations
 
 __all__ = ["KNOWN_MISSES", "REASONS"]
-
-WALK_INFO = (
-    "safety/rules.py::_judge_torch: a module under torch.nn.functional (any name), or under "
-    "torch.nn/torch.optim with a capitalised last component, is 'torch-module-class' (info); "
-    "a protocol-4 dotted name is a getattr walk (find_class) that leaves torch "
-    "(np.savetxt, threading._os.mknod, tarfile.TarFile, fx.graph_module._exec_with_source)"
-)
-WALK_CLASS_SUSPICIOUS = (
-    "safety/rules.py::rule_globals: a walk from torch._utils / a third-party root is "
-    "'unknown(-torch)-global' (suspicious) and is upgraded to 'unknown-function-call' only "
-    "when its last component reads as a function (_is_function_name); a class at the end "
-    "of the walk (logging.FileHandler, io.FileIO) stays suspicious even when called"
-)
-WALK_PROTOCOL2 = (
-    "safety/rules.py::judge_global ignores the protocol: under protocol < 4 _pickle.c does one "
-    "getattr of the whole dotted name, which cannot resolve (a broken global), yet the "
-    "walk's root makes it info (clean) instead of at least suspicious"
-)
-CALLEE_NAMED = (
-    "safety/static_scan.py::scan_stream marks as called only the callable of REDUCE/NEWOBJ/"
-    "INST/OBJ; a global handed to an allow-listed function that calls its argument "
-    "(torch._tensor._rebuild_from_type_v2/_rebuild_from_type: func(*args); numpy "
-    "__randomstate_ctor/__generator_ctor: ctor(name); copyreg._reconstructor: base.__init__; "
-    "functools.partial called by LambdaLR's lr_lambda(0)) is only 'named', so rules.py::"
-    "rule_globals grades it unknown-global (suspicious)"
-)
-ZIP_DIRECTORY_SHIFT = (
-    "container/zipread.py::read_zip_directory shifts every offset by "
-    "eocd - cd_size - cd_offset ('prepended data'); miniz reads the directory at cd_offset as "
-    "written, so a second directory (or an end record hidden in the comment) makes us read "
-    "other bytes than torch: error 'local header missing or corrupt' / 'entry 0 is corrupt'"
-)
-ZIP_SKIPPED_DIRS = (
-    "container/reader.py::_Reader._zip_member returns early for members under code/, "
-    "constants/, extra/, .data/ not named *.pkl: a pickle staged there is never scanned"
-)
-ZIP_CASE_SNIFF = (
-    "container/reader.py::_Reader._zip finds data.pkl by exact case-sensitive name and reads "
-    "other members only if named *.pkl (case-sensitive) or sniffed as pickles; miniz's "
-    "getRecord is case-insensitive, so DATA.PKL whose first opcode evades "
-    "safety/opcodes.py::looks_like_pickle is what torch unpickles and we never read"
-)
-ZIP_ROOT = (
-    "container/reader.py::_Reader._zip takes the archive root from the first */data.pkl "
-    "(data/x/) while torch takes the first central-directory name's root (data/): torch's "
-    "data/data.pkl is then a tensor storage 'data/<key>' here, sniffed only by "
-    "read_hidden_pickles (and missed when its first opcode evades the sniff)"
-)
-SNIFF_MEMBER = (
-    "safety/opcodes.py::looks_like_pickle (used by container/reader.py::_zip_member and "
-    "read_hidden_pickles) rejects a member whose first opcode is outside "
-    "_PICKLE_FIRST_BYTES (SHORT_BINBYTES here), though CPython unpickles it"
-)
-MIDINT_MEMBER = (
-    "safety/static_scan.py::scan_stream decodes with pickletools.genops, whose INT/LONG "
-    "text parsing is int(x) base 10 while _pickle.c load_int/load_long use strtol / "
-    "PyLong_FromString base 0 ('0x10', '0o7', '0b1'): the walk stops (malformed-pickle, "
-    "suspicious) before the payload; object streams are rescued by pipeline.py::_Scan."
-    "tree_of (stub pass), member and nested streams are not"
-)
-MIDINT_FAST_PATH = (
-    "same pickletools number parsing (safety/static_scan.py) on a walk whose globals are "
-    "info: the single-file (opcode) scan stops at the INT ('malformed', suspicious) while "
-    "the folder's fast path (pipeline.py::_Scan._fast, C stub unpickler) reads it to the end "
-    "and finds only info globals (clean): two verdicts for one file, neither malicious"
-)
-SNIFF = (
-    "safety/opcodes.py::looks_like_pickle: a first byte outside _PICKLE_FIRST_BYTES "
-    "(C/B/T/L/\\x8b/\\x8f/\\x96), or protocol-0 text pickletools cannot parse (I0x0), is "
-    "'not a pickle': container/reader.py::sniff raises ContainerError (single: error) and "
-    "batch/discover.py::_is_checkpoint drops the file (folder: absent)"
-)
-POLYGLOT_SNIFF = (
-    "container/reader.py::_Reader.read: a file whose head safety/opcodes.py::looks_like_pickle "
-    "rejects but that holds a zip end record is read as a zip only, so the pickle torch.load "
-    "runs (the file does not start with PK\\x03\\x04) is never scanned (clean); "
-    "batch/discover.py::_is_checkpoint drops it from folders (absent)"
-)
-LEGACY_SPLIT = (
-    "container/legacy.py::LegacyFormats._pickle_at splits the legacy stream with "
-    "safety/opcodes.py::simple_values (pickletools): the protocol pickle starting I0x0 breaks "
-    "it ('legacy-truncated'), the rest is one malformed stream judged on its prefix"
-)
-TAR_V7 = (
-    "container/reader.py::sniff knows tar only by 'ustar' at offset 257; torch.load's "
-    "legacy_load opens any tarfile (V7 headers carry no magic), so error / absent"
-)
-NESTED_DELIVERY = (
-    "nested bytes for torch.storage._load_from_bytes are found only as BINBYTES literals or "
-    "latin-1 text starting with PICKLE_TEXT_START (safety/static_scan.py) or as "
-    "_codecs.encode(text, *) stubs decoded as latin-1 whatever the codec "
-    "(safety/unpickle.py::find_pickle_values); latin-1 text of a zip ('PK'), utf-16-le text, "
-    "builtins.bytes(list) / bytearray(list) reach the nested torch.load unscanned, and the "
-    "call itself is only 'gadget-global' (suspicious)"
-)
-NESTED_SNIFF = (
-    "pipeline.py::_Scan._nested takes embedded bytes only when safety/opcodes.py::"
-    "looks_like_nested (the sniff) accepts them: a nested pickle whose first opcode evades "
-    "it is never scanned"
-)
-FP_COMPONENT = (
-    "safety/rules.py::judge_global matches _DANGEROUS_COMPONENTS against every component of "
-    "the module path: a user package path holding 'code' or 'sh' is dangerous-global"
-)
-FP_TORCH_C = (
-    "safety/rules.py::_judge_torch: torch._C is in _TORCH_DANGEROUS, but torch._C._nn.gelu "
-    "is how F.gelu pickles (activation functions stored in configs)"
-)
-FP_NAME = (
-    "safety/rules.py::judge_global: _DANGEROUS_NAMES ('main') is matched on a user function "
-    "that is only named, never called"
-)
-FP_BITFLIP_STDLIB = (
-    "safety/rules.py::judge_global: every standard-library name outside the allow-list is "
-    "'stdlib-global' / 'dangerous-global' (malicious), even one that exists in no module "
-    "(a flipped byte: loading it fails, it runs nothing)"
-)
-FP_BITFLIP_CALL = (
-    "safety/rules.py::rule_globals: a called torch._utils name that does not exist "
-    "(_rebuild_tensoq_v2) becomes 'unknown-function-call' (malicious) instead of corrupt"
-)
-CORRUPT_CLEAN = (
-    "safety/rules.py::_judge_torch: a flipped torch.nn class name (Lineas) is "
-    "'torch-module-class' info, so the file is clean; issue 9 wants 'suspicious, corrupt'"
-)
-FP_LEGACY_MODULE = (
-    "legacy torch.save of a full model stores each class as a persistent id "
-    "('module', cls, file, source) and NEWOBJs the persistent_load result: "
-    "safety/static_scan.py pushes _UNKNOWN for BINPERSID, so rules.py::rule_computed_calls "
-    "calls it a gadget chain (computed-callable, malicious)"
-)
-FP_GRAPH_MODULE = (
-    "safety/rules.py::_judge_torch: torch.fx is in _TORCH_DANGEROUS, so a real pickled "
-    "GraphModule (torch.fx.graph_module.reduce_graph_module, source exec'd on load) is "
-    "malicious; issue 9: judge its code (suspicious when it only calls torch ops)"
-)
 
 #: Every reason, by name (for reports).
 REASONS: dict[str, str] = {
@@ -156,30 +23,4 @@ REASONS: dict[str, str] = {
 }
 
 #: Variant name -> reason.
-KNOWN_MISSES: dict[str, str] = {
-    "3-zip/plain/decoy-directory": ZIP_DIRECTORY_SHIFT,
-    "3-zip/plain/eocd-in-comment-evil-hidden": ZIP_DIRECTORY_SHIFT,
-    "3-zip/plain/eocd-in-comment-good-hidden": ZIP_DIRECTORY_SHIFT,
-    "3-zip/plain/staged-archive_extra_notes.txt": ZIP_SKIPPED_DIRS,
-    "3-zip/plain/staged-archive_code___torch___m.py": ZIP_SKIPPED_DIRS,
-    "3-zip/plain/staged-archive_constants_0": ZIP_SKIPPED_DIRS,
-    "3-zip/plain/staged-archive_.data_notes": ZIP_SKIPPED_DIRS,
-    "3-zip/lead/decoy-directory": ZIP_DIRECTORY_SHIFT,
-    "3-zip/lead/eocd-in-comment-evil-hidden": ZIP_DIRECTORY_SHIFT,
-    "3-zip/lead/eocd-in-comment-good-hidden": ZIP_DIRECTORY_SHIFT,
-    "3-zip/lead/staged-archive_extra_notes.txt": ZIP_SKIPPED_DIRS,
-    "3-zip/lead/staged-archive_code___torch___m.py": ZIP_SKIPPED_DIRS,
-    "3-zip/lead/staged-archive_constants_0": ZIP_SKIPPED_DIRS,
-    "3-zip/lead/staged-archive_.data_notes": ZIP_SKIPPED_DIRS,
-    "3-zip/midint/decoy-directory": ZIP_DIRECTORY_SHIFT,
-    "3-zip/midint/eocd-in-comment-evil-hidden": ZIP_DIRECTORY_SHIFT,
-    "3-zip/midint/eocd-in-comment-good-hidden": ZIP_DIRECTORY_SHIFT,
-    "3-zip/midint/staged-archive_extra_notes.txt": ZIP_SKIPPED_DIRS,
-    "3-zip/midint/staged-archive_code___torch___m.py": ZIP_SKIPPED_DIRS,
-    "3-zip/midint/staged-archive_constants_0": ZIP_SKIPPED_DIRS,
-    "3-zip/midint/staged-archive_.data_notes": ZIP_SKIPPED_DIRS,
-    "4-sniff/os:system/stack/reduce/none/tarv7-storages.pt": TAR_V7,
-    "4-sniff/os:system/stack/reduce/none/tarv7-pickle.pt": TAR_V7,
-    "4-sniff/os:system/stack/reduce/none/tarv7-sys_info.pt": TAR_V7,
-    "4-sniff/os:system/stack/reduce/lead-long/tarv7-storages.pkl": TAR_V7,
-}
+KNOWN_MISSES: dict[str, str] = {}
