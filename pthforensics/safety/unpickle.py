@@ -293,12 +293,25 @@ def find_pickle_values(
     return [raw for raw in found if len(raw) >= _MIN_NESTED and looks_like_pickle(raw)]
 
 
-def buffered(data: bytes) -> io.BufferedReader:
-    """``data`` as a file the C unpickler can ``peek`` into: it then decodes from 128 KB
-    windows instead of calling ``read`` once per opcode, which is five times slower.  After
-    a successful ``load`` the position is exactly past ``STOP``; after a failure it is not
+class _PeekableBytes(io.BytesIO):
+    """Bytes the C unpickler can ``peek`` into: it then decodes from 128 KB windows instead
+    of calling ``read`` once per opcode (five times slower).  Unlike ``BufferedReader``, a
+    read of a huge declared length (``BINBYTES8`` of 2**40) returns what there is instead of
+    allocating it first."""
+
+    def peek(self, size: int = 0) -> bytes:
+        """The bytes from the position on (at least one), without consuming them."""
+        at = self.tell()
+        chunk = self.read(max(size, 1))
+        self.seek(at)
+        return chunk
+
+
+def buffered(data: bytes) -> io.BytesIO:
+    """``data`` as a file the C unpickler reads fast (:class:`_PeekableBytes`).  After a
+    successful ``load`` the position is exactly past ``STOP``; after a failure it is not
     (the window's consumed bytes are only skipped at refills and at the end)."""
-    return io.BufferedReader(io.BytesIO(data))
+    return _PeekableBytes(data)
 
 
 def unpickle_stream(stream: PickleStream) -> PickleTree:
