@@ -71,6 +71,17 @@ def read_zip(
     parts = Parts()
     parts.findings.extend(zip_anomalies(directory, size, prefix))
     layout = torch_layout(list(directory.entries), prefix) if directory.prefix == 0 else None
+    if not directory.torch_view:
+        parts.findings.append(
+            Finding(
+                "zip-refused-by-torch",
+                Severity.SUSPICIOUS,
+                Location(prefix or None, directory.eocd_offset),
+                "the end record torch's reader takes is unreadable, so torch.load refuses the "
+                "archive; an earlier end record describes the directory read here, whose "
+                "members another reader may unpickle",
+            )
+        )
     if layout is None or (layout.object_index is None and not layout.is_script):
         container = _zip_of_checkpoints(ctx, f, directory, size, prefix, wrappers, parts)
     else:
@@ -120,6 +131,7 @@ def _index_members(
     """Storages into the index, every other member judged by :func:`_zip_member`."""
     root_slash = layout.root + "/"
     cut = len(root_slash)
+    loadable = layout.loadable and directory.torch_view
     skip = len(_STORAGE_FOLDER)
     storages = parts.storages
     for i, entry in enumerate(directory.entries):
@@ -144,9 +156,9 @@ def _index_members(
         elif layout.is_script and inner.startswith(_CONSTANTS_FOLDER):
             continue  # TorchScript tensor constants: payloads, never read
         elif i == layout.object_index:
-            _loaded_stream(ctx, f, entry, prefix, parts, StreamRole.OBJECT, layout.loadable)
+            _loaded_stream(ctx, f, entry, prefix, parts, StreamRole.OBJECT, loadable)
         elif i == layout.constants_index:
-            _loaded_stream(ctx, f, entry, prefix, parts, StreamRole.CONSTANTS, layout.loadable)
+            _loaded_stream(ctx, f, entry, prefix, parts, StreamRole.CONSTANTS, loadable)
         else:
             _zip_member(ctx, f, entry, inner, prefix, parts, script=layout.is_script)
 

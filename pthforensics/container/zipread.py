@@ -43,6 +43,9 @@ _ZIP64_EOCD = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
+#: Bytes at the end of a file the end-record search reads (miniz goes one 4 KiB chunk past
+#: the longest comment).
+_SEARCH_SPAN = _MAX_COMMENT + 22 + 4096 + 20
 #: The central directory entry fields the reader uses (APPNOTE 4.3.12): flags, method, crc,
 #: compressed size, size, name/extra/comment lengths and local header offset; the
 #: signature, versions, time, disk and attributes are skipped.
@@ -90,14 +93,19 @@ class ZipDirectory:
     """Other directories a zip reader could take instead: Python's ``zipfile`` shifts
     offsets by the bytes it finds prepended; an earlier end record (in a comment, or of a
     second archive) points at another directory."""
+    torch_view: bool = True
+    """Whether this is the directory torch's reader takes (the last end record, offsets as
+    written); ``False`` when that one is unreadable and another reader's view is kept."""
 
 
 #: Room a skipped local header may take beyond its fixed part and name: torch's writer pads
 #: the extra field so that data starts on a 64-byte boundary (a 4-byte field header plus at
 #: most 63 bytes), and a data descriptor may follow the data.
 LOCAL_SLACK = 4 + 64
-#: Alternative directories (earlier end records) read at most.
+#: Alternative directories (earlier end records) kept at most.
 _MAX_OTHER_DIRECTORIES = 8
+#: Central-directory bytes read for the directories torch's reader does not take.
+_BUDGET = 64 << 20
 
 
 def read_zip_directory(
@@ -121,10 +129,10 @@ def read_zip_directory(
     header is still read when the space up to the next entry leaves room for more than
     an aligned extra field, so no byte range goes unaccounted.
     """
-    tail_len = min(size, 22 + _MAX_COMMENT + 20)
+    tail_len = min(size, _SEARCH_SPAN)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
-    candidates = _end_records(tail, size - tail_len)
+    candidates = _end_records(tail, size - tail_len, size)
     if not candidates:
         raise ContainerError(
             "zip end-of-central-directory record not found: the archive is "
@@ -133,21 +141,47 @@ def read_zip_directory(
         )
     views: list[ZipDirectory] = []
     error: ContainerError | None = None
-    for at in candidates[: _MAX_OTHER_DIRECTORIES + 1]:
+    budget = _Budget()
+    for rank, at in enumerate(candidates):  # (at most one per 4 bytes of the search span)
         for shifted in (False, True):
             try:
                 view = _directory_at(
-                    f, size, tail, size - tail_len, at, limits, path, read_local, shifted=shifted
+                    f,
+                    size,
+                    tail,
+                    size - tail_len,
+                    at,
+                    limits,
+                    path,
+                    read_local,
+                    budget if rank or shifted else None,
+                    shifted=shifted,
                 )
             except ContainerError as exc:
                 error = error or exc
                 continue
             if view is not None and all(_differs(view, v) for v in views):
-                views.append(view)
+                views.append(replace(view, torch_view=rank == 0 and not shifted))
+        if len(views) > _MAX_OTHER_DIRECTORIES or budget.spent():
+            break
     if not views:
         assert error is not None
         raise error
     return replace(views[0], others=tuple(views[1:]))
+
+
+@dataclass
+class _Budget:
+    """Central-directory bytes read for end records other than miniz's choice."""
+
+    left: int = _BUDGET
+
+    def take(self, n: int) -> bool:
+        self.left -= n
+        return self.left >= 0
+
+    def spent(self) -> bool:
+        return self.left < 0
 
 
 def _differs(a: ZipDirectory, b: ZipDirectory) -> bool:
@@ -158,15 +192,27 @@ def _differs(a: ZipDirectory, b: ZipDirectory) -> bool:
     )
 
 
-def _end_records(tail: bytes, base: int) -> list[int]:
-    """Absolute offsets of every end-record signature with 22 bytes after it, last first."""
+def _end_records(tail: bytes, base: int, size: int) -> list[int]:
+    """Absolute offsets of every end-record signature with 22 bytes after it that miniz's
+    backward search (``mz_zip_reader_locate_header_sig``) reaches, last first: 4 KiB
+    chunks overlapping by 3 bytes, until one starts 64 KiB + 22 bytes from the end."""
+    lowest = _miniz_search_floor(size)
     found: list[int] = []
     pos = tail.rfind(_EOCD)
     while pos >= 0:
-        if pos + 22 <= len(tail):
+        if base + pos >= lowest and size - (base + pos) >= 22:
             found.append(base + pos)
         pos = tail.rfind(_EOCD, 0, pos)
     return found
+
+
+def _miniz_search_floor(size: int) -> int:
+    """The lowest offset miniz's end-record search reads."""
+    chunk = 4096
+    at = max(size - chunk, 0)
+    while at and size - at < _MAX_COMMENT + 22:
+        at = max(at - (chunk - 3), 0)
+    return at
 
 
 def _directory_at(
@@ -178,15 +224,20 @@ def _directory_at(
     limits: Limits,
     path: str,
     read_local: Callable[[str], bool] | None,
+    budget: _Budget | None,
     *,
     shifted: bool,
 ) -> ZipDirectory | None:
     """The directory the end record at ``eocd_at`` describes (``shifted``: as ``zipfile``
     reads it; ``None`` when that is the same as unshifted)."""
     pos = eocd_at - base
-    (_sig, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, comment_len) = struct.unpack(
+    (_sig, disk, cd_disk, on_disk, count, cd_size, cd_offset, comment_len) = struct.unpack(
         "<4s4H2LH", tail[pos : pos + 22]
     )
+    if on_disk != count or (disk | cd_disk and (disk, cd_disk) != (1, 1)):
+        raise ContainerError("zip end record describes a multi-disk archive", path=path)
+    if cd_size < count * 46:
+        raise ContainerError("zip end record is inconsistent (directory too small)", path=path)
     central_end = eocd_at + 22 + comment_len
     zip64 = count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF
     end_at = eocd_at
@@ -216,6 +267,8 @@ def _directory_at(
             "the file: truncated or corrupt archive",
             path=path,
         )
+    if budget is not None and not budget.take(cd_size):
+        raise LimitExceeded("zip directory bytes", _BUDGET, "more", path=path)
     f.seek(start)
     central = f.read(cd_size)
     rows = _parse_central(central, count, prefix, path)

@@ -292,11 +292,19 @@ class _Judge(ast.NodeVisitor):
             )
 
     def getattr_call(self, node: ast.Call) -> None:
+        """``getattr(obj, "name")``: the attribute ``obj.name`` (judged as written so)."""
         name = node.args[1] if len(node.args) >= 2 else None
         if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
             self.problem(node, "calls getattr with a computed attribute name")
-        elif _dunder(name.value):
+            return
+        if _dunder(name.value):
             self.problem(node, f"calls getattr for the dunder '{name.value}'")
+            return
+        base = _chain(node.args[0]) if node.args else None
+        if base is not None and base[0] in self.imports and base[0] not in self.local:
+            self.reference(node, [*base, name.value])
+        elif name.value in DANGEROUS_NAMES and not self.torchscript:
+            self.problem(node, f"calls getattr for '{name.value}' (files, processes or code)")
 
     def operator_call(self, node: ast.Call, chain: list[str]) -> None:
         """A call through an imported name (fx) or TorchScript's torch/ops namespaces."""

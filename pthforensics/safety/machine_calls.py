@@ -15,7 +15,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from pthforensics.core import Limits
+from pthforensics.core import Limits, vocab
 
 from .calls import (
     ARGUMENT_CALLS,
@@ -112,8 +112,14 @@ class CallMixin:
         self, module: str | None, name: str | None, pos: int, opcode: str, ext: int | None = None
     ) -> GlobalRef:
         """``find_class(module, name)``: recorded; a module name that is not a dotted
-        identifier cannot be imported, so CPython stops there."""
-        if module is not None and not all(part.isidentifier() for part in module.split(".")):
+        identifier cannot be imported, so CPython stops there, unless the name is a storage
+        class, which torch's loaders resolve without importing the module
+        (``UnpicklerWrapper.find_class``: ``StorageType(name)``)."""
+        if (
+            module is not None
+            and name not in vocab.STORAGE_DTYPES
+            and not all(part.isidentifier() for part in module.split("."))
+        ):
             raise Broken(f"No module named {module!r}", pos)
         key = None if module is None or name is None else loader_name(module, name, self.proto)
         self.uses.append(Use(module, name, pos, opcode, self.proto, ext, key=key))

@@ -34,7 +34,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_GETATTR = ("builtins", "getattr")
 #: Opcodes that call the global they name themselves.
 _SELF_CALLING_OPCODES = ("INST", "OBJ")
 
@@ -50,8 +49,8 @@ def rule_globals(stream: PickleStream, scan: StreamScan) -> Iterator[Finding]:
         if use.opcode.startswith("EXT"):
             yield _extension_global(stream, use)
             continue
-        if use.walks and not use.called and (use.module, use.name) == _GETATTR:
-            continue  # getattr(global, "name"): judged as the walk it makes
+        if use.walks and not use.called:
+            continue  # getattr(global, "name") only: judged as the walks it makes
         key = (use.module, use.name, use.called, use.proto >= 4)
         if key in seen:
             continue
