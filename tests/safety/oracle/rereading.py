@@ -150,7 +150,7 @@ def _benign() -> Iterator[Variant]:
             buf.getvalue(),
             LOADERS_OF[container],
             malicious=False,
-            note="protocol 2 pickles torch.tanh as getattr(torch._C._VariableFunctionsClass, 'tanh')",
+            note="protocol 2 pickles torch.tanh as getattr(_VariableFunctionsClass, 'tanh')",
         )
 
 
