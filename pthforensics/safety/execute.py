@@ -34,8 +34,9 @@ class Run:
     """The stream (or the window given) ended inside an opcode, not at a CPython error."""
 
 
-#: The deadline is checked once per this many opcodes (a power of two, minus one: a mask).
-_DEADLINE_EVERY = 4095
+#: The opcode cap and the deadline are checked once per this many opcodes (a power of two,
+#: minus one: a mask); the cap is a multiple of it in effect.
+_CHECK_EVERY = 1023
 
 
 def run_machine(
@@ -49,25 +50,29 @@ def run_machine(
     """Execute the pickle at ``data[start]`` on the symbolic machine.
 
     Raises :class:`LimitExceeded` past ``max_ops`` (default ``limits.max_pickle_ops``)
-    opcodes or after ``deadline`` (a :func:`time.monotonic` value, checked every 4096).
+    opcodes or after ``deadline`` (a :func:`time.monotonic` value); both are checked every
+    1024 opcodes.
     """
     machine = Machine(data, limits)
     table = machine.table
     cap = limits.max_pickle_ops if max_ops is None else max_ops
-    size = len(data)
     pos, ops = start, 0
     try:
         while True:
-            if pos >= size:
-                raise Broken("pickle data was truncated (no STOP opcode)", pos, truncated=True)
-            handler = table[data[pos]]
+            try:
+                handler = table[data[pos]]
+            except IndexError:
+                raise Broken(
+                    "pickle data was truncated (no STOP opcode)", pos, truncated=True
+                ) from None
             if handler is None:
                 raise Broken(f"invalid load key, {chr(data[pos])!r}", pos)
             ops += 1
-            if ops > cap:
-                raise LimitExceeded("pickle opcodes", cap, ops)
-            if deadline is not None and not ops & _DEADLINE_EVERY and time.monotonic() > deadline:
-                raise LimitExceeded("seconds per file", limits.max_seconds, "more")
+            if not ops & _CHECK_EVERY:
+                if ops > cap:
+                    raise LimitExceeded("pickle opcodes", cap, ops)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise LimitExceeded("seconds per file", limits.max_seconds, "more")
             pos = handler(pos + 1)
     except Stop as stop:
         return Run(machine, stop.end, stop.value, None, None, ops)

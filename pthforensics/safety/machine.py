@@ -131,10 +131,13 @@ class Machine(CallMixin):
         return pos
 
     def op_pop(self, pos: int) -> int:
-        if self.marks and self.marks[-1] == len(self.stack):
+        stack = self.stack
+        if len(stack) > self.fence:
+            stack.pop()
+        elif self.marks and self.marks[-1] == len(stack):
             self.marker(pos - 1)  # POP with nothing above the mark pops the mark
         else:
-            self.pop(pos - 1)
+            raise Broken("unpickling stack underflow", pos - 1)
         return pos
 
     def op_pop_mark(self, pos: int) -> int:
