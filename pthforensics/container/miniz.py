@@ -36,11 +36,21 @@ class MinizIndex:
 
     def __init__(self, names: Sequence[bytes]) -> None:
         self.keys = [name.translate(_LOWER) for name in names]
-        self.order = _heap_sort(self.keys)
+        self._order: list[int] | None = None
+
+    @property
+    def order(self) -> list[int]:
+        """Entry indices in miniz's sorted order (built when a lookup needs it)."""
+        if self._order is None:
+            self._order = _heap_sort(self.keys)
+        return self._order
 
     def locate(self, name: bytes) -> int | None:
         """The index of the entry ``getRecord`` opens for ``name`` (``None``: not found)."""
         key = name.translate(_LOWER)
+        matches = self.keys.count(key)
+        if matches < 2:  # the search finds a unique key whatever the order of the others
+            return self.keys.index(key) if matches else None
         low, high = 0, len(self.order) - 1
         while low <= high:
             mid = low + ((high - low) >> 1)

@@ -44,6 +44,8 @@ class TorchLayout:
 
 def raw_name(entry: ZipEntry) -> bytes:
     """The name's bytes as stored (UTF-8 with flag bit 11, else cp437)."""
+    if entry.name.isascii():
+        return entry.name.encode("ascii")
     if entry.flags & 0x800:
         return entry.name.encode("utf-8", "surrogateescape")
     try:
@@ -62,9 +64,9 @@ def torch_layout(entries: list[ZipEntry], prefix: str) -> TorchLayout:
         return TorchLayout("", None, None, False, False, ())
     root = root_raw.decode("utf-8", "replace")
     index = MinizIndex(names)
-    object_index = index.locate(root_raw + b"/" + _OBJECT)
-    inner = [n[len(root_raw) + 1 :] if n.startswith(root_raw + b"/") else None for n in names]
-    outside = [entries[i].name for i, n in enumerate(inner) if n is None]
+    root_slash = root_raw + b"/"
+    object_index = index.locate(root_slash + _OBJECT)
+    outside = [entries[i].name for i, n in enumerate(names) if not n.startswith(root_slash)]
     if outside:
         findings.append(
             Finding(
@@ -76,7 +78,7 @@ def torch_layout(entries: list[ZipEntry], prefix: str) -> TorchLayout:
                 "readers list every member",
             )
         )
-    constants = [i for i, n in enumerate(inner) if n == _CONSTANTS]
+    constants = [i for i, n in enumerate(names) if n == root_slash + _CONSTANTS]
     findings.extend(_case_duplicates(entries, names, object_index, prefix))
     return TorchLayout(
         root,
@@ -93,9 +95,12 @@ def _case_duplicates(
 ) -> list[Finding]:
     """Names equal but for ASCII case: miniz's case-insensitive lookup opens one of them
     (exact duplicates are reported by :mod:`.zipcheck`)."""
+    lowered = [n.lower() for n in names]
+    if len(set(lowered)) == len(set(names)):
+        return []  # no two distinct names fold to the same one
     groups: dict[bytes, list[int]] = {}
-    for i, name in enumerate(names):
-        groups.setdefault(name.lower(), []).append(i)
+    for i, name in enumerate(lowered):
+        groups.setdefault(name, []).append(i)
     found: list[Finding] = []
     for members in groups.values():
         if len({names[i] for i in members}) < 2:

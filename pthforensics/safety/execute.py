@@ -14,7 +14,7 @@ from typing import Any
 
 from pthforensics.core import DEFAULT_LIMITS, LimitExceeded, Limits
 
-from .machine import Machine
+from .machine import TABLE, Machine
 from .values import Broken, Stop
 
 __all__ = ["Run", "run_machine"]
@@ -54,8 +54,9 @@ def run_machine(
     1024 opcodes.
     """
     machine = Machine(data, limits)
-    table = machine.table
+    table = TABLE
     cap = limits.max_pickle_ops if max_ops is None else max_ops
+    mask = _CHECK_EVERY if cap > 4 * _CHECK_EVERY else 0  # small caps are exact
     pos, ops = start, 0
     try:
         while True:
@@ -68,12 +69,12 @@ def run_machine(
             if handler is None:
                 raise Broken(f"invalid load key, {chr(data[pos])!r}", pos)
             ops += 1
-            if not ops & _CHECK_EVERY:
+            if not ops & mask:
                 if ops > cap:
                     raise LimitExceeded("pickle opcodes", cap, ops)
                 if deadline is not None and time.monotonic() > deadline:
                     raise LimitExceeded("seconds per file", limits.max_seconds, "more")
-            pos = handler(pos + 1)
+            pos = handler(machine, pos + 1)
     except Stop as stop:
         return Run(machine, stop.end, stop.value, None, None, ops)
     except Broken as broken:

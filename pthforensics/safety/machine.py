@@ -48,6 +48,11 @@ _H = struct.Struct("<H")
 _D = struct.Struct(">d")
 
 
+#: ``handler(machine, pos)`` per opcode byte (``None``: not an opcode); built once, after
+#: the class (:data:`_OPCODES` names the methods).
+Handler = Callable[["Machine", int], int]
+
+
 class Machine(CallMixin):
     """One stream's stack, marks, memo and protocol, and what was seen (call semantics
     and what is recorded are in :class:`.machine_calls.CallMixin`)."""
@@ -62,9 +67,7 @@ class Machine(CallMixin):
         self.max_memo = limits.max_memo
         self.proto = 0
         self.max_proto = 0
-        self.table: list[Callable[[int], int] | None] = [None] * 256
-        for code, method in _OPCODES.items():
-            self.table[code] = getattr(self, method)
+
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -641,3 +644,8 @@ _OPCODES: dict[int, str] = {
 
 #: Opcode byte -> name, for messages and tests.
 OPCODE_NAMES = {code: method[3:].upper() for code, method in _OPCODES.items()}
+
+#: Opcode byte -> the unbound :class:`Machine` method executing it.
+TABLE: list[Handler | None] = [None] * 256
+for _code, _method in _OPCODES.items():
+    TABLE[_code] = getattr(Machine, _method)

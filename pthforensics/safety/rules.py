@@ -198,18 +198,26 @@ def is_function_name(name: str | None) -> bool:
 
 
 @cache
-def _one_byte_index() -> frozenset[str]:
-    """Every known-good full name with one byte wildcarded (``\\0``)."""
-    keys: set[str] = set()
+def _known_by_length() -> dict[int, tuple[str, ...]]:
+    """Known-good full names grouped by length (a damaged name keeps its length)."""
+    groups: dict[int, list[str]] = {}
     for full in KNOWN_GOOD:
-        for i in range(len(full)):
-            keys.add(full[:i] + "\0" + full[i + 1 :])
-    return frozenset(keys)
+        groups.setdefault(len(full), []).append(full)
+    return {n: tuple(names) for n, names in groups.items()}
 
 
 def _one_byte_from_known(full: str) -> bool:
-    index = _one_byte_index()
-    return any(full[:i] + "\0" + full[i + 1 :] in index for i in range(len(full)))
+    """Whether exactly one character separates ``full`` from a known-good name."""
+    for known in _known_by_length().get(len(full), ()):
+        diff = 0
+        for a, b in zip(full, known, strict=True):
+            if a != b:
+                diff += 1
+                if diff > 1:
+                    break
+        if diff == 1:
+            return True
+    return False
 
 
 def _corrupt(module: str, name: str, full: str) -> bool:
