@@ -756,6 +756,7 @@ def _pickles() -> list[Sample]:
 
 
 def samples() -> list[Sample]:
+    from _loader_model import loader_samples
     from _malicious_containers import container_samples
 
-    return _pickles() + container_samples()
+    return _pickles() + container_samples() + loader_samples()[1]
