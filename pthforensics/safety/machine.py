@@ -68,7 +68,6 @@ class Machine(CallMixin):
         self.proto = 0
         self.max_proto = 0
 
-
     # -- reading -----------------------------------------------------------------------------
 
     def readline(self, pos: int) -> tuple[bytes, int]:

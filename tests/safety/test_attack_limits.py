@@ -20,6 +20,8 @@ pytestmark = pytest.mark.oracle_long
 
 _MAX_SECONDS = 10.0
 _MAX_MB = 500.0
+
+
 def _label(m: Measured) -> str:
     if len(m.reports) != 1:
         return f"{len(m.reports)} reports"
