@@ -12,10 +12,7 @@ directory), 4.3.14-16 (zip64 end records), 4.4.4 (general purpose flags).
 
 from __future__ import annotations
 
-import io
-import os
 import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -28,20 +25,20 @@ from pthforensics.core import (
     new_record,
 )
 
+from .zipend import BUDGET, Budget, end_records
+from .zipmember import decode_name, read_local_header, read_member
+
 __all__ = [
     "ZipDirectory",
     "ZipEntry",
     "LOCAL_SLACK",
-    "pread",
     "read_member",
     "read_zip_directory",
 ]
 
-_EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
-_ZIP64_EOCD = b"PK\x06\x06"
+_ZIP64EOCD = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
-_LOCAL = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
 #: Bytes at the end of a file the end-record search reads (miniz goes one 4 KiB chunk past
 #: the longest comment).
@@ -104,8 +101,6 @@ class ZipDirectory:
 LOCAL_SLACK = 4 + 64
 #: Alternative directories (earlier end records) kept at most.
 _MAX_OTHER_DIRECTORIES = 8
-#: Central-directory bytes read for the directories torch's reader does not take.
-_BUDGET = 64 << 20
 
 
 def read_zip_directory(
@@ -132,7 +127,7 @@ def read_zip_directory(
     tail_len = min(size, _SEARCH_SPAN)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
-    candidates = _end_records(tail, size - tail_len, size)
+    candidates = end_records(tail, size - tail_len, size)
     if not candidates:
         raise ContainerError(
             "zip end-of-central-directory record not found: the archive is "
@@ -141,7 +136,7 @@ def read_zip_directory(
         )
     views: list[ZipDirectory] = []
     error: ContainerError | None = None
-    budget = _Budget()
+    budget = Budget()
     for rank, at in enumerate(candidates):  # (at most one per 4 bytes of the search span)
         for shifted in (False, True):
             try:
@@ -170,49 +165,12 @@ def read_zip_directory(
     return replace(views[0], others=tuple(views[1:]))
 
 
-@dataclass
-class _Budget:
-    """Central-directory bytes read for end records other than miniz's choice."""
-
-    left: int = _BUDGET
-
-    def take(self, n: int) -> bool:
-        self.left -= n
-        return self.left >= 0
-
-    def spent(self) -> bool:
-        return self.left < 0
-
-
 def _differs(a: ZipDirectory, b: ZipDirectory) -> bool:
     return (a.central_offset, a.prefix, len(a.entries)) != (
         b.central_offset,
         b.prefix,
         len(b.entries),
     )
-
-
-def _end_records(tail: bytes, base: int, size: int) -> list[int]:
-    """Absolute offsets of every end-record signature with 22 bytes after it that miniz's
-    backward search (``mz_zip_reader_locate_header_sig``) reaches, last first: 4 KiB
-    chunks overlapping by 3 bytes, until one starts 64 KiB + 22 bytes from the end."""
-    lowest = _miniz_search_floor(size)
-    found: list[int] = []
-    pos = tail.rfind(_EOCD)
-    while pos >= 0:
-        if base + pos >= lowest and size - (base + pos) >= 22:
-            found.append(base + pos)
-        pos = tail.rfind(_EOCD, 0, pos)
-    return found
-
-
-def _miniz_search_floor(size: int) -> int:
-    """The lowest offset miniz's end-record search reads."""
-    chunk = 4096
-    at = max(size - chunk, 0)
-    while at and size - at < _MAX_COMMENT + 22:
-        at = max(at - (chunk - 3), 0)
-    return at
 
 
 def _directory_at(
@@ -224,7 +182,7 @@ def _directory_at(
     limits: Limits,
     path: str,
     read_local: Callable[[str], bool] | None,
-    budget: _Budget | None,
+    budget: Budget | None,
     *,
     shifted: bool,
 ) -> ZipDirectory | None:
@@ -246,7 +204,7 @@ def _directory_at(
         (_s, _d, z64_at, _t) = struct.unpack("<4sLQL", tail[loc : loc + 20])
         f.seek(z64_at)
         rec = f.read(56)
-        if len(rec) == 56 and rec[:4] == _ZIP64_EOCD:
+        if len(rec) == 56 and rec[:4] == _ZIP64EOCD:
             (_s, _sz, _v1, _v2, _d1, _d2, _n1, count, cd_size, cd_offset) = struct.unpack(
                 "<4sQ2H2L4Q", rec
             )
@@ -268,7 +226,7 @@ def _directory_at(
             path=path,
         )
     if budget is not None and not budget.take(cd_size):
-        raise LimitExceeded("zip directory bytes", _BUDGET, "more", path=path)
+        raise LimitExceeded("zip directory bytes", BUDGET, "more", path=path)
     f.seek(start)
     central = f.read(cd_size)
     rows = _parse_central(central, count, prefix, path)
@@ -315,7 +273,7 @@ def _locate(
             elif not flags & 0x8:
                 data_offset = nxt - csize  # contiguous: the data ends where the next begins
         if read:
-            local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
+            local_name, local_flags, data_offset = read_local_header(f, header, size, n_len)
         append(
             new_record(
                 ZipEntry,
@@ -356,7 +314,7 @@ def _parse_central(central: bytes, count: int, prefix: int, path: str) -> list[_
             )
         at = name_end + e_len + c_len
         # (UTF-8 and cp437 both agree with ASCII: the common case takes the fast decoder)
-        name = raw.decode("ascii") if raw.isascii() else _decode_name(raw, flags)
+        name = raw.decode("ascii") if raw.isascii() else decode_name(raw, flags)
         append((name, flags, method, crc, csize, usize, offset + prefix, n_len))
     return rows
 
@@ -376,71 +334,3 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
                 offset = values.pop(0)
         at += 4 + length
     return usize, csize, offset
-
-
-def _decode_name(raw: bytes, flags: int) -> str:
-    if flags & 0x800:
-        return raw.decode("utf-8", "replace")
-    return raw.decode("cp437")
-
-
-def pread(f: BinaryIO, size: int, offset: int) -> bytes:
-    """``size`` bytes at ``offset``: one ``pread`` where the file has a descriptor (a
-    seek+read on a buffered file reads a whole buffer, for thousands of local headers)."""
-    try:
-        return os.pread(f.fileno(), size, offset)
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        f.seek(offset)
-        return f.read(size)
-
-
-def _read_local(
-    f: BinaryIO, header: int, size: int, name_len: int
-) -> tuple[str | None, int | None, int | None]:
-    if header + 30 > size:
-        return None, None, None
-    raw = pread(f, 30 + name_len, header)
-    if raw[:4] != _LOCAL or len(raw) < 30:
-        return None, None, None
-    (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H", raw[:30])
-    if n_len != name_len:
-        raw = pread(f, 30 + n_len, header)
-    name = _decode_name(raw[30 : 30 + n_len], flags)
-    return name, flags, header + 30 + n_len + e_len
-
-
-def read_member(
-    f: BinaryIO, entry: ZipEntry, cap: int, path: str, *, prefix_only: int = 0
-) -> bytes:
-    """Bytes of one member (stored or deflated), ignoring CRC and encryption flags as torch's
-    reader does; at most ``cap`` bytes of output (``prefix_only`` bytes when set)."""
-    data_offset = entry.data_offset
-    if data_offset is None and not entry.local_read:
-        data_offset = _read_local(f, entry.header_offset, 1 << 62, entry.name_len)[2]
-    if data_offset is None:
-        raise ContainerError("local header missing or corrupt", path=path, member=entry.name)
-    want = prefix_only or entry.size
-    if want > cap:
-        raise LimitExceeded("member size", cap, want, path=path, member=entry.name)
-    f.seek(data_offset)
-    if entry.method == 0:
-        return f.read(min(want, entry.compressed_size))
-    if entry.method == 8:
-        inflater = zlib.decompressobj(-15)
-        out = bytearray()
-        remaining = entry.compressed_size
-        try:
-            while remaining > 0 and len(out) < want:
-                chunk = f.read(min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                out += inflater.decompress(chunk, want - len(out))
-        except zlib.error as exc:
-            raise ContainerError(
-                f"deflate data is corrupt ({exc})", path=path, member=entry.name
-            ) from exc
-        return bytes(out[:want])
-    raise ContainerError(
-        f"compression method {entry.method} is not supported", path=path, member=entry.name
-    )

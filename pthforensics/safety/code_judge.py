@@ -135,6 +135,9 @@ class CodeVerdict:
     """Why it is malicious: one line per offending construct (empty when suspicious)."""
     shown: str
     """The code (its first characters)."""
+    failures: tuple[str, ...] = ()
+    """Where the code would fail instead of running on (a name it never defines, an import
+    one byte off a standard one): the code is damaged there, which is no capability."""
 
 
 def judge_code(source: str, *, torchscript: bool = False) -> CodeVerdict:
@@ -147,7 +150,7 @@ def judge_code(source: str, *, torchscript: bool = False) -> CodeVerdict:
     judge = _Judge(torchscript)
     judge.visit(tree)
     severity = Severity.MALICIOUS if judge.problems else Severity.SUSPICIOUS
-    return CodeVerdict(severity, tuple(judge.problems), shown)
+    return CodeVerdict(severity, tuple(judge.problems), shown, tuple(judge.failures))
 
 
 def _chain(node: ast.expr) -> list[str] | None:
@@ -173,9 +176,13 @@ class _Judge(ast.NodeVisitor):
         self.imports: dict[str, str] = {}
         self.local: set[str] = set()
         self.problems: list[str] = []
+        self.failures: list[str] = []
 
     def problem(self, node: ast.AST, text: str) -> None:
         self.problems.append(f"line {getattr(node, 'lineno', '?')}: {text}")
+
+    def failure(self, node: ast.AST, text: str) -> None:
+        self.failures.append(f"line {getattr(node, 'lineno', '?')}: {text}")
 
     # -- bindings --------------------------------------------------------------------------
 
@@ -208,6 +215,9 @@ class _Judge(ast.NodeVisitor):
             return
         self.imports[bound] = value
         if target in FX_IMPORTS or target.split(".")[0] in _PURE_MODULES:
+            return
+        if _one_byte_off(target, FX_IMPORTS):
+            self.failure(node, f"imports '{target}', a damaged standard import (it fails)")
             return
         mod, _, attr = target.rpartition(".")
         judgement = judge_global(mod, attr) if mod else judge_global(target, "_")
@@ -286,10 +296,8 @@ class _Judge(ast.NodeVisitor):
             len(chain) == 1 and root in _SAFE_BUILTINS
         ):
             return
-        else:
-            self.problem(
-                node, f"calls '{'.'.join(chain)}', which the code neither defines nor imports"
-            )
+        else:  # a NameError there: the code stops, nothing of it runs past this call
+            self.failure(node, f"calls '{'.'.join(chain)}', which it neither defines nor imports")
 
     def getattr_call(self, node: ast.Call) -> None:
         """``getattr(obj, "name")``: the attribute ``obj.name`` (judged as written so)."""
@@ -322,6 +330,14 @@ class _Judge(ast.NodeVisitor):
         judgement = judge_global(module, attr, called=True)
         verdict = "outside torch's operators" if judgement is None else judgement.reason
         self.problem(node, f"calls '{full}': {verdict}")
+
+
+def _one_byte_off(text: str, known: Table) -> bool:
+    """One character away from a name of ``known`` (a damaged copy of it)."""
+    return any(
+        len(k) == len(text) and sum(a != b for a, b in zip(text, k, strict=True)) == 1
+        for k in known
+    )
 
 
 def _is_operator(full: str) -> bool:

@@ -22,10 +22,12 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from pthforensics.core import LimitExceeded, Limits
+from pthforensics.core import Limits
 
-from . import cpython
 from .machine_calls import CallMixin
+from .machine_ops import MemoOps, ValueOps
+from .machine_store import StoreMixin
+from .opcode_table import OPCODE_METHODS, OPCODE_NAMES
 from .values import (
     KIND_IMMUTABLE,
     Broken,
@@ -38,24 +40,23 @@ from .values import (
     SymSet,
 )
 
-__all__ = ["HIGHEST_PROTOCOL", "Broken", "Machine", "Stop"]
+__all__ = ["HIGHEST_PROTOCOL", "OPCODE_NAMES", "TABLE", "Broken", "Machine", "Stop"]
 
 HIGHEST_PROTOCOL = 5
 _I4 = struct.Struct("<i")
-_U4 = struct.Struct("<I")
 _U8 = struct.Struct("<Q")
-_H = struct.Struct("<H")
-_D = struct.Struct(">d")
 
 
 #: ``handler(machine, pos)`` per opcode byte (``None``: not an opcode); built once, after
-#: the class (:data:`_OPCODES` names the methods).
+#: the class (:data:`.opcode_table.OPCODE_METHODS` names the methods).
 Handler = Callable[["Machine", int], int]
 
 
-class Machine(CallMixin):
-    """One stream's stack, marks, memo and protocol, and what was seen (call semantics
-    and what is recorded are in :class:`.machine_calls.CallMixin`)."""
+class Machine(ValueOps, MemoOps, StoreMixin, CallMixin):
+    """One stream's stack, marks, memo and protocol, and what was seen: the stack, framing,
+    container, global and call opcodes here; constants and memo opcodes in
+    :mod:`.machine_ops`; what calls call and what is recorded in :mod:`.machine_calls`;
+    ``BUILD`` and stores into objects in :mod:`.machine_store`."""
 
     def __init__(self, data: bytes, limits: Limits) -> None:
         super().__init__(limits)
@@ -67,21 +68,6 @@ class Machine(CallMixin):
         self.max_memo = limits.max_memo
         self.proto = 0
         self.max_proto = 0
-
-    # -- reading -----------------------------------------------------------------------------
-
-    def readline(self, pos: int) -> tuple[bytes, int]:
-        """The line at ``pos`` without its newline, and the position after it."""
-        end = self.data.find(b"\n", pos)
-        if end < 0:
-            raise Broken("pickle exhausted before end of frame (no newline)", pos, truncated=True)
-        return self.data[pos:end], end + 1
-
-    def read(self, pos: int, n: int) -> bytes:
-        """``n`` bytes at ``pos`` (the stream must hold them)."""
-        if n < 0 or pos + n > len(self.data):
-            raise Broken("pickle data was truncated", pos, truncated=n >= 0)
-        return self.data[pos : pos + n]
 
     # -- stack primitives (PDATA_POP, marker(), Pdata_poptuple) ---------------------------
 
@@ -150,169 +136,6 @@ class Machine(CallMixin):
         if len(self.stack) <= self.fence:
             raise Broken("unpickling stack underflow", pos - 1)
         self.stack.append(self.stack[-1])
-        return pos
-
-    # -- constants ------------------------------------------------------------------------------
-
-    def op_none(self, pos: int) -> int:
-        self.stack.append(None)
-        return pos
-
-    def op_true(self, pos: int) -> int:
-        self.stack.append(True)
-        return pos
-
-    def op_false(self, pos: int) -> int:
-        self.stack.append(False)
-        return pos
-
-    def op_int(self, pos: int) -> int:
-        line, after = self.readline(pos)
-        if not line:
-            raise Broken("pickle exhausted before end of frame", pos)
-        try:
-            self.stack.append(cpython.load_int(line))
-        except ValueError as exc:
-            raise Broken(f"could not convert string to int ({exc})", pos - 1) from None
-        return after
-
-    def op_long(self, pos: int) -> int:
-        line, after = self.readline(pos)
-        if not line:
-            raise Broken("pickle exhausted before end of frame", pos)
-        try:
-            self.stack.append(cpython.load_long(line))
-        except ValueError as exc:
-            raise Broken(f"invalid LONG literal ({exc})", pos - 1) from None
-        return after
-
-    def op_float(self, pos: int) -> int:
-        line, after = self.readline(pos)
-        try:
-            self.stack.append(cpython.load_float(line))
-        except (ValueError, OverflowError) as exc:
-            raise Broken(f"could not convert string to float ({exc})", pos - 1) from None
-        return after
-
-    def op_binint(self, pos: int) -> int:
-        try:
-            self.stack.append(_I4.unpack_from(self.data, pos)[0])
-        except struct.error:
-            raise Broken("pickle data was truncated", pos, truncated=True) from None
-        return pos + 4
-
-    def op_binint1(self, pos: int) -> int:
-        try:
-            self.stack.append(self.data[pos])
-        except IndexError:
-            raise Broken("pickle data was truncated", pos, truncated=True) from None
-        return pos + 1
-
-    def op_binint2(self, pos: int) -> int:
-        try:
-            self.stack.append(_H.unpack_from(self.data, pos)[0])
-        except struct.error:
-            raise Broken("pickle data was truncated", pos, truncated=True) from None
-        return pos + 2
-
-    def op_long1(self, pos: int) -> int:
-        n = self.read(pos, 1)[0]
-        self.stack.append(int.from_bytes(self.read(pos + 1, n), "little", signed=True))
-        return pos + 1 + n
-
-    def op_long4(self, pos: int) -> int:
-        n: int = _I4.unpack(self.read(pos, 4))[0]
-        if n < 0:
-            raise Broken("LONG pickle has negative byte count", pos - 1)
-        self.stack.append(int.from_bytes(self.read(pos + 4, n), "little", signed=True))
-        return pos + 4 + n
-
-    def op_binfloat(self, pos: int) -> int:
-        self.stack.append(_D.unpack(self.read(pos, 8))[0])
-        return pos + 8
-
-    def op_string(self, pos: int) -> int:
-        line, after = self.readline(pos)
-        try:
-            raw = cpython.load_string(line)
-        except ValueError as exc:
-            raise Broken(str(exc), pos - 1) from None
-        self.stack.append(raw.decode("latin-1"))
-        return after
-
-    def counted_string(self, pos: int, n: int, width: int) -> int:
-        """BINSTRING, SHORT_BINSTRING: Python 2 ``str``; decoded as latin-1 (the loader's
-        encoding can only make it fail, never make it run more)."""
-        self.stack.append(self.read(pos + width, n).decode("latin-1"))
-        return pos + width + n
-
-    def op_binstring(self, pos: int) -> int:
-        (n,) = _I4.unpack(self.read(pos, 4))
-        if n < 0:
-            raise Broken("BINSTRING pickle has negative byte count", pos - 1)
-        return self.counted_string(pos, n, 4)
-
-    def op_short_binstring(self, pos: int) -> int:
-        return self.counted_string(pos, self.read(pos, 1)[0], 1)
-
-    def op_unicode(self, pos: int) -> int:
-        line, after = self.readline(pos)
-        try:
-            self.stack.append(line.decode("raw_unicode_escape"))
-        except UnicodeDecodeError as exc:
-            raise Broken(f"UNICODE text is invalid ({exc.reason})", pos - 1) from None
-        return after
-
-    def text(self, pos: int, n: int, width: int) -> int:
-        start = pos + width
-        if start + n > len(self.data):
-            raise Broken("pickle data was truncated", pos, truncated=True)
-        try:
-            self.stack.append(self.data[start : start + n].decode("utf-8", "surrogatepass"))
-        except UnicodeDecodeError as exc:
-            raise Broken(f"text is not UTF-8 ({exc.reason})", pos - 1) from None
-        return pos + width + n
-
-    def op_binunicode(self, pos: int) -> int:
-        try:
-            (n,) = _U4.unpack_from(self.data, pos)
-        except struct.error:
-            raise Broken("pickle data was truncated", pos, truncated=True) from None
-        return self.text(pos, n, 4)
-
-    def op_short_binunicode(self, pos: int) -> int:
-        return self.text(pos, self.read(pos, 1)[0], 1)
-
-    def op_binunicode8(self, pos: int) -> int:
-        return self.text(pos, _U8.unpack(self.read(pos, 8))[0], 8)
-
-    def binary(self, pos: int, n: int, width: int, *, mutable: bool = False) -> int:
-        raw = self.read(pos + width, n)
-        self.found_bytes(pos - 1, raw)
-        self.stack.append(bytearray(raw) if mutable else raw)
-        return pos + width + n
-
-    def op_binbytes(self, pos: int) -> int:
-        return self.binary(pos, _U4.unpack(self.read(pos, 4))[0], 4)
-
-    def op_short_binbytes(self, pos: int) -> int:
-        return self.binary(pos, self.read(pos, 1)[0], 1)
-
-    def op_binbytes8(self, pos: int) -> int:
-        return self.binary(pos, _U8.unpack(self.read(pos, 8))[0], 8)
-
-    def op_bytearray8(self, pos: int) -> int:
-        return self.binary(pos, _U8.unpack(self.read(pos, 8))[0], 8, mutable=True)
-
-    def op_next_buffer(self, pos: int) -> int:
-        raise Broken("pickle stream refers to out-of-band data but no buffers were given", pos - 1)
-
-    def op_readonly_buffer(self, pos: int) -> int:
-        if len(self.stack) <= self.fence:
-            raise Broken("unpickling stack underflow", pos - 1)
-        top = self.stack[-1]
-        if type(top) in (str, int, float, bool, tuple, SymList, SymDict, SymSet) or top is None:
-            raise Broken("a bytes-like object is required", pos - 1)
         return pos
 
     # -- containers -----------------------------------------------------------------------------
@@ -386,75 +209,6 @@ class Machine(CallMixin):
 
     def op_additems(self, pos: int) -> int:
         return self.additems_from(self.marker(pos - 1), pos)
-
-    # -- memo -----------------------------------------------------------------------------------
-
-    def memo_put(self, index: int, pos: int) -> None:
-        stack = self.stack
-        if len(stack) <= self.fence:
-            raise Broken("unpickling stack underflow", pos)
-        if index > self.max_memo:
-            raise LimitExceeded("pickle memo index", self.max_memo, index)
-        self.memo[index] = stack[-1]
-
-    def memo_get(self, index: int, pos: int) -> None:
-        try:
-            self.stack.append(self.memo[index])
-        except KeyError:
-            raise Broken(f"Memo value not found at index {index}", pos) from None
-
-    def op_put(self, pos: int) -> int:
-        line, after = self.readline(pos)
-        try:
-            index = cpython.load_memo_index(line)
-        except ValueError as exc:
-            raise Broken(str(exc), pos - 1) from None
-        self.memo_put(index, pos - 1)
-        return after
-
-    def op_binput(self, pos: int) -> int:
-        try:
-            self.memo_put(self.data[pos], pos - 1)
-        except IndexError:
-            raise Broken("pickle data was truncated", pos, truncated=True) from None
-        return pos + 1
-
-    def op_long_binput(self, pos: int) -> int:
-        try:
-            (index,) = _U4.unpack_from(self.data, pos)
-        except struct.error:
-            raise Broken("pickle data was truncated", pos, truncated=True) from None
-        self.memo_put(index, pos - 1)
-        return pos + 4
-
-    def op_memoize(self, pos: int) -> int:
-        if len(self.memo) >= self.limits.max_memo:
-            raise LimitExceeded("pickle memo size", self.limits.max_memo, len(self.memo) + 1)
-        self.memo_put(len(self.memo), pos - 1)
-        return pos
-
-    def op_get(self, pos: int) -> int:
-        line, after = self.readline(pos)
-        try:
-            index = cpython.load_memo_index(line)
-        except ValueError as exc:
-            raise Broken(str(exc), pos - 1) from None
-        self.memo_get(index, pos - 1)
-        return after
-
-    def op_binget(self, pos: int) -> int:
-        try:
-            self.stack.append(self.memo[self.data[pos]])
-        except (KeyError, IndexError):
-            self.memo_get(self.read(pos, 1)[0], pos - 1)
-        return pos + 1
-
-    def op_long_binget(self, pos: int) -> int:
-        try:
-            self.stack.append(self.memo[_U4.unpack_from(self.data, pos)[0]])
-        except (KeyError, struct.error):
-            self.memo_get(_U4.unpack(self.read(pos, 4))[0], pos - 1)
-        return pos + 4
 
     # -- globals, calls, persistent ids -----------------------------------------------------------
 
@@ -568,83 +322,7 @@ class Machine(CallMixin):
         return pos
 
 
-#: Opcode byte -> the :class:`Machine` method that executes it (CPython ``Lib/pickle.py``
-#: names); any other byte is "invalid load key".
-_OPCODES: dict[int, str] = {
-    0x80: "op_proto",
-    0x95: "op_frame",
-    ord("."): "op_stop",
-    ord("("): "op_mark",
-    ord("0"): "op_pop",
-    ord("1"): "op_pop_mark",
-    ord("2"): "op_dup",
-    ord("N"): "op_none",
-    0x88: "op_true",
-    0x89: "op_false",
-    ord("I"): "op_int",
-    ord("L"): "op_long",
-    ord("F"): "op_float",
-    ord("J"): "op_binint",
-    ord("K"): "op_binint1",
-    ord("M"): "op_binint2",
-    0x8A: "op_long1",
-    0x8B: "op_long4",
-    ord("G"): "op_binfloat",
-    ord("S"): "op_string",
-    ord("T"): "op_binstring",
-    ord("U"): "op_short_binstring",
-    ord("V"): "op_unicode",
-    ord("X"): "op_binunicode",
-    0x8C: "op_short_binunicode",
-    0x8D: "op_binunicode8",
-    ord("B"): "op_binbytes",
-    ord("C"): "op_short_binbytes",
-    0x8E: "op_binbytes8",
-    0x96: "op_bytearray8",
-    0x97: "op_next_buffer",
-    0x98: "op_readonly_buffer",
-    ord(")"): "op_empty_tuple",
-    ord("t"): "op_tuple",
-    0x85: "op_tuple1",
-    0x86: "op_tuple2",
-    0x87: "op_tuple3",
-    ord("]"): "op_empty_list",
-    ord("l"): "op_list",
-    ord("}"): "op_empty_dict",
-    ord("d"): "op_dict",
-    0x8F: "op_empty_set",
-    0x91: "op_frozenset",
-    ord("a"): "op_append",
-    ord("e"): "op_appends",
-    ord("s"): "op_setitem",
-    ord("u"): "op_setitems",
-    0x90: "op_additems",
-    ord("p"): "op_put",
-    ord("q"): "op_binput",
-    ord("r"): "op_long_binput",
-    0x94: "op_memoize",
-    ord("g"): "op_get",
-    ord("h"): "op_binget",
-    ord("j"): "op_long_binget",
-    ord("c"): "op_global",
-    0x93: "op_stack_global",
-    ord("i"): "op_inst",
-    ord("o"): "op_obj",
-    0x82: "op_ext1",
-    0x83: "op_ext2",
-    0x84: "op_ext4",
-    ord("R"): "op_reduce",
-    0x81: "op_newobj",
-    0x92: "op_newobj_ex",
-    ord("b"): "op_build",
-    ord("P"): "op_persid",
-    ord("Q"): "op_binpersid",
-}
-
-#: Opcode byte -> name, for messages and tests.
-OPCODE_NAMES = {code: method[3:].upper() for code, method in _OPCODES.items()}
-
 #: Opcode byte -> the unbound :class:`Machine` method executing it.
 TABLE: list[Handler | None] = [None] * 256
-for _code, _method in _OPCODES.items():
+for _code, _method in OPCODE_METHODS.items():
     TABLE[_code] = getattr(Machine, _method)

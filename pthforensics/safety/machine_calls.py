@@ -1,12 +1,12 @@
-"""What the symbolic machine records, and what calls and mutations do.
+"""What the symbolic machine records, and what calls do.
 
 :class:`CallMixin` holds the records of one stream (globals in order with the protocol in
 effect, calls, computed calls, ``BUILD`` on globals, bytes values, nested loads, carried
-code) and the operations that need CPython's object semantics: calling a value
-(:meth:`CallMixin.invoke`, which follows the functions of :mod:`.calls` into the arguments
-they call), ``BUILD``, ``APPEND(S)``, ``SETITEM(S)``, ``ADDITEMS`` and hashing.  A value the
-machine knows CPython cannot handle (calling a tensor, appending to a dict, an unhashable
-key) stops the stream; a value it cannot know (a user object) lets it go on.
+code) and calls a value the way the loader would (:meth:`CallMixin.invoke`), following
+the functions of :mod:`.calls` into the arguments they call, construct, unpickle or exec.
+Calling what the machine knows CPython cannot call (a tensor, a constant) stops the
+stream; calling what it cannot know (a user object) lets it go on.  Stores into objects
+are in :mod:`.machine_store`.
 """
 
 from __future__ import annotations
@@ -29,11 +29,7 @@ from .evaluate import evaluate_bytes
 from .names import WALK_PROTOCOL as _WALK_PROTOCOL
 from .names import loader_name
 from .values import (
-    KIND_DICT,
-    KIND_LIST,
     KIND_PARTIAL,
-    KIND_SET,
-    KIND_TENSOR,
     NOT_CALLABLE,
     Broken,
     CallSite,
@@ -42,7 +38,6 @@ from .values import (
     Result,
     SymDict,
     SymList,
-    SymSet,
 )
 
 __all__ = ["CallMixin", "Use"]
@@ -52,7 +47,6 @@ _MAX_DEPTH = 16
 #: Bytes values shorter than this cannot hold a pickle worth scanning.
 _MIN_NESTED = 8
 _GETATTR = ("builtins", "getattr")
-_CONSTANTS = (str, int, float, bool, bytes, bytearray, tuple, SymList, SymDict, SymSet, type(None))
 
 
 @dataclass(slots=True)
@@ -260,137 +254,6 @@ class CallMixin:
         if carrier is not None:
             self.code.append((pos, qualname, _carried_code(args, carrier.body, carrier.prefix)))
 
-    # -- BUILD and mutations -----------------------------------------------------------------
-
-    def build(self, inst: Any, state: Any, pos: int) -> None:
-        """``BUILD``: ``inst.__setstate__(state)``, or the state set as attributes."""
-        self.builds += 1
-        t = type(inst)
-        if t is GlobalRef:
-            use = self.uses[inst.index]
-            self.global_builds.append((pos, use.qualname, _what_build_sets(state)))
-            return
-        if t in _CONSTANTS:
-            if _changes_anything(state):
-                raise Broken(f"a {t.__name__} has no attributes to set", pos)
-            return
-        if t is Result:
-            inst.site.hold([state])
-        dict_state = state[0] if type(state) is tuple and len(state) == 2 else state
-        slot_state = state[1] if type(state) is tuple and len(state) == 2 else None
-        for part in (dict_state, slot_state):
-            if type(part) is SymDict:
-                setstate = part.get_text("__setstate__")
-                if setstate is not None:  # a later BUILD on inst calls it with its state
-                    self.indirect(setstate, (), pos, "as __setstate__ set by BUILD", False, 0)
-
-    def _mutate(
-        self, target: Any, operation: str, pos: int, allowed_kinds: tuple[str | None, ...]
-    ) -> bool:
-        """Whether ``target`` takes ``operation``; a global records a mutation."""
-        t = type(target)
-        if t is GlobalRef:
-            self.mutations.append((pos, self.uses[target.index].qualname, operation))
-            return False
-        if t is Persistent:
-            return False
-        if t is Result:
-            if target.site.kind not in allowed_kinds:
-                raise Broken(f"{operation} on a {target.site.kind} is not supported", pos)
-            return target.site.kind in (KIND_DICT, KIND_SET)
-        if t is SymList and operation == "item assignment":
-            return False  # list[i] = v: CPython takes it for an int in range
-        if t is SymSet:  # a set's add, a frozenset has none
-            raise Broken(f"{operation} on a set is not supported", pos)
-        raise Broken(f"{operation} on a {t.__name__} is not supported", pos)
-
-    def append_from(self, start: int, pos: int) -> int:
-        """``do_append``: the items above ``start`` go into the object below it."""
-        stack = self.stack
-        if start > len(stack) or start <= self.fence:
-            raise Broken("unpickling stack underflow", pos - 1)
-        if len(stack) == start:
-            return pos
-        target = stack[start - 1]
-        items = stack[start:]
-        del stack[start:]
-        if type(target) is SymList:
-            target.extend(items)
-        else:
-            self._mutate(target, "append", pos - 1, (None, KIND_LIST))
-            if type(target) is Result:
-                target.site.hold(items)
-        return pos
-
-    def setitems_from(self, start: int, pos: int) -> int:
-        """``do_setitems``: key/value pairs above ``start`` go into the object below it."""
-        stack = self.stack
-        if start > len(stack) or start <= self.fence:
-            raise Broken("unpickling stack underflow", pos - 1)
-        if len(stack) == start:
-            return pos
-        if (len(stack) - start) % 2:
-            raise Broken("odd number of items for SETITEMS", pos - 1)
-        target = stack[start - 1]
-        items = stack[start:]
-        del stack[start:]
-        pairs = list(zip(items[::2], items[1::2], strict=True))
-        if type(target) is SymDict:
-            for key, _ in pairs:
-                self.check_key(key, pos - 1)
-            target.extend(pairs)
-        else:
-            if self._mutate(
-                target, "item assignment", pos - 1, (None, KIND_DICT, KIND_TENSOR, KIND_LIST)
-            ):
-                for key, _ in pairs:
-                    self.check_key(key, pos - 1)
-            if type(target) is Result:
-                target.site.hold(items)
-        return pos
-
-    def additems_from(self, start: int, pos: int) -> int:
-        """``load_additems``: the items above ``start`` are added to the set below it."""
-        stack = self.stack
-        if start > len(stack) or start <= self.fence:
-            raise Broken("unpickling stack underflow", pos - 1)
-        if len(stack) == start:
-            return pos
-        target = stack[start - 1]
-        items = stack[start:]
-        del stack[start:]
-        if type(target) is SymSet and not target.frozen:
-            for item in items:
-                self.check_key(item, pos - 1)
-            target.extend(items)
-        else:
-            if self._mutate(target, "add", pos - 1, (None, KIND_SET)):
-                for item in items:
-                    self.check_key(item, pos - 1)
-            if type(target) is Result:
-                target.site.hold(items)
-        return pos
-
-    def check_key(self, key: Any, pos: int) -> None:
-        """CPython's ``hash(key)``: lists, dicts, sets and bytearrays are unhashable."""
-        t = type(key)
-        if t in (SymList, SymDict, bytearray) or (t is SymSet and not key.frozen):
-            raise Broken(f"unhashable type: '{t.__name__}'", pos)
-        if t is tuple:
-            for item in key:
-                self.check_key(item, pos)
-        elif t is Result and key.site.kind in (KIND_DICT, KIND_LIST, KIND_SET):
-            raise Broken(f"unhashable type: a {key.site.kind}", pos)
-
-    def require_tuple(self, args: Any, message: str, pos: int) -> None:
-        """``REDUCE``/``NEWOBJ`` need a tuple (or a tuple subclass: ``torch.Size``)."""
-        t = type(args)
-        if t is tuple or t in (GlobalRef, Persistent):
-            return
-        if t is Result and args.site.kind in (None, "tuple"):
-            return
-        raise Broken(message, pos)
-
     def persistent(self, pid: Any, pos: int) -> Persistent:
         self.pids += 1
         self.pid_values.append(pid)
@@ -404,23 +267,6 @@ def concrete_bytes(value: Any) -> bytes | None:
     if type(value) is Result and type(value.site.value) is bytes:
         return value.site.value
     return None
-
-
-def _what_build_sets(state: Any) -> str:
-    """``slots`` (setattr of a 2-tuple's second dict), ``dict`` (the instance dict) or
-    ``nothing``."""
-    if type(state) is tuple and len(state) == 2 and _changes_anything(state[1]):
-        return "slots"
-    if _changes_anything(state[0] if type(state) is tuple and len(state) == 2 else state):
-        return "dict"
-    return "nothing"
-
-
-def _changes_anything(state: Any) -> bool:
-    """Whether a ``BUILD`` state would set anything (``None``, ``{}``, ``(None, {})`` do not)."""
-    if type(state) is tuple and len(state) == 2:
-        return _changes_anything(state[0]) or _changes_anything(state[1])
-    return not (state is None or (type(state) is SymDict and not state))
 
 
 def _carried_code(args: tuple[Any, ...], body_at: int, prefix_at: int) -> str | None:

@@ -3,14 +3,16 @@
 A global is first named as the loader resolves it (:func:`.names.loader_name`: Python 2
 names below protocol 3, torch's module renames), then judged in this order:
 
-1. unknown module/name (computed at load time, an ``EXT`` code) -> malicious;
+1. unknown module/name (computed at load time) -> malicious when the loader calls it,
+   suspicious when it is only named;
 2. an exact (module, qualified name) of the known-good tables -> no finding (the
    allow-list, modelled on ``torch/_weights_only_unpickler.py::_get_allowed_globals``) or
    ``info`` (benign metadata, torch.nn/optim classes, pure tensor functions).  A dotted
    name that spells a listed one through submodule attributes (``torch`` +
    ``nn.parameter.Parameter``) is that global;
-3. one byte away from a known-good name and existing nowhere -> suspicious, "corrupt" (a
-   damaged file: loading fails, nothing runs);
+3. one byte away from a known-good name (or its module root from a known root) and
+   existing nowhere -> suspicious, "corrupt" (a damaged file: loading fails, nothing
+   runs; :mod:`.damaged`);
 4. a dotted name: below protocol 4 a single ``getattr`` that cannot resolve (corrupt);
    from 4 on an attribute walk (``find_class`` does ``getattr`` per component), which from
    any module we know reaches whatever that module imported -> malicious; a walk through
@@ -20,8 +22,9 @@ names below protocol 3, torch's module renames), then judged in this order:
    modules, dangerous callables in known packages (or called anywhere), dangerous torch and
    third-party areas, the rest of the standard library -> malicious;
 6. everything else (a user or third-party class such as ``__main__.Net``) -> suspicious:
-   ``torch.load`` would import that module and run its code; a user *function* the stream
-   calls -> malicious.
+   ``torch.load`` would import that module and run its code; a *function* the stream calls
+   -> malicious in a package whose layout we know, suspicious (that package's own code,
+   like its classes) in one we do not.
 
 A user module path that merely contains a word like ``code`` or ``sh`` is judged by its
 root (``mypkg.code.model`` is mypkg's module, not the standard ``code``); only the roots of
@@ -34,10 +37,7 @@ reasons); picklescan ``scanner.py`` (dangerous globals).
 
 from __future__ import annotations
 
-import _compat_pickle
-import importlib
 import logging
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -46,16 +46,16 @@ from pthforensics.core import Severity
 
 from .allowlist import ALLOWED, BENIGN_METADATA, GADGETS
 from .calls import CODE_CARRIERS
+from .damaged import KNOWN_ROOTS, STDLIB, damaged_name
 from .denylist import (
     DANGEROUS_COMPONENTS,
     DANGEROUS_ROOTS,
-    KNOWN_PACKAGES,
     THIRD_PARTY_DANGEROUS,
     TORCH_DANGEROUS,
 )
 from .denynames import DANGEROUS_NAMES, LOWERCASE_CLASSES
 from .names import WALK_PROTOCOL, loader_name
-from .torchnames import EXISTING_NEIGHBOURS, TORCH_CLASSES, TORCH_FUNCTIONS
+from .torchnames import TORCH_CLASSES, TORCH_FUNCTIONS
 
 __all__ = [
     "KNOWN_GOOD",
@@ -78,14 +78,6 @@ class Judgement:
     reason: str
 
 
-_STDLIB = frozenset(sys.stdlib_module_names) | frozenset(_compat_pickle.IMPORT_MAPPING)
-#: Roots whose layout we know: a walk from them is an attribute walk, and a dangerous
-#: component anywhere in their paths is that component.
-KNOWN_ROOTS = (
-    _STDLIB
-    | {"torch"}
-    | {k.split(".")[0] for k in (*DANGEROUS_ROOTS, *THIRD_PARTY_DANGEROUS, *KNOWN_PACKAGES)}
-)
 #: Roots whose importers alias other modules under their own paths (``six.moves.builtins``
 #: is ``builtins``): a dangerous component anywhere in such a module path counts.
 _ALIASING_ROOTS = frozenset({"six", "future", "past"})
@@ -93,30 +85,7 @@ _THIRD_PARTY_AREAS = tuple(THIRD_PARTY_DANGEROUS)
 _TORCH_AREAS = tuple(TORCH_DANGEROUS)
 #: Dunder components that are plain names, not attribute walks.
 _HARMLESS_DUNDERS = frozenset({"__main__", "__torch__"})
-#: Standard-library modules whose namespace is read (never those a file names: a fixed
-#: list) to tell a damaged name from a real one.
-_INTROSPECTED = frozenset(
-    {
-        "builtins",
-        "collections",
-        "copyreg",
-        "_codecs",
-        "codecs",
-        "argparse",
-        "types",
-        "datetime",
-        "decimal",
-        "fractions",
-        "uuid",
-        "pathlib",
-        "array",
-        "enum",
-        "re",
-        "functools",
-        "typing",
-    }
-)
-
+_GETATTR = ("builtins", "getattr")
 _ATEN_NAMESPACE = {
     "torch._C._VariableFunctionsClass": Judgement(
         Severity.INFO,
@@ -150,6 +119,12 @@ _UNRESOLVED = Judgement(
     "the global's module or name is computed at load time, so no scanner can tell what the "
     "loader will import; checkpoint writers never do this",
 )
+_UNRESOLVED_NAMED = Judgement(
+    Severity.SUSPICIOUS,
+    "unresolved-global",
+    "the global's module or name is computed at load time (an import no scanner can "
+    "predict) but nothing calls it; checkpoint writers never do this (a damaged stream can)",
+)
 
 
 def normalize_global(module: str, name: str, proto: int = WALK_PROTOCOL - 2) -> tuple[str, str]:
@@ -163,17 +138,18 @@ def judge_global(
     """Grade one global resolved under protocol ``proto`` (``called``: the loader calls or
     constructs it); ``None`` means allow-listed (no finding)."""
     if module is None or name is None:
-        return _UNRESOLVED
+        return _UNRESOLVED if called else _UNRESOLVED_NAMED
     module, name = loader_name(module, name, proto)
     full = f"{module}.{name}"
     if full in KNOWN_GOOD:
         return KNOWN_GOOD[full]
-    if _corrupt(module, name, full):
+    if damaged_name(module, name, _known_by_length()):
         return Judgement(
             Severity.SUSPICIOUS,
             "corrupt-global",
-            f"'{full}' is one byte away from a name checkpoints use and exists in no "
-            "module: a damaged file (loading it fails, nothing runs)",
+            f"'{full}' is one byte away from a name checkpoints use (or its module from a "
+            "known package) and exists in no module: a damaged file (loading it fails, "
+            "nothing runs)",
         )
     if "." in name:
         if proto < WALK_PROTOCOL:
@@ -199,37 +175,15 @@ def is_function_name(name: str | None) -> bool:
 
 @cache
 def _known_by_length() -> dict[int, tuple[str, ...]]:
-    """Known-good full names grouped by length (a damaged name keeps its length)."""
+    """Names benign writers emit, grouped by length (a damaged name keeps its length): the
+    known-good ones, and the gadgets, carriers and loaders the stream rules look into."""
+    from .calls import ARGUMENT_CALLS, NESTED_LOADERS  # noqa: PLC0415 - a rules-only lookup
+
+    emitted = {f"{m}.{n}" for m, n in (*CODE_CARRIERS, *NESTED_LOADERS, *ARGUMENT_CALLS)}
     groups: dict[int, list[str]] = {}
-    for full in KNOWN_GOOD:
+    for full in {*KNOWN_GOOD, *GADGETS, *emitted, "builtins.getattr"}:
         groups.setdefault(len(full), []).append(full)
     return {n: tuple(names) for n, names in groups.items()}
-
-
-def _one_byte_from_known(full: str) -> bool:
-    """Whether exactly one character separates ``full`` from a known-good name."""
-    for known in _known_by_length().get(len(full), ()):
-        diff = 0
-        for a, b in zip(full, known, strict=True):
-            if a != b:
-                diff += 1
-                if diff > 1:
-                    break
-        if diff == 1:
-            return True
-    return False
-
-
-def _corrupt(module: str, name: str, full: str) -> bool:
-    """One byte away from a known-good name, and not a real name: a damaged file."""
-    if full in EXISTING_NEIGHBOURS or not _one_byte_from_known(full):
-        return False
-    if module in _INTROSPECTED:
-        return name.split(".", 1)[0] not in vars(importlib.import_module(module))
-    root = module.split(".", 1)[0]
-    if root in ("torch", "numpy"):
-        return True  # EXISTING_NEIGHBOURS lists their real names near listed ones
-    return root not in _STDLIB  # a module root that exists nowhere we know
 
 
 # -- dotted names (attribute walks) ---------------------------------------------------------
@@ -290,6 +244,13 @@ def _judge_plain(module: str, name: str, full: str, called: bool) -> Judgement:
     listed = _judge_listed(module, name, full)
     if listed is not None:
         return listed
+    if (module, name) == _GETATTR and not called:
+        return Judgement(
+            Severity.SUSPICIOUS,
+            "gadget-global",
+            "builtins.getattr named but never called: protocol 2 writes it for every "
+            "torch.relu or nested class (getattr(cls, 'name')), judged as that walk when called",
+        )
     if _dunders(name.split(".")):
         return _dunder(full)
     root = parts[0]
@@ -359,7 +320,7 @@ def _judge_by_area(module: str, name: str, full: str, called: bool, known: bool)
             "dangerous-global",
             f"'{full}' lies in a package area that loads files or runs code",
         )
-    if root in _STDLIB:
+    if root in STDLIB:
         return Judgement(
             Severity.MALICIOUS,
             "stdlib-global",
@@ -368,11 +329,14 @@ def _judge_by_area(module: str, name: str, full: str, called: bool, known: bool)
             "code-execution gadgets",
         )
     if called and is_function_name(name):
+        # A function of a package we know the layout of (torch, numpy...) is a known
+        # capability; one of a package we do not is that package's code, like its classes.
         return Judgement(
-            Severity.MALICIOUS,
+            Severity.MALICIOUS if known else Severity.SUSPICIOUS,
             "unknown-function-call",
             f"the stream calls '{full}', a function outside the allow-list (not a class): "
-            "checkpoint writers only call class constructors and torch's rebuild helpers",
+            "checkpoint writers only call class constructors and torch's rebuild helpers"
+            + ("" if known else f"; loading imports '{module}' and runs it"),
         )
     if root == "torch":
         return Judgement(

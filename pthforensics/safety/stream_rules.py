@@ -68,15 +68,16 @@ def rule_globals(stream: PickleStream, scan: StreamScan) -> Iterator[Finding]:
 
 
 def _extension_global(stream: PickleStream, use: GlobalUse) -> Finding:
-    called = use.called
+    """An ``EXT`` code: the registry is empty in a fresh interpreter (torch.load's), so the
+    lookup fails there and nothing it names runs; another program might have filled it."""
     return Finding(
         "extension-global",
-        Severity.MALICIOUS if called else Severity.SUSPICIOUS,
+        Severity.SUSPICIOUS,
         _loc(stream, use.offset),
         f"{use.opcode} {use.ext_code} names a global through copyreg's extension registry, "
-        "which the loading process fills and a scanner cannot see (empty in a fresh "
-        "interpreter); checkpoint writers never emit it"
-        + (f"; the stream calls it ({use.how})" if called else ""),
+        "which is empty in a fresh interpreter (loading fails there) and which a program "
+        "that registered codes fills with what a scanner cannot see; checkpoint writers "
+        "never emit it" + (f"; the stream calls it ({use.how})" if use.called else ""),
     )
 
 
@@ -114,10 +115,26 @@ def rule_computed_calls(stream: PickleStream, scan: StreamScan) -> Iterator[Find
 
 
 def rule_build_on_global(stream: PickleStream, scan: StreamScan) -> Iterator[Finding]:
-    """BUILD applied to a module, class or function itself rewrites its attributes."""
+    """BUILD applied to a module, class or function itself rewrites its attributes.
+
+    What it sets is judged as called (a method set there runs when later opcodes or the
+    program use the class: ``cls.__setstate__ = os.system``).  On an allow-listed class or
+    function the setting is then suspicious (tampering, or a damaged stream: a class with
+    its own ``__setstate__`` even refuses it); on anything else (a module: ``os.__dict__``),
+    malicious."""
     for offset, qualname, sets in scan.builds_on_globals:
         if sets == "nothing" or (sets == "dict" and qualname in KNOWN_GOOD):
             continue  # no state, or a dict update a class refuses and a function ignores
+        if qualname in KNOWN_GOOD:
+            what = "objects (judged as called)" if sets == "objects" else "constants"
+            yield Finding(
+                "build-on-global",
+                Severity.SUSPICIOUS,
+                _loc(stream, offset, qualname),
+                f"BUILD sets {what} as attributes of an allow-listed class or function "
+                "itself: tampering with it, or a damaged stream",
+            )
+            continue
         yield Finding(
             "build-on-global",
             Severity.MALICIOUS,
@@ -183,6 +200,8 @@ def rule_carried_code(stream: PickleStream, scan: StreamScan) -> Iterator[Findin
         else:
             detail = "carries code (a torch.fx GraphModule, exec'd on load) that only calls "
             detail += "its submodules, torch operators and builtins"
+            if verdict.failures:
+                detail += " (and fails: " + "; ".join(verdict.failures[:3]) + ")"
             rule = "carries-code"
         yield Finding(
             rule, verdict.severity, _loc(stream, offset, carrier), f"{detail}\n{verdict.shown}"

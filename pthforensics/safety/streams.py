@@ -285,8 +285,10 @@ class _StreamScan:
         if tree is not None:
             return tree
         tree = unpickle_stream(stream)
-        # Defence in depth: a global CPython's unpickler resolves that the opcode pass did
-        # not see (it stopped earlier than CPython) is judged here.
+        # Defence in depth: a global the stub unpickler reaches past the point where the
+        # opcode pass stopped.  The pass stops where CPython raises (an import that fails, a
+        # call of a constant), which stubs do not, so such a global is not known to be
+        # reached; it is reported as suspicious, never as a capability.
         walked = self.walked.get(id(stream), set())
         for g in dict.fromkeys(tree.globals_seen):
             if (g.module, g.name) in walked:
@@ -295,10 +297,11 @@ class _StreamScan:
             if judgement is not None and judgement.severity > Severity.INFO:
                 self.findings.append(
                     Finding(
-                        judgement.rule_id,
-                        judgement.severity,
+                        "global-past-stop",
+                        Severity.SUSPICIOUS,
                         Location(stream.name, global_name=str(g)),
-                        f"{judgement.reason} (seen past the point the opcode pass stopped)",
+                        f"named after the point where CPython's unpickler stops, so not "
+                        f"known to be reached; on its own: {judgement.reason}",
                     )
                 )
         return tree

@@ -73,7 +73,6 @@ def test_real_torchscript_code_only_carries_code() -> None:
         "\ndef forward(self, x):\n    return torch.ops.load_library('lib.so')\n",
         "\ndef forward(self, x):\n    return torch.from_file('p', True, 4)\n",
         "\ndef forward(self, x):\n    return __import__('os')\n",
-        "\ndef forward(self, x):\n    return helper(x)\n",  # a name the code does not define
         "\nfrom subprocess import call as call\ndef forward(self, x):\n    return call(['x'])\n",
     ],
 )
@@ -95,3 +94,15 @@ def test_code_is_shown_and_never_run() -> None:
     assert verdict.shown.startswith("NoneType") and verdict.shown.endswith("...")
     # Code that does not parse cannot be exec'd: it carries code that runs nothing.
     assert judge_code("def (").severity is Severity.SUSPICIOUS
+
+
+def test_damaged_code_fails_instead_of_running() -> None:
+    """A name the code never defines raises NameError, an import one byte off a standard
+    one raises ImportError: damage, not capability."""
+    verdict = judge_code(
+        _FX_IMPORTS + "\ndef forward(self, x):\n    return getAttr(self, 'a')(x)\n"
+    )
+    assert verdict.severity is Severity.SUSPICIOUS and verdict.failures
+    damaged = _FX_IMPORTS.replace("torch.fx._pytree", "torch.fx._pytVee")
+    verdict = judge_code(damaged + "\ndef forward(self, x):\n    return x\n")
+    assert verdict.severity is Severity.SUSPICIOUS and verdict.failures

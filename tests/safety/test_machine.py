@@ -70,7 +70,7 @@ def test_what_cpython_refuses_stops_the_stream_and_what_it_takes_goes_on() -> No
 def test_functions_that_call_their_arguments_call_them() -> None:
     """_rebuild_from_type_v2(func, ...) returns func(*args); a partial calls its function."""
     call = (
-        b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cmypkg.tools\nhelper\n"
+        b"\x80\x02ctorch._tensor\n_rebuild_from_type_v2\n(cnumpy\nsavetxt\n"
         b"ctorch\nTensor\nX\x01\x00\x00\x00x\x85}tR."
     )
     [_, helper, _] = scan_stream(call).globals
@@ -78,6 +78,23 @@ def test_functions_that_call_their_arguments_call_them() -> None:
     assert _rules(call)["unknown-function-call"] is Severity.MALICIOUS
     partial = b"\x80\x02cfunctools\npartial\ncmypkg.tools\nhelper\n\x85R)R."
     assert scan_stream(partial).globals[1].called
+
+
+def test_build_on_a_global_judges_what_it_sets_as_called() -> None:
+    """BUILD on a class itself setattr()s its slot state (Namespace.__setstate__ = ...); the
+    setting is suspicious on an allow-listed class, what it sets is judged as called."""
+    computed = b"cbuiltins\nstr\nC\x02os\x85R\x8c\x06system\x93"  # str(b"os"): unknowable
+    head = b"\x80\x04cargparse\nNamespace\nN}X\x0c\x00\x00\x00__setstate__"
+    data = head + computed + b"s\x86b0N."
+    assert _rules(data) == {
+        "build-on-global": Severity.SUSPICIOUS,
+        "unresolved-global": Severity.MALICIOUS,
+        "benign-metadata-global": Severity.INFO,
+    }
+    constants = head + b"K\x01s\x86b0N."
+    assert _rules(constants)["build-on-global"] is Severity.SUSPICIOUS
+    on_module = b"\x80\x04cos\npath\nN}X\x01\x00\x00\x00xK\x01s\x86b0N."
+    assert _rules(on_module)["build-on-global"] is Severity.MALICIOUS
 
 
 def test_legacy_module_persistent_id_is_its_class() -> None:

@@ -31,7 +31,6 @@ def test_metadata_is_info(qualname: str) -> None:
         ("subprocess", "Popen"),
         ("builtins", "eval"),
         ("__builtin__", "exec"),
-        ("builtins", "getattr"),
         ("builtins", "__import__"),
         ("torch.serialization", "os.system"),
         ("collections", "OrderedDict.__init__.__globals__"),
@@ -77,13 +76,21 @@ def test_metadata_is_info(qualname: str) -> None:
         ("dill", "loads"),
         ("yaml", "load"),
         ("tempfile", "mktemp"),
-        (None, "system"),
-        ("os", None),
     ],
 )
-def test_dangerous_is_malicious(module: str | None, name: str | None) -> None:
+def test_dangerous_is_malicious(module: str, name: str) -> None:
     judgement = judge_global(module, name)
     assert judgement is not None and judgement.severity is Severity.MALICIOUS, judgement
+
+
+@pytest.mark.parametrize(("module", "name"), [(None, "system"), ("os", None)])
+def test_computed_global_is_malicious_when_called(module: str | None, name: str | None) -> None:
+    """A computed import: malicious when the loader calls it, suspicious when only named
+    (the import happens, but what it names runs nowhere; damaged streams do this)."""
+    called = judge_global(module, name, called=True)
+    named = judge_global(module, name)
+    assert called is not None and called.severity is Severity.MALICIOUS, called
+    assert named is not None and named.severity is Severity.SUSPICIOUS, named
 
 
 @pytest.mark.parametrize(
@@ -108,6 +115,15 @@ def test_python2_names_are_normalised_below_protocol_3() -> None:
     assert judge_global("copy_reg", "_reconstructor", proto=0) is None
     judgement = judge_global("__builtin__", "set", proto=4)
     assert judgement is not None and judgement.severity > Severity.INFO
+
+
+def test_getattr_is_judged_by_its_walks() -> None:
+    """Protocol 2 writes builtins.getattr for torch.relu: named only, it is suspicious;
+    called on a global with a constant name, the walk decides (tests/safety/test_machine)."""
+    named = judge_global("builtins", "getattr")
+    assert named is not None and named.severity is Severity.SUSPICIOUS
+    called = judge_global("builtins", "getattr", called=True)
+    assert called is not None and called.severity is Severity.MALICIOUS
 
 
 def test_user_function_names_need_a_call_to_be_malicious() -> None:
@@ -195,8 +211,9 @@ def test_called_unknown_function_is_malicious() -> None:
             for f in evaluate_stream(PickleStream("p", data), scan_stream(data))
         }
 
-    # A third-party *function* called at load time: malicious.
-    assert ("unknown-function-call", Severity.MALICIOUS) in grade(
+    # A function of a package we do not know, called at load time: that package's code runs
+    # (suspicious, like its classes); of a package we know (torch): malicious.
+    assert ("unknown-function-call", Severity.SUSPICIOUS) in grade(
         b"\x80\x02csomepkg.utils\nrun_hook\nX\x01\x00\x00\x00x\x85R."
     )
     assert ("unknown-function-call", Severity.MALICIOUS) in grade(

@@ -10,6 +10,9 @@ would let a payload through:
   which torch resolves without importing; ``STACK_GLOBAL`` of text an allow-listed
   constructor returns; ``PUT``/``GET`` text with underscores; a ``__setstate__`` put in
   place by ``BUILD`` and called by the next one;
+* a global computed at load time is only suspicious while nothing calls it, and constants
+  set on an allow-listed class by ``BUILD`` are only suspicious: the computed global set as
+  a class's or an instance's ``__setstate__``, or passed to ``_rebuild_from_type_v2``;
 * the end record searched as miniz searches it (past 64 KiB of comment);
 * nested-load bytes built from integers written in hexadecimal, or with a codec the
   evaluator does or does not know;
@@ -20,7 +23,7 @@ would let a payload through:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from corpus._opcodes import Asm
 
@@ -79,6 +82,38 @@ def _semantics() -> Iterator[Variant]:
     asm.empty_dict().value("__setstate__").global_("os", "system").setitem().build()
     asm.value(_TOUCH).build().pop().value({}).stop()
     yield _v("5-semantics", "build-setstate-namespace", asm.data, "raw")
+
+
+def _computed_os_system(asm: Asm) -> Asm:
+    """``STACK_GLOBAL(str(b"os", "ascii"), "system")``: a global no scanner can name."""
+    asm.global_("builtins", "str").value((b"os", "ascii")).reduce()
+    return asm.value("system").stack_global()
+
+
+def _class_setstate(slot: Callable[[Asm], Asm], name: str) -> Variant:
+    """BUILD on the allow-listed class itself sets ``Namespace.__setstate__`` (a Python
+    class without one: CPython setattr()s the slot state); the next instance's BUILD calls
+    it with the stream's text."""
+    asm = Asm(4).global_("argparse", "Namespace").none().empty_dict().value("__setstate__")
+    slot(asm).setitem().tuple2().build().pop()
+    asm.global_("argparse", "Namespace").empty_tuple().reduce()
+    asm.value(_TOUCH).build().pop().value({}).stop()
+    return _v("5-semantics", name, asm.data, "raw")
+
+
+def _computed() -> Iterator[Variant]:
+    # A named-only computed global is suspicious; whatever calls it later must be seen.
+    yield _class_setstate(lambda a: a.global_("os", "system"), "build-slots-on-allowed-class")
+    yield _class_setstate(_computed_os_system, "build-slots-computed-on-allowed-class")
+    # An instance's __setstate__ set to the computed global, called by the next BUILD.
+    asm = Asm(4).global_("argparse", "Namespace").empty_tuple().reduce()
+    _computed_os_system(asm.empty_dict().value("__setstate__")).setitem().build()
+    asm.value(_TOUCH).build().pop().value({}).stop()
+    yield _v("5-semantics", "computed-global-as-setstate", asm.data, "raw")
+    # _rebuild_from_type_v2(func, new_type, args, state) calls func(*args).
+    asm = _computed_os_system(Asm(4).global_("torch._tensor", "_rebuild_from_type_v2").mark())
+    asm.global_("torch", "Tensor").value((_TOUCH,)).empty_dict().tuple().reduce()
+    yield _v("2-caller", "computed-global-rebuild-v2", asm.pop().value({}).stop().data, "raw")
 
 
 def _zips() -> Iterator[Variant]:
@@ -158,6 +193,7 @@ def rereading_variants() -> Iterator[Variant]:
     """Every variant of this module."""
     yield from _walks()
     yield from _semantics()
+    yield from _computed()
     yield from _zips()
     yield from _nested()
     yield from _code()
