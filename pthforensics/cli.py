@@ -1,33 +1,58 @@
 """Command line: ``pthforensics scan PATH...`` and ``pthforensics inspect FILE``.
 
-The only module that prints.  ``main`` parses, calls :mod:`pipeline`, renders and
-returns an exit code (0 clean, 1 findings at or above ``--fail-on``, 2 error).
+The only module that prints.  ``main`` parses argv, calls the library API
+(:func:`pthforensics.scan_tree`, :func:`pthforensics.inspect`), renders with
+:mod:`pthforensics.report` and returns an exit code (0 clean, 1 findings at or above
+``--fail-on``, 2 error or bad arguments, 130 interrupted).  Every string that comes from
+a file (its name, member and global names, metadata) is escaped before it reaches the
+terminal; library warnings are shown only with ``-v``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
+import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
-from typing import IO, Any, TextIO
+from typing import IO, Any, NoReturn
 
-from . import __version__
-from .batch.discover import discover
-from .batch.workers import BatchOptions, analyze_candidate, run_batch
+from . import __version__, inspect, scan_tree
+from .batch import TreeScan, compact_resume, parse_dask_address
+from .cli_support import (
+    NoProgress,
+    Parser,
+    ends_with_newline,
+    escaping_handler,
+    jobs,
+    library_warnings,
+    megabytes,
+    memory_mb,
+    open_output,
+    progress_bar,
+    seconds,
+    shape,
+)
+from .container import parse_storage_option
 from .core import DEFAULT_LIMITS, Candidate, FileReport, Limits, Severity
-from .pipeline import inspect_file
-from .report.assemble import EXIT_ERROR, BatchReport, model_entries
-from .report.render import (
+from .report import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    BatchReport,
     batch_json,
     batch_summary,
     csv_text,
+    escape,
     inspect_text,
-    report_dict,
-    report_from_dict,
+    json_schema,
+    model_entries,
+    report_json,
     report_jsonl_line,
+    sarif_json,
     scan_table,
 )
 
@@ -38,19 +63,34 @@ logger = logging.getLogger("pthforensics")
 _MiB = 1 << 20
 
 
+def _setup_logging(args: argparse.Namespace) -> logging.Handler:
+    level = (
+        logging.ERROR
+        if args.quiet
+        else (
+            logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
+        )
+    )
+    handler = escaping_handler(sys.stderr)
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    return handler
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="pthforensics",
         description="Inspect PyTorch checkpoints without running them: safety verdict, "
         "layers, expected input.",
-        epilog="exit codes: 0 clean, 1 findings at or above --fail-on, 2 error (no verdict)",
+        epilog="exit codes: 0 clean, 1 findings at or above --fail-on, 2 error (no verdict, "
+        "or a bad argument), 130 interrupted (Ctrl-C)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
     # -v/-q also after the subcommand (`pthforensics scan -v DIR`); SUPPRESS keeps the value
     # given before it when they are not repeated.
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "-v",
         "--verbose",
@@ -70,7 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     scan = sub.add_parser(
         "scan", parents=[common], help="safety verdict and tensor summary (files and folders)"
     )
-    scan.add_argument("paths", nargs="+", metavar="PATH", help="checkpoint files or folders")
+    scan.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="checkpoint files or folders, or URLs of objects or prefixes (s3://, https://...)",
+    )
     _output_options(scan)
     scan.add_argument(
         "--jsonl", metavar="FILE", help="stream one FileReport per line to FILE ('-' for stdout)"
@@ -83,15 +128,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--csv", metavar="FILE", help="write a CSV summary (one row per file)")
     scan.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="write a SARIF 2.1.0 log (one result per finding) for code-scanning dashboards",
+    )
+    scan.add_argument(
         "--resume",
         metavar="FILE",
         help="skip files already in this earlier --jsonl output (same path, size "
-        "and mtime); with --jsonl FILE the same file is appended to",
+        "and mtime); with --jsonl FILE the same file is rewritten to one line per path, "
+        "then appended to",
     )
     scan.add_argument(
         "-j",
         "--jobs",
-        type=int,
+        type=jobs,
         default=None,
         metavar="N",
         help="worker processes (default: one per core this process may use; a "
@@ -112,29 +163,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         metavar="S",
         help="kill a worker stuck on one file after S seconds (default: 1.5 x --max-seconds + 5)",
     )
     scan.add_argument(
         "--max-memory-mb",
-        type=int,
+        type=memory_mb,
         default=4096,
         metavar="MB",
         help="memory a worker may add while reading one file; 0 for no cap (default: %(default)s)",
     )
+    scan.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        type=_dask_address,
+        help="run the batch on a Dask cluster: a scheduler (tcp://host:8786) or local:N "
+        "(N local worker processes); needs pthforensics[dask]",
+    )
+    _remote_options(scan)
     _limit_options(scan)
 
     inspect = sub.add_parser(
         "inspect", parents=[common], help="layers, input guess, rebuilt model and trace"
     )
-    inspect.add_argument("path", metavar="FILE", help="one checkpoint file")
+    inspect.add_argument("path", metavar="FILE", help="one checkpoint file (or its URL)")
     _output_options(inspect)
     inspect.add_argument("--no-trace", action="store_true", help="skip rebuild and trace")
     inspect.add_argument(
         "--input-shape",
         metavar="N,C,H,W",
-        type=_shape,
+        type=shape,
         help="try this input shape (batch first), e.g. 1,3,32,32",
     )
     inspect.add_argument(
@@ -144,7 +203,13 @@ def _parser() -> argparse.ArgumentParser:
         help="device of the rebuilt model (meta: no memory for weights)",
     )
     inspect.add_argument("--fail-on", choices=["suspicious", "malicious"], default="suspicious")
+    _remote_options(inspect)
     _limit_options(inspect)
+
+    schema = sub.add_parser(
+        "schema", parents=[common], help="print the JSON Schema of the JSON outputs"
+    )
+    schema.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
     return parser
 
 
@@ -153,39 +218,56 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="FILE", help="write --json output to FILE")
 
 
+def _remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        type=_storage_option,
+        metavar="KEY=VALUE",
+        help="an option of the URLs' file systems (fsspec), e.g. endpoint_url=http://host:9000 "
+        "or s3.anon=true (repeatable; PROTOCOL.KEY scopes it; VALUE is JSON when it parses)",
+    )
+
+
+def _storage_option(text: str) -> str:
+    try:
+        parse_storage_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def _dask_address(text: str) -> str:
+    try:
+        return parse_dask_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _limit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits")
     group.add_argument(
         "--max-pickle-mb",
-        type=int,
+        type=megabytes,
         metavar="MB",
         default=DEFAULT_LIMITS.max_pickle_bytes // _MiB,
         help="largest pickle stream read (default: %(default)s)",
     )
     group.add_argument(
         "--max-decompressed-mb",
-        type=int,
+        type=megabytes,
         metavar="MB",
         default=DEFAULT_LIMITS.max_decompressed_bytes // _MiB,
         help="largest gzip/bz2/xz output (default: %(default)s)",
     )
     group.add_argument(
         "--max-seconds",
-        type=float,
+        type=seconds,
         metavar="S",
         default=DEFAULT_LIMITS.max_seconds,
         help="time allowed per file (default: %(default)s)",
     )
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (use e.g. 1,3,32,32)") from exc
-    if not shape or any(d <= 0 for d in shape):
-        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (positive integers)")
-    return shape
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -199,219 +281,220 @@ def _limits(args: argparse.Namespace) -> Limits:
         raise SystemExit(f"pthforensics: error: {exc}") from exc
 
 
-@contextlib.contextmanager
-def _open_output(path: str | None) -> Iterator[TextIO]:
-    """stdout, or FILE opened lazily (pip-audit ``_output_io``)."""
-    if path in (None, "-"):
-        yield sys.stdout
-        return
-    with open(path, "w", encoding="utf-8") as handle:
-        yield handle
-
-
-def _setup_logging(args: argparse.Namespace) -> None:
-    level = (
-        logging.ERROR
-        if args.quiet
-        else (
-            logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
-        )
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("pthforensics: %(levelname)s: %(message)s"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pthforensics`` console script."""
     args = _parser().parse_args(argv)
-    _setup_logging(args)
+    handler = _setup_logging(args)
     try:
-        if args.command == "scan":
-            return _scan(args)
-        return _inspect(args)
+        with library_warnings(args.verbose, handler):
+            if args.command == "scan":
+                return _scan(args)
+            if args.command == "schema":
+                return _schema(args)
+            return _inspect(args)
     except KeyboardInterrupt:
         print("pthforensics: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except OSError as exc:
-        print(f"pthforensics: error: {exc}", file=sys.stderr)
+        print(f"pthforensics: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _schema(args: argparse.Namespace) -> int:
+    """``schema``: the JSON Schema (draft 2020-12) of a FileReport and of the documents."""
+    with open_output(args.output) as out:
+        out.write(json.dumps(json_schema(), indent=2) + "\n")
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, outputs that cannot be written: two documents on stdout,
+    or a file in a folder that does not exist."""
+    stdout = [
+        name
+        for name, value in (
+            ("--json", "-" if args.json and not args.output else args.output),
+            ("--jsonl", getattr(args, "jsonl", None)),
+            ("--csv", getattr(args, "csv", None)),
+            ("--sarif", getattr(args, "sarif", None)),
+        )
+        if value == "-"
+    ]
+    if len(stdout) > 1:
+        _refuse(args, f"{' and '.join(stdout)} all write to stdout: send all but one to a file")
+    for option in ("output", "jsonl", "csv", "sarif"):
+        path = getattr(args, option, None)
+        if path and path != "-":
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                name = "-o/--output" if option == "output" else f"--{option}"
+                _refuse(args, f"{name}: folder {folder!r} does not exist")
+
+
+def _refuse(args: argparse.Namespace, message: str) -> NoReturn:
+    """A bad combination of arguments: one line, exit 2, as argparse answers."""
+    Parser(prog=f"pthforensics {args.command}").error(message)
 
 
 def _scan(args: argparse.Namespace) -> int:
-    import os  # noqa: PLC0415
-    import time  # noqa: PLC0415
+    """``scan``: start the tree scan, stream its reports, then render and decide."""
+    progress: Any = NoProgress()
 
+    def on_start(candidate: Candidate) -> None:
+        progress.set_postfix_str(escape(os.path.basename(candidate.path))[-40:], refresh=False)
+
+    _check_outputs(args)
     limits = _limits(args)
     try:
-        options = BatchOptions(
-            jobs=args.jobs if args.jobs is not None else 0,
+        tree = scan_tree(
+            args.paths,
+            jobs=args.jobs,
             limits=limits,
+            resume=args.resume,
             deep=args.deep,
+            include_hidden=args.hidden,
+            exclude=args.exclude,
             timeout=args.timeout,
             memory_mb=args.max_memory_mb or None,
+            on_start=on_start,
+            storage_options=args.storage_option,
+            dask=args.dask,
         )
-    except ValueError as exc:
-        print(f"pthforensics: error: {exc}", file=sys.stderr)
+    except (ValueError, ImportError) as exc:
+        print(f"pthforensics: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
-    candidates, groups = discover(args.paths, include_hidden=args.hidden, exclude=args.exclude)
-    if not candidates:
+    if not tree.files:
+        skipped = ", ".join(f"{n} {reason}" for reason, n in tree.skipped)
         print(
-            f"pthforensics: error: no checkpoint found in {' '.join(args.paths)}", file=sys.stderr
+            f"pthforensics: error: no checkpoint found in {escape(' '.join(args.paths))}"
+            + (f" (skipped: {skipped})" if skipped else ""),
+            file=sys.stderr,
         )
         return EXIT_ERROR
-    previous = _read_resume(args.resume) if args.resume else {}
-    reports: list[FileReport] = [
-        previous[(c.path, c.size, c.mtime)]
-        for c in candidates
-        if (c.path, c.size, c.mtime) in previous
-    ]
-    todo = [c for c in candidates if (c.path, c.size, c.mtime) not in previous]
-    # One file and no -j: read it in-process, nothing to fork.  There is no memory cap
-    # in-process, so the scan takes the opcode walk before any C unpickling (fast=False).
-    in_process = args.jobs is None and len(todo) == 1
-    if previous:
-        logger.info("resuming: %d file(s) already scanned, %d to go", len(reports), len(todo))
-    progress = _progress(len(todo), enabled=sys.stderr.isatty() and not args.quiet)
-    interrupted = False
+    progress = progress_bar(len(tree.todo), enabled=sys.stderr.isatty() and not args.quiet)
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        jsonl: IO[str] | None = None
-        if args.jsonl:
-            append = args.resume is not None and os.path.abspath(args.resume) == os.path.abspath(
-                args.jsonl
-            )
-            jsonl = (
-                sys.stdout
-                if args.jsonl == "-"
-                else stack.enter_context(open(args.jsonl, "a" if append else "w", encoding="utf-8"))
-            )
-            if append and jsonl.tell() > 0 and not _ends_with_newline(args.jsonl):
-                jsonl.write("\n")  # close a line an interrupted run left unfinished
-
-        def on_start(candidate: Candidate) -> None:
-            progress.set_postfix_str(os.path.basename(candidate.path)[-40:], refresh=False)
-
-        def on_report(report: FileReport) -> None:
-            reports.append(report)
-            if jsonl is not None:
-                jsonl.write(report_jsonl_line(report) + "\n")
-                jsonl.flush()
-            if report.error is not None and not args.quiet:
-                progress.write(
-                    f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr
-                )
-            progress.update()
-
-        try:
-            if in_process:
-                on_report(analyze_candidate(todo[0], replace(options, memory_mb=None)))
-            else:
-                run_batch(todo, options, on_start=on_start, on_report=on_report)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            progress.close()
-    order = {c.path: i for i, c in enumerate(candidates)}
-    reports.sort(key=lambda r: order.get(r.path, len(order)))
-    batch = BatchReport(tuple(reports), Severity[args.fail_on.upper()])
-    models = model_entries(groups, reports)
+    reports, interrupted = _stream(tree, args, progress)
     elapsed = time.monotonic() - started
-    if args.csv:
-        with _open_output(args.csv) as out:
-            out.write(csv_text(reports))
-    if args.json or args.output:
-        with _open_output(args.output) as out:
-            out.write(batch_json(batch, models) + "\n")
-        if len(reports) > 1 and not args.quiet and sys.stderr.isatty():
-            print(batch_summary(batch, models, elapsed), file=sys.stderr)
-    elif args.jsonl != "-":
-        if len(reports) == 1 and not models:
-            print(scan_table(reports, Severity.INFO if args.verbose else Severity.SUSPICIOUS))
-        else:
-            print(batch_summary(batch, models, elapsed))
+    order = {c.path: i for i, c in enumerate(tree.files)}
+    reports.sort(key=lambda r: order.get(r.path, len(order)))
+    done = {r.path for r in reports}
+    batch = BatchReport(
+        tuple(reports),
+        Severity[args.fail_on.upper()],
+        skipped=tree.skipped,
+        interrupted=interrupted,
+        not_scanned=tuple(c.path for c in tree.files if c.path not in done),
+    )
+    _render_scan(args, batch, model_entries(tree.models, reports), elapsed)
     if interrupted:
         print(
-            f"pthforensics: interrupted after {len(reports)} of {len(candidates)} file(s); "
+            f"pthforensics: interrupted after {len(reports)} of {len(tree.files)} file(s); "
             "the output written so far is complete for those files",
             file=sys.stderr,
         )
-        return 130
     return batch.exit_code()
 
 
-class _NoProgress:
-    """Stands in for tqdm when stderr is not a terminal (tqdm costs ~15 ms to import)."""
-
-    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
-        """Nothing to draw."""
-
-    def update(self, n: int = 1) -> None:
-        """Nothing to draw."""
-
-    def write(self, text: str, file: IO[str] | None = None) -> None:
-        """Write ``text`` as a line, as tqdm does."""
-        print(text, file=file or sys.stderr)
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-def _progress(total: int, *, enabled: bool) -> Any:
-    if not enabled:
-        return _NoProgress()
-    from tqdm import tqdm  # noqa: PLC0415
-
-    return tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
-
-
-def _ends_with_newline(path: str) -> bool:
-    with open(path, "rb") as handle:
-        handle.seek(-1, 2)
-        return handle.read(1) == b"\n"
+def _stream(
+    tree: TreeScan, args: argparse.Namespace, progress: Any
+) -> tuple[list[FileReport], bool]:
+    """Every report of ``tree``, each new one written to ``--jsonl`` as it comes (resumed
+    ones are already there); whether Ctrl-C stopped the scan."""
+    reports: list[FileReport] = []
+    with _jsonl_output(args, tree.files) as jsonl:
+        try:
+            with tree:
+                reports.extend(tree.resumed)
+                for report in itertools.islice(tree, len(tree.resumed), None):
+                    reports.append(report)
+                    if jsonl is not None:
+                        jsonl.write(report_jsonl_line(report) + "\n")
+                        jsonl.flush()
+                    _tell(report, args, progress)
+                    progress.update()
+        except KeyboardInterrupt:
+            return reports, True
+        finally:
+            progress.close()
+    return reports, False
 
 
-def _read_resume(path: str) -> dict[tuple[str, int | None, float | None], FileReport]:
-    """Reports of an earlier ``--jsonl`` run, keyed by path, size and mtime."""
-    import json  # noqa: PLC0415
-
-    done: dict[tuple[str, int | None, float | None], FileReport] = {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    report = report_from_dict(json.loads(line))
-                except (ValueError, KeyError, TypeError):
-                    logger.warning(
-                        "%s:%d: not a report line (an interrupted write?); ignored", path, number
-                    )
-                    continue
-                done[(report.path, report.size, report.mtime)] = report
-    except FileNotFoundError:
-        logger.info("%s does not exist yet: nothing to resume", path)
-    return done
+def _tell(report: FileReport, args: argparse.Namespace, progress: Any) -> None:
+    """A file's error on stderr as it comes (unless ``-q``); with ``-v``, what its worker
+    printed too."""
+    if report.error is not None and not args.quiet:
+        progress.write(
+            f"pthforensics: {escape(report.path)}: {escape(report.error.message)}",
+            file=sys.stderr,
+        )
+    if report.stderr and args.verbose:
+        logger.info("%s: the reader printed: %s", report.path, report.stderr)
 
 
-def _log_error(report: FileReport) -> None:
-    if report.error is not None:
-        print(f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr)
+@contextlib.contextmanager
+def _jsonl_output(args: argparse.Namespace, files: Sequence[Candidate]) -> Iterator[IO[str] | None]:
+    """The ``--jsonl`` output: none, stdout, or FILE, appended to when it is the
+    ``--resume`` file, once that holds one line per path (stale lines of files found
+    again, changed, are dropped: their new report is appended)."""
+    if not args.jsonl or args.jsonl == "-":
+        yield sys.stdout if args.jsonl else None
+        return
+    append = args.resume is not None and os.path.abspath(args.resume) == os.path.abspath(args.jsonl)
+    if append:
+        compact_resume(args.jsonl, files)
+    with open(args.jsonl, "a" if append else "w", encoding="utf-8") as handle:
+        if append and handle.tell() > 0 and not ends_with_newline(args.jsonl):
+            handle.write("\n")
+        yield handle
+
+
+def _render_scan(
+    args: argparse.Namespace, batch: BatchReport, models: list[dict[str, object]], elapsed: float
+) -> None:
+    """``--csv``, then the JSON document (``--json``/``-o``) or the human text on stdout
+    (the table for one file, else the batch summary)."""
+    reports = batch.reports
+    if args.csv:
+        with open_output(args.csv) as out:
+            out.write(csv_text(reports))
+    if args.sarif:
+        with open_output(args.sarif) as out:
+            out.write(sarif_json(batch, __version__) + "\n")
+    if args.json or args.output:
+        with open_output(args.output) as out:
+            out.write(batch_json(batch, models) + "\n")
+        if len(reports) > 1 and not args.quiet and sys.stderr.isatty():
+            print(batch_summary(batch, models, elapsed), file=sys.stderr)
+    elif "-" not in (args.jsonl, args.sarif, args.csv):
+        severity = Severity.INFO if args.verbose else Severity.SUSPICIOUS
+        if len(reports) == 1 and not models and not batch.interrupted:
+            print(scan_table(reports, severity, inputs=args.deep))
+        elif args.deep:
+            table = scan_table(reports, severity, inputs=True)
+            print(table + "\n\n" + batch_summary(batch, models, elapsed))
+        else:
+            print(batch_summary(batch, models, elapsed))
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415
-
-    report = inspect_file(
+    """``inspect``: one report, as text or JSON; the exit code as ``scan`` decides it."""
+    _check_outputs(args)
+    report = inspect(
         args.path,
         limits=_limits(args),
         trace=not args.no_trace,
         input_shape=args.input_shape,
         device=args.device,
+        storage_options=args.storage_option,
     )
-    _log_error(report)
+    if report.error is not None:
+        print(
+            f"pthforensics: {escape(report.path)}: {escape(report.error.message)}",
+            file=sys.stderr,
+        )
     if args.json or args.output:
-        with _open_output(args.output) as out:
-            out.write(json.dumps(report_dict(report), indent=2) + "\n")
+        with open_output(args.output) as out:
+            out.write(report_json(report) + "\n")
     else:
         print(inspect_text(report))
     return BatchReport((report,), Severity[args.fail_on.upper()]).exit_code()

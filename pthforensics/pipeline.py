@@ -1,8 +1,9 @@
 """The only place stages are chained: file -> container -> scan/unpickle -> tensors -> report.
 
 ``analyze_file`` is the torch-free ``scan`` path; ``inspect_file`` adds layers, input
-inference and (lazily importing torch) the rebuild and trace.  Neither raises for a
-bad file: every failure becomes a ``FileReport`` with ``status="error"``.
+inference and (lazily importing torch) the rebuild and trace; ``analyze_candidate`` is the
+unit of work of a batch (what a worker does with one file).  None raises for a bad file:
+every failure becomes a ``FileReport`` with ``status="error"``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
-from pthforensics.core import TraceStatus
-
-from .container import read_container, read_embedded, read_hidden_pickles
+from .batch import BatchOptions
+from .container import (
+    Source,
+    StorageOptions,
+    open_source,
+    read_container,
+    read_embedded,
+    read_hidden_pickles,
+)
 from .core import (
     DEFAULT_LIMITS,
+    Candidate,
     Checkpoint,
     Container,
     FileReport,
@@ -32,24 +41,42 @@ from .core import (
     StateDict,
     Status,
     TraceResult,
+    TraceStatus,
+    Verdict,
 )
-from .report.assemble import error_report, verdict_of
+from .report import checkpoint_context, complete_inspect, error_report, verdict_of
 from .safety import scan_streams
 from .structure import check_integrity, extract_checkpoint, summarize, unreferenced_storages
 
-__all__ = ["analyze_file", "inspect_file", "scan_container"]
+__all__ = ["analyze_candidate", "analyze_file", "inspect_file", "scan_container"]
 
 logger = logging.getLogger(__name__)
 
+#: Metadata entries (epoch, step, hyper-parameters...) a report carries at most.
+_METADATA_KEPT = 50
+#: Decimals of ``FileReport.seconds``: 0.1 ms, as the JSON report has always shown it.
+_SECONDS_DECIMALS = 4
+
+
+def _elapsed(start: float) -> float:
+    """Seconds since ``start`` (``time.perf_counter``), rounded as reports carry them."""
+    return round(time.perf_counter() - start, _SECONDS_DECIMALS)
+
 
 def scan_container(
-    container: Container, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
+    container: Container,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    fast: bool = False,
+    source: Source | None = None,
 ) -> tuple[tuple[Finding, ...], Checkpoint | None]:
     """Findings for every pickle stream (nested ones included) and the checkpoint structure.
 
     ``fast`` lets streams that the stub unpickler reads cleanly skip the opcode walk.  Only
     use it in a process with a memory cap (batch workers set one): CPython's C unpickler
     sizes its memo from indices in the file, which the opcode walk checks first.
+    ``source``: the file ``container`` was read from, still open (the hidden-pickle check
+    reads it again).
     """
 
     def read_archive(data: bytes, name: str) -> Container:
@@ -68,7 +95,9 @@ def scan_container(
     if checkpoint is not None:
         findings.extend(check_integrity(checkpoint, container, limits=limits))
         unused = unreferenced_storages(checkpoint, container)
-        hidden = read_hidden_pickles(container, unused, limits=limits) if unused else ()
+        hidden = (
+            read_hidden_pickles(container, unused, limits=limits, source=source) if unused else ()
+        )
         findings.extend(
             Finding(
                 "hidden-pickle",
@@ -84,90 +113,109 @@ def scan_container(
 
 
 def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
-    seen: set[Finding] = set()
-    out: list[Finding] = []
-    for f in findings:
-        if f not in seen:
-            seen.add(f)
-            out.append(f)
-    return tuple(sorted(out, key=lambda f: -f.severity))
+    """Each finding once (the first of equal ones), worst first, in order of discovery."""
+    return tuple(sorted(dict.fromkeys(findings), key=lambda f: -f.severity))
 
 
-def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> FileReport:
-    """The ``scan`` report of one file: safety verdict and tensor summary, torch-free.
+class _Hints(NamedTuple):
+    """How to open the file: storage options of a URL, and what a listing already said of
+    it (size and ETag spare a remote object its ``HEAD`` request)."""
+
+    storage: StorageOptions = ()
+    size: int | None = None
+    etag: str | None = None
+
+
+class _Scanned(NamedTuple):
+    container: Container
+    findings: tuple[Finding, ...]
+    checkpoint: Checkpoint | None
+    bytes_read: int
+    etag: str | None
+
+
+def analyze_file(
+    path: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    fast: bool = False,
+    storage: StorageOptions = (),
+    size: int | None = None,
+    etag: str | None = None,
+) -> FileReport:
+    """The ``scan`` report of one file (a local path or a URL): safety verdict and tensor
+    summary, torch-free.
 
     ``fast``: see :func:`scan_container` (only where the process has a memory cap).
+    ``storage``: options of the URL's file system (``pthforensics.container.remote``).
+    ``size``, ``etag``: what a listing already said of a remote object (they spare it a
+    ``HEAD`` request; unused for local files).
     """
     start = time.perf_counter()
-    scanned = _read_and_scan(path, limits, fast, start)
+    scanned = _read_and_scan(path, limits, fast, start, _Hints(storage, size, etag))
     if isinstance(scanned, FileReport):
         return scanned
-    container, findings, checkpoint = scanned
-    return _report(path, container, findings, checkpoint, time.perf_counter() - start)
+    return _report(path, scanned, _elapsed(start))
 
 
 def _read_and_scan(
-    path: str, limits: Limits, fast: bool, start: float
-) -> tuple[Container, tuple[Finding, ...], Checkpoint | None] | FileReport:
+    path: str, limits: Limits, fast: bool, start: float, hints: _Hints
+) -> _Scanned | FileReport:
     """Container and scan of ``path``, or the error report when no verdict is possible
     (a bug on one file becomes an ``internal`` error, so a batch never stops)."""
+    source: Source | None = None
     try:
-        container = read_container(path, limits=limits, fast=fast)
-        findings, checkpoint = scan_container(container, limits=limits, fast=fast)
+        source = open_source(path, storage=hints.storage, size=hints.size, etag=hints.etag)
+        with source:
+            container = read_container(source, limits=limits, fast=fast)
+            findings, checkpoint = scan_container(
+                container, limits=limits, fast=fast, source=source
+            )
     except PthForensicsError as exc:
-        return error_report(path, exc, seconds=time.perf_counter() - start)
+        failed = error_report(path, exc, seconds=_elapsed(start))
     except RecursionError:
-        return error_report(
-            path,
-            LimitExceeded("nesting depth", limits.max_depth, "more"),
-            seconds=time.perf_counter() - start,
-        )
+        deep = LimitExceeded("nesting depth", limits.max_depth, "more")
+        failed = error_report(path, deep, seconds=_elapsed(start))
     except MemoryError as exc:
-        return error_report(path, exc, stage="limits", seconds=time.perf_counter() - start)
+        failed = error_report(path, exc, stage="limits", seconds=_elapsed(start))
     except Exception as exc:
         logger.exception("%s: internal error", path)
-        return error_report(path, exc, stage="internal", seconds=time.perf_counter() - start)
-    return container, findings, checkpoint
+        failed = error_report(path, exc, stage="internal", seconds=_elapsed(start))
+    else:
+        return _Scanned(container, findings, checkpoint, source.bytes_read, source.etag)
+    if source is None:
+        return failed
+    return replace(failed, bytes_read=source.bytes_read, etag=source.etag)
 
 
-def _report(
-    path: str,
-    container: Container,
-    findings: tuple[Finding, ...],
-    checkpoint: Checkpoint | None,
-    seconds: float,
-) -> FileReport:
+def _report(path: str, scanned: _Scanned, seconds: float) -> FileReport:
+    container, findings, checkpoint = scanned.container, scanned.findings, scanned.checkpoint
     main = checkpoint.main if checkpoint else None
-    tensors = (
-        summarize(main.tensors)
-        if main
-        else (summarize(checkpoint.tensors) if checkpoint is not None else None)
-    )
-    extra: list[tuple[str, object]] = []
-    if main is not None:
-        extra.append(
-            (
-                "state_dict",
-                {
-                    "path": main.path,
-                    "kind": checkpoint.kind if checkpoint else None,
-                    "stripped_prefixes": list(main.stripped_prefixes),
-                    "others": [s.path for s in checkpoint.state_dicts[1:]] if checkpoint else [],
-                },
-            )
-        )
+    tensors = None if checkpoint is None else summarize((main or checkpoint).tensors)
+    extra: tuple[tuple[str, object], ...] = ()
+    if checkpoint is not None and main is not None:
+        where = {
+            "path": main.path,
+            "kind": checkpoint.kind.value,
+            "stripped_prefixes": list(main.stripped_prefixes),
+            "others": [s.path for s in checkpoint.state_dicts[1:]],
+        }
+        extra = (("state_dict", where),)
     return FileReport(
         path=path,
         status=Status.OK,
-        format=container.format.value,
+        format=container.format,
         verdict=verdict_of(findings),
         findings=findings,
         tensors=tensors,
         wrappers=container.wrappers,
         size=container.size,
         seconds=seconds,
-        metadata=checkpoint.metadata[:50] if checkpoint else (),
-        extra=tuple(extra),
+        bytes_read=scanned.bytes_read,
+        etag=scanned.etag,
+        metadata=checkpoint.metadata[:_METADATA_KEPT] if checkpoint else (),
+        checkpoint=checkpoint_context(checkpoint) if checkpoint is not None else None,
+        extra=extra,
     )
 
 
@@ -179,33 +227,53 @@ def inspect_file(
     input_shape: Sequence[int] | None = None,
     device: str = "meta",
     fast: bool = False,
+    storage: StorageOptions = (),
+    size: int | None = None,
+    etag: str | None = None,
 ) -> FileReport:
-    """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
+    """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace; what
+    did not run says so (``"status": "skipped"`` and why, never ``None``).  ``storage``,
+    ``size``, ``etag``: as for :func:`analyze_file`."""
+    report = _inspect_file(
+        path, limits, trace, input_shape, device, fast, _Hints(storage, size, etag)
+    )
+    return complete_inspect(report, trace=trace)
+
+
+def _inspect_file(
+    path: str,
+    limits: Limits,
+    trace: bool,
+    input_shape: Sequence[int] | None,
+    device: str,
+    fast: bool,
+    hints: _Hints,
+) -> FileReport:
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
     from .structure import group_layers  # noqa: PLC0415
 
     start = time.perf_counter()
-    scanned = _read_and_scan(path, limits, fast, start)
+    scanned = _read_and_scan(path, limits, fast, start, hints)
     if isinstance(scanned, FileReport):
         return scanned
-    container, findings, checkpoint = scanned
-    report = _report(path, container, findings, checkpoint, 0.0)
+    report = _report(path, scanned, 0.0)
+    checkpoint = scanned.checkpoint
     main = checkpoint.main if checkpoint else None
     if main is None:
-        return replace(report, layers=(), seconds=time.perf_counter() - start)
+        return replace(report, layers=(), seconds=_elapsed(start))
     try:
         groups = group_layers(main)
         guesses = infer_layers(groups)
         guess_input = infer_input(groups, guesses)
     except PthForensicsError as exc:
         logger.warning("%s: inference failed: %s", path, exc)
-        return replace(report, layers=(), seconds=time.perf_counter() - start)
+        return replace(report, layers=(), seconds=_elapsed(start))
     report = replace(report, layers=guesses, input=guess_input)
     if trace:
         report = replace(
             report, trace=_trace(groups, guesses, guess_input, main, report, input_shape, device)
         )
-    return replace(report, seconds=time.perf_counter() - start)
+    return replace(report, seconds=_elapsed(start))
 
 
 def _trace(
@@ -217,11 +285,10 @@ def _trace(
     input_shape: Sequence[int] | None,
     device: str,
 ) -> TraceResult:
-    if report.verdict is not None and report.verdict.value == "malicious":
+    if report.verdict is Verdict.MALICIOUS:
         return TraceResult(TraceStatus.SKIPPED, detail="not rebuilt: the file is malicious")
     from .core import RebuildError, TraceError  # noqa: PLC0415
-    from .rebuild.build import rebuild_sequential  # noqa: PLC0415
-    from .rebuild.trace import trace_model  # noqa: PLC0415
+    from .rebuild import rebuild_sequential, trace_model  # noqa: PLC0415
 
     try:
         module, note = rebuild_sequential(groups, guesses, guess_input, main)
@@ -237,3 +304,21 @@ def _trace(
     except TraceError as exc:
         return TraceResult(TraceStatus.SKIPPED, detail=f"{note}; trace failed: {exc.message}")
     return replace(result, detail="; ".join(x for x in (note, result.detail) if x))
+
+
+def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:
+    """The report of one file of a batch, as a worker makes it (also used in-process):
+    ``scan`` (or, with ``options.deep``, ``inspect`` without the trace), with the model it
+    belongs to and the size and mtime (or ETag) discovery found (``--resume`` matches on
+    them).  A remote object is read with the batch's storage options, its listed size and
+    ETag sparing it a ``HEAD`` request."""
+    path, limits, fast = candidate.path, options.limits, options.fast
+    storage, size, etag = options.storage, candidate.size, candidate.etag
+    if options.deep:
+        report = _inspect_file(path, limits, False, None, "meta", fast, _Hints(storage, size, etag))
+    else:
+        report = analyze_file(path, limits=limits, fast=fast, storage=storage, size=size, etag=etag)
+    extra = dict(report.extra)
+    if candidate.model:
+        extra["model"] = candidate.model
+    return replace(report, mtime=candidate.mtime, size=candidate.size, extra=tuple(extra.items()))

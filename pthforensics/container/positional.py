@@ -1,8 +1,9 @@
 """Reading at an offset without moving the file position.
 
-``pread`` on the descriptor where the file has one; otherwise a seek and a read.  A
-:class:`.source.Source`'s file reads through its counted fetch either way, so what is read
-here is counted in ``bytes_read``.
+A :class:`.source.Source`'s file is read through its counted fetch (its raw reader's
+``pread``: counted in ``bytes_read``, one range request at most for a remote object, and no
+8 KiB buffer filled for a local one); another file with a descriptor (a temporary file)
+by ``os.pread``; anything else by a seek and a read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ __all__ = ["pread"]
 def pread(f: BinaryIO, size: int, offset: int) -> bytes:
     """``size`` bytes at ``offset``: one ``pread`` where the file has a descriptor (a
     seek+read on a buffered file reads a whole buffer, for thousands of local headers)."""
+    at = getattr(getattr(f, "raw", f), "pread", None)
+    if at is not None:
+        return bytes(at(size, offset))
     try:
         return os.pread(f.fileno(), size, offset)
     except (AttributeError, OSError, io.UnsupportedOperation):

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from . import vocab
+from ._codec import jsonable
 from .errors import (
     ContainerError,
     InferenceError,
@@ -50,12 +51,23 @@ from .records import (
     Verdict,
     new_record,
 )
-from .reports import Candidate, ErrorInfo, FileReport, ModelGroup, Status
+from .reports import (
+    SCHEMA_VERSION,
+    Candidate,
+    CheckpointContext,
+    ErrorInfo,
+    FileReport,
+    ModelGroup,
+    OptimizerInfo,
+    Status,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "SCHEMA_VERSION",
     "Candidate",
     "Checkpoint",
+    "CheckpointContext",
     "CheckpointKind",
     "Container",
     "ContainerError",
@@ -76,6 +88,7 @@ __all__ = [
     "Limits",
     "Location",
     "ModelGroup",
+    "OptimizerInfo",
     "PickleDecodeError",
     "PickleStream",
     "PlanStep",
@@ -95,6 +108,7 @@ __all__ = [
     "TraceResult",
     "TraceStatus",
     "Verdict",
+    "jsonable",
     "new_record",
     "vocab",
 ]

@@ -58,7 +58,7 @@ def rule_globals(stream: PickleStream, scan: StreamScan) -> Iterator[Finding]:
         judgement = judge_global(use.module, use.name, proto=use.proto, called=use.called)
         if judgement is None:
             continue
-        how = f"called by {_call_opcode(use)}" if use.called else f"named by {use.opcode}"
+        how = _how_called(use) if use.called else f"named by {use.opcode}"
         yield Finding(
             judgement.rule_id,
             judgement.severity,
@@ -81,12 +81,13 @@ def _extension_global(stream: PickleStream, use: GlobalUse) -> Finding:
     )
 
 
-def _call_opcode(use: GlobalUse) -> str:
+def _how_called(use: GlobalUse) -> str:
+    """``called by REDUCE at offset 43``, ``called via <function> at offset 1266``..."""
     if use.opcode in _SELF_CALLING_OPCODES:
-        return use.opcode
-    if use.how.startswith("via") or " of " in use.how:
-        return f"{use.how} at offset {use.call_offset}"
-    return f"{use.how or 'the call'} at offset {use.call_offset}"
+        return f"called by {use.opcode}"
+    if use.how.startswith("via"):
+        return f"called {use.how} at offset {use.call_offset}"
+    return f"called by {use.how or 'the call'} at offset {use.call_offset}"
 
 
 def rule_computed_calls(stream: PickleStream, scan: StreamScan) -> Iterator[Finding]:
