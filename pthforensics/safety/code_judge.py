@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from pthforensics.core import Severity
 
+from .damaged import by_length, one_byte_off
 from .denynames import DANGEROUS_NAMES
 from .policy import Table, entries
 from .rules import KNOWN_GOOD, judge_global
@@ -43,6 +44,7 @@ FX_IMPORTS: Table = {
     ),
 }
 #: Functions generated code calls besides operators (assertions, pytree flattening).
+_FX_IMPORTS_BY_LENGTH = by_length(FX_IMPORTS)
 _FX_HELPERS: Table = entries(
     "helpers fx emits in generated code (assertions, pytree (un)flattening)",
     _FX_SOURCE,
@@ -216,7 +218,7 @@ class _Judge(ast.NodeVisitor):
         self.imports[bound] = value
         if target in FX_IMPORTS or target.split(".")[0] in _PURE_MODULES:
             return
-        if _one_byte_off(target, FX_IMPORTS):
+        if one_byte_off(target, _FX_IMPORTS_BY_LENGTH):
             self.failure(node, f"imports '{target}', a damaged standard import (it fails)")
             return
         mod, _, attr = target.rpartition(".")
@@ -330,14 +332,6 @@ class _Judge(ast.NodeVisitor):
         judgement = judge_global(module, attr, called=True)
         verdict = "outside torch's operators" if judgement is None else judgement.reason
         self.problem(node, f"calls '{full}': {verdict}")
-
-
-def _one_byte_off(text: str, known: Table) -> bool:
-    """One character away from a name of ``known`` (a damaged copy of it)."""
-    return any(
-        len(k) == len(text) and sum(a != b for a, b in zip(text, k, strict=True)) == 1
-        for k in known
-    )
 
 
 def _is_operator(full: str) -> bool:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import _compat_pickle
 import importlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 
 from .denylist import DANGEROUS_ROOTS, KNOWN_PACKAGES, THIRD_PARTY_DANGEROUS
 from .torchnames import EXISTING_NEIGHBOURS
 
-__all__ = ["KNOWN_ROOTS", "STDLIB", "damaged_name", "one_byte_off"]
+__all__ = ["KNOWN_ROOTS", "STDLIB", "by_length", "damaged_name", "one_byte_off"]
 
 #: Standard-library module names (and Python 2 names the loader maps).
 STDLIB = frozenset(sys.stdlib_module_names) | frozenset(_compat_pickle.IMPORT_MAPPING)
@@ -98,9 +98,14 @@ def _corrupt_root(module: str) -> bool:
     return root not in KNOWN_ROOTS and one_byte_off(root, _roots_by_length())
 
 
+def by_length(names: Iterable[str]) -> dict[int, tuple[str, ...]]:
+    """``names`` grouped by length, the index :func:`one_byte_off` searches."""
+    groups: dict[int, list[str]] = {}
+    for name in names:
+        groups.setdefault(len(name), []).append(name)
+    return {n: tuple(group) for n, group in groups.items()}
+
+
 @cache
 def _roots_by_length() -> dict[int, tuple[str, ...]]:
-    groups: dict[int, list[str]] = {}
-    for root in KNOWN_ROOTS:
-        groups.setdefault(len(root), []).append(root)
-    return {n: tuple(roots) for n, roots in groups.items()}
+    return by_length(KNOWN_ROOTS)
