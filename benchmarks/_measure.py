@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,31 +26,103 @@ _MEASURE = (
     "rc = p.wait()\n"
     "elapsed = time.perf_counter() - t\n"
     "timer.cancel()\n"
-    "print(elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
-    " 'timeout' if killed else rc)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(elapsed, u.ru_maxrss, 'timeout' if killed else rc, u.ru_utime + u.ru_stime)\n"
 )
 
 
-def measure(cmd: list[str], repeat: int, timeout: float = 600.0) -> tuple[float, float, int | str]:
+class Run(NamedTuple):
+    """One command's figures: medians over its runs, the peak over them."""
+
+    seconds: float
+    """Wall-clock seconds."""
+    cpu: float
+    """CPU seconds (user + system) of the process and the workers it waited for: less
+    sensitive than wall time to other load on the machine."""
+    peak_mb: float
+    """Largest resident set of the process or any one of its children."""
+    code: int | str
+    """Exit code of the last run (``timeout`` when it was killed)."""
+
+
+def _once(cmd: list[str], timeout: float, cwd: Path) -> Run:
+    """Figures of one run of ``cmd`` in ``cwd``."""
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(timeout), *cmd],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    ).stdout.split()
+    code = int(out[2]) if out[2].lstrip("-").isdigit() else out[2]
+    return Run(float(out[0]), float(out[3]), int(out[1]) / 1024, code)
+
+
+def measure(
+    cmd: list[str], repeat: int, timeout: float = 600.0, cwd: Path = ROOT
+) -> tuple[float, float, int | str]:
     """Median seconds, peak RSS in MB and the exit code of ``cmd`` over ``repeat`` runs;
-    a run past ``timeout`` seconds is killed and its code reads ``timeout``."""
+    a run past ``timeout`` seconds is killed and its code reads ``timeout``.
+
+    ``cwd`` defaults to the repository root, so ``python -m pthforensics`` runs this
+    checkout (a baseline's folder runs that code instead)."""
     times, peaks = [], []
     code: int | str = 0
     for _ in range(repeat):
-        # From the repository root, so `python -m pthforensics` runs this checkout.
-        out = subprocess.run(
-            [sys.executable, "-c", _MEASURE, str(timeout), *cmd],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout.split()
-        times.append(float(out[0]))
-        peaks.append(int(out[1]) / 1024)
-        code = int(out[2]) if out[2].lstrip("-").isdigit() else out[2]
+        run = _once(cmd, timeout, cwd)
+        times.append(run.seconds)
+        peaks.append(run.peak_mb)
+        code = run.code
         if code == "timeout":
             break  # no point repeating a run that did not finish
     return statistics.median(times), max(peaks), code
+
+
+def measure_side_by_side(
+    runs: dict[str, tuple[list[str], Path]], repeat: int, timeout: float = 600.0
+) -> dict[str, Run]:
+    """Figures of several (command, folder) pairs, their runs interleaved (A B A B...) so
+    that a machine that slows down or speeds up meanwhile weighs on all of them alike."""
+    done: dict[str, list[Run]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, (cmd, cwd) in runs.items():
+            done[name].append(_once(cmd, timeout, cwd))
+    return {
+        name: Run(
+            statistics.median(r.seconds for r in got),
+            statistics.median(r.cpu for r in got),
+            max(r.peak_mb for r in got),
+            got[-1].code,
+        )
+        for name, got in done.items()
+    }
+
+
+def baseline_checkout(rev: str) -> Path:
+    """The package as it was at git revision ``rev`` of this repository, extracted (once)
+    under benchmarks/_work and byte-compiled, to run as ``python -m pthforensics`` from the
+    returned folder."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=12", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout.strip()
+    folder = ROOT / "benchmarks" / "_work" / f"baseline-{sha}"
+    if not (folder / "pthforensics" / "__init__.py").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", sha, "pthforensics"],
+            capture_output=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    import compileall
+
+    compileall.compile_dir(str(folder / "pthforensics"), quiet=1)
+    return folder
 
 
 def compile_package() -> None:

@@ -6,6 +6,10 @@ median wall time, the peak RSS of that process, and ratios against pthforensics.
 
     python benchmarks/bench_scan.py                 # 10, 100, 300 MB
     python benchmarks/bench_scan.py --sizes 100 --repeat 5
+    python benchmarks/bench_scan.py --baseline 45816cf --repeat 9   # this code vs an older one
+
+With ``--baseline REV`` the other tools are left out: this checkout and the package as it
+was at git revision REV scan the same files, their runs interleaved.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ import sys
 import time
 from pathlib import Path
 
-from _measure import compile_package, measure, tool_path
+from _measure import (
+    ROOT,
+    baseline_checkout,
+    compile_package,
+    measure,
+    measure_side_by_side,
+    tool_path,
+)
 
 WORK = Path(__file__).resolve().parent / "_work"
 
@@ -47,7 +58,12 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 300], help="MB")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="compare with the package at this git revision"
+    )
     args = parser.parse_args()
+    if args.baseline:
+        return _against_baseline(args)
     tools: dict[str, list[str]] = {
         "pthforensics": [sys.executable, "-m", "pthforensics", "scan"],
         "torch.load(weights_only)": [
@@ -85,6 +101,27 @@ def main() -> int:
         print(
             f"{r['size_mb']:>4}MB  {r['tool']:<26}{r['seconds']:>9.3f}{r['peak_mb']:>10.1f}"
             f"{r['exit']:>6}{r['x_slower_than_ours']:>7.1f}x"
+        )
+    return 0
+
+
+def _against_baseline(args: argparse.Namespace) -> int:
+    """This checkout vs the package at ``args.baseline``: ``scan`` of one file, side by side."""
+    old = baseline_checkout(args.baseline)
+    print(f"baseline: {args.baseline} extracted to {old}")
+    print(f"{'size':>6}  {'code':<10}{'seconds':>9}{'cpu s':>8}{'peak MB':>10}{'exit':>6}")
+    for size in args.sizes:
+        cmd = [sys.executable, "-m", "pthforensics", "scan", str(make_checkpoint(size))]
+        results = measure_side_by_side({"this": (cmd, ROOT), "baseline": (cmd, old)}, args.repeat)
+        for name, run in results.items():
+            print(
+                f"{size:>4}MB  {name:<10}{run.seconds:>9.3f}{run.cpu:>8.3f}{run.peak_mb:>10.1f}"
+                f"{run.code!s:>6}"
+            )
+        this, old_run = results["this"], results["baseline"]
+        print(
+            f"{'':<8}speed this / baseline: wall {old_run.seconds / this.seconds:.3f}x, "
+            f"cpu {old_run.cpu / this.cpu:.3f}x"
         )
     return 0
 

@@ -9,6 +9,10 @@ faster of the two other scanners, then pthforensics' scaling from -j 1 to -j N.
 
     python benchmarks/bench_zoo.py            # needs: pip install picklescan modelscan
     python benchmarks/bench_zoo.py --files 600 --repeat 3
+    python benchmarks/bench_zoo.py --baseline 45816cf --repeat 7   # this code vs an older one
+
+With ``--baseline REV`` the rivals are left out: this checkout and the package as it was at
+git revision REV scan the same zoos, their runs interleaved, at -j N and -j 1.
 """
 
 from __future__ import annotations
@@ -22,7 +26,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _measure import compile_package, measure, tool_path
+from _measure import (
+    baseline_checkout,
+    compile_package,
+    measure,
+    measure_side_by_side,
+    tool_path,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -164,9 +174,14 @@ def main() -> int:
         default=300.0,
         help="seconds after which a tool's run is killed (default: 300)",
     )
+    parser.add_argument(
+        "--baseline", metavar="REV", help="compare with the package at this git revision"
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     ours = [sys.executable, "-m", "pthforensics", "scan", "--json", "-o", os.devnull]
+    if args.baseline:
+        return _against_baseline(args, ours, cores)
     for broken in (True, False):
         zoo, n = build_zoo(args.files, broken=broken)
         label = "with the broken samples" if broken else "without the broken samples"
@@ -222,6 +237,35 @@ def main() -> int:
             print(
                 f"  -j {jobs}: {seconds:6.2f} s  {n / seconds:7.1f} files/s  speed-up "
                 f"{base / seconds:.2f}x  peak {peak:.0f} MB"
+            )
+    return 0
+
+
+def _against_baseline(args: argparse.Namespace, ours: list[str], cores: int) -> int:
+    """This checkout vs the package at ``args.baseline``, side by side on the same zoos."""
+    old = baseline_checkout(args.baseline)
+    print(f"baseline: {args.baseline} extracted to {old}")
+    print(
+        f"{'zoo':<14}{'-j':>3}  {'code':<10}{'seconds':>9}{'files/s':>10}{'cpu s':>8}"
+        f"{'peak MB':>9}{'exit':>6}"
+    )
+    for broken in (True, False):
+        zoo, n = build_zoo(args.files, broken=broken)
+        label = "with broken" if broken else "no broken"
+        for jobs in sorted({cores, 1}, reverse=True):
+            cmd = [*ours, "-j", str(jobs), str(zoo)]
+            results = measure_side_by_side(
+                {"this": (cmd, ROOT), "baseline": (cmd, old)}, args.repeat, args.timeout
+            )
+            for name, run in results.items():
+                print(
+                    f"{label:<14}{jobs:>3}  {name:<10}{run.seconds:>9.3f}{n / run.seconds:>10.1f}"
+                    f"{run.cpu:>8.2f}{run.peak_mb:>9.1f}{run.code!s:>6}"
+                )
+            this, old_run = results["this"], results["baseline"]
+            print(
+                f"{'':<17}speed this / baseline: wall {old_run.seconds / this.seconds:.3f}x, "
+                f"cpu {old_run.cpu / this.cpu:.3f}x ({n} files)"
             )
     return 0
 

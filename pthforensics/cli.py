@@ -1,32 +1,35 @@
 """Command line: ``pthforensics scan PATH...`` and ``pthforensics inspect FILE``.
 
-The only module that prints.  ``main`` parses, calls :mod:`pipeline`, renders and
-returns an exit code (0 clean, 1 findings at or above ``--fail-on``, 2 error).
+The only module that prints.  ``main`` parses argv, calls the library API
+(:func:`pthforensics.scan_tree`, :func:`pthforensics.inspect`), renders with
+:mod:`pthforensics.report` and returns an exit code (0 clean, 1 findings at or above
+``--fail-on``, 2 error, 130 interrupted).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from typing import IO, Any, TextIO
 
-from . import __version__
-from .batch.discover import discover
-from .batch.workers import BatchOptions, analyze_candidate, run_batch
+from . import __version__, inspect, scan_tree
+from .batch import TreeScan
 from .core import DEFAULT_LIMITS, Candidate, FileReport, Limits, Severity
-from .pipeline import inspect_file
-from .report.assemble import EXIT_ERROR, BatchReport, model_entries
-from .report.render import (
+from .report import (
+    EXIT_ERROR,
+    BatchReport,
     batch_json,
     batch_summary,
     csv_text,
     inspect_text,
-    report_dict,
-    report_from_dict,
+    model_entries,
+    report_json,
     report_jsonl_line,
     scan_table,
 )
@@ -36,6 +39,8 @@ __all__ = ["main"]
 logger = logging.getLogger("pthforensics")
 
 _MiB = 1 << 20
+#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -233,91 +238,106 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _inspect(args)
     except KeyboardInterrupt:
         print("pthforensics: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except OSError as exc:
         print(f"pthforensics: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
 
 def _scan(args: argparse.Namespace) -> int:
-    import os  # noqa: PLC0415
-    import time  # noqa: PLC0415
+    """``scan``: start the tree scan, stream its reports, then render and decide."""
+    progress: Any = _NoProgress()
+
+    def on_start(candidate: Candidate) -> None:
+        progress.set_postfix_str(os.path.basename(candidate.path)[-40:], refresh=False)
 
     limits = _limits(args)
     try:
-        options = BatchOptions(
-            jobs=args.jobs if args.jobs is not None else 0,
+        tree = scan_tree(
+            args.paths,
+            jobs=args.jobs,
             limits=limits,
+            resume=args.resume,
             deep=args.deep,
+            include_hidden=args.hidden,
+            exclude=args.exclude,
             timeout=args.timeout,
             memory_mb=args.max_memory_mb or None,
+            on_start=on_start,
         )
     except ValueError as exc:
         print(f"pthforensics: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    candidates, groups = discover(args.paths, include_hidden=args.hidden, exclude=args.exclude)
-    if not candidates:
+    if not tree.files:
         print(
             f"pthforensics: error: no checkpoint found in {' '.join(args.paths)}", file=sys.stderr
         )
         return EXIT_ERROR
-    previous = _read_resume(args.resume) if args.resume else {}
-    reports: list[FileReport] = [
-        previous[(c.path, c.size, c.mtime)]
-        for c in candidates
-        if (c.path, c.size, c.mtime) in previous
-    ]
-    todo = [c for c in candidates if (c.path, c.size, c.mtime) not in previous]
-    # One file and no -j: read it in-process, nothing to fork.  There is no memory cap
-    # in-process, so the scan takes the opcode walk before any C unpickling (fast=False).
-    in_process = args.jobs is None and len(todo) == 1
-    if previous:
-        logger.info("resuming: %d file(s) already scanned, %d to go", len(reports), len(todo))
-    progress = _progress(len(todo), enabled=sys.stderr.isatty() and not args.quiet)
-    interrupted = False
+    progress = _progress(len(tree.todo), enabled=sys.stderr.isatty() and not args.quiet)
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        jsonl: IO[str] | None = None
-        if args.jsonl:
-            append = args.resume is not None and os.path.abspath(args.resume) == os.path.abspath(
-                args.jsonl
-            )
-            jsonl = (
-                sys.stdout
-                if args.jsonl == "-"
-                else stack.enter_context(open(args.jsonl, "a" if append else "w", encoding="utf-8"))
-            )
-            if append and jsonl.tell() > 0 and not _ends_with_newline(args.jsonl):
-                jsonl.write("\n")  # close a line an interrupted run left unfinished
-
-        def on_start(candidate: Candidate) -> None:
-            progress.set_postfix_str(os.path.basename(candidate.path)[-40:], refresh=False)
-
-        def on_report(report: FileReport) -> None:
-            reports.append(report)
-            if jsonl is not None:
-                jsonl.write(report_jsonl_line(report) + "\n")
-                jsonl.flush()
-            if report.error is not None and not args.quiet:
-                progress.write(
-                    f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr
-                )
-            progress.update()
-
-        try:
-            if in_process:
-                on_report(analyze_candidate(todo[0], replace(options, memory_mb=None)))
-            else:
-                run_batch(todo, options, on_start=on_start, on_report=on_report)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            progress.close()
-    order = {c.path: i for i, c in enumerate(candidates)}
+    reports, interrupted = _stream(tree, args, progress)
+    elapsed = time.monotonic() - started
+    order = {c.path: i for i, c in enumerate(tree.files)}
     reports.sort(key=lambda r: order.get(r.path, len(order)))
     batch = BatchReport(tuple(reports), Severity[args.fail_on.upper()])
-    models = model_entries(groups, reports)
-    elapsed = time.monotonic() - started
+    _render_scan(args, batch, model_entries(tree.models, reports), elapsed)
+    if interrupted:
+        print(
+            f"pthforensics: interrupted after {len(reports)} of {len(tree.files)} file(s); "
+            "the output written so far is complete for those files",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return batch.exit_code()
+
+
+def _stream(
+    tree: TreeScan, args: argparse.Namespace, progress: Any
+) -> tuple[list[FileReport], bool]:
+    """Every report of ``tree``, each new one written to ``--jsonl`` as it comes (resumed
+    ones are already there); whether Ctrl-C stopped the scan."""
+    reports: list[FileReport] = []
+    with _jsonl_output(args) as jsonl:
+        try:
+            with tree:
+                reports.extend(tree.resumed)
+                for report in itertools.islice(tree, len(tree.resumed), None):
+                    reports.append(report)
+                    if jsonl is not None:
+                        jsonl.write(report_jsonl_line(report) + "\n")
+                        jsonl.flush()
+                    if report.error is not None and not args.quiet:
+                        progress.write(
+                            f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr
+                        )
+                    progress.update()
+        except KeyboardInterrupt:
+            return reports, True
+        finally:
+            progress.close()
+    return reports, False
+
+
+@contextlib.contextmanager
+def _jsonl_output(args: argparse.Namespace) -> Iterator[IO[str] | None]:
+    """The ``--jsonl`` output: none, stdout, or FILE, appended to when it is the
+    ``--resume`` file (after closing a line an interrupted run left unfinished)."""
+    if not args.jsonl or args.jsonl == "-":
+        yield sys.stdout if args.jsonl else None
+        return
+    append = args.resume is not None and os.path.abspath(args.resume) == os.path.abspath(args.jsonl)
+    with open(args.jsonl, "a" if append else "w", encoding="utf-8") as handle:
+        if append and handle.tell() > 0 and not _ends_with_newline(args.jsonl):
+            handle.write("\n")
+        yield handle
+
+
+def _render_scan(
+    args: argparse.Namespace, batch: BatchReport, models: list[dict[str, object]], elapsed: float
+) -> None:
+    """``--csv``, then the JSON document (``--json``/``-o``) or the human text on stdout
+    (the table for one file, else the batch summary)."""
+    reports = batch.reports
     if args.csv:
         with _open_output(args.csv) as out:
             out.write(csv_text(reports))
@@ -331,14 +351,6 @@ def _scan(args: argparse.Namespace) -> int:
             print(scan_table(reports, Severity.INFO if args.verbose else Severity.SUSPICIOUS))
         else:
             print(batch_summary(batch, models, elapsed))
-    if interrupted:
-        print(
-            f"pthforensics: interrupted after {len(reports)} of {len(candidates)} file(s); "
-            "the output written so far is complete for those files",
-            file=sys.stderr,
-        )
-        return 130
-    return batch.exit_code()
 
 
 class _NoProgress:
@@ -372,46 +384,20 @@ def _ends_with_newline(path: str) -> bool:
         return handle.read(1) == b"\n"
 
 
-def _read_resume(path: str) -> dict[tuple[str, int | None, float | None], FileReport]:
-    """Reports of an earlier ``--jsonl`` run, keyed by path, size and mtime."""
-    import json  # noqa: PLC0415
-
-    done: dict[tuple[str, int | None, float | None], FileReport] = {}
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    report = report_from_dict(json.loads(line))
-                except (ValueError, KeyError, TypeError):
-                    logger.warning(
-                        "%s:%d: not a report line (an interrupted write?); ignored", path, number
-                    )
-                    continue
-                done[(report.path, report.size, report.mtime)] = report
-    except FileNotFoundError:
-        logger.info("%s does not exist yet: nothing to resume", path)
-    return done
-
-
-def _log_error(report: FileReport) -> None:
-    if report.error is not None:
-        print(f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr)
-
-
 def _inspect(args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415
-
-    report = inspect_file(
+    """``inspect``: one report, as text or JSON; the exit code as ``scan`` decides it."""
+    report = inspect(
         args.path,
         limits=_limits(args),
         trace=not args.no_trace,
         input_shape=args.input_shape,
         device=args.device,
     )
-    _log_error(report)
+    if report.error is not None:
+        print(f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr)
     if args.json or args.output:
         with _open_output(args.output) as out:
-            out.write(json.dumps(report_dict(report), indent=2) + "\n")
+            out.write(report_json(report) + "\n")
     else:
         print(inspect_text(report))
     return BatchReport((report,), Severity[args.fail_on.upper()]).exit_code()

@@ -1,8 +1,9 @@
 """The only place stages are chained: file -> container -> scan/unpickle -> tensors -> report.
 
 ``analyze_file`` is the torch-free ``scan`` path; ``inspect_file`` adds layers, input
-inference and (lazily importing torch) the rebuild and trace.  Neither raises for a
-bad file: every failure becomes a ``FileReport`` with ``status="error"``.
+inference and (lazily importing torch) the rebuild and trace; ``analyze_candidate`` is the
+unit of work of a batch (what a worker does with one file).  None raises for a bad file:
+every failure becomes a ``FileReport`` with ``status="error"``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from pthforensics.core import TraceStatus
-
+from .batch import BatchOptions
 from .container import read_container, read_embedded, read_hidden_pickles
 from .core import (
     DEFAULT_LIMITS,
+    Candidate,
     Checkpoint,
     Container,
     FileReport,
@@ -32,14 +33,26 @@ from .core import (
     StateDict,
     Status,
     TraceResult,
+    TraceStatus,
+    Verdict,
 )
-from .report.assemble import error_report, verdict_of
+from .report import error_report, verdict_of
 from .safety import scan_streams
 from .structure import check_integrity, extract_checkpoint, summarize, unreferenced_storages
 
-__all__ = ["analyze_file", "inspect_file", "scan_container"]
+__all__ = ["analyze_candidate", "analyze_file", "inspect_file", "scan_container"]
 
 logger = logging.getLogger(__name__)
+
+#: Metadata entries (epoch, step, hyper-parameters...) a report carries at most.
+_METADATA_KEPT = 50
+#: Decimals of ``FileReport.seconds``: 0.1 ms, as the JSON report has always shown it.
+_SECONDS_DECIMALS = 4
+
+
+def _elapsed(start: float) -> float:
+    """Seconds since ``start`` (``time.perf_counter``), rounded as reports carry them."""
+    return round(time.perf_counter() - start, _SECONDS_DECIMALS)
 
 
 def scan_container(
@@ -84,13 +97,8 @@ def scan_container(
 
 
 def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
-    seen: set[Finding] = set()
-    out: list[Finding] = []
-    for f in findings:
-        if f not in seen:
-            seen.add(f)
-            out.append(f)
-    return tuple(sorted(out, key=lambda f: -f.severity))
+    """Each finding once (the first of equal ones), worst first, in order of discovery."""
+    return tuple(sorted(dict.fromkeys(findings), key=lambda f: -f.severity))
 
 
 def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> FileReport:
@@ -103,7 +111,7 @@ def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = Fal
     if isinstance(scanned, FileReport):
         return scanned
     container, findings, checkpoint = scanned
-    return _report(path, container, findings, checkpoint, time.perf_counter() - start)
+    return _report(path, container, findings, checkpoint, _elapsed(start))
 
 
 def _read_and_scan(
@@ -115,18 +123,18 @@ def _read_and_scan(
         container = read_container(path, limits=limits, fast=fast)
         findings, checkpoint = scan_container(container, limits=limits, fast=fast)
     except PthForensicsError as exc:
-        return error_report(path, exc, seconds=time.perf_counter() - start)
+        return error_report(path, exc, seconds=_elapsed(start))
     except RecursionError:
         return error_report(
             path,
             LimitExceeded("nesting depth", limits.max_depth, "more"),
-            seconds=time.perf_counter() - start,
+            seconds=_elapsed(start),
         )
     except MemoryError as exc:
-        return error_report(path, exc, stage="limits", seconds=time.perf_counter() - start)
+        return error_report(path, exc, stage="limits", seconds=_elapsed(start))
     except Exception as exc:
         logger.exception("%s: internal error", path)
-        return error_report(path, exc, stage="internal", seconds=time.perf_counter() - start)
+        return error_report(path, exc, stage="internal", seconds=_elapsed(start))
     return container, findings, checkpoint
 
 
@@ -138,36 +146,28 @@ def _report(
     seconds: float,
 ) -> FileReport:
     main = checkpoint.main if checkpoint else None
-    tensors = (
-        summarize(main.tensors)
-        if main
-        else (summarize(checkpoint.tensors) if checkpoint is not None else None)
-    )
-    extra: list[tuple[str, object]] = []
-    if main is not None:
-        extra.append(
-            (
-                "state_dict",
-                {
-                    "path": main.path,
-                    "kind": checkpoint.kind if checkpoint else None,
-                    "stripped_prefixes": list(main.stripped_prefixes),
-                    "others": [s.path for s in checkpoint.state_dicts[1:]] if checkpoint else [],
-                },
-            )
-        )
+    tensors = None if checkpoint is None else summarize((main or checkpoint).tensors)
+    extra: tuple[tuple[str, object], ...] = ()
+    if checkpoint is not None and main is not None:
+        where = {
+            "path": main.path,
+            "kind": checkpoint.kind.value,
+            "stripped_prefixes": list(main.stripped_prefixes),
+            "others": [s.path for s in checkpoint.state_dicts[1:]],
+        }
+        extra = (("state_dict", where),)
     return FileReport(
         path=path,
         status=Status.OK,
-        format=container.format.value,
+        format=container.format,
         verdict=verdict_of(findings),
         findings=findings,
         tensors=tensors,
         wrappers=container.wrappers,
         size=container.size,
         seconds=seconds,
-        metadata=checkpoint.metadata[:50] if checkpoint else (),
-        extra=tuple(extra),
+        metadata=checkpoint.metadata[:_METADATA_KEPT] if checkpoint else (),
+        extra=extra,
     )
 
 
@@ -192,20 +192,20 @@ def inspect_file(
     report = _report(path, container, findings, checkpoint, 0.0)
     main = checkpoint.main if checkpoint else None
     if main is None:
-        return replace(report, layers=(), seconds=time.perf_counter() - start)
+        return replace(report, layers=(), seconds=_elapsed(start))
     try:
         groups = group_layers(main)
         guesses = infer_layers(groups)
         guess_input = infer_input(groups, guesses)
     except PthForensicsError as exc:
         logger.warning("%s: inference failed: %s", path, exc)
-        return replace(report, layers=(), seconds=time.perf_counter() - start)
+        return replace(report, layers=(), seconds=_elapsed(start))
     report = replace(report, layers=guesses, input=guess_input)
     if trace:
         report = replace(
             report, trace=_trace(groups, guesses, guess_input, main, report, input_shape, device)
         )
-    return replace(report, seconds=time.perf_counter() - start)
+    return replace(report, seconds=_elapsed(start))
 
 
 def _trace(
@@ -217,7 +217,7 @@ def _trace(
     input_shape: Sequence[int] | None,
     device: str,
 ) -> TraceResult:
-    if report.verdict is not None and report.verdict.value == "malicious":
+    if report.verdict is Verdict.MALICIOUS:
         return TraceResult(TraceStatus.SKIPPED, detail="not rebuilt: the file is malicious")
     from .rebuild import trace_input  # noqa: PLC0415 - torch only when tracing
 
@@ -229,3 +229,17 @@ def _trace(
         input_shape=tuple(input_shape) if input_shape else None,
         device=device,
     )
+
+
+def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:
+    """The report of one file of a batch, as a worker makes it (also used in-process):
+    ``scan`` (or, with ``options.deep``, ``inspect`` without the trace), with the model it
+    belongs to and the size and mtime discovery found (``--resume`` matches on them)."""
+    if options.deep:
+        report = inspect_file(candidate.path, limits=options.limits, trace=False, fast=options.fast)
+    else:
+        report = analyze_file(candidate.path, limits=options.limits, fast=options.fast)
+    extra = dict(report.extra)
+    if candidate.model:
+        extra["model"] = candidate.model
+    return replace(report, mtime=candidate.mtime, size=candidate.size, extra=tuple(extra.items()))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._golden import Golden
+
 
 def op_pickle(*chunks: bytes) -> bytes:
     """Join raw opcode chunks into a protocol-2 pickle (never loaded, only scanned)."""
@@ -25,3 +27,18 @@ def state_dict_zip(tmp_path: Path) -> Path:
     path = tmp_path / "model.pth"
     torch.save(model.state_dict(), path)
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/*.txt from the current output instead of comparing",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    """Compare text with (or, under --update-golden, rewrite) ``tests/golden/<name>.txt``."""
+    return Golden(update=bool(request.config.getoption("--update-golden")))

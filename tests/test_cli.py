@@ -112,3 +112,121 @@ def test_scan_never_imports_torch(zoo: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
     )
     assert result.returncode == 1, result.stderr
+
+
+# --- scanning folders: shards, resume, CSV, --deep, special files, Ctrl-C ---------------
+
+
+def test_sharded_model_in_the_summary(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    snap = tmp_path / "hub" / "models--acme--tiny" / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    weight_map = {}
+    for i in range(2):
+        name = f"model-0000{i + 1}-of-00003.safetensors"
+        save_file({f"layer{i}.weight": torch.zeros(2, 2)}, snap / name)
+        weight_map[f"layer{i}.weight"] = name
+    weight_map["layer2.weight"] = "model-00003-of-00003.safetensors"  # missing shard
+    (snap / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    out = tmp_path / "o.json"
+    assert main(["scan", "--json", "-o", str(out), str(tmp_path / "hub")]) == 0
+    doc = json.loads(out.read_text())
+    assert {r["model"] for r in doc["reports"]} == {"acme/tiny"}
+    [model] = doc["summary"]["models"]
+    assert model["status"] == "error" and model["shard_tensors"] == 2
+    assert len(model["missing_shards"]) == 1
+
+
+def test_jsonl_resume_and_csv(zoo: Path, tmp_path: Path) -> None:
+    (zoo / "broken.pt").write_bytes(b"\x80\x02}q\x00(X\x01")
+    jsonl = tmp_path / "run.jsonl"
+    assert main(["scan", "-j", "2", "--jsonl", str(jsonl), str(zoo)]) == 1
+    first = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(first) == 3 and len({r["path"] for r in first}) == 3
+    # Simulate an interrupted run: keep two lines, resume into the same file.
+    jsonl.write_text("\n".join(jsonl.read_text().splitlines()[:2]) + '\n{"trunc')
+    csv = tmp_path / "s.csv"
+    argv = ["scan", "--resume", str(jsonl), "--jsonl", str(jsonl), "--csv", str(csv), str(zoo)]
+    assert main(argv) == 1
+    lines = [line for line in jsonl.read_text().splitlines() if line.startswith('{"schema')]
+    assert len({json.loads(line)["path"] for line in lines}) == 3 and len(lines) == 3
+    assert len(csv.read_text().splitlines()) == 4
+
+
+def test_resume_into_another_file_writes_only_new_reports(zoo: Path, tmp_path: Path) -> None:
+    old, new, doc = tmp_path / "old.jsonl", tmp_path / "new.jsonl", tmp_path / "all.json"
+    main(["scan", "--jsonl", str(old), str(zoo / "good.pth")])
+    argv = ["scan", "--resume", str(old), "--jsonl", str(new), "--json", "-o", str(doc), str(zoo)]
+    assert main(argv) == 1
+    assert [Path(json.loads(line)["path"]).name for line in new.read_text().splitlines()] == [
+        "evil.jpg"
+    ]
+    assert sorted(Path(r["path"]).name for r in json.loads(doc.read_text())["reports"]) == [
+        "evil.jpg",
+        "good.pth",
+    ]
+
+
+def test_deep_adds_layers(zoo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "deep.json"
+    main(["scan", "--deep", "--json", "-o", str(out), str(zoo / "good.pth")])
+    [report] = json.loads(out.read_text())["reports"]
+    assert report["layers"] and report["layers"][0]["type"] == "Linear"
+    assert report["input"]["status"] in ("fixed", "free", "unknown")
+
+
+def test_fifo_named_explicitly_is_an_error_not_a_blocked_read(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe.pth")
+    assert main(["scan", str(tmp_path / "pipe.pth")]) == 2
+
+
+@pytest.mark.parametrize(("option", "value"), [("-j", "-1"), ("--max-memory-mb", "10")])
+def test_bad_batch_options_are_errors(
+    option: str, value: str, zoo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", option, value, str(zoo)]) == 2
+    assert capsys.readouterr().err.startswith("pthforensics: error: ")
+
+
+def test_ctrl_c_stops_cleanly(zoo: Path, tmp_path: Path) -> None:
+    """SIGINT mid-run: exit 130, every JSONL line written is a whole report, the workers
+    are stopped (the process ends within seconds although one file would take 60)."""
+    import os
+    import signal
+    import time
+
+    for i in range(4):
+        (zoo / f"copy{i}.pth").write_bytes((zoo / "good.pth").read_bytes())
+    (zoo / "slow.pth").write_bytes((zoo / "good.pth").read_bytes())
+    out = tmp_path / "out.jsonl"
+    code = (
+        "import sys, time\n"
+        "import pthforensics.pipeline as pipeline\n"
+        "real = pipeline.analyze_file\n"
+        "def slow(path, **kwargs):\n"
+        "    if path.endswith('slow.pth'):\n"
+        "        time.sleep(60)\n"
+        "    return real(path, **kwargs)\n"
+        "pipeline.analyze_file = slow\n"
+        "from pthforensics.cli import main\n"
+        f"sys.exit(main(['scan', '-j', '2', '--jsonl', {str(out)!r}, {str(zoo)!r}]))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+        not out.exists() or len(out.read_text().splitlines()) < 5
+    ):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert f"interrupted after {len(lines)} of 7 file(s)" in stderr
+    # The file queued behind the slow one may or may not have been read.
+    assert len(lines) in (5, 6) and not any(r["path"].endswith("slow.pth") for r in lines)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pthforensics.core import Status
-from pthforensics.pipeline import analyze_file
+from pthforensics.batch import BatchOptions
+from pthforensics.core import Candidate, Status
+from pthforensics.pipeline import analyze_candidate, analyze_file, inspect_file
+from tests._helpers import CORPUS
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 SAMPLES = sorted(
     p
     for folder in ("benign", "malicious", "broken")
@@ -110,3 +111,25 @@ def test_padding_before_payload_is_still_a_pickle(tmp_path: Path) -> None:
     path.write_bytes(b"N" * 10_000 + b"cos\nsystem\n(S'echo pthforensics-test'\ntR.")
     report = analyze_file(str(path))
     assert report.verdict is not None and report.verdict.value == "malicious"
+
+
+def test_a_batch_candidate_carries_what_discovery_found() -> None:
+    """Size and mtime as discovery saw them (``--resume`` matches on them), the model it
+    belongs to, and with ``deep`` the layers and input guess without a trace."""
+    path = str(CORPUS / "models" / "mlp.pt")
+    candidate = Candidate(path, 123, 456.5, model="acme/mlp")
+    report = analyze_candidate(candidate, BatchOptions())
+    assert (report.size, report.mtime) == (123, 456.5)
+    assert dict(report.extra)["model"] == "acme/mlp" and report.layers is None
+    deep = analyze_candidate(candidate, BatchOptions(deep=True))
+    assert deep.layers and deep.input is not None and deep.trace is None
+    assert dict(deep.extra)["model"] == "acme/mlp"
+
+
+def test_timings_are_rounded_as_reports_show_them() -> None:
+    for report in (
+        analyze_file(str(CORPUS / "benign" / "state_dict.pt")),
+        inspect_file(str(CORPUS / "models" / "mlp.pt"), trace=False),
+        analyze_file(str(CORPUS / "broken" / "empty.pt")),
+    ):
+        assert report.seconds is not None and report.seconds == round(report.seconds, 4)

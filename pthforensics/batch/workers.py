@@ -3,8 +3,12 @@
 A hostile or huge file costs its worker, not the run: a worker that exceeds the time cap
 is killed, one that crashes or is killed by the memory cap is replaced, and either way
 the file gets an ``error`` report and the run goes on.  Workers are forked once and fed
-one file at a time over a pipe (no per-file interpreter start-up).  Reports come back in
-completion order through ``on_report`` so the CLI can stream them.
+a few files at a time over a pipe (no per-file interpreter start-up).  Reports are
+yielded in completion order, so a caller can stream them.
+
+What a worker does with a file is the caller's: a :data:`Work` function, module-level and
+picklable (``pipeline.analyze_candidate``), so this module never imports the pipeline and
+the same unit of work can be handed to another executor.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,7 +35,7 @@ from pthforensics.core import (
     Status,
 )
 
-__all__ = ["BatchOptions", "analyze_candidate", "run_batch"]
+__all__ = ["BatchOptions", "Work", "run_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,11 @@ class BatchOptions:
         return self.timeout if self.timeout is not None else self.limits.max_seconds * 1.5 + 5
 
 
+Work = Callable[[Candidate, BatchOptions], FileReport]
+"""The report of one file: module-level and picklable, it runs in a worker (or
+in-process); it never raises for a bad file."""
+
+
 def _usable_cores() -> int:
     """Cores this process may run on (its affinity mask, as ``taskset`` or a container
     sets it), not every core of the machine."""
@@ -79,21 +88,6 @@ def _usable_cores() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:
-    """The report of one file, as a worker makes it (also used in-process)."""
-    from pthforensics.pipeline import analyze_file, inspect_file  # noqa: PLC0415 - workers only
-
-    if options.deep:
-        report = inspect_file(candidate.path, limits=options.limits, trace=False, fast=options.fast)
-    else:
-        report = analyze_file(candidate.path, limits=options.limits, fast=options.fast)
-    extra = dict(report.extra)
-    if candidate.model:
-        extra["model"] = candidate.model
-    # Size and mtime as found on disk: --resume matches on them.
-    return replace(report, mtime=candidate.mtime, size=candidate.size, extra=tuple(extra.items()))
 
 
 def _cap_memory(memory_mb: int | None) -> None:
@@ -124,7 +118,7 @@ def _tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def _worker(conn: Connection, options: BatchOptions) -> None:
+def _worker(conn: Connection, work: Work, options: BatchOptions) -> None:
     import signal  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for everyone
@@ -139,7 +133,7 @@ def _worker(conn: Connection, options: BatchOptions) -> None:
             return
         index, candidate = task
         try:
-            report = analyze_candidate(candidate, options)
+            report = work(candidate, options)
         except MemoryError:
             report = _error(
                 candidate,
@@ -161,17 +155,159 @@ def _error(candidate: Candidate, stage: str, kind: str, message: str) -> FileRep
     )
 
 
+#: Files in flight per worker: enough that a worker never waits for the parent (which
+#: shares the cores) between files, few enough that little queues behind a slow file.
+_DEPTH = 4
+
+_Task = tuple[int, Candidate]
+
+
 @dataclass
 class _Slot:
     process: Any
     conn: Connection
-    tasks: deque[tuple[int, Candidate]] = field(default_factory=deque)
+    tasks: deque[_Task] = field(default_factory=deque)
     """Files sent to this worker, the one it is reading first."""
     started: float = 0.0
     """When the worker began the first of ``tasks``."""
 
 
-def _receive(slot: _Slot, now: float, done: Callable[[int, FileReport], None]) -> bool:
+class _Pool:
+    """Worker processes and the files in flight on each; the parent's side of the pipes.
+
+    One round is :meth:`feed` (fill every worker up to ``_DEPTH`` files) then
+    :meth:`collect` (wait for a report, a death or a timeout, and settle each).
+    """
+
+    def __init__(
+        self,
+        work: Work,
+        options: BatchOptions,
+        pending: deque[_Task],
+        on_start: Callable[[Candidate], None] | None,
+    ) -> None:
+        import multiprocessing  # noqa: PLC0415 - ~10 ms, only for real batches
+
+        self._ctx: Any = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        self._work = work
+        self._options = options
+        self._pending = pending
+        self._on_start = on_start
+        self._slots: list[_Slot] = []
+
+    def start(self, workers: int) -> None:
+        """Start ``workers`` worker processes."""
+        self._slots.extend(self._spawn() for _ in range(workers))
+
+    def busy(self) -> bool:
+        """Whether any file is in flight."""
+        return any(s.tasks for s in self._slots)
+
+    def feed(self) -> None:
+        """Send pending files to every worker until each has ``_DEPTH`` in flight."""
+        now = time.monotonic()
+        idle_dead: list[_Slot] = []
+        for slot in self._slots:
+            while len(slot.tasks) < _DEPTH and self._pending:
+                task = self._pending[0]
+                try:
+                    slot.conn.send(task)
+                except OSError:
+                    # The worker died after its last report: with a file in flight its
+                    # sentinel reports the crash in collect(); idle, it is simply replaced.
+                    if not slot.tasks:
+                        idle_dead.append(slot)
+                    break
+                self._pending.popleft()
+                slot.tasks.append(task)
+                if len(slot.tasks) == 1:
+                    slot.started = now
+                if self._on_start is not None:
+                    self._on_start(task[1])
+        for slot in idle_dead:
+            self._replace(slot)
+
+    def collect(self) -> list[FileReport]:
+        """Wait until a worker reports, dies or overruns its file's time; return the
+        reports this settles (crashes and timeouts as ``error`` reports)."""
+        from multiprocessing.connection import wait  # noqa: PLC0415
+
+        busy = [s for s in self._slots if s.tasks]
+        if not busy:  # every worker died idle and was replaced: nothing in flight yet
+            return []
+        deadline = min(s.started for s in busy) + self._options.file_timeout
+        ready = wait(
+            [s.conn for s in busy] + [s.process.sentinel for s in busy],
+            timeout=max(0.0, deadline - time.monotonic()),
+        )
+        now = time.monotonic()
+        reports: list[FileReport] = []
+        for slot in busy:
+            if slot.conn in ready and _receive(slot, now, reports):
+                continue
+            if slot.conn in ready or slot.process.sentinel in ready:
+                reports.append(self._crashed(slot))
+            elif now - slot.started > self._options.file_timeout:
+                reports.append(self._timed_out(slot, now))
+        return reports
+
+    def stop(self) -> None:
+        """Ask every worker to finish, then kill those that do not."""
+        for slot in self._slots:
+            if slot.process.is_alive():
+                with contextlib.suppress(OSError):
+                    slot.conn.send(None)
+            slot.process.join(0.5)
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(1)
+
+    def _spawn(self) -> _Slot:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(
+            target=_worker, args=(child, self._work, self._options), daemon=True
+        )
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def _replace(self, slot: _Slot) -> None:
+        """Kill ``slot``'s worker and start a fresh one in its place."""
+        slot.process.kill()
+        slot.process.join(5)
+        slot.conn.close()
+        self._slots.remove(slot)
+        self._slots.append(self._spawn())
+
+    def _give_back(self, slot: _Slot) -> _Task:
+        """The file that failed; those queued behind it go back to the front of the line."""
+        while len(slot.tasks) > 1:
+            self._pending.appendleft(slot.tasks.pop())
+        return slot.tasks[0]
+
+    def _crashed(self, slot: _Slot) -> FileReport:
+        code = slot.process.exitcode
+        _, candidate = self._give_back(slot)
+        self._replace(slot)
+        return _error(
+            candidate,
+            "worker",
+            "WorkerCrashed",
+            f"the worker reading this file died (exit code {code}); "
+            "the file may exhaust memory or crash the reader",
+        )
+
+    def _timed_out(self, slot: _Slot, now: float) -> FileReport:
+        _, candidate = self._give_back(slot)
+        self._replace(slot)
+        limit = self._options.file_timeout
+        exc = LimitExceeded("seconds per file", limit, round(now - slot.started, 1))
+        return _error(candidate, "limits", "Timeout", exc.message)
+
+
+def _receive(slot: _Slot, now: float, reports: list[FileReport]) -> bool:
     """Take every report waiting on ``slot``'s pipe; ``False`` when the pipe says the
     worker died instead (end of file, or not the report of the file it was reading)."""
     while slot.tasks:
@@ -184,129 +320,33 @@ def _receive(slot: _Slot, now: float, done: Callable[[int, FileReport], None]) -
             return False
         slot.tasks.popleft()
         slot.started = now  # the next queued file starts now
-        done(index, report)
+        reports.append(report)
         if not slot.conn.poll():
             break
     return True
 
 
-#: Files in flight per worker: enough that a worker never waits for the parent (which
-#: shares the cores) between files, few enough that little queues behind a slow file.
-_DEPTH = 4
-
-
 def run_batch(
     candidates: Sequence[Candidate],
+    work: Work,
     options: BatchOptions,
     *,
     on_start: Callable[[Candidate], None] | None = None,
-    on_report: Callable[[FileReport], None] | None = None,
-) -> list[FileReport]:
-    """Scan every candidate; each appears exactly once in the result (ok or error)."""
-    results: list[FileReport | None] = [None] * len(candidates)
+) -> Iterator[FileReport]:
+    """``work`` on every candidate in worker processes, each report yielded as it
+    completes; every candidate is reported exactly once (ok or error).
 
-    def done(index: int, report: FileReport) -> None:
-        results[index] = report
-        if on_report is not None:
-            on_report(report)
-
+    ``on_start`` is called as each file is handed to a worker.  Closing the iterator (or
+    an exception such as ``KeyboardInterrupt`` raised through it) stops the workers.
+    """
     if not candidates:
-        return []
-    import multiprocessing  # noqa: PLC0415 - ~10 ms, only for real batches
-    from multiprocessing.connection import wait  # noqa: PLC0415
-
-    ctx: Any = multiprocessing.get_context(
-        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    )
-    pending = deque(enumerate(candidates))
-    slots: list[_Slot] = []
-
-    def spawn() -> _Slot:
-        parent, child = ctx.Pipe()
-        process = ctx.Process(target=_worker, args=(child, options), daemon=True)
-        process.start()
-        child.close()
-        return _Slot(process, parent)
-
-    def retire(slot: _Slot) -> None:
-        slot.process.kill()
-        slot.process.join(5)
-        slot.conn.close()
-        slots.remove(slot)
-
-    def give_back(slot: _Slot) -> None:
-        """Tasks queued behind the one that failed go back to the front of the line."""
-        while len(slot.tasks) > 1:
-            pending.appendleft(slot.tasks.pop())
-
+        return
+    pending: deque[_Task] = deque(enumerate(candidates))
+    pool = _Pool(work, options, pending, on_start)
     try:
-        slots.extend(spawn() for _ in range(min(options.workers, len(candidates))))
-        while pending or any(s.tasks for s in slots):
-            now = time.monotonic()
-            idle_dead: list[_Slot] = []
-            for slot in slots:
-                # Several files in flight per worker (see _DEPTH).
-                while len(slot.tasks) < _DEPTH and pending:
-                    task = pending[0]
-                    try:
-                        slot.conn.send(task)
-                    except OSError:
-                        # The worker died after its last report: with a file in flight its
-                        # sentinel reports the crash below; idle, it is simply replaced.
-                        if not slot.tasks:
-                            idle_dead.append(slot)
-                        break
-                    pending.popleft()
-                    slot.tasks.append(task)
-                    if len(slot.tasks) == 1:
-                        slot.started = now
-                    if on_start is not None:
-                        on_start(task[1])
-            for slot in idle_dead:
-                retire(slot)
-                slots.append(spawn())
-            busy = [s for s in slots if s.tasks]
-            timeout = max(
-                0.0, min(s.started + options.file_timeout for s in busy) - time.monotonic()
-            )
-            ready = wait(
-                [s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout
-            )
-            now = time.monotonic()
-            for slot in list(busy):
-                if slot.conn in ready and _receive(slot, now, done):
-                    continue
-                index, candidate = slot.tasks[0]
-                if slot.conn in ready or slot.process.sentinel in ready:
-                    code = slot.process.exitcode
-                    give_back(slot)
-                    retire(slot)
-                    done(
-                        index,
-                        _error(
-                            candidate,
-                            "worker",
-                            "WorkerCrashed",
-                            f"the worker reading this file died (exit code {code}); "
-                            "the file may exhaust memory or crash the reader",
-                        ),
-                    )
-                    slots.append(spawn())
-                elif now - slot.started > options.file_timeout:
-                    give_back(slot)
-                    retire(slot)
-                    exc = LimitExceeded(
-                        "seconds per file", options.file_timeout, round(now - slot.started, 1)
-                    )
-                    done(index, _error(candidate, "limits", "Timeout", exc.message))
-                    slots.append(spawn())
+        pool.start(min(options.workers, len(candidates)))
+        while pending or pool.busy():
+            pool.feed()
+            yield from pool.collect()
     finally:
-        for slot in slots:
-            if slot.process.is_alive():
-                with contextlib.suppress(OSError):
-                    slot.conn.send(None)
-            slot.process.join(0.5)
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join(1)
-    return [r for r in results if r is not None]
+        pool.stop()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from . import vocab
+from ._codec import jsonable
 from .errors import (
     ContainerError,
     InferenceError,
@@ -50,10 +51,11 @@ from .records import (
     Verdict,
     new_record,
 )
-from .reports import Candidate, ErrorInfo, FileReport, ModelGroup, Status
+from .reports import SCHEMA_VERSION, Candidate, ErrorInfo, FileReport, ModelGroup, Status
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "SCHEMA_VERSION",
     "Candidate",
     "Checkpoint",
     "CheckpointKind",
@@ -95,6 +97,7 @@ __all__ = [
     "TraceResult",
     "TraceStatus",
     "Verdict",
+    "jsonable",
     "new_record",
     "vocab",
 ]

@@ -2,7 +2,7 @@
 
 ``rebuild_model`` plans a program (:mod:`.program`: the whole model, or its largest
 verifiable part), makes each planned module (:mod:`.modules`) at its checkpoint path inside
-a :class:`~.ops.GraphModel` that runs the program, and loads meta tensors of the recorded
+a ``GraphModel`` (:mod:`.ops`) that runs the program, and loads meta tensors of the recorded
 shapes and dtypes with ``load_state_dict(strict=True, assign=True)``: every key and shape
 is checked, no weight value is read.  Re-parametrised weights (weight_norm, spectral_norm,
 parametrize) load as their plain ``weight``.
@@ -88,12 +88,15 @@ def rebuild_model(
 
 
 def build_program(program: Program, groups: Sequence[LayerGroup], state: StateDict) -> nn.Module:
-    """The :class:`~.ops.GraphModel` of ``program`` with the checkpoint's shapes loaded."""
+    """The ``GraphModel`` (:mod:`.ops`) of ``program`` with the checkpoint's shapes loaded."""
     import torch
 
-    from . import ops
+    from .ops import torch_classes
 
-    root = ops.GraphModel(program.ops, [(v.id, v.sizes) for v in program.inputs], program.output)
+    classes = torch_classes()
+    root: nn.Module = classes["GraphModel"](
+        program.ops, [(v.id, v.sizes) for v in program.inputs], program.output
+    )
     sd: dict[str, Any] = {}
     loaded = [g for g in groups if g.name in program.covered and g.tensors]
     current = "(root)"
@@ -105,10 +108,10 @@ def build_program(program: Program, groups: Sequence[LayerGroup], state: StateDi
             for op in program.ops:
                 current = op.target
                 if op.kind is OpKind.ATTEND:
-                    _insert(root, op.target, ops.Attend())
+                    _insert(root, op.target, classes["Attend"]())
                 elif op.kind is OpKind.TOKENS:
                     a = op.attr
-                    _insert(root, op.target, ops.Tokenize(root, a["cls"], a["pos"]))
+                    _insert(root, op.target, classes["Tokenize"](root, a["cls"], a["pos"]))
             for group in loaded:
                 current = group.name
                 sd.update(_meta_tensors(group, torch))
@@ -132,13 +135,14 @@ def build_program(program: Program, groups: Sequence[LayerGroup], state: StateDi
 
 def _container(root: nn.Module, path: str) -> nn.Module:
     """The module at ``path``, made (as an empty container) on the way."""
-    from .ops import Container
+    from .ops import torch_classes
 
+    container = torch_classes()["Container"]
     parent = root
     for comp in path.split(".") if path else []:
         child = parent._modules.get(comp)
         if child is None:
-            child = Container()
+            child = container()
             parent.add_module(comp, child)
         parent = child
     return parent

@@ -34,11 +34,12 @@ def make_module(step: ModuleSpec) -> nn.Module:
     """The torch.nn module of ``step``."""
     from torch import nn
 
-    from .ops import INSERTED
+    from .ops import torch_classes
 
     t, a = step.type, step.attrs
-    if t in INSERTED:
-        inserted: nn.Module = INSERTED[t](**a)
+    inserted_classes = torch_classes()["INSERTED"]
+    if t in inserted_classes:
+        inserted: nn.Module = inserted_classes[t](**a)
         return inserted
     lt = layer_type(t)
     if lt.conv_dims:

@@ -134,13 +134,18 @@ def _leaf(w: Walker, node: Node, squeeze: bool) -> None:
         w.prev = node
         return
     spec = layer_spec(node, w.ctx)
-    if _attention_table(w, spec):
+    embedding = layer_type(spec.type).family is LayerFamily.EMBEDDING
+    if embedding and _attention_table(w, spec):
         _hold(w, node, neutral=True)
         w.prev = node
         return
     if squeeze and w.scopes[-1].input is None and w.stream is not None:
         _squeeze(w, node.path)
-    if w.feed(node, spec):
+    fed = w.feed(node, spec)
+    if not fed and _attention_table(w, spec):
+        w.stop = None
+        _hold(w, node, neutral=True)
+    elif fed:
         w.covered.update(n.path for n in node.walk())
         _after(w, node)
         tokens = w.ctx.tokens
@@ -204,10 +209,10 @@ def _neutral(node: Node) -> bool:
     if node.guess is not None and node.guess.type in _NEUTRAL_HOLDERS:
         return True
     linears = [n for n in node.walk() if n.guess and n.guess.type in LINEAR_TYPES]
-    ins = [n.guess.attrs.get("in_features") for n in linears if n.guess]
-    outs = [n.guess.attrs.get("out_features") for n in linears if n.guess]
-    packed = any(o == 3 * i for i, o in zip(ins, outs, strict=True) if i and o)
-    return packed or (len(linears) >= 3 and len(set(ins[:3])) == 1)
+    dims = [(n.guess.attrs.get("in_features"), n.guess.attrs.get("out_features"))
+            for n in linears if n.guess]  # fmt: skip
+    packed = any(o == 3 * i and (i, i) in dims for i, o in dims if i and o)
+    return packed or (len(dims) >= 3 and len({i for i, _ in dims[:3]}) == 1)
 
 
 def _scale(w: Walker, key: str, where: str) -> None:

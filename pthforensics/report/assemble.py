@@ -90,7 +90,7 @@ class BatchReport:
         for r in self.reports:
             key = r.verdict.value if r.verdict else "error"
             verdicts[key] = verdicts.get(key, 0) + 1
-            fmt = r.format or "unknown"
+            fmt = r.format.value if r.format else "unknown"
             formats[fmt] = formats.get(fmt, 0) + 1
         return {
             "files": len(self.reports),

@@ -9,7 +9,7 @@ from pthforensics.core import InputGuess, RebuildError, RebuildPart, StateDict, 
 from pthforensics.rebuild.program import Program, plan_program
 from pthforensics.rebuild.values import OpKind
 from tests._helpers import to_state
-from tests._models import analyse_state, build
+from tests._models import analyse_state, build, gm
 
 CHAINS = ["lenet_seq", "mnist_net", "cifar_net", "keras_style_cnn", "atari_dqn", "vgg_like",
           "mobilenet_like", "audio_m5", "video_c3d", "dcgan_generator", "norm_zoo", "text_lstm",
@@ -184,3 +184,19 @@ def test_sorted_keys_are_walked_in_an_order_that_feeds_every_module() -> None:
     """safetensors sorts keys (bn1 before conv1): a module nothing can feed waits."""
     program, _ = program_of("bottleneck_resnet", sort=True)
     assert program.part is RebuildPart.WHOLE
+
+
+@pytest.mark.parametrize("name", [*CHAINS, "resnet_like", "unet_tiny", "tiny_vit", "tiny_gpt",
+                                  *sorted(gm.STRUCTURES)])  # fmt: skip
+def test_a_whole_program_calls_every_module_of_a_known_type(name: str) -> None:
+    """Loaded is not enough: every module the rebuild can make is run by the program."""
+    program, _ = program_of(name)
+    called = {op.target for op in program.ops}
+    typed = [s.path for s in program.specs if s.group is not None and s.group.tensors]
+    assert program.part is RebuildPart.WHOLE
+    assert all(path in called for path in typed)
+    held = {g.name for g in program.held}
+    model, _ = build(name)
+    owners = {n for n, m in model.named_modules() if any(True for _ in m.parameters(recurse=False))}
+    # a module inside a called one (MultiheadAttention's out_proj) runs with it
+    assert all(o in called | held or o.rsplit(".", 1)[0] in called for o in owners)

@@ -1,0 +1,125 @@
+"""A whole batch: the files found under some paths, those an earlier run already scanned,
+and the reports of the rest, yielded as they complete.
+
+A single file (and no explicit worker count) is read in-process: nothing to fork.  Any
+more go to the worker pool of :mod:`.workers`.  The unit of work is the caller's
+(:data:`.workers.Work`), so this package never imports the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from dataclasses import replace
+from types import TracebackType
+
+from pthforensics.core import Candidate, FileReport, ModelGroup
+
+from .discover import discover
+from .resume import ResumeKey, read_resume, resume_key
+from .workers import BatchOptions, Work, run_batch
+
+__all__ = ["TreeScan", "start_tree_scan"]
+
+logger = logging.getLogger(__name__)
+
+
+class TreeScan(Iterator[FileReport]):
+    """The reports of every file found, each exactly once: first those taken from the
+    resume file (in discovery order), then the others as they complete.
+
+    Iterating runs the scan; :meth:`close` (or leaving a ``with`` block) stops the workers
+    of a scan left unfinished.  What discovery found (the attributes below) is known before
+    the first report.
+    """
+
+    files: tuple[Candidate, ...]
+    """Every file found, in discovery order (folders walked sorted, depth first)."""
+    models: tuple[ModelGroup, ...]
+    """The sharded models found (``*.index.json`` with a ``weight_map``) and their shards."""
+    resumed: tuple[FileReport, ...]
+    """Reports taken from the resume file, not scanned again."""
+    todo: tuple[Candidate, ...]
+    """The files this scan reads."""
+
+    def __init__(
+        self,
+        files: tuple[Candidate, ...],
+        models: tuple[ModelGroup, ...],
+        previous: Mapping[ResumeKey, FileReport],
+        work: Work,
+        options: BatchOptions,
+        *,
+        in_process: bool,
+        on_start: Callable[[Candidate], None] | None = None,
+    ) -> None:
+        self.files = files
+        self.models = models
+        self.resumed = tuple(previous[k] for c in files if (k := resume_key(c)) in previous)
+        self.todo = tuple(c for c in files if resume_key(c) not in previous)
+        self._reports = self._run(work, options, in_process=in_process, on_start=on_start)
+
+    def _run(
+        self,
+        work: Work,
+        options: BatchOptions,
+        *,
+        in_process: bool,
+        on_start: Callable[[Candidate], None] | None,
+    ) -> Generator[FileReport, None, None]:
+        yield from self.resumed
+        if in_process and len(self.todo) == 1:
+            # No memory cap in-process, so the scan takes the opcode walk before any C
+            # unpickling (BatchOptions.fast is False without a cap).
+            if on_start is not None:
+                on_start(self.todo[0])
+            yield work(self.todo[0], replace(options, memory_mb=None))
+        else:
+            yield from run_batch(self.todo, work, options, on_start=on_start)
+
+    def __next__(self) -> FileReport:
+        return next(self._reports)
+
+    def close(self) -> None:
+        """Stop the scan: workers still running are stopped."""
+        self._reports.close()
+
+    def __enter__(self) -> TreeScan:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def start_tree_scan(
+    paths: Iterable[str | os.PathLike[str]],
+    work: Work,
+    options: BatchOptions,
+    *,
+    in_process: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    include_hidden: bool = False,
+    exclude: Iterable[str] = (),
+    on_start: Callable[[Candidate], None] | None = None,
+) -> TreeScan:
+    """Discover the files under ``paths``, read ``resume`` (an earlier JSONL output), and
+    return the scan ready to iterate.  ``in_process``: read a single file to scan without
+    starting workers."""
+    files, models = discover(
+        [os.fspath(p) for p in paths], include_hidden=include_hidden, exclude=tuple(exclude)
+    )
+    previous = read_resume(resume) if resume is not None and files else {}
+    scan = TreeScan(
+        files, models, previous, work, options, in_process=in_process, on_start=on_start
+    )
+    if previous:
+        logger.info(
+            "resuming: %d file(s) already scanned, %d to go", len(scan.resumed), len(scan.todo)
+        )
+    return scan
