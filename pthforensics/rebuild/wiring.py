@@ -63,8 +63,9 @@ def candidates(
             out_relaxed.append(("coords", lambda: _coords(w, stream, need, spec.path)))
         return out_relaxed
     out: list[tuple[str, _Make]] = []
-    if _reads_packed(spec, stream, need):
-        out.append(("packed", lambda: _attend_packed(w, stream, need)))
+    if need and _reads_packed(spec, stream, need):
+        width = need
+        out.append(("packed", lambda: _attend_packed(w, stream, width)))
     if _joins_parallel(w, node, spec):
         out.append(("parallel", lambda: w.parallel[-1][1]))
     elif len(w.parallel) >= 2:
@@ -123,15 +124,14 @@ def input_value(w: Walker, spec: ModuleSpec, *, again: bool = False) -> Value | 
     return v
 
 
-def _reads_packed(spec: ModuleSpec, stream: Value, need: int | None) -> bool:
+def _reads_packed(spec: ModuleSpec, stream: Value, need: int) -> bool:
     """An output projection (width back to width) after one giving three times that
     width: the packed q/k/v of an attention (timm ``qkv``/``proj``, GPT-2 ``c_attn``/
     ``c_proj``)."""
     return (
-        bool(need)
-        and spec.type in LINEAR_TYPES
+        spec.type in LINEAR_TYPES
         and spec.attrs.get("out_features") == need
-        and stream.features == 3 * (need or 0)
+        and stream.features == 3 * need
         and stream.layout in (Layout.SEQ, Layout.LAST)
     )
 
