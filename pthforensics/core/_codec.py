@@ -88,19 +88,27 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
 
 
 def summary_to_json(t: TensorSummary) -> JSON:
-    """The contract's ``tensors``."""
+    """The contract's ``tensors``, with ``buffers`` and ``trainable`` (``null``: not
+    stored)."""
     return {
         "count": t.count,
         "parameters": t.parameters,
         "bytes": t.bytes,
         "dtypes": dict(t.dtypes),
+        "buffers": t.buffers,
+        "trainable": t.trainable,
     }
 
 
 def summary_from_json(d: Mapping[str, Any]) -> TensorSummary:
     """The inverse of :func:`summary_to_json`."""
     return TensorSummary(
-        d["count"], d["parameters"], d["bytes"], tuple(d.get("dtypes", {}).items())
+        d["count"],
+        d["parameters"],
+        d["bytes"],
+        tuple(d.get("dtypes", {}).items()),
+        d.get("buffers", 0),
+        d.get("trainable"),
     )
 
 

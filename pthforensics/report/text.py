@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pthforensics.core import FileReport, InputGuess, LayerGuess, Severity, TraceResult, jsonable
+from pthforensics.core import FileReport, InputGuess, Severity, TraceResult, jsonable
 
 from .assemble import BatchReport
+from .table import layer_table
 
 __all__ = ["batch_summary", "inspect_text", "scan_table"]
 
-#: Longest attribute text in the layer table.
-_ATTRIBUTES_WIDTH = 80
 #: Longest location in the summary's table of flagged files.
 _WHERE_WIDTH = 60
 #: Longest error message in the summary's table of errors.
@@ -60,41 +59,18 @@ def _scan_row(r: FileReport) -> list[object]:
     ]
 
 
-def inspect_text(r: FileReport) -> str:
-    """The human report of ``inspect``: the scan table, the layer table, the input verdict
-    with its evidence, and the trace."""
+def inspect_text(r: FileReport, *, width: int | None = None, wide: bool = False) -> str:
+    """The human report of ``inspect``: the scan table, the layer table (fitted to
+    ``width`` columns unless ``wide``; :mod:`.table`), the input verdict with its evidence,
+    and the trace."""
     parts = [scan_table([r])]
     if r.layers:
-        parts.append(_layer_table(r.layers, r.trace))
+        parts.append(layer_table(r.layers, r.trace, r.tensors, width=width, wide=wide))
     if r.input:
         parts.append(_input_text(r.input))
     if r.trace:
         parts.append(_trace_text(r.trace))
     return "\n\n".join(parts)
-
-
-def _layer_table(layers: Sequence[LayerGuess], trace: TraceResult | None) -> str:
-    from tabulate import tabulate  # noqa: PLC0415
-
-    traced = {l.name: l.output_shape for l in (trace.layers if trace else ())}
-    rows = [
-        [
-            g.name,
-            g.type,
-            ", ".join(f"{k}={v}" for k, v in g.attributes)[:_ATTRIBUTES_WIDTH],
-            _human_count(g.parameters),
-            "x".join(map(str, traced.get(g.name) or ())),
-            f"{g.confidence:.2f}",
-        ]
-        for g in layers
-    ]
-    return str(
-        tabulate(
-            rows,
-            headers=["layer", "type", "attributes", "params", "output", "conf"],
-            tablefmt="simple",
-        )
-    )
 
 
 def _input_text(i: InputGuess) -> str:
