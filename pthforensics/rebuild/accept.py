@@ -241,10 +241,17 @@ def _head_select(w: Walker, spec: ModuleSpec, v: Value) -> str:
     if ctx.prefix_tokens:
         return "first"
     if any(i.layout is Layout.IDS for i in w.inputs):
-        linears = sum(
-            1 for p in ctx.head if ctx.guesses.get(p) and ctx.guesses[p].type in LINEAR_TYPES
-        )
-        return "first" if linears >= 2 else ""
+        # a pooler (a width-keeping Linear in the head) reads the first token, unless
+        # the head maps back onto the vocabulary (a masked-LM transform)
+        head = [ctx.guesses[p] for p in ctx.head if p in ctx.guesses]
+        dims = [
+            (g.attrs.get("in_features"), g.attrs.get("out_features"))
+            for g in head
+            if g.type in LINEAR_TYPES
+        ]
+        pooler = any(i == o for i, o in dims)
+        to_vocab = any(o == ctx.vocab for _, o in dims)
+        return "first" if pooler and not to_vocab else ""
     if v.extent and isinstance(v.extent[0], tuple) and v.extent[0][:1] == ("patches",):
         return "mean"
     return ""

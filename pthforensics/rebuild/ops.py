@@ -61,6 +61,12 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
         def extra_repr(self) -> str:
             return f"{self.src} -> {self.layout}"
 
+    class PatchTokens(nn.Module):
+        """A patch map read as tokens: ``(N, C, *grid) -> (N, positions, C)``."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.flatten(2).transpose(1, 2)
+
     class Select(nn.Module):
         """The token a classifier head reads: ``first``, ``last``, or the ``mean``."""
 
@@ -140,7 +146,8 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
             owner = self._owner()
             if owner is None:
                 raise RuntimeError("the rebuilt model holding the position table is gone")
-            x = x.flatten(2).transpose(1, 2)
+            if x.dim() > 3:  # a patch map not yet read as tokens
+                x = x.flatten(2).transpose(1, 2)
             extra = []
             for key in self.cls:
                 p = _tensor(owner, key)
@@ -159,6 +166,7 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
     #: Modules the rebuild inserts, by their type name in the program.
     inserted: dict[str, type[nn.Module]] = {
         "Permute": Permute,
+        "PatchTokens": PatchTokens,
         "Select": Select,
         "PatchMerge": PatchMerge,
         "AddCoords": AddCoords,

@@ -57,12 +57,28 @@ def buildable(type_: str) -> bool:
     return lt.family in BUILDABLE_FAMILIES and type_ != "Bilinear"
 
 
+#: Attributes a full-model pickle stores that decide sizes, by what they belong to.
+_CONV_STORED = ("stride", "padding", "dilation", "output_padding")
+_POOL_STORED = ("kernel_size", "stride", "padding", "ceil_mode", "output_size", "scale_factor")
+
+
+def stored(node: Node, names: tuple[str, ...]) -> dict[str, object]:
+    """The attributes among ``names`` a full-model pickle stored on the module (the
+    structure stage's ``LayerGroup.attributes``; none for a state_dict)."""
+    found = dict(getattr(node.group, "attributes", ()) or ())
+    return {k: found[k] for k in names if k in found}
+
+
 def layer_spec(node: Node, ctx: Context) -> ModuleSpec:
     """The module of a tensor-owning node (its guess must be buildable)."""
     assert node.guess is not None
     spec = ModuleSpec(node.path, node.guess.type, dict(node.guess.attrs), node.group)
     lt = layer_type(spec.type)
     if not lt.conv_dims:
+        return spec
+    read = stored(node, _CONV_STORED)
+    if "stride" in read and "padding" in read:
+        spec.attrs.update(read)  # read from the file: nothing assumed
         return spec
     planned = ctx.plan.get(node.path)
     if planned is not None:
@@ -85,6 +101,13 @@ def layer_spec(node: Node, ctx: Context) -> ModuleSpec:
 def paramless_spec(node: Node, ctx: Context) -> ModuleSpec:
     """The module of a parameter-less node."""
     planned = ctx.plan.get(node.path)
+    read = stored(node, _POOL_STORED)
+    if node.group is not None and node.group.class_name and (read or planned is None):
+        type_ = node.group.class_name.rsplit(".", 1)[-1]
+        if layer_type(type_).family in _KEPT:
+            return ModuleSpec(node.path, type_, read, node.group)  # the file names it
+        why = f"{type_} (no torch.nn class the rebuild makes) taken as Identity"
+        return ModuleSpec(node.path, "Identity", {}, node.group, why)
     if planned is not None:
         type_, attrs = planned[0], dict(planned[1])
         why = f"from {ctx.hypothesis}" if ctx.hypothesis else ""

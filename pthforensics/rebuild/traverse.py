@@ -124,7 +124,9 @@ def _first_that_runs(w: Walker, todo: list[Node], squeeze: bool, weak: bool) -> 
 def _leaf(w: Walker, node: Node, squeeze: bool) -> None:
     if not node.owns:
         if not node.children:
-            w.add_paramless(paramless_spec(node, w.ctx))
+            spec = paramless_spec(node, w.ctx)
+            if not _between_projections(w, spec):
+                w.add_paramless(spec)
             _after(w, node)
         w.prev = node
         return
@@ -133,6 +135,8 @@ def _leaf(w: Walker, node: Node, squeeze: bool) -> None:
             _scale(w, key, node.path)
         w.prev = node
         return
+    if _tokens_due_before(w, node):
+        _add_tokens(w)
     spec = layer_spec(node, w.ctx)
     embedding = layer_type(spec.type).family is LayerFamily.EMBEDDING
     if embedding and _attention_table(w, spec):
@@ -152,6 +156,46 @@ def _leaf(w: Walker, node: Node, squeeze: bool) -> None:
         if tokens is not None and node.path == tokens.conv:
             _tokenise(w)
     w.prev = node
+
+
+_BETWEEN = frozenset(
+    {"ReLU", "ReLU6", "GELU", "SiLU", "Tanh", "LeakyReLU", "ELU", "Mish", "Hardswish",
+     "Softplus", "Sigmoid", "Hardsigmoid"}
+)  # fmt: skip
+"""Activations (not dropouts, not identities) that sit between two projections."""
+
+
+def _between_projections(w: Walker, spec: ModuleSpec) -> bool:
+    """An activation registered after two projections of its container, the second
+    reading the first, goes between them: a container with named members registers
+    them in any order, and an MLP or a squeeze-excitation applies its activation to the
+    first projection's output (GPT-2's MLP registers c_fc, c_proj, act).  Only the first
+    such activation; members of a numbered Sequential run in their order."""
+    scope = w.scopes[-1]
+    unknown = spec.type == "Identity" and spec.group is not None and spec.group.class_name is None
+    if not (spec.type in _BETWEEN or unknown) or any(c.name.isdigit() for c in scope.node.children):
+        return False
+    ops = w.ops
+    if not ops or ops[-1].kind is not OpKind.CALL:
+        return False
+    second = ops[-1]
+    first = next((op for op in reversed(ops[:-1]) if op.output == second.inputs[0]), None)
+    if first is None or first.kind is not OpKind.CALL:
+        return False
+    prefix = scope.node.path + "." if scope.node.path else ""
+    for op in (first, second):
+        s = w.specs.get(op.target)
+        if s is None or s.group is None or not s.path.startswith(prefix):
+            return False
+        if s.type not in LINEAR_TYPES and not layer_type(s.type).conv_dims:
+            return False
+    start = ops.index(first)
+    for op in ops[start + 1 : -1]:
+        s = w.specs.get(op.target)
+        if s is not None and s.group is not None and not s.group.tensors:
+            return False  # a parameter-less module already runs between them
+    w.place_between(spec, len(ops) - 1)
+    return True
 
 
 def _attention_table(w: Walker, spec: ModuleSpec) -> bool:
@@ -262,7 +306,8 @@ def _squeeze(w: Walker, where: str) -> None:
 
 
 def _tokenise(w: Walker) -> None:
-    """Patch map -> tokens (+ class tokens, + the position table)."""
+    """Patch map -> patch tokens; the class tokens and the position table follow once the
+    patch embedding is done (timm's PatchEmbed norms the patch tokens first)."""
     tokens = w.ctx.tokens
     stream = w.stream
     assert tokens is not None and stream is not None
@@ -273,14 +318,45 @@ def _tokenise(w: Walker) -> None:
         stream,
         layout=Layout.SEQ,
         features=tokens.dim,
-        extent=(("patches", stream.extent, tokens.prefix),),
+        extent=(("patches", stream.extent, 0),),
+        sizes=(n,) if n is not None else None,
+    )
+    w.stream = w.insert(tokens.conv, "patches", "PatchTokens", {}, stream, out,
+                        "the patch map read as a sequence of tokens", False)  # fmt: skip
+    w.tokens_due = tokens.conv.rpartition(".")[0] if "." in tokens.conv else ""
+
+
+def _add_tokens(w: Walker) -> None:
+    """Class tokens prepended, the position table added (the stored table's length must
+    be the patch count plus the class tokens)."""
+    tokens = w.ctx.tokens
+    stream = w.stream
+    w.tokens_due = None
+    if tokens is None or stream is None or stream.layout is not Layout.SEQ:
+        return
+    n = stream.sizes[0] if stream.sizes else None
+    patches = stream.extent[0][1] if stream.extent and isinstance(stream.extent[0], tuple) else ()
+    out = w.derive(
+        stream,
+        extent=(("patches", patches, tokens.prefix),),
         sizes=(n + tokens.prefix,) if n is not None else None,
     )
     attrs = (("cls", tokens.cls_keys), ("pos", tokens.pos_key))
     w.stream = w.emit(OpKind.TOKENS, (stream,), out, f"{tokens.conv}<tokens", attrs)
 
 
+def _tokens_due_before(w: Walker, node: Node) -> bool:
+    """The class tokens and position table come before a module owning tensors outside
+    the patch embedding (any module, when the patch convolution sits on the root)."""
+    due = w.tokens_due
+    if due is None:
+        return False
+    return due == "" or not (node.path + ".").startswith(due + ".")
+
+
 def _close(w: Walker, scope: Scope, scales: list[str]) -> None:
+    if w.tokens_due is not None and w.tokens_due == scope.node.path and scope.node.path:
+        _add_tokens(w)
     if w.stream is not None:
         waiting, scope.deferred = scope.deferred, []
         for spec in waiting:

@@ -83,6 +83,8 @@ class Walker:
         self.weak = True
         """Modules may read any earlier value of their width (off while trying the
         children of a container whose order was restored)."""
+        self.tokens_due: str | None = None
+        """The container after which class tokens and the position table are added."""
         self.last_type = ""
         """Type of the last module owning tensors that was fed."""
         self.covered: set[str] = set()
@@ -269,6 +271,7 @@ class Walker:
         n_inputs = len(self.inputs)
         waiting = [(sp, sp.type, dict(sp.attrs)) for s in self.scopes for sp in s.deferred]
         state = self._state() if whole else None
+        all_ops = list(self.ops) if whole else None  # place_between inserts mid-list
         try:
             yield ok
         finally:
@@ -285,6 +288,8 @@ class Walker:
                 del self.inputs[n_inputs:]
                 if state is not None:
                     self._restore(state)
+                if all_ops is not None:
+                    self.ops[:] = all_ops
 
     def _state(self) -> tuple[Any, ...]:
         return (
@@ -298,6 +303,7 @@ class Walker:
             self.last_type,
             len(self.inputs),
             self.stop,
+            self.tokens_due,
         )
 
     def _restore(self, state: tuple[Any, ...]) -> None:
@@ -312,6 +318,7 @@ class Walker:
             self.last_type,
             n_inputs,
             self.stop,
+            self.tokens_due,
         ) = state
         del self.held[n_held:], self.unused[n_unused:], self.inputs[n_inputs:]
 
@@ -373,6 +380,17 @@ class Walker:
             return
         self.stream = paramless(self, spec, self.stream)
         self.scopes[-1].outputs.append(self.stream)
+
+    def place_between(self, spec: ModuleSpec, index: int) -> None:
+        """Call the shape-keeping module ``spec`` on the input of op ``index`` and feed
+        that op its output instead."""
+        op = self.ops[index]
+        source = self.values[op.inputs[0]]
+        out = self.derive(source, producer=spec.path)
+        self.specs.setdefault(spec.path, spec)
+        self.values[out.id] = out
+        self.ops.insert(index, Op(OpKind.CALL, (source.id,), out.id, spec.path))
+        self.ops[index + 1] = replace(op, inputs=(out.id, *op.inputs[1:]))
 
     def consumed(self) -> set[int]:
         """Ids of the values some op reads."""

@@ -137,7 +137,10 @@ def test_packed_projection_is_an_attention_and_patches_become_tokens() -> None:
         next(op.output for op in program.ops if op.target == "blocks.0.attn.qkv"),
     )
     tokens = next(op for op in program.ops if op.kind is OpKind.TOKENS)
-    assert made_by(program, tokens.inputs[0]) == "patch_embed.proj"
+    assert made_by(program, tokens.inputs[0]) == "patch_embed.proj<patches"
+    assert calls(program)["patch_embed.proj<patches"] == (
+        next(op.output for op in program.ops if op.target == "patch_embed.proj"),
+    )
     assert any(op.kind is OpKind.SCALE for op in program.ops)  # ls1.gamma, ls2.gamma
 
 
