@@ -114,7 +114,8 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
                 shape[axis] = n
                 ramp = torch.linspace(-1, 1, n, device=x.device, dtype=x.dtype).reshape(shape)
                 extra.append(ramp.expand(x.shape[0], 1, *x.shape[2:]))
-            return torch.cat([x, *extra], 1)
+            joined: torch.Tensor = _cat([x, *extra], 1)
+            return joined
 
     class Attend(nn.Module):
         """``softmax(q k^T / sqrt(d)) v`` over the token axis; q/k/v given, or packed in one
@@ -152,7 +153,7 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
             for key in self.cls:
                 p = _tensor(owner, key)
                 extra.append(p.reshape(1, -1, p.shape[-1]).expand(x.shape[0], -1, -1))
-            x = torch.cat([*extra, x], 1)
+            x = _cat([*extra, x], 1)
             pos = _tensor(owner, self.pos)
             out: torch.Tensor = x + pos.reshape(1, -1, pos.shape[-1])
             return out
@@ -198,7 +199,10 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
                         (n, *(sizes or (1,))), dtype=torch.long, device=xs[0].device
                     )
             for op in self._ops:
-                env[op.output] = self._step(op, [env[i] for i in op.inputs])
+                made = self._step(op, [env[i] for i in op.inputs])
+                # contiguous: an elementwise op on a strided meta tensor takes a Python
+                # path that imports torch._dynamo (2 s); on meta this copies nothing
+                env[op.output] = made.contiguous() if hasattr(made, "contiguous") else made
             return env[self._output] if self._output is not None else None
 
         def _module(self, path: str) -> nn.Module:
@@ -220,7 +224,8 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
                     g = g.unsqueeze(-1)
                 return x * g
             if kind is OpKind.CAT:
-                return torch.cat(args, dim=op.attr.get("dim", 1))
+                joined: torch.Tensor = _cat(args, op.attr.get("dim", 1))
+                return joined
             if kind in (OpKind.ATTEND, OpKind.TOKENS):
                 made: torch.Tensor = self._module(op.target)(*args)
                 return made
@@ -267,3 +272,23 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
         "Tokenize": Tokenize,
         "INSERTED": inserted,
     }
+
+
+def _cat(parts: Sequence[Any], dim: int) -> Any:
+    """``torch.cat(parts, dim)`` as a sum of zero-padded parts: the same shape and values,
+    but ``torch.cat`` on the meta device imports torch._dynamo (2 s) and padding does
+    not."""
+    from torch.nn import functional
+
+    ndim = parts[0].dim()
+    axis = dim % ndim
+    total = sum(p.shape[axis] for p in parts)
+    out = None
+    before = 0
+    for p in parts:
+        after = total - before - p.shape[axis]
+        pad = [0, 0] * (ndim - 1 - axis) + [before, after]
+        padded = functional.pad(p.contiguous(), pad)
+        out = padded if out is None else out + padded
+        before += p.shape[axis]
+    return out
