@@ -11,7 +11,7 @@ the real model's output shape.
 - inverted residuals with squeeze-excitation: ``mobilenet_v3_like`` (torchvision
   ``models/mobilenetv3.py`` InvertedResidual, ``ops/misc.py`` SqueezeExcitation)
 - dense blocks: ``densenet_like`` (torchvision ``models/densenet.py``)
-- inception branches: ``inception_like`` (torchvision ``models/inception.py`` InceptionA/B)
+- inception branches: ``inception_like`` (torchvision ``models/inception.py`` InceptionA/B/E)
 - U-Net skips: ``unet_tiny`` (in ``generate_models.py``), ``unet_upsample`` (bilinear
   upsampling, milesial Pytorch-UNet ``Up(bilinear=True)``)
 - transformer blocks, pre-norm and post-norm: ``encoder_prenorm`` (GPT-2/LLaMA order,
@@ -285,17 +285,36 @@ class InceptionB(nn.Module):
         return torch.cat([b3, bd, bp], 1)
 
 
+class InceptionE(nn.Module):
+    """Branches that split in two (1x3 and 3x1 read the same input), all concatenated."""
+
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.branch1x1 = BasicConv2d(cin, 8, kernel_size=1)
+        self.branch3x3_1 = BasicConv2d(cin, 12, kernel_size=1)
+        self.branch3x3_2a = BasicConv2d(12, 12, kernel_size=(1, 3), padding=(0, 1))
+        self.branch3x3_2b = BasicConv2d(12, 12, kernel_size=(3, 1), padding=(1, 0))
+        self.branch_pool = BasicConv2d(cin, 4, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        bp = self.branch_pool(nn.functional.avg_pool2d(x, 3, 1, 1))
+        return torch.cat([self.branch1x1(x), b3, bp], 1)
+
+
 class InceptionLike(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.Conv2d_1a_3x3 = BasicConv2d(3, 16, kernel_size=3, stride=2)
         self.Mixed_5b = InceptionA(16, 4)
         self.Mixed_6a = InceptionB(32)
+        self.Mixed_7b = InceptionE(60)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(60, 10)
+        self.fc = nn.Linear(36, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.Mixed_6a(self.Mixed_5b(self.Conv2d_1a_3x3(x)))
+        x = self.Mixed_7b(self.Mixed_6a(self.Mixed_5b(self.Conv2d_1a_3x3(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 

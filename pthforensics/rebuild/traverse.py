@@ -20,7 +20,7 @@ from pthforensics.core import vocab
 from pthforensics.infer import LayerFamily, layer_type
 
 from .accept import LINEAR_TYPES, paramless, to_channels_first
-from .specs import buildable, layer_spec, paramless_spec
+from .specs import SIZE_FAMILIES, buildable, layer_spec, paramless_spec
 from .tree import Node
 from .values import Affine, Layout, ModuleSpec, OpKind, Value
 from .walk import Scope, Walker
@@ -49,6 +49,8 @@ def walk_tree(w: Walker, root: Node) -> None:
     """Walk every module under ``root`` (stops at :attr:`Walker.stop`).  A model ending
     on a map pooled to one position returns its vectors (``torch.flatten(x, 1)``)."""
     _container(w, root)
+    if w.stop is None and w.stream is not None and w.between:
+        w.stream = w.apply_deferred(w.stream)
     stream = w.stream
     if (
         w.stop is None
@@ -166,36 +168,33 @@ _BETWEEN = frozenset(
 
 
 def _between_projections(w: Walker, spec: ModuleSpec) -> bool:
-    """An activation registered after two projections of its container, the second
-    reading the first, goes between them: a container with named members registers
-    them in any order, and an MLP or a squeeze-excitation applies its activation to the
-    first projection's output (GPT-2's MLP registers c_fc, c_proj, act).  Only the first
-    such activation; members of a numbered Sequential run in their order."""
+    """The first activation (or untyped parameter-less module) of a container with named
+    members, registered after a projection already read another module's output there,
+    runs on that first edge: such containers register members in any order, and an MLP,
+    a squeeze-excitation or a bottleneck applies it right after the first projection or
+    norm (GPT-2's MLP registers c_fc, c_proj, act; torchvision's Bottleneck registers one
+    relu after bn3 and calls it first after bn1).  Members of a numbered Sequential run
+    in their order."""
     scope = w.scopes[-1]
     unknown = spec.type == "Identity" and spec.group is not None and spec.group.class_name is None
     if not (spec.type in _BETWEEN or unknown) or any(c.name.isdigit() for c in scope.node.children):
         return False
-    ops = w.ops
-    if not ops or ops[-1].kind is not OpKind.CALL:
-        return False
-    second = ops[-1]
-    first = next((op for op in reversed(ops[:-1]) if op.output == second.inputs[0]), None)
-    if first is None or first.kind is not OpKind.CALL:
-        return False
     prefix = scope.node.path + "." if scope.node.path else ""
-    for op in (first, second):
-        s = w.specs.get(op.target)
-        if s is None or s.group is None or not s.path.startswith(prefix):
-            return False
-        if s.type not in LINEAR_TYPES and not layer_type(s.type).conv_dims:
-            return False
-    start = ops.index(first)
-    for op in ops[start + 1 : -1]:
-        s = w.specs.get(op.target)
-        if s is not None and s.group is not None and not s.group.tensors:
-            return False  # a parameter-less module already runs between them
-    w.place_between(spec, len(ops) - 1)
-    return True
+    made_by: dict[int, ModuleSpec] = {}
+    for i, op in enumerate(w.ops):
+        s = w.specs.get(op.target) if op.kind is OpKind.CALL else None
+        if s is None or not s.path.startswith(prefix):
+            continue
+        if s.group is None or not s.group.tensors:
+            if made_by:
+                return False  # a parameter-less module already runs after a projection
+            continue
+        before = made_by.get(op.inputs[0])
+        if before is not None and (s.type in LINEAR_TYPES or layer_type(s.type).conv_dims):
+            w.place_between(spec, i)
+            return True
+        made_by[op.output] = s
+    return False
 
 
 def _attention_table(w: Walker, spec: ModuleSpec) -> bool:
@@ -217,7 +216,11 @@ def _after(w: Walker, node: Node) -> None:
     """Ops the hypothesis places after ``node`` without a module (a functional pool)."""
     for type_, attrs in w.ctx.after.get(node.path, ()):
         why = f"from {w.ctx.hypothesis}" if w.ctx.hypothesis else ""
-        w.add_paramless(ModuleSpec(f"{node.path}+{type_}", type_, dict(attrs), None, why, True))
+        spec = ModuleSpec(f"{node.path}+{type_}", type_, dict(attrs), None, why, True)
+        if layer_type(type_).family in SIZE_FAMILIES:
+            w.between.append(spec)
+        else:
+            w.add_paramless(spec)
 
 
 def _hold(w: Walker, node: Node, *, neutral: bool = False) -> list[str]:
@@ -379,6 +382,8 @@ def _close(w: Walker, scope: Scope, scales: list[str]) -> None:
     if len(w.scopes) >= 2 and stream is not None and stream.id >= scope.start:
         w.scopes[-2].outputs.append(stream)
     w.last_closed = scope
+    scope.result = stream if stream is not None and stream.id >= scope.start else None
+    w.closed.append(scope)
     if scope.deferred and w.stream is None:
         w.scopes[-2 if len(w.scopes) >= 2 else -1].deferred.extend(scope.deferred)
 

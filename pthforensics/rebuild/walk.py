@@ -54,6 +54,8 @@ class Scope:
     """Outputs of its direct children, in order."""
     deferred: list[ModuleSpec] = field(default_factory=list)
     """Size-changing parameter-less modules waiting for the next module's input."""
+    result: Value | None = None
+    """What it gave (set when it closes)."""
 
 
 class Walker:
@@ -74,7 +76,12 @@ class Walker:
         """Groups whose tensors are registered as bare parameters/buffers."""
         self.unused: list[str] = []
         """Modules loaded but never called, their role unknown."""
+        self.between: list[ModuleSpec] = []
+        """Ops the input hypothesis places after a module without one (a functional pool):
+        they go with the next module's input, not with the container they follow."""
         self.last_closed: Scope | None = None
+        self.closed: list[Scope] = []
+        """Every container closed so far, in order."""
         self.prev: Node | None = None
         """The module visited last (parameter-less ones included)."""
         self.parallel: list[tuple[ModuleSpec, Value, Value]] = []
@@ -265,22 +272,21 @@ class Walker:
         """Undo everything done inside unless the caller sets ``ok[0]`` (``whole``: also
         the stream, the modules visited and what was held: a container walked on trial)."""
         ok = [False]
-        n_ops, next_id, specs = len(self.ops), self.next_id, set(self.specs)
-        pending, parallel = list(self.pending), list(self.parallel)
+        ops, next_id, specs = list(self.ops), self.next_id, set(self.specs)
+        pending, parallel, between = list(self.pending), list(self.parallel), list(self.between)
         scopes = [(s, s.input, list(s.outputs), list(s.deferred)) for s in self.scopes]
         n_inputs = len(self.inputs)
         waiting = [(sp, sp.type, dict(sp.attrs)) for s in self.scopes for sp in s.deferred]
         state = self._state() if whole else None
-        all_ops = list(self.ops) if whole else None  # place_between inserts mid-list
         try:
             yield ok
         finally:
             if not ok[0]:
-                del self.ops[n_ops:]
+                self.ops[:] = ops  # ops may have been rewired, not only appended
                 for key in set(self.specs) - specs:
                     del self.specs[key]
                 self.next_id = next_id
-                self.pending, self.parallel = pending, parallel
+                self.pending, self.parallel, self.between = pending, parallel, between
                 for s, inp, outs, deferred in scopes:
                     s.input, s.outputs, s.deferred = inp, outs, deferred
                 for sp, type_, attrs in waiting:
@@ -288,8 +294,6 @@ class Walker:
                 del self.inputs[n_inputs:]
                 if state is not None:
                     self._restore(state)
-                if all_ops is not None:
-                    self.ops[:] = all_ops
 
     def _state(self) -> tuple[Any, ...]:
         return (
@@ -304,6 +308,7 @@ class Walker:
             len(self.inputs),
             self.stop,
             self.tokens_due,
+            len(self.closed),
         )
 
     def _restore(self, state: tuple[Any, ...]) -> None:
@@ -319,8 +324,10 @@ class Walker:
             n_inputs,
             self.stop,
             self.tokens_due,
+            n_closed,
         ) = state
         del self.held[n_held:], self.unused[n_unused:], self.inputs[n_inputs:]
+        del self.closed[n_closed:]
 
     # --- the walk --------------------------------------------------------------------------
 
@@ -366,11 +373,15 @@ class Walker:
             self.parallel = [(spec, v, out)]
 
     def apply_deferred(self, v: Value) -> Value:
-        """Apply the waiting size-changing modules of every open scope to ``v``."""
+        """Apply the waiting size-changing modules of every open scope, then the ops the
+        hypothesis places between two modules, to ``v``."""
         for scope in self.scopes:
             waiting, scope.deferred = scope.deferred, []
             for spec in waiting:
                 v = paramless(self, spec, v)
+        waiting, self.between = self.between, []
+        for spec in waiting:
+            v = paramless(self, spec, v)
         return v
 
     def add_paramless(self, spec: ModuleSpec) -> None:
