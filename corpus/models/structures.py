@@ -20,6 +20,7 @@ the real model's output shape.
 - patch embeddings: ``vit_packed`` (timm ``vision_transformer.py``: packed qkv, layer
   scale), ``tiny_vit`` (in ``generate_models.py``)
 - channels-last blocks: ``convnext_like`` (torchvision ``models/convnext.py`` CNBlock)
+- token mixing: ``token_mixer`` (timm ``mlp_mixer.py`` MixerBlock over token ids)
 """
 
 from __future__ import annotations
@@ -589,6 +590,46 @@ class ViTPacked(nn.Module):
 @_register
 def vit_packed() -> tuple[nn.Module, dict[str, Any]]:
     return ViTPacked(), _truth("fixed", "image", (1, 3, 48, 48))
+
+
+# --- token mixing ------------------------------------------------------------------------------
+
+
+class MixerBlock(nn.Module):
+    """MLP-Mixer block (timm ``mlp_mixer.py``): a token-mixing MLP across the tokens, then
+    a channel MLP, each after a LayerNorm, with residuals."""
+
+    def __init__(self, tokens: int, dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.mlp_tokens = nn.Sequential(nn.Linear(tokens, 8), nn.GELU(), nn.Linear(8, tokens))
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp_channels = nn.Sequential(
+            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.mlp_tokens(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.mlp_channels(self.norm2(x))
+
+
+class TokenMixer(nn.Module):
+    """Token ids through Mixer blocks: the token-mixing width fixes the length (16)."""
+
+    def __init__(self, vocab: int = 64, tokens: int = 16, dim: int = 12) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.blocks = nn.Sequential(MixerBlock(tokens, dim), MixerBlock(tokens, dim))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.blocks(self.embed(ids))))  # a tag per token
+
+
+@_register
+def token_mixer() -> tuple[nn.Module, dict[str, Any]]:
+    return TokenMixer(), _truth("fixed", "tokens", (1, 16), "int64")
 
 
 # --- channels-last blocks ------------------------------------------------------------------------

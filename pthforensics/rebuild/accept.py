@@ -219,7 +219,10 @@ def _merge(w: Walker, spec: ModuleSpec, v: Value, need: int) -> Value | None:
 
 
 def _sequence_to_head(w: Walker, spec: ModuleSpec, v: Value, need: int) -> Value | str:
-    """A Linear after a sequence: per token, or the head of a classifier reading one."""
+    """A Linear after a sequence: per token, or the head of a classifier reading one, or
+    across the tokens."""
+    if v.features != need:
+        v = _token_mixing(w, spec, v, need)
     if v.features == need:
         how = _head_select(w, spec, v)
         return w.select(v, how, spec.path) if how else v
@@ -227,6 +230,22 @@ def _sequence_to_head(w: Walker, spec: ModuleSpec, v: Value, need: int) -> Value
     if v.features and length and need == v.features * length:
         return w.flatten(v, spec.path, need)
     return f"takes {need} features but the sequence carries {v.features}"
+
+
+def _token_mixing(w: Walker, spec: ModuleSpec, v: Value, need: int) -> Value:
+    """A Linear as wide as the sequence is long reads it along the tokens (MLP-Mixer's
+    token-mixing MLP, Tolstikhin et al. 2021); the features come back for a layer as
+    wide as they are."""
+    key = v.extent[0] if v.extent else None
+    if isinstance(key, tuple) and key[:1] == ("tokens-mixed",) and key[1] == need:
+        return w.swap_axes(v, spec.path)
+    if (
+        v.sizes
+        and v.sizes[0] == need
+        and not (isinstance(key, tuple) and key[:1] == ("tokens-mixed",))
+    ):
+        return w.swap_axes(v, spec.path)
+    return v
 
 
 def _head_select(w: Walker, spec: ModuleSpec, v: Value) -> str:
@@ -280,6 +299,8 @@ def _stat_norm(w: Walker, spec: ModuleSpec, v: Value) -> Value | str:
 
 def _layer_norm(w: Walker, spec: ModuleSpec, v: Value) -> Value | str:
     need = _need(spec)
+    if v.features != need and v.layout is Layout.SEQ and need is not None:
+        v = _token_mixing(w, spec, v, need)
     if v.features != need:
         merged = _merge(w, spec, v, need) if need else None
         if merged is None:

@@ -49,6 +49,8 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             if self.layout == Layout.LAST:
                 return x.movedim(1, -1)
+            if self.layout == self.src == Layout.SEQ:
+                return x.transpose(1, 2)
             if self.layout == Layout.MAP and self.src == Layout.FLAT:
                 return x.unsqueeze(1)
             if self.layout == Layout.MAP and self.src == Layout.SEQ:

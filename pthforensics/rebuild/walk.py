@@ -194,6 +194,21 @@ class Walker:
             False,
         )
 
+    def swap_axes(self, v: Value, where: str) -> Value:
+        """A sequence read along its tokens (``x.transpose(1, 2)``), and back."""
+        key = v.extent[0] if v.extent else None
+        if isinstance(key, tuple) and key[:1] == ("tokens-mixed",):
+            _, features, extent, sizes = key
+            out = self.derive(v, features=features, extent=extent, sizes=sizes)
+        else:
+            length = v.sizes[0] if v.sizes else None
+            mixed = (("tokens-mixed", v.features, v.extent, v.sizes),)
+            sizes = (v.features,) if v.features else None
+            out = self.derive(v, features=length, sizes=sizes, extent=mixed)
+        why = "the sequence read along its tokens (token mixing)"
+        return self.insert(where, "swap", "Permute", {"to": "seq", "from": "seq"}, v, out, why,
+                           False)  # fmt: skip
+
     def flatten(self, v: Value, where: str, features: int | None) -> Value:
         """``torch.flatten(x, 1)`` before a head."""
         out = self.derive(v, layout=Layout.FLAT, features=features, extent=(), sizes=())

@@ -218,8 +218,16 @@ def test_sorted_keys_are_walked_in_an_order_that_feeds_every_module() -> None:
     assert program.part is RebuildPart.WHOLE
 
 
-@pytest.mark.parametrize("name", [*CHAINS, "resnet_like", "unet_tiny", "tiny_vit", "tiny_gpt",
-                                  *sorted(set(gm.STRUCTURES) - {"inception_like"})])  # fmt: skip
+# inception_like and token_mixer: infer's guess is wrong there (see test_structures.py);
+# under the real hypothesis they are whole, tested there
+GUESSED_WRONG = {"inception_like", "token_mixer"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [*CHAINS, "resnet_like", "unet_tiny", "tiny_vit", "tiny_gpt",
+     *sorted(set(gm.STRUCTURES) - GUESSED_WRONG)],
+)  # fmt: skip
 def test_a_whole_program_calls_every_module_of_a_known_type(name: str) -> None:
     """Loaded is not enough: every module the rebuild can make is run by the program."""
     program, _ = program_of(name)

@@ -22,6 +22,7 @@ STRUCTURES = sorted({*gm.STRUCTURES, "resnet_like", "unet_tiny", "tiny_vit", "ti
 PLANNED_WRONG = {
     "unet_upsample": "infer plans MaxPool2d at up1.up, an nn.Upsample",
     "inception_like": "infer reads fc's 36 inputs as 4 channels x 3x3, with valid paddings",
+    "token_mixer": "infer leaves the length free; the token-mixing width (16) fixes it",
 }
 
 
