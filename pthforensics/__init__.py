@@ -142,12 +142,14 @@ def scan_tree(
 ) -> TreeScan:
     """``scan`` reports of every checkpoint under ``paths``, yielded as files complete.
 
-    Files are given or found in folders (recursively, by content, not extension; hidden
-    ones only with ``include_hidden``; ``exclude`` globs skip files and folders).  Every
-    file found is reported exactly once; a file that hangs or crashes its reader gets an
-    ``error`` report and the run goes on.  The returned :class:`TreeScan` iterates the
-    reports and knows, before the first one, the files found (``files``) and the sharded
-    models (``models``); close it (or use it in a ``with`` block) to stop early.
+    Files are given or found in folders (recursively: a checkpoint name, checkpoint
+    content whatever the name, or a file that cannot be read; hidden ones only with
+    ``include_hidden``; ``exclude`` globs skip files and folders).  Every file found is
+    reported exactly once, its other paths (hard and symbolic links) in ``aliases``; a file
+    that hangs or crashes its reader gets an ``error`` report and the run goes on.  The
+    returned :class:`TreeScan` iterates the reports and knows, before the first one, the
+    files found (``files``), the sharded models (``models``) and what was skipped, by
+    reason (``skipped``); close it (or use it in a ``with`` block) to stop early.
 
     ``jobs``: worker processes; ``None`` for one per usable core, a single file then being
     read in-process (nothing to fork); ``0`` for one per core, always in workers.

@@ -3,7 +3,9 @@
 The only module that prints.  ``main`` parses argv, calls the library API
 (:func:`pthforensics.scan_tree`, :func:`pthforensics.inspect`), renders with
 :mod:`pthforensics.report` and returns an exit code (0 clean, 1 findings at or above
-``--fail-on``, 2 error, 130 interrupted).
+``--fail-on``, 2 error or bad arguments, 130 interrupted).  Every string that comes from
+a file (its name, member and global names, metadata) is escaped before it reaches the
+terminal; library warnings are shown only with ``-v``.
 """
 
 from __future__ import annotations
@@ -11,27 +13,46 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import logging
 import os
 import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO, Any, TextIO
+from typing import IO, Any, NoReturn
 
 from . import __version__, inspect, scan_tree
-from .batch import TreeScan
+from .batch import TreeScan, compact_resume
+from .cli_support import (
+    NoProgress,
+    Parser,
+    ends_with_newline,
+    escaping_handler,
+    jobs,
+    library_warnings,
+    megabytes,
+    memory_mb,
+    open_output,
+    progress_bar,
+    seconds,
+    shape,
+)
 from .core import DEFAULT_LIMITS, Candidate, FileReport, Limits, Severity
 from .report import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     BatchReport,
     batch_json,
     batch_summary,
     csv_text,
+    escape,
     inspect_text,
+    json_schema,
     model_entries,
     report_json,
     report_jsonl_line,
+    sarif_json,
     scan_table,
 )
 
@@ -40,23 +61,36 @@ __all__ = ["main"]
 logger = logging.getLogger("pthforensics")
 
 _MiB = 1 << 20
-#: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
-EXIT_INTERRUPTED = 130
+
+
+def _setup_logging(args: argparse.Namespace) -> logging.Handler:
+    level = (
+        logging.ERROR
+        if args.quiet
+        else (
+            logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
+        )
+    )
+    handler = escaping_handler(sys.stderr)
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    return handler
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="pthforensics",
         description="Inspect PyTorch checkpoints without running them: safety verdict, "
         "layers, expected input.",
-        epilog="exit codes: 0 clean, 1 findings at or above --fail-on, 2 error (no verdict)",
+        epilog="exit codes: 0 clean, 1 findings at or above --fail-on, 2 error (no verdict, "
+        "or a bad argument), 130 interrupted (Ctrl-C)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
     # -v/-q also after the subcommand (`pthforensics scan -v DIR`); SUPPRESS keeps the value
     # given before it when they are not repeated.
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "-v",
         "--verbose",
@@ -89,15 +123,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--csv", metavar="FILE", help="write a CSV summary (one row per file)")
     scan.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="write a SARIF 2.1.0 log (one result per finding) for code-scanning dashboards",
+    )
+    scan.add_argument(
         "--resume",
         metavar="FILE",
         help="skip files already in this earlier --jsonl output (same path, size "
-        "and mtime); with --jsonl FILE the same file is appended to",
+        "and mtime); with --jsonl FILE the same file is rewritten to one line per path, "
+        "then appended to",
     )
     scan.add_argument(
         "-j",
         "--jobs",
-        type=int,
+        type=jobs,
         default=None,
         metavar="N",
         help="worker processes (default: one per core this process may use; a "
@@ -118,13 +158,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         metavar="S",
         help="kill a worker stuck on one file after S seconds (default: 1.5 x --max-seconds + 5)",
     )
     scan.add_argument(
         "--max-memory-mb",
-        type=int,
+        type=memory_mb,
         default=4096,
         metavar="MB",
         help="memory a worker may add while reading one file; 0 for no cap (default: %(default)s)",
@@ -145,7 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument(
         "--input-shape",
         metavar="N,C,H,W",
-        type=_shape,
+        type=shape,
         help="try this input shape (batch first), e.g. 1,3,32,32",
     )
     inspect.add_argument(
@@ -156,6 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--fail-on", choices=["suspicious", "malicious"], default="suspicious")
     _limit_options(inspect)
+
+    schema = sub.add_parser(
+        "schema", parents=[common], help="print the JSON Schema of the JSON outputs"
+    )
+    schema.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
     return parser
 
 
@@ -168,35 +213,25 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits")
     group.add_argument(
         "--max-pickle-mb",
-        type=int,
+        type=megabytes,
         metavar="MB",
         default=DEFAULT_LIMITS.max_pickle_bytes // _MiB,
         help="largest pickle stream read (default: %(default)s)",
     )
     group.add_argument(
         "--max-decompressed-mb",
-        type=int,
+        type=megabytes,
         metavar="MB",
         default=DEFAULT_LIMITS.max_decompressed_bytes // _MiB,
         help="largest gzip/bz2/xz output (default: %(default)s)",
     )
     group.add_argument(
         "--max-seconds",
-        type=float,
+        type=seconds,
         metavar="S",
         default=DEFAULT_LIMITS.max_seconds,
         help="time allowed per file (default: %(default)s)",
     )
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (use e.g. 1,3,32,32)") from exc
-    if not shape or any(d <= 0 for d in shape):
-        raise argparse.ArgumentTypeError(f"not a shape: {text!r} (positive integers)")
-    return shape
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -210,53 +245,69 @@ def _limits(args: argparse.Namespace) -> Limits:
         raise SystemExit(f"pthforensics: error: {exc}") from exc
 
 
-@contextlib.contextmanager
-def _open_output(path: str | None) -> Iterator[TextIO]:
-    """stdout, or FILE opened lazily (pip-audit ``_output_io``)."""
-    if path in (None, "-"):
-        yield sys.stdout
-        return
-    with open(path, "w", encoding="utf-8") as handle:
-        yield handle
-
-
-def _setup_logging(args: argparse.Namespace) -> None:
-    level = (
-        logging.ERROR
-        if args.quiet
-        else (
-            logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING
-        )
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("pthforensics: %(levelname)s: %(message)s"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pthforensics`` console script."""
     args = _parser().parse_args(argv)
-    _setup_logging(args)
+    handler = _setup_logging(args)
     try:
-        if args.command == "scan":
-            return _scan(args)
-        return _inspect(args)
+        with library_warnings(args.verbose, handler):
+            if args.command == "scan":
+                return _scan(args)
+            if args.command == "schema":
+                return _schema(args)
+            return _inspect(args)
     except KeyboardInterrupt:
         print("pthforensics: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
-        print(f"pthforensics: error: {exc}", file=sys.stderr)
+        print(f"pthforensics: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _schema(args: argparse.Namespace) -> int:
+    """``schema``: the JSON Schema (draft 2020-12) of a FileReport and of the documents."""
+    with open_output(args.output) as out:
+        out.write(json.dumps(json_schema(), indent=2) + "\n")
+    return 0
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, outputs that cannot be written: two documents on stdout,
+    or a file in a folder that does not exist."""
+    stdout = [
+        name
+        for name, value in (
+            ("--json", "-" if args.json and not args.output else args.output),
+            ("--jsonl", getattr(args, "jsonl", None)),
+            ("--csv", getattr(args, "csv", None)),
+            ("--sarif", getattr(args, "sarif", None)),
+        )
+        if value == "-"
+    ]
+    if len(stdout) > 1:
+        _refuse(args, f"{' and '.join(stdout)} all write to stdout: send all but one to a file")
+    for option in ("output", "jsonl", "csv", "sarif"):
+        path = getattr(args, option, None)
+        if path and path != "-":
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                name = "-o/--output" if option == "output" else f"--{option}"
+                _refuse(args, f"{name}: folder {folder!r} does not exist")
+
+
+def _refuse(args: argparse.Namespace, message: str) -> NoReturn:
+    """A bad combination of arguments: one line, exit 2, as argparse answers."""
+    Parser(prog=f"pthforensics {args.command}").error(message)
 
 
 def _scan(args: argparse.Namespace) -> int:
     """``scan``: start the tree scan, stream its reports, then render and decide."""
-    progress: Any = _NoProgress()
+    progress: Any = NoProgress()
 
     def on_start(candidate: Candidate) -> None:
-        progress.set_postfix_str(os.path.basename(candidate.path)[-40:], refresh=False)
+        progress.set_postfix_str(escape(os.path.basename(candidate.path))[-40:], refresh=False)
 
+    _check_outputs(args)
     limits = _limits(args)
     try:
         tree = scan_tree(
@@ -272,20 +323,30 @@ def _scan(args: argparse.Namespace) -> int:
             on_start=on_start,
         )
     except ValueError as exc:
-        print(f"pthforensics: error: {exc}", file=sys.stderr)
+        print(f"pthforensics: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     if not tree.files:
+        skipped = ", ".join(f"{n} {reason}" for reason, n in tree.skipped)
         print(
-            f"pthforensics: error: no checkpoint found in {' '.join(args.paths)}", file=sys.stderr
+            f"pthforensics: error: no checkpoint found in {escape(' '.join(args.paths))}"
+            + (f" (skipped: {skipped})" if skipped else ""),
+            file=sys.stderr,
         )
         return EXIT_ERROR
-    progress = _progress(len(tree.todo), enabled=sys.stderr.isatty() and not args.quiet)
+    progress = progress_bar(len(tree.todo), enabled=sys.stderr.isatty() and not args.quiet)
     started = time.monotonic()
     reports, interrupted = _stream(tree, args, progress)
     elapsed = time.monotonic() - started
     order = {c.path: i for i, c in enumerate(tree.files)}
     reports.sort(key=lambda r: order.get(r.path, len(order)))
-    batch = BatchReport(tuple(reports), Severity[args.fail_on.upper()])
+    done = {r.path for r in reports}
+    batch = BatchReport(
+        tuple(reports),
+        Severity[args.fail_on.upper()],
+        skipped=tree.skipped,
+        interrupted=interrupted,
+        not_scanned=tuple(c.path for c in tree.files if c.path not in done),
+    )
     _render_scan(args, batch, model_entries(tree.models, reports), elapsed)
     if interrupted:
         print(
@@ -293,7 +354,6 @@ def _scan(args: argparse.Namespace) -> int:
             "the output written so far is complete for those files",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
     return batch.exit_code()
 
 
@@ -303,7 +363,7 @@ def _stream(
     """Every report of ``tree``, each new one written to ``--jsonl`` as it comes (resumed
     ones are already there); whether Ctrl-C stopped the scan."""
     reports: list[FileReport] = []
-    with _jsonl_output(args) as jsonl:
+    with _jsonl_output(args, tree.files) as jsonl:
         try:
             with tree:
                 reports.extend(tree.resumed)
@@ -312,10 +372,7 @@ def _stream(
                     if jsonl is not None:
                         jsonl.write(report_jsonl_line(report) + "\n")
                         jsonl.flush()
-                    if report.error is not None and not args.quiet:
-                        progress.write(
-                            f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr
-                        )
+                    _tell(report, args, progress)
                     progress.update()
         except KeyboardInterrupt:
             return reports, True
@@ -324,16 +381,31 @@ def _stream(
     return reports, False
 
 
+def _tell(report: FileReport, args: argparse.Namespace, progress: Any) -> None:
+    """A file's error on stderr as it comes (unless ``-q``); with ``-v``, what its worker
+    printed too."""
+    if report.error is not None and not args.quiet:
+        progress.write(
+            f"pthforensics: {escape(report.path)}: {escape(report.error.message)}",
+            file=sys.stderr,
+        )
+    if report.stderr and args.verbose:
+        logger.info("%s: the reader printed: %s", report.path, report.stderr)
+
+
 @contextlib.contextmanager
-def _jsonl_output(args: argparse.Namespace) -> Iterator[IO[str] | None]:
+def _jsonl_output(args: argparse.Namespace, files: Sequence[Candidate]) -> Iterator[IO[str] | None]:
     """The ``--jsonl`` output: none, stdout, or FILE, appended to when it is the
-    ``--resume`` file (after closing a line an interrupted run left unfinished)."""
+    ``--resume`` file, once that holds one line per path (stale lines of files found
+    again, changed, are dropped: their new report is appended)."""
     if not args.jsonl or args.jsonl == "-":
         yield sys.stdout if args.jsonl else None
         return
     append = args.resume is not None and os.path.abspath(args.resume) == os.path.abspath(args.jsonl)
+    if append:
+        compact_resume(args.jsonl, files)
     with open(args.jsonl, "a" if append else "w", encoding="utf-8") as handle:
-        if append and handle.tell() > 0 and not _ends_with_newline(args.jsonl):
+        if append and handle.tell() > 0 and not ends_with_newline(args.jsonl):
             handle.write("\n")
         yield handle
 
@@ -345,49 +417,25 @@ def _render_scan(
     (the table for one file, else the batch summary)."""
     reports = batch.reports
     if args.csv:
-        with _open_output(args.csv) as out:
+        with open_output(args.csv) as out:
             out.write(csv_text(reports))
+    if args.sarif:
+        with open_output(args.sarif) as out:
+            out.write(sarif_json(batch, __version__) + "\n")
     if args.json or args.output:
-        with _open_output(args.output) as out:
+        with open_output(args.output) as out:
             out.write(batch_json(batch, models) + "\n")
         if len(reports) > 1 and not args.quiet and sys.stderr.isatty():
             print(batch_summary(batch, models, elapsed), file=sys.stderr)
-    elif args.jsonl != "-":
-        if len(reports) == 1 and not models:
-            print(scan_table(reports, Severity.INFO if args.verbose else Severity.SUSPICIOUS))
+    elif "-" not in (args.jsonl, args.sarif, args.csv):
+        severity = Severity.INFO if args.verbose else Severity.SUSPICIOUS
+        if len(reports) == 1 and not models and not batch.interrupted:
+            print(scan_table(reports, severity, inputs=args.deep))
+        elif args.deep:
+            table = scan_table(reports, severity, inputs=True)
+            print(table + "\n\n" + batch_summary(batch, models, elapsed))
         else:
             print(batch_summary(batch, models, elapsed))
-
-
-class _NoProgress:
-    """Stands in for tqdm when stderr is not a terminal (tqdm costs ~15 ms to import)."""
-
-    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
-        """Nothing to draw."""
-
-    def update(self, n: int = 1) -> None:
-        """Nothing to draw."""
-
-    def write(self, text: str, file: IO[str] | None = None) -> None:
-        """Write ``text`` as a line, as tqdm does."""
-        print(text, file=file or sys.stderr)
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-def _progress(total: int, *, enabled: bool) -> Any:
-    if not enabled:
-        return _NoProgress()
-    from tqdm import tqdm  # noqa: PLC0415
-
-    return tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True, leave=False)
-
-
-def _ends_with_newline(path: str) -> bool:
-    with open(path, "rb") as handle:
-        handle.seek(-1, 2)
-        return handle.read(1) == b"\n"
 
 
 #: Table width when stdout is no terminal and ``COLUMNS`` is not set.
@@ -405,6 +453,7 @@ def _columns() -> int:
 
 def _inspect(args: argparse.Namespace) -> int:
     """``inspect``: one report, as text or JSON; the exit code as ``scan`` decides it."""
+    _check_outputs(args)
     report = inspect(
         args.path,
         limits=_limits(args),
@@ -413,9 +462,12 @@ def _inspect(args: argparse.Namespace) -> int:
         device=args.device,
     )
     if report.error is not None:
-        print(f"pthforensics: {report.path}: {report.error.message}", file=sys.stderr)
+        print(
+            f"pthforensics: {escape(report.path)}: {escape(report.error.message)}",
+            file=sys.stderr,
+        )
     if args.json or args.output:
-        with _open_output(args.output) as out:
+        with open_output(args.output) as out:
             out.write(report_json(report) + "\n")
     else:
         print(inspect_text(report, width=_columns(), wide=args.wide))

@@ -36,7 +36,7 @@ from .core import (
     TraceStatus,
     Verdict,
 )
-from .report import error_report, verdict_of
+from .report import checkpoint_context, complete_inspect, error_report, verdict_of
 from .safety import scan_streams
 from .structure import check_integrity, extract_checkpoint, summarize, unreferenced_storages
 
@@ -167,6 +167,7 @@ def _report(
         size=container.size,
         seconds=seconds,
         metadata=checkpoint.metadata[:_METADATA_KEPT] if checkpoint else (),
+        checkpoint=checkpoint_context(checkpoint) if checkpoint is not None else None,
         extra=extra,
     )
 
@@ -180,7 +181,20 @@ def inspect_file(
     device: str = "meta",
     fast: bool = False,
 ) -> FileReport:
-    """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace."""
+    """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace; what
+    did not run says so (``"status": "skipped"`` and why, never ``None``)."""
+    report = _inspect_file(path, limits, trace, input_shape, device, fast)
+    return complete_inspect(report, trace=trace)
+
+
+def _inspect_file(
+    path: str,
+    limits: Limits,
+    trace: bool,
+    input_shape: Sequence[int] | None,
+    device: str,
+    fast: bool,
+) -> FileReport:
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
     from .structure import group_layers  # noqa: PLC0415
 
@@ -236,7 +250,7 @@ def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport
     ``scan`` (or, with ``options.deep``, ``inspect`` without the trace), with the model it
     belongs to and the size and mtime discovery found (``--resume`` matches on them)."""
     if options.deep:
-        report = inspect_file(candidate.path, limits=options.limits, trace=False, fast=options.fast)
+        report = _inspect_file(candidate.path, options.limits, False, None, "meta", options.fast)
     else:
         report = analyze_file(candidate.path, limits=options.limits, fast=options.fast)
     extra = dict(report.extra)

@@ -38,6 +38,8 @@ __all__ = [
     "gm",
     "real_error",
     "size_axes",
+    "hypothesis_with_truth",
+    "sizes_in",
     "true_plan",
     "truth_in_valid_sizes",
     "zoo",
@@ -82,22 +84,42 @@ def size_axes(guess: InputGuess) -> tuple[int, ...]:
     vector."""
     assert guess.shape is not None
     convolutional = any(infer.layer_type(t).conv_dims for _, t, _ in guess.plan)
+    if len(guess.shape) == 2 or (guess.evidence and "takes sequences of" in guess.evidence[0]):
+        return (1,)  # tokens, a vector, frames of a signal [N, L]; (batch, length, features)
     if guess.kind in (InputKind.IMAGE, InputKind.VOLUME) or (
-        guess.kind == InputKind.SEQUENCE and convolutional
+        guess.kind == InputKind.SEQUENCE and (convolutional or guess.status == "fixed")
     ):
         return tuple(range(2, len(guess.shape)))
     return (1,)
 
 
-def truth_in_valid_sizes(guess: InputGuess, truth_shape: tuple[int, ...]) -> bool:
-    """Whether the true input's sizes lie in ``guess.valid_sizes`` (every size listed,
-    or between the two corners listed for a non-square input)."""
-    valid = guess.valid_sizes or ()
-    sizes = [truth_shape[i] for i in size_axes(guess)]
+def sizes_in(valid: Any, sizes: list[int]) -> bool:
+    """Whether ``sizes`` (one per axis) lie in a ``valid_sizes`` value: one list shared by
+    every axis, or one list per axis."""
+    valid = valid or ()
     if all(isinstance(v, int) for v in valid):
         return all(s in valid for s in sizes)
-    lo, hi = valid[0], valid[-1]
-    return all(a <= s <= b for s, a, b in zip(sizes, lo, hi, strict=True))
+    return len(valid) == len(sizes) and all(s in v for s, v in zip(sizes, valid, strict=True))
+
+
+def truth_in_valid_sizes(guess: InputGuess, truth_shape: tuple[int, ...]) -> bool:
+    """Whether the true input's sizes lie in ``guess.valid_sizes``."""
+    return sizes_in(guess.valid_sizes, [truth_shape[i] for i in size_axes(guess)])
+
+
+def hypothesis_with_truth(guess: InputGuess, truth_shape: tuple[int, ...]) -> int | None:
+    """Rank of the first hypothesis whose valid sizes hold the true input (``None``: no
+    hypothesis does).  Only shapes of the true rank are compared."""
+    for rank, h in enumerate(guess.hypotheses):
+        if h.shape is None or len(h.shape) != len(truth_shape):
+            continue
+        axes = [i for i in size_axes(guess) if i < len(truth_shape)]
+        fixed = [i for i in range(len(truth_shape)) if i not in axes and i]
+        if all(h.shape[i] == truth_shape[i] for i in fixed) and sizes_in(
+            h.valid_sizes, [truth_shape[i] for i in axes]
+        ):
+            return rank
+    return None
 
 
 def real_error(model: nn.Module, shape: tuple[int, ...], dtype: str = "float32") -> str | None:

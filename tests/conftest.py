@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests._golden import Golden
+from tests._schema import check
 
 
 def op_pickle(*chunks: bytes) -> bytes:
@@ -42,3 +44,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def golden(request: pytest.FixtureRequest) -> Golden:
     """Compare text with (or, under --update-golden, rewrite) ``tests/golden/<name>.txt``."""
     return Golden(update=bool(request.config.getoption("--update-golden")))
+
+
+@pytest.fixture(autouse=True)
+def _every_json_output_matches_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every report (``to_dict``) and batch summary a test produces is validated against
+    the shipped JSON Schema (``pthforensics schema``) as it is made."""
+    from pthforensics.core import FileReport
+    from pthforensics.report import BatchReport
+
+    to_dict, summary = FileReport.to_dict, BatchReport.summary
+
+    def checked_to_dict(self: FileReport) -> dict[str, Any]:
+        out = to_dict(self)
+        check(out, "FileReport")
+        return out
+
+    def checked_summary(self: BatchReport) -> dict[str, object]:
+        out = summary(self)
+        check(out, "Summary")
+        return out
+
+    monkeypatch.setattr(FileReport, "to_dict", checked_to_dict)
+    monkeypatch.setattr(BatchReport, "summary", checked_summary)

@@ -169,6 +169,110 @@ def test_resume_into_another_file_writes_only_new_reports(zoo: Path, tmp_path: P
     ]
 
 
+def test_resume_replaces_stale_lines(zoo: Path, tmp_path: Path) -> None:
+    """A file changed since the earlier run is read again, and its old line goes: one
+    path, one line, whatever happened in between (duplicates of earlier versions too)."""
+    import os
+
+    jsonl = tmp_path / "run.jsonl"
+    assert main(["scan", "-j", "2", "--jsonl", str(jsonl), str(zoo)]) == 1
+    lines = jsonl.read_text().splitlines()
+    jsonl.write_text("\n".join([*lines, lines[0]]) + "\n")  # a duplicate, as old runs left
+    good = zoo / "good.pth"
+    good.write_bytes(good.read_bytes() + b"\0")  # changed: new size and mtime
+    os.utime(good, (1, 1))
+    argv = ["scan", "--resume", str(jsonl), "--jsonl", str(jsonl), str(zoo)]
+    assert main(argv) == 1
+    reports = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    paths = [r["path"] for r in reports]
+    assert sorted(paths) == sorted(set(paths)) and len(paths) == 2
+    [now] = [r for r in reports if r["path"].endswith("good.pth")]
+    assert now["size"] == good.stat().st_size and now["mtime"] == 1
+
+
+def test_interrupt_is_130_everywhere(zoo: Path, tmp_path: Path) -> None:
+    """Ctrl-C: exit 130, and the JSON document written says so (exit_code, interrupted,
+    the files found but not read), so no output claims a complete run."""
+    import signal
+    import time
+
+    (zoo / "slow.pth").write_bytes((zoo / "good.pth").read_bytes())
+    doc, sarif = tmp_path / "out.json", tmp_path / "out.sarif"
+    code = (
+        "import sys, time\n"
+        "import pthforensics.pipeline as pipeline\n"
+        "real = pipeline.analyze_file\n"
+        "def slow(path, **kwargs):\n"
+        "    if path.endswith('slow.pth'):\n"
+        "        open(path + '.started', 'w').close()\n"
+        "        time.sleep(60)\n"
+        "    return real(path, **kwargs)\n"
+        "pipeline.analyze_file = slow\n"
+        "from pthforensics.cli import main\n"
+        f"sys.exit(main(['scan', '-j', '1', '-o', {str(doc)!r}, '--sarif', {str(sarif)!r},"
+        f" {str(zoo)!r}]))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (zoo / "slow.pth.started").exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    summary = json.loads(doc.read_text())["summary"]
+    assert summary["exit_code"] == 130 and summary["interrupted"] is True
+    assert any(p.endswith("slow.pth") for p in summary["not_scanned"])
+    assert summary["files"] + len(summary["not_scanned"]) == 3
+    [run] = json.loads(sarif.read_text())["runs"]
+    assert run["invocations"][0]["exitCode"] == 130
+    assert run["invocations"][0]["executionSuccessful"] is False
+
+
+def test_library_warnings_only_with_verbose(tmp_path: Path) -> None:
+    """On a machine without numpy, torch warns "Failed to initialize NumPy" when it is
+    imported; ``inspect`` shows it only with ``-v``."""
+    from tests._helpers import CORPUS
+
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from pthforensics.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    sample = str(CORPUS / "models" / "lenet_seq.pt")
+    quiet = subprocess.run(
+        [sys.executable, "-c", code, "inspect", sample], capture_output=True, text=True
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "" and "Warning" not in quiet.stdout
+    loud = subprocess.run(
+        [sys.executable, "-c", code, "inspect", "-v", sample], capture_output=True, text=True
+    )
+    assert loud.returncode == 0 and "Failed to initialize NumPy" in loud.stderr
+
+
+def test_no_checkpoint_says_what_was_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.txt").write_text("text")
+    (tmp_path / ".hidden.pt").write_bytes(b"x")
+    assert main(["scan", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint found" in err and "1 hidden" in err and "1 not-a-checkpoint" in err
+
+
+def test_deep_text_table_shows_the_input(zoo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests._helpers import CORPUS
+
+    main(["scan", "--deep", "-j", "1", str(CORPUS / "models")])
+    out = capsys.readouterr().out
+    header = out.splitlines()[0].split()
+    assert header[-1] == "input"
+    assert "fixed image 1x1x28x28" in out  # lenet_seq's input, beside its row
+    assert "file(s) in " in out  # and the summary after the table
+
+
 def test_deep_adds_layers(zoo: Path, tmp_path: Path) -> None:
     out = tmp_path / "deep.json"
     main(["scan", "--deep", "--json", "-o", str(out), str(zoo / "good.pth")])
@@ -184,12 +288,40 @@ def test_fifo_named_explicitly_is_an_error_not_a_blocked_read(tmp_path: Path) ->
     assert main(["scan", str(tmp_path / "pipe.pth")]) == 2
 
 
-@pytest.mark.parametrize(("option", "value"), [("-j", "-1"), ("--max-memory-mb", "10")])
-def test_bad_batch_options_are_errors(
-    option: str, value: str, zoo: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["scan", "-j", "-1"], "-j/--jobs: must be 0 (one per core) or more worker processes"),
+        (["scan", "-j", "two"], "-j/--jobs: not a whole number of worker processes: 'two'"),
+        (["scan", "--max-memory-mb", "10"], "must be 0 (no cap) or at least 64 MB, got 10 MB"),
+        (["scan", "--max-pickle-mb", "0"], "--max-pickle-mb: must be at least 1 MB, got 0 MB"),
+        (["scan", "--max-decompressed-mb", "-5"], "must be at least 1 MB, got -5 MB"),
+        (["scan", "--max-seconds", "0"], "--max-seconds: must be more than 0 seconds, got 0"),
+        (["scan", "--max-seconds", "nan"], "--max-seconds: must be more than 0 seconds"),
+        (["scan", "--timeout", "soon"], "--timeout: not a number of seconds: 'soon'"),
+        (["scan", "--fail-on", "info"], "--fail-on: invalid choice: 'info'"),
+        (["inspect", "--input-shape", "1,3,x"], "--input-shape: not a shape: '1,3,x'"),
+        (["inspect", "--input-shape", "1,3,,32"], "--input-shape: not a shape: '1,3,,32'"),
+        (["inspect", "--input-shape", "1,0,32"], "every size must be 1 or more"),
+        (["inspect", "--max-pickle-mb", "0"], "--max-pickle-mb: must be at least 1 MB"),
+        (["scan", "--json", "--jsonl", "-"], "--json and --jsonl all write to stdout"),
+        (["scan", "--sarif", "-", "--csv", "-"], "--csv and --sarif all write to stdout"),
+        (["scan", "-o", "/no/such/folder/out.json"], "-o/--output: folder '/no/such/folder'"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], said: str, zoo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["scan", option, value, str(zoo)]) == 2
-    assert capsys.readouterr().err.startswith("pthforensics: error: ")
+    """Bad limits, shapes and outputs: exit 2, one line on stderr in the user's units,
+    before any file is read."""
+    target = str(zoo / "good.pth") if argv[0] == "inspect" else str(zoo)
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, target])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.count("\n") == 1 and err.startswith(f"pthforensics {argv[0]}: error: ")
+    assert said in err, err
 
 
 def test_ctrl_c_stops_cleanly(zoo: Path, tmp_path: Path) -> None:

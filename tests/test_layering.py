@@ -22,6 +22,7 @@ _ORDER = (
     "batch",
     "pipeline",
     "__init__",
+    "cli_support",
     "cli",
     "__main__",
 )

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F  # noqa: N812 - the name everybody uses
 from structures import STRUCTURES  # the non-chain structures (issue 10), same directory
 from torch import nn
 
@@ -566,6 +567,222 @@ def mlp():
         nn.Linear(32, 3),
     )
     return model, _truth("fixed", "vector", (1, 20))
+
+
+# --- clues the weights hold besides the layers (issue 10, item 2) ----------------------------
+
+
+@_register
+def features_no_avgpool():
+    """torchvision-style ``features``/``classifier`` names but *no* adaptive pool: with
+    ``_metadata`` listing every module and no ``avgpool`` among them, the 7x7 flatten head
+    fixes the size (28x28) instead of reading as torchvision's adaptive-pool convention."""
+    model = nn.Sequential()
+    model.add_module(
+        "features",
+        nn.Sequential(
+            nn.Conv2d(1, 4, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(4, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        ),
+    )
+    model.add_module(
+        "classifier", nn.Sequential(nn.Flatten(), nn.Linear(8 * 7 * 7, 16), nn.Linear(16, 10))
+    )
+    return model, _truth("fixed", "image", (1, 1, 28, 28))
+
+
+class BeitAttention(nn.Module):
+    """Attention with a relative position bias over the whole grid (timm beit.py)."""
+
+    def __init__(self, dim: int, grid: int, heads: int) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * grid - 1) ** 2 + 3, heads)
+        )
+        n = grid * grid + 1
+        index = torch.arange(n * n).remainder((2 * grid - 1) ** 2 + 3).view(n, n)
+        self.register_buffer("relative_position_index", index)
+        self.proj = nn.Linear(dim, dim)
+
+
+class TinyBeit(nn.Module):
+    """BEiT-style relative position bias over the whole patch grid plus a class token:
+    ``relative_position_bias_table`` has (2g-1)^2 + 3 rows (timm models/beit.py); patch 8
+    on 32x32 -> a 4x4 grid, no absolute position table."""
+
+    def __init__(self, dim: int = 16, grid: int = 4, heads: int = 2) -> None:
+        super().__init__()
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dim, 8, 8)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.attn = BeitAttention(dim, grid, heads)
+        self.heads = heads
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed.proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1)
+        b, n, c = x.shape
+        q, k, v = self.attn.qkv(x).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        idx = self.attn.relative_position_index.view(-1)
+        bias = self.attn.relative_position_bias_table[idx].view(n, n, -1).permute(2, 0, 1)
+        a = (q @ k.transpose(-1, -2) + bias).softmax(-1)
+        x = self.attn.proj((a @ v).transpose(1, 2).reshape(b, n, c))
+        return self.head(x[:, 0])
+
+
+@_register
+def tiny_beit():
+    return TinyBeit(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
+class TinyMixer(nn.Module):
+    """MLP-Mixer: the token-mixing MLP's width is the patch count (timm mlp_mixer.py
+    ``mlp_tokens``): patch 8 on 32x32 -> 16 tokens."""
+
+    def __init__(self, dim: int = 24, tokens: int = 16) -> None:
+        super().__init__()
+        self.stem = nn.Module()
+        self.stem.proj = nn.Conv2d(3, dim, 8, 8)
+        self.block = nn.Module()
+        self.block.norm1 = nn.LayerNorm(dim)
+        self.block.mlp_tokens = nn.Sequential(nn.Linear(tokens, 8), nn.GELU(), nn.Linear(8, tokens))
+        self.block.norm2 = nn.LayerNorm(dim)
+        self.block.mlp_channels = nn.Sequential(nn.Linear(dim, 32), nn.GELU(), nn.Linear(32, dim))
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem.proj(x).flatten(2).transpose(1, 2)
+        x = x + self.block.mlp_tokens(self.block.norm1(x).transpose(1, 2)).transpose(1, 2)
+        x = x + self.block.mlp_channels(self.block.norm2(x))
+        return self.head(x.mean(1))
+
+
+@_register
+def tiny_mixer():
+    return TinyMixer(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
+class CoordBlock(nn.Module):
+    """A CoordConv block storing its coordinate map as a parameter (batdetect2's
+    ``ConvBlockDownCoordF``): the map of 64 rows is concatenated to the input."""
+
+    def __init__(self, cin: int, cout: int, rows: int) -> None:
+        super().__init__()
+        self.coords = nn.Parameter(torch.linspace(-1, 1, rows)[None, None, :, None])
+        self.conv = nn.Conv2d(cin + 1, cout, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.coords.expand(x.shape[0], 1, x.shape[2], x.shape[3])
+        return torch.relu(self.conv(torch.cat([x, c], 1)))
+
+
+class CoordNet(nn.Module):
+    """Spectrogram [N, 1, 64 bins, T]: the coordinate map fixes 64 rows; T is free."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = CoordBlock(1, 8, 64)
+        self.out = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.block(x))
+
+
+@_register
+def coord_net():
+    return CoordNet(), _truth("free", "image", (1, 1, 64, 64))
+
+
+class LayerNormFront(nn.Module):
+    """PESTO-style: ``LayerNorm([1, 48])`` reads the input, then Conv1d(1, ...): CQT
+    frames [N, 1, 48] exactly.  (Names keep their order under a natural sort.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.input_norm = nn.LayerNorm([1, 48])
+        self.proj = nn.Conv1d(1, 4, 5, padding=2)
+        self.readout = nn.Linear(4 * 48, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(torch.relu(self.proj(self.input_norm(x))).flatten(1))
+
+
+@_register
+def layernorm_front():
+    return LayerNormFront(), _truth("fixed", "sequence", (1, 1, 48))
+
+
+class ColumnSignal(nn.Module):
+    """CREPE-style: frames [N, 256] laid out as [N, 1, 256, 1]; Conv2d kernels (k, 1),
+    pools (2, 1), a flatten head on 8 x 4 positions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, (16, 1), (2, 1), (7, 0))
+        self.conv1_BN = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, (5, 1), padding=(2, 0))
+        self.conv2_BN = nn.BatchNorm2d(8)
+        self.classifier = nn.Linear(8 * 32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, None, :, None]
+        x = F.max_pool2d(self.conv1_BN(torch.relu(self.conv1(x))), (2, 1))
+        x = F.max_pool2d(self.conv2_BN(torch.relu(self.conv2(x))), (2, 1))
+        return self.classifier(x.flatten(1))
+
+
+@_register
+def column_signal():
+    return ColumnSignal(), _truth("fixed", "sequence", (1, 256))
+
+
+class FrameLSTM(nn.Module):
+    """BeatNet-style: a Conv1d over each frame's 64 features, flattened into a Linear,
+    then an LSTM over frames: input [N, T, 64], T free.  (Names keep their order under a
+    natural sort.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frame_conv = nn.Conv1d(1, 2, 5)
+        self.frame_fc = nn.Linear(2 * 30, 16)
+        self.lstm = nn.LSTM(16, 16, batch_first=True)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, t, f = x.shape
+        y = F.max_pool1d(torch.relu(self.frame_conv(x.reshape(n * t, 1, f))), 2)
+        y = self.frame_fc(y.flatten(1)).view(n, t, -1)
+        return self.out(self.lstm(y)[0])
+
+
+@_register
+def frame_lstm():
+    return FrameLSTM(), _truth("free", "sequence", (1, 32, 64))
+
+
+class TwoHeads(nn.Module):
+    """LPIPS-style: 1x1 heads on two feature maps of 16 and 24 channels that never meet
+    (the second is reported in ``InputGuess.others``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin0 = nn.Conv2d(16, 1, 1, bias=False)
+        self.lin1 = nn.Conv2d(24, 1, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin0(x)
+
+
+@_register
+def two_heads():
+    return TwoHeads(), _truth("free", "image", (1, 16, 224, 224))
 
 
 # --- output ----------------------------------------------------------------------------------

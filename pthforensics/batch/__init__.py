@@ -7,20 +7,36 @@ before ``pipeline`` and never imports it.
 
 from __future__ import annotations
 
-from .discover import discover, model_name
-from .resume import ResumeKey, read_resume, resume_key
+from .discover import (
+    CHECKPOINT_EXTENSIONS,
+    SKIP_REASONS,
+    Discovery,
+    discover,
+    discover_tree,
+    has_checkpoint_name,
+    model_name,
+    skip_reason,
+)
+from .resume import ResumeKey, compact_resume, read_resume, resume_key
 from .tree import TreeScan, start_tree_scan
 from .workers import BatchOptions, Work, run_batch
 
 __all__ = [
+    "CHECKPOINT_EXTENSIONS",
+    "SKIP_REASONS",
     "BatchOptions",
+    "Discovery",
     "ResumeKey",
     "TreeScan",
     "Work",
+    "compact_resume",
     "discover",
+    "discover_tree",
+    "has_checkpoint_name",
     "model_name",
     "read_resume",
     "resume_key",
     "run_batch",
+    "skip_reason",
     "start_tree_scan",
 ]

@@ -16,7 +16,7 @@ from types import TracebackType
 
 from pthforensics.core import Candidate, FileReport, ModelGroup
 
-from .discover import discover
+from .discover import Discovery, discover_tree
 from .resume import ResumeKey, read_resume, resume_key
 from .workers import BatchOptions, Work, run_batch
 
@@ -42,11 +42,13 @@ class TreeScan(Iterator[FileReport]):
     """Reports taken from the resume file, not scanned again."""
     todo: tuple[Candidate, ...]
     """The files this scan reads."""
+    skipped: tuple[tuple[str, int], ...]
+    """Entries of the folders walked that are not scanned, counted by reason (see
+    :data:`pthforensics.batch.SKIP_REASONS`)."""
 
     def __init__(
         self,
-        files: tuple[Candidate, ...],
-        models: tuple[ModelGroup, ...],
+        found: Discovery,
         previous: Mapping[ResumeKey, FileReport],
         work: Work,
         options: BatchOptions,
@@ -54,10 +56,14 @@ class TreeScan(Iterator[FileReport]):
         in_process: bool,
         on_start: Callable[[Candidate], None] | None = None,
     ) -> None:
-        self.files = files
-        self.models = models
-        self.resumed = tuple(previous[k] for c in files if (k := resume_key(c)) in previous)
+        self.files = files = found.files
+        self.models = found.models
+        self.skipped = found.skipped
+        self.resumed = tuple(
+            _with_aliases(previous[k], c) for c in files if (k := resume_key(c)) in previous
+        )
         self.todo = tuple(c for c in files if resume_key(c) not in previous)
+        self._aliased = {c.path: c for c in self.todo if c.aliases}
         self._reports = self._run(work, options, in_process=in_process, on_start=on_start)
 
     def _run(
@@ -74,9 +80,15 @@ class TreeScan(Iterator[FileReport]):
             # unpickling (BatchOptions.fast is False without a cap).
             if on_start is not None:
                 on_start(self.todo[0])
-            yield work(self.todo[0], replace(options, memory_mb=None))
+            yield self._aliases_of(work(self.todo[0], replace(options, memory_mb=None)))
         else:
-            yield from run_batch(self.todo, work, options, on_start=on_start)
+            for report in run_batch(self.todo, work, options, on_start=on_start):
+                yield self._aliases_of(report)
+
+    def _aliases_of(self, report: FileReport) -> FileReport:
+        """``report`` with the other paths discovery found for its file."""
+        candidate = self._aliased.get(report.path)
+        return report if candidate is None else _with_aliases(report, candidate)
 
     def __next__(self) -> FileReport:
         return next(self._reports)
@@ -111,15 +123,20 @@ def start_tree_scan(
     """Discover the files under ``paths``, read ``resume`` (an earlier JSONL output), and
     return the scan ready to iterate.  ``in_process``: read a single file to scan without
     starting workers."""
-    files, models = discover(
+    found = discover_tree(
         [os.fspath(p) for p in paths], include_hidden=include_hidden, exclude=tuple(exclude)
     )
-    previous = read_resume(resume) if resume is not None and files else {}
-    scan = TreeScan(
-        files, models, previous, work, options, in_process=in_process, on_start=on_start
-    )
+    previous = read_resume(resume) if resume is not None and found.files else {}
+    scan = TreeScan(found, previous, work, options, in_process=in_process, on_start=on_start)
     if previous:
         logger.info(
             "resuming: %d file(s) already scanned, %d to go", len(scan.resumed), len(scan.todo)
         )
     return scan
+
+
+def _with_aliases(report: FileReport, candidate: Candidate) -> FileReport:
+    """``report`` listing the candidate's other paths (as discovery found them now)."""
+    if report.aliases == candidate.aliases:
+        return report
+    return replace(report, aliases=candidate.aliases)

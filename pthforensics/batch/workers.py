@@ -1,8 +1,11 @@
 """Parallel batch scanning: worker processes, each file with its own time and memory cap.
 
 A hostile or huge file costs its worker, not the run: a worker that exceeds the time cap
-is killed, one that crashes or is killed by the memory cap is replaced, and either way
-the file gets an ``error`` report and the run goes on.  Workers are forked once and fed
+is killed, one that crashes or is killed by the memory cap is replaced (the file is tried
+once more on a fresh worker, in case the death was not its doing), and either way the file
+gets an ``error`` report and the run goes on.  What a worker prints (the interpreter's own
+messages, C libraries, warnings) goes into the report of the file it was reading, never
+to the user's terminal.  Workers are forked once and fed
 a few files at a time over a pipe (no per-file interpreter start-up).  Reports are
 yielded in completion order, so a caller can stream them.
 
@@ -25,15 +28,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-from pthforensics.core import (
-    DEFAULT_LIMITS,
-    Candidate,
-    ErrorInfo,
-    FileReport,
-    LimitExceeded,
-    Limits,
-    Status,
-)
+from pthforensics.core import DEFAULT_LIMITS, Candidate, FileReport, LimitExceeded, Limits
+
+from .child import death, error_report, output_file, read_output, worker_main
 
 __all__ = ["BatchOptions", "Work", "run_batch"]
 
@@ -90,74 +87,15 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _cap_memory(memory_mb: int | None) -> None:
-    if memory_mb is None:
-        return
-    try:
-        import resource  # noqa: PLC0415 - POSIX only
-
-        with open("/proc/self/status", encoding="ascii") as status:
-            vm = next(
-                (int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:")), 0
-            )
-        cap = vm + memory_mb * (1 << 20)
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    except (OSError, ValueError, ImportError):  # pragma: no cover - non-Linux
-        logger.debug("memory cap not applied on this platform")
-
-
-def _tune_gc() -> None:
-    """Collect cycles less often in a worker: a file's stub tree is thousands of young
-    containers freed by reference counting, which the default threshold (700 allocations)
-    traverses again and again (~15% of a worker's time).  Everything imported before the
-    fork is frozen out of collections; cycles are still collected, and the address-space
-    cap bounds what they can hold in between."""
-    import gc  # noqa: PLC0415
-
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
-def _worker(conn: Connection, work: Work, options: BatchOptions) -> None:
-    import signal  # noqa: PLC0415
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for everyone
-    _cap_memory(options.memory_mb)
-    _tune_gc()
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, KeyboardInterrupt):
-            return
-        if task is None:
-            return
-        index, candidate = task
-        try:
-            report = work(candidate, options)
-        except MemoryError:
-            report = _error(
-                candidate,
-                "limits",
-                "MemoryError",
-                f"memory cap of {options.memory_mb} MB per file exceeded",
-            )
-        conn.send((index, report))
-
-
-def _error(candidate: Candidate, stage: str, kind: str, message: str) -> FileReport:
-    return FileReport(
-        path=candidate.path,
-        status=Status.ERROR,
-        error=ErrorInfo(stage, kind, message),
-        size=candidate.size,
-        mtime=candidate.mtime,
-        extra=(("model", candidate.model),) if candidate.model else (),
-    )
-
-
 #: Files in flight per worker: enough that a worker never waits for the parent (which
 #: shares the cores) between files, few enough that little queues behind a slow file.
 _DEPTH = 4
+#: Times a file is handed to a worker that then dies: the first death may not be the
+#: file's doing (a worker killed from outside, idle or just handed the file).
+_ATTEMPTS = 2
+#: Workers that die without a file (idle), or fail to start, in a row before the run
+#: stops waiting for them: the remaining files then get error reports.
+_FUTILE_SPAWNS = 8
 
 _Task = tuple[int, Candidate]
 
@@ -166,17 +104,29 @@ _Task = tuple[int, Candidate]
 class _Slot:
     process: Any
     conn: Connection
+    output_fd: int
+    """The parent's descriptor of the worker's output file."""
+    output_path: str | None
+    """That file's path, when it has one (removed with the worker)."""
     tasks: deque[_Task] = field(default_factory=deque)
     """Files sent to this worker, the one it is reading first."""
     started: float = 0.0
     """When the worker began the first of ``tasks``."""
 
 
+def _send_task(slot: _Slot, task: _Task) -> None:
+    """Hand ``task`` to ``slot``'s worker (raises ``OSError`` when it is dead)."""
+    slot.conn.send(task)
+
+
 class _Pool:
     """Worker processes and the files in flight on each; the parent's side of the pipes.
 
     One round is :meth:`feed` (fill every worker up to ``_DEPTH`` files) then
-    :meth:`collect` (wait for a report, a death or a timeout, and settle each).
+    :meth:`collect` (wait for a report, a death or a timeout, and settle each).  A worker
+    may die at any moment (idle, while a file is sent to it, while it reads or reports
+    one): its files go back in line, the one it was reading is tried once more on a fresh
+    worker, then reported as an error with what the worker printed.
     """
 
     def __init__(
@@ -196,14 +146,35 @@ class _Pool:
         self._pending = pending
         self._on_start = on_start
         self._slots: list[_Slot] = []
+        self._crashes: dict[int, int] = {}
+        self._futile = 0
+        self._last_failure = ""
 
     def start(self, workers: int) -> None:
-        """Start ``workers`` worker processes."""
-        self._slots.extend(self._spawn() for _ in range(workers))
+        """Start ``workers`` worker processes (fewer if the system refuses some)."""
+        for _ in range(workers):
+            self._add_worker()
 
     def busy(self) -> bool:
         """Whether any file is in flight."""
         return any(s.tasks for s in self._slots)
+
+    def starved(self) -> list[FileReport]:
+        """Error reports for every pending file when no worker can be kept alive (they
+        die idle or cannot start, ``_FUTILE_SPAWNS`` times in a row); else nothing."""
+        if not self._pending or (self._slots and self._futile < _FUTILE_SPAWNS):
+            return []
+        if not self._slots and self._futile < _FUTILE_SPAWNS and self._add_worker():
+            return []
+        message = (
+            "not read: worker processes keep dying before reading any file"
+            f"{f' ({self._last_failure})' if self._last_failure else ''}"
+        )
+        reports = [
+            error_report(c, "worker", "WorkerUnavailable", message) for _, c in self._pending
+        ]
+        self._pending.clear()
+        return reports
 
     def feed(self) -> None:
         """Send pending files to every worker until each has ``_DEPTH`` in flight."""
@@ -213,10 +184,10 @@ class _Pool:
             while len(slot.tasks) < _DEPTH and self._pending:
                 task = self._pending[0]
                 try:
-                    slot.conn.send(task)
-                except OSError:
-                    # The worker died after its last report: with a file in flight its
-                    # sentinel reports the crash in collect(); idle, it is simply replaced.
+                    _send_task(slot, task)
+                except (OSError, ValueError):
+                    # The worker died: with a file in flight its sentinel reports the
+                    # crash in collect(); idle, it is simply replaced.
                     if not slot.tasks:
                         idle_dead.append(slot)
                     break
@@ -227,6 +198,8 @@ class _Pool:
                 if self._on_start is not None:
                     self._on_start(task[1])
         for slot in idle_dead:
+            self._futile += 1
+            self._last_failure = f"a worker {death(slot.process.exitcode)} while idle"
             self._replace(slot)
 
     def collect(self) -> list[FileReport]:
@@ -246,9 +219,12 @@ class _Pool:
         reports: list[FileReport] = []
         for slot in busy:
             if slot.conn in ready and _receive(slot, now, reports):
+                self._futile = 0
                 continue
             if slot.conn in ready or slot.process.sentinel in ready:
-                reports.append(self._crashed(slot))
+                crashed = self._crashed(slot)
+                if crashed is not None:
+                    reports.append(crashed)
             elif now - slot.started > self._options.file_timeout:
                 reports.append(self._timed_out(slot, now))
         return reports
@@ -257,29 +233,45 @@ class _Pool:
         """Ask every worker to finish, then kill those that do not."""
         for slot in self._slots:
             if slot.process.is_alive():
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, ValueError):
                     slot.conn.send(None)
+        for slot in self._slots:
             slot.process.join(0.5)
             if slot.process.is_alive():
                 slot.process.kill()
                 slot.process.join(1)
+            _discard(slot)
+        self._slots.clear()
 
-    def _spawn(self) -> _Slot:
-        parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(
-            target=_worker, args=(child, self._work, self._options), daemon=True
-        )
-        process.start()
-        child.close()
-        return _Slot(process, parent)
+    def _add_worker(self) -> bool:
+        """Start one more worker; ``False`` (counted as futile) when the system refuses."""
+        fork = self._ctx.get_start_method() == "fork"
+        fd, path = -1, None
+        try:
+            fd, path = output_file(inherited=fork)
+            parent, child = self._ctx.Pipe()
+            capture = fd if fork and path is None else path
+            process = self._ctx.Process(
+                target=worker_main, args=(child, self._work, self._options, capture), daemon=True
+            )
+            process.start()
+            child.close()
+        except OSError as exc:
+            logger.warning("could not start a worker process: %s", exc)
+            _close_output(fd, path)
+            self._futile += 1
+            self._last_failure = f"could not start one: {exc}"
+            return False
+        self._slots.append(_Slot(process, parent, fd, path))
+        return True
 
     def _replace(self, slot: _Slot) -> None:
         """Kill ``slot``'s worker and start a fresh one in its place."""
         slot.process.kill()
         slot.process.join(5)
-        slot.conn.close()
+        _discard(slot)
         self._slots.remove(slot)
-        self._slots.append(self._spawn())
+        self._add_worker()
 
     def _give_back(self, slot: _Slot) -> _Task:
         """The file that failed; those queued behind it go back to the front of the line."""
@@ -287,34 +279,63 @@ class _Pool:
             self._pending.appendleft(slot.tasks.pop())
         return slot.tasks[0]
 
-    def _crashed(self, slot: _Slot) -> FileReport:
-        code = slot.process.exitcode
-        _, candidate = self._give_back(slot)
+    def _crashed(self, slot: _Slot) -> FileReport | None:
+        """The worker died with files in flight: the first goes back in line for one more
+        attempt on a fresh worker, or (its last attempt) gets an error report."""
+        task = self._give_back(slot)
+        slot.process.join(1)
+        how = death(slot.process.exitcode)
+        output = read_output(slot.output_fd)
         self._replace(slot)
-        return _error(
+        index, candidate = task
+        self._crashes[index] = crashes = self._crashes.get(index, 0) + 1
+        if crashes < _ATTEMPTS:
+            logger.info("%s: its worker %s; trying once more", candidate.path, how)
+            self._pending.appendleft(task)
+            return None
+        return error_report(
             candidate,
             "worker",
             "WorkerCrashed",
-            f"the worker reading this file died (exit code {code}); "
-            "the file may exhaust memory or crash the reader",
+            f"the worker reading this file {how}, {crashes} times; the file may exhaust "
+            "memory or crash the reader" + (" (its output is in stderr)" if output else ""),
+            output,
         )
 
     def _timed_out(self, slot: _Slot, now: float) -> FileReport:
         _, candidate = self._give_back(slot)
+        output = read_output(slot.output_fd)
         self._replace(slot)
         limit = self._options.file_timeout
         exc = LimitExceeded("seconds per file", limit, round(now - slot.started, 1))
-        return _error(candidate, "limits", "Timeout", exc.message)
+        return error_report(candidate, "limits", "Timeout", exc.message, output)
+
+
+def _discard(slot: _Slot) -> None:
+    """Close the parent's end of ``slot``'s pipe and its output file."""
+    with contextlib.suppress(OSError):
+        slot.conn.close()
+    _close_output(slot.output_fd, slot.output_path)
+
+
+def _close_output(fd: int, path: str | None) -> None:
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if path is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _receive(slot: _Slot, now: float, reports: list[FileReport]) -> bool:
     """Take every report waiting on ``slot``'s pipe; ``False`` when the pipe says the
-    worker died instead (end of file, or not the report of the file it was reading)."""
+    worker died instead (end of file, a message cut short, or not the report of the file
+    it was reading)."""
     while slot.tasks:
         index = slot.tasks[0][0]
         try:
             got_index, report = slot.conn.recv()
-        except (EOFError, OSError):
+        except Exception:  # noqa: BLE001 - EOF, a cut message: the worker is gone
             return False
         if report is None or got_index != index:
             return False
@@ -346,6 +367,7 @@ def run_batch(
     try:
         pool.start(min(options.workers, len(candidates)))
         while pending or pool.busy():
+            yield from pool.starved()
             pool.feed()
             yield from pool.collect()
     finally:

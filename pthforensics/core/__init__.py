@@ -51,13 +51,23 @@ from .records import (
     Verdict,
     new_record,
 )
-from .reports import SCHEMA_VERSION, Candidate, ErrorInfo, FileReport, ModelGroup, Status
+from .reports import (
+    SCHEMA_VERSION,
+    Candidate,
+    CheckpointContext,
+    ErrorInfo,
+    FileReport,
+    ModelGroup,
+    OptimizerInfo,
+    Status,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
     "SCHEMA_VERSION",
     "Candidate",
     "Checkpoint",
+    "CheckpointContext",
     "CheckpointKind",
     "Container",
     "ContainerError",
@@ -78,6 +88,7 @@ __all__ = [
     "Limits",
     "Location",
     "ModelGroup",
+    "OptimizerInfo",
     "PickleDecodeError",
     "PickleStream",
     "PlanStep",

@@ -14,9 +14,11 @@ from typing import Any
 
 from .inference import (
     InputGuess,
+    InputHypothesis,
     InputKind,
     InputStatus,
     LayerGuess,
+    PlanStep,
     RebuildPart,
     TraceLayer,
     TraceResult,
@@ -88,9 +90,11 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
 
 
 def summary_to_json(t: TensorSummary) -> JSON:
-    """The contract's ``tensors``, with ``buffers`` and ``trainable`` (``null``: not
+    """The contract's ``tensors``, with ``"status": "ok"`` (``"skipped"`` when nothing was
+    counted, see ``FileReport.to_dict``), ``buffers`` and ``trainable`` (``null``: not
     stored)."""
     return {
+        "status": "ok",
         "count": t.count,
         "parameters": t.parameters,
         "bytes": t.bytes,
@@ -138,9 +142,50 @@ def layer_from_json(d: Mapping[str, Any]) -> LayerGuess:
     )
 
 
+def _plan_to_json(plan: Sequence[PlanStep]) -> list[JSON]:
+    return [
+        {"module": module, "type": kind, "attributes": jsonable(dict(attributes))}
+        for module, kind, attributes in plan
+    ]
+
+
+def _plan_from_json(plan: Any) -> tuple[PlanStep, ...]:
+    return tuple((p["module"], p["type"], _pairs(p.get("attributes"))) for p in plan or ())
+
+
+def hypothesis_to_json(h: InputHypothesis) -> JSON:
+    """One of ``input.hypotheses``: ``{"name", "shape", "valid_sizes", "cost", "evidence",
+    "assumptions", "plan"}``."""
+    return {
+        "name": h.name,
+        "shape": _shape(h.shape),
+        "valid_sizes": jsonable(h.valid_sizes) if h.valid_sizes is not None else None,
+        "cost": h.cost,
+        "evidence": list(h.evidence),
+        "assumptions": list(h.assumptions),
+        "plan": _plan_to_json(h.plan),
+    }
+
+
+def hypothesis_from_json(d: Mapping[str, Any]) -> InputHypothesis:
+    """The inverse of :func:`hypothesis_to_json`."""
+    valid = d.get("valid_sizes")
+    return InputHypothesis(
+        name=d["name"],
+        plan=_plan_from_json(d.get("plan")),
+        shape=_shape_back(d.get("shape")),
+        valid_sizes=tupled(valid) if valid is not None else None,
+        cost=d.get("cost", 0.0),
+        evidence=tuple(d.get("evidence", ())),
+        assumptions=tuple(d.get("assumptions", ())),
+    )
+
+
 def input_to_json(i: InputGuess) -> JSON:
-    """The contract's ``input``, with ``min_size``, ``multiple_of`` and ``plan`` (the
-    hypothesis the rebuild follows: one ``{"module", "type", "attributes"}`` per entry)."""
+    """The contract's ``input``, with ``min_size``, ``multiple_of``, ``plan`` (the
+    hypothesis the rebuild follows: one ``{"module", "type", "attributes"}`` per entry),
+    ``hypotheses`` (every reading that fits, best first: :func:`hypothesis_to_json`) and
+    ``others`` (further inputs, each an ``input`` of its own)."""
     return {
         "status": i.status.value,
         "kind": i.kind.value,
@@ -150,10 +195,9 @@ def input_to_json(i: InputGuess) -> JSON:
         "evidence": list(i.evidence),
         "min_size": i.min_size,
         "multiple_of": i.multiple_of,
-        "plan": [
-            {"module": module, "type": kind, "attributes": jsonable(dict(attributes))}
-            for module, kind, attributes in i.plan
-        ],
+        "plan": _plan_to_json(i.plan),
+        "hypotheses": [hypothesis_to_json(h) for h in i.hypotheses],
+        "others": [input_to_json(o) for o in i.others],
     }
 
 
@@ -169,9 +213,9 @@ def input_from_json(d: Mapping[str, Any]) -> InputGuess:
         evidence=tuple(d.get("evidence", ())),
         min_size=d.get("min_size"),
         multiple_of=d.get("multiple_of"),
-        plan=tuple(
-            (p["module"], p["type"], _pairs(p.get("attributes"))) for p in d.get("plan", ())
-        ),
+        plan=_plan_from_json(d.get("plan")),
+        hypotheses=tuple(hypothesis_from_json(h) for h in d.get("hypotheses", ())),
+        others=tuple(input_from_json(o) for o in d.get("others", ())),
     )
 
 

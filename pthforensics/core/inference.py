@@ -124,6 +124,16 @@ class LayerGroup:
     """How the registration order was obtained: ``metadata`` (``_metadata``), ``stored``
     (key order as stored) or ``restored`` (the keys were sorted, as safetensors writes
     them; the order was guessed by a natural sort, so neighbour evidence is weaker)."""
+    attributes: tuple[tuple[str, Any], ...] = ()
+    """Scalar attributes a full-model pickle stored on this module (``stride``,
+    ``padding``, ``kernel_size``, ``ceil_mode``...; see ``StateDict.module_attributes``);
+    empty for a plain state_dict.  The root module's group (name ``''``) exists when the
+    root owns tensors or stored attributes."""
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """``attributes`` as a dict."""
+        return dict(self.attributes)
 
     def tensor(self, leaf: str) -> TensorRecord | None:
         """The tensor named ``leaf`` (``weight``, ``bias``...), if present."""
@@ -172,7 +182,9 @@ class InputHypothesis:
     valid_sizes: tuple[Any, ...] | None = None
     """The sizes (spatial size, length, feature count) that work under it."""
     cost: float = 0.0
-    """Rank key, lower first: departures from PyTorch's defaults and stated priors."""
+    """Rank key, lower first: departures from PyTorch's defaults (``infer/input/costs.py``)
+    plus the size prior (``infer/priors.py``); a size the file stores as a hyper-parameter
+    lowers it (evidence beats priors).  Costs compare within one input only."""
     evidence: tuple[str, ...] = ()
     """What in the file supports it."""
     assumptions: tuple[str, ...] = ()
@@ -193,7 +205,9 @@ class InputGuess:
     valid_sizes: tuple[Any, ...] | None = None
     """What is known of the sizes that work: for ``fixed`` every spatial size (or length, or
     feature count) that gives the stored head, e.g. ``(32, 33)``; for ``free`` a few sizes
-    that work (see ``min_size``/``multiple_of``)."""
+    that work (see ``min_size``/``multiple_of``).  Either one tuple of sizes shared by every
+    spatial axis, or one tuple per axis when the axes differ (``((128,), (32, 64, 224))``
+    for a spectrogram with 128 fixed bins and free time)."""
     dtype: str = "float32"
     """Input dtype: ``int64`` for token ids, else the dtype of the first layer's weight."""
     evidence: tuple[str, ...] = ()
@@ -204,10 +218,15 @@ class InputGuess:
     """Sizes must be a multiple of this (skip connections that concatenate, patches)."""
     plan: tuple[PlanStep, ...] = ()
     """The hypothesis for what the weights do not store, as ``(module, type, attributes)``:
-    convolution ``padding``/``stride``, parameter-less modules taken as pools or
-    activations, and ops a forward() applies without a module (``module`` is then
-    ``+<name of the module it follows>``, e.g. ``("+conv2", "MaxPool2d", (("kernel_size",
-    2),))``).  ``rebuild`` builds from it so the rebuilt chain runs at ``shape``."""
+    convolution ``padding`` (an int per axis, or ``"same"`` for the exact size-keeping
+    padding of an even kernel), ``stride`` and ``dilation``; parameter-less modules taken as
+    pools (``kernel_size``, and ``stride``/``padding``/``ceil_mode`` when not the default)
+    or activations; and ops a forward() applies without a module: ``module`` is then
+    ``+<name of the module it follows>`` (``("+conv2", "MaxPool2d", (("kernel_size",
+    2),))``) or ``-<name of the module it precedes>`` (``("-conv1", "Unflatten", (("dim",
+    1), ("unflattened_size", (1, 1024, 1))))``: frames ``[N, L]`` made into the column map
+    a ``(k, 1)`` convolution reads).  ``rebuild`` builds from it so the rebuilt chain runs
+    at ``shape``."""
     hypotheses: tuple[InputHypothesis, ...] = ()
     """Every hypothesis that fits the stored shapes, best first (``shape``, ``valid_sizes``
     and ``plan`` above are the first one's); empty when only one reading exists."""

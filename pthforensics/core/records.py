@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum, unique
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "Checkpoint",
@@ -277,6 +277,12 @@ class StateDict:
     ``version``, in registration order; ``None`` when the file has none."""
     class_names: tuple[tuple[str, str], ...] = ()
     """Module path -> ``module.Class`` named by a full-model pickle (read, never imported)."""
+    module_attributes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    """Module path -> the scalar attributes a full-model pickle stored on that module
+    (``stride``, ``padding``, ``kernel_size``, ``ceil_mode``, ``output_size``,
+    ``batch_first``... and a custom module's own, such as ``dim_in``): ints, floats, bools,
+    strings, ``None`` and short tuples of them, read from the module's ``__dict__`` state
+    (never from code).  Empty for a plain state_dict."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ params": buffers excluded), used by ``scan``'s summary and ``inspect``'s per-lay
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from .records import TensorRecord
@@ -217,20 +218,56 @@ BUFFER_LEAVES: dict[str, str] = {
 }
 
 
-def buffer_keys(keys: Iterable[str]) -> frozenset[str]:
+#: Leaf-name patterns of buffers a model registers under names of its own, with why.
+BUFFER_LEAF_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), why)
+    for pattern, why in (
+        (
+            r"(^|_)mask$",
+            "masks are registered buffers (timm/torchvision Swin attn_mask, causal masks, "
+            "torchfcpe's gaussian_blurred_cent_mask); mask_token and wav2vec2's "
+            "masked_spec_embed are learned and do not end in 'mask'",
+        ),
+        (
+            r"^(?!.*(bias|embed|weight)).*_table$",
+            "a constant lookup table over bins (torchfcpe cent_table); learned tables are "
+            "named as bias/embedding tables (Swin relative_position_bias_table)",
+        ),
+    )
+)
+
+#: Leaf names of learnable scalars (0-d parameters): every other 0-d tensor is a buffer
+#: (a counter, a flag, a fixed shift: ``num_batches_tracked``, PESTO's ``shift``).
+LEARNABLE_SCALAR_LEAVES = frozenset(
+    {"logit_scale", "temperature", "scale", "alpha", "beta", "gamma", "weight", "bias", "tau"}
+)
+"""CLIP's ``logit_scale`` (openai/CLIP: clip/model.py), learned temperatures and gains."""
+
+
+def _buffer_by_name(leaf: str, shape: tuple[int, ...] | None) -> bool:
+    if any(p.search(leaf) for p, _ in BUFFER_LEAF_PATTERNS):
+        return True
+    return shape == () and leaf not in LEARNABLE_SCALAR_LEAVES
+
+
+def buffer_keys(
+    keys: Iterable[str], shapes: dict[str, tuple[int, ...]] | None = None
+) -> frozenset[str]:
     """The keys of a state_dict that are buffers, judged with their sibling keys.
 
     Besides :data:`BUFFER_LEAVES`: ``X.weight_v`` next to ``X.weight_orig`` is spectral
     norm's second power-iteration vector (a buffer), while next to ``X.weight_g`` it is
     weight norm's direction (a parameter); ``parametrizations.<p>.<i>._u``/``._v`` are the
-    vectors of the parametrize-based spectral norm.
+    vectors of the parametrize-based spectral norm; leaves matching
+    :data:`BUFFER_LEAF_PATTERNS`, and 0-d tensors (``shapes`` given) not named as
+    learnable scalars, are buffers too.
     """
     keys = list(keys)
     found: set[str] = set()
     orig: set[str] | None = None
     for key in keys:
         prefix, _, leaf = key.rpartition(".")
-        if leaf in BUFFER_LEAVES:
+        if leaf in BUFFER_LEAVES or _buffer_by_name(leaf, (shapes or {}).get(key)):
             found.add(key)
         elif leaf == "weight_v":
             if orig is None:
@@ -247,5 +284,5 @@ def learnable_keys(tensors: Sequence[TensorRecord]) -> frozenset[str]:
     flags (a full model), those decide; otherwise floating dtype and not a buffer."""
     if any(t.is_parameter for t in tensors):
         return frozenset(t.key for t in tensors if t.is_parameter)
-    buffers = buffer_keys(t.key for t in tensors)
+    buffers = buffer_keys((t.key for t in tensors), {t.key: t.shape for t in tensors})
     return frozenset(t.key for t in tensors if is_floating(t.dtype) and t.key not in buffers)

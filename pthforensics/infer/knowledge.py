@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ADAPTIVE_HEADS",
+    "AUX_HEAD_NAME",
     "ATTENTION_NAMES",
     "BARE_MODULES",
     "BATCH_NORM_NAME",
@@ -27,21 +28,25 @@ __all__ = [
     "EMBEDDING_NAME",
     "GPT2_CONV1D_NAMES",
     "GROUP_NORM_NAME",
+    "IDENTITY_AT_DEFAULT_NAME",
     "INSTANCE_NORM_NAME",
     "LAYER_NORM_NAME",
     "LAYER_SCALE_LEAF",
     "NOT_POOL_NAME",
     "PARAMLESS_HINTS",
+    "PARENT_HINTS",
     "POSITION_LEAF",
     "POSITION_NAME",
     "PRELU_NAME",
     "TRANSPOSED_CONV_NAME",
+    "WAVEFORM_ENCODER_NAME",
     "AdaptiveHead",
     "BareModule",
     "ContainerLayout",
     "LayerScaleMarker",
     "NameHint",
     "ParamlessHint",
+    "ParentHint",
 ]
 
 
@@ -65,10 +70,11 @@ def _hint(pattern: str, meaning: str, source: str) -> NameHint:
 # --- layer names --------------------------------------------------------------------------
 
 EMBEDDING_NAME = _hint(
-    r"emb|^wte$|^wpe$|^shared$|^tok_embeddings$|^lookup|vocab",
+    r"emb|^wte$|^wpe$|^shared$|^tok_embeddings$|^lookup|vocab|^relative_attention_bias$",
     "a bias-free rank-2 weight is a lookup table, not a Linear",
     "transformers: models/gpt2/modeling_gpt2.py (wte, wpe), models/t5/modeling_t5.py "
-    "(shared); meta-llama: llama/model.py (tok_embeddings); '*emb*' in most code",
+    "(shared, relative_attention_bias: nn.Embedding(num_buckets, n_heads)); meta-llama: "
+    "llama/model.py (tok_embeddings); '*emb*' in most code",
 )
 POSITION_NAME = _hint(
     r"pos|wpe",
@@ -155,7 +161,12 @@ PARAMLESS_HINTS: tuple[ParamlessHint, ...] = tuple(
             _TV + "resnet.py, vgg.py, alexnet.py, densenet.py: AdaptiveAvgPool2d named avgpool",
         ),
         (r"avg_?pool", "AvgPool{d}d", 0.4, "torch.nn AvgPool*d"),
-        (r"pool", "MaxPool{d}d", 0.4, "most hand-written CNNs pool with MaxPool (pool1...)"),
+        (
+            r"pool(?!er)",
+            "MaxPool{d}d",
+            0.4,
+            "most hand-written CNNs pool with MaxPool (pool1...); a 'pooler' is no pool",
+        ),
         (r"drop_?path", "DropPath", 0.5, _TIMM + "drop.py (drop_path)"),
         (r"drop", "Dropout", 0.6, "torch.nn Dropout"),
         (r"flatten", "Flatten", 0.7, "torch.nn Flatten"),
@@ -164,11 +175,90 @@ PARAMLESS_HINTS: tuple[ParamlessHint, ...] = tuple(
     )
 )
 
+
+@dataclass(frozen=True, slots=True)
+class ParentHint:
+    """A parameter-less module whose type follows from its own name *and* its parent's
+    (``pool`` under ``global_pool``, ``drop`` under a norm-act layer)."""
+
+    leaf: re.Pattern[str]
+    parent: re.Pattern[str]
+    type: str
+    confidence: float
+    source: str
+
+
+#: Tried before :data:`PARAMLESS_HINTS` (first match wins).  ``{d}`` as there.
+PARENT_HINTS: tuple[ParentHint, ...] = tuple(
+    ParentHint(re.compile(leaf), re.compile(parent), type_, confidence, source)
+    for leaf, parent, type_, confidence, source in (
+        (
+            r"^pool$",
+            r"global_?pool",
+            "AdaptiveAvgPool{d}d",
+            0.6,
+            _TIMM + "adaptive_avgmax_pool.py SelectAdaptivePool2d.pool (nn.AdaptiveAvgPool2d)",
+        ),
+        (
+            r"^pool$",
+            r"^transition",
+            "AvgPool{d}d",
+            0.6,
+            _TV + "densenet.py _Transition.pool = nn.AvgPool2d(2, 2) (Huang et al., 2017)",
+        ),
+        (
+            r"^pool$",
+            r"^token_mixer$",
+            "AvgPool{d}d",
+            0.6,
+            "timm: models/metaformer.py Pooling (PoolFormer's token mixer nn.AvgPool2d(3, 1, 1)); "
+            "efficientformer.py Pooling",
+        ),
+        (
+            r"^flatten$",
+            r"^head$",
+            "Identity",
+            0.5,
+            _TIMM + "classifier.py ClassifierHead.flatten: nn.Identity() when global_pool "
+            "flattens (the default)",
+        ),
+        (
+            r"^drop$",
+            r"(^|_)(bn|norm)\d*$",
+            "Identity",
+            0.4,
+            _TIMM + "norm_act.py BatchNormAct2d.drop: nn.Identity() unless a drop layer is given",
+        ),
+    )
+)
+
+#: Names of regularisers that timm builds as ``nn.Identity()`` at their default rate 0
+#: (a checkpoint of a model made with defaults holds Identity there).
+IDENTITY_AT_DEFAULT_NAME = _hint(
+    r"^(drop_?path\d*|drop_block|patch_drop)$",
+    "DropPath/DropBlock/PatchDropout are nn.Identity() at the default rate 0",
+    _TIMM + "drop.py; timm models/vision_transformer.py (drop_path1/2, patch_drop), "
+    "resnet.py (drop_block), efficientnet_blocks.py (drop_path)",
+)
+
 NOT_POOL_NAME = _hint(
     r"act|relu|gelu|silu|swish|sigmoid|tanh|drop|identity|stochastic|"
     r"flatten|softmax|mish|elu|nonlin|gate|scale|permute|norm",
     "a parameter-less module named like this between convolutions is no pool",
     "timm/torchvision naming of activations, dropouts and reshapes",
+)
+
+WAVEFORM_ENCODER_NAME = _hint(
+    r"(^|\.)feature_extractor\.conv_layers\.0\.conv$",
+    "a transformers speech encoder: forward(input_values [N, L]) adds the channel axis",
+    "transformers: models/wav2vec2/modeling_wav2vec2.py Wav2Vec2FeatureEncoder "
+    "(input_values[:, None]); HuBERT, WavLM, Data2VecAudio share it",
+)
+
+AUX_HEAD_NAME = _hint(
+    r"(^|\.)aux",
+    "an auxiliary classifier on a side branch of the trunk (used in training only)",
+    _TV + "googlenet.py (aux1, aux2: InceptionAux), inception.py (AuxLogits)",
 )
 
 #: Attention models project features with Linear layers named like this: a Linear first
@@ -214,6 +304,8 @@ class ContainerLayout:
     """Its module path starts with this."""
     name: re.Pattern[str] | None = None
     """Its own name (lower-cased) matches this."""
+    square_rows: str = ""
+    """This leaf's row count must be a perfect square (a window's relative table)."""
 
 
 #: Tried in order; the first layout whose leaves, children, prefix and name fit names the
@@ -277,13 +369,16 @@ CONTAINER_LAYOUTS: tuple[ContainerLayout, ...] = (
         "torchvision Swin attention",
         "torchvision: models/swin_transformer.py ShiftedWindowAttention (under features.)",
         prefix="features.",
+        square_rows="relative_position_bias_table",
     ),
     ContainerLayout(
         "WindowAttention",
         frozenset({"relative_position_bias_table"}),
         frozenset({"qkv", "proj"}),
         "timm Swin attention",
-        "timm: models/swin_transformer.py WindowAttention",
+        "timm: models/swin_transformer.py WindowAttention (a (2w-1)^2-row table; BEiT's has "
+        "3 more rows for the class token)",
+        square_rows="relative_position_bias_table",
     ),
     ContainerLayout(
         "ViTEmbeddings",

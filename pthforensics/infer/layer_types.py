@@ -189,9 +189,11 @@ def layer_dims(guess: LayerGuess) -> tuple[int | None, int | None]:
     if "num_channels" in a:
         return a["num_channels"], a["num_channels"]
     if "normalized_shape" in a:
+        # a LayerNorm over several trailing dims of a map ([C, L] after a Conv1d, SincNet)
+        # keeps its channels first; over one dim, the features are that dim
         ns = a["normalized_shape"]
-        last = ns[-1] if isinstance(ns, tuple) else ns
-        return last, last
+        width = ns[0] if isinstance(ns, tuple) else ns
+        return width, width
     if "embedding_dim" in a:
         return None, a["embedding_dim"]
     if "input_size" in a:

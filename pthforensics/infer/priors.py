@@ -4,8 +4,9 @@ These are *priors*, not evidence.  The weights fix what they fix (a flatten head
 final feature map, a position table fixes the token count); the solver then finds the set
 of input sizes consistent with that, and a prior only ranks sizes *within* that set or
 fills in a size the weights leave free.  The cost of a size is 0 for the commonest and
-grows with rarity; a size missing from the table costs :data:`UNLISTED_COST` plus a little
-per pixel, so a smaller unlisted size wins among unlisted ones.
+grows with rarity; a size missing from the table costs :data:`UNLISTED_COST` less a bonus
+for round sizes (:func:`round_size_bonus`), so among unlisted sizes the roundest wins, then
+the smallest.
 
 Each entry says why it is there: the dataset or library preset that makes the size
 common.  Where no single library defines a size, the entry says so.  None of these was
@@ -36,11 +37,15 @@ __all__ = [
     "PATCH_GRID_FRAMES",
     "PRIOR_ENTRIES",
     "PRIOR_TABLES",
+    "ROUND_DECIMAL_BONUS",
+    "ROUND_SIZE_MAX_TWOS",
+    "ROUND_SIZE_STEP",
     "UNLISTED_COST",
-    "UNLISTED_COST_PER_UNIT",
     "SizePrior",
+    "TEXT_LINE_KIND",
     "SizeTable",
     "prior_table",
+    "round_size_bonus",
 ]
 
 
@@ -63,12 +68,31 @@ class SizeTable(StrEnum):
     SIGNAL_LENGTH = "signal-length"
     VIDEO_FRAMES = "video-frames"
     VIDEO_SIDE = "video-side"
+    FEATURE_FRAMES = "feature-frames"
+    TEXT_HEIGHT = "text-height"
+    TEXT_WIDTH = "text-width"
+    TOKEN_LENGTH = "token-length"
 
 
-#: Cost of a size that no table lists (above every listed size's cost).
+#: Cost of a size that no table lists (above every listed size's cost) ...
 UNLISTED_COST = 3.0
-#: ... plus this per unit of size, so that the smallest unlisted size is preferred.
-UNLISTED_COST_PER_UNIT = 0.001
+#: ... less this per factor of two it holds (up to :data:`ROUND_SIZE_MAX_TWOS`), and
+#: :data:`ROUND_DECIMAL_BONUS` for a multiple of ten: people pick round sizes (crops,
+#: windows, feature vectors sized 48, 96, 272 or 100, 1000), so within an interval of sizes
+#: that all work the roundest is the likeliest design; equal ones go to the smallest.
+ROUND_SIZE_STEP = 0.25
+ROUND_SIZE_MAX_TWOS = 5
+ROUND_DECIMAL_BONUS = 0.25
+
+
+def round_size_bonus(size: int) -> float:
+    """How much rounder than an arbitrary number ``size`` is (see :data:`UNLISTED_COST`)."""
+    if size <= 0:
+        return 0.0
+    twos = (size & -size).bit_length() - 1
+    bonus = ROUND_SIZE_STEP * min(twos, ROUND_SIZE_MAX_TWOS)
+    return bonus + (ROUND_DECIMAL_BONUS if size % 10 == 0 else 0.0)
+
 
 _TV = "torchvision: models/"
 _NO_DEFAULT = "a common size in published code; no single library default"
@@ -87,6 +111,8 @@ _IMAGE_RGB = (
     SizePrior(28, 0.8, "torchvision: datasets/mnist.py: MNIST/Fashion-MNIST are 28x28"),
     SizePrior(48, 0.9, "FER-2013 faces are 48x48"),
     SizePrior(112, 0.9, "face-recognition crops (insightface/ArcFace 112x112)"),
+    SizePrior(24, 1.0, "MTCNN's R-Net takes 24x24 face candidates (Zhang et al., 2016)"),
+    SizePrior(12, 1.2, "MTCNN's P-Net is trained on 12x12 crops (Zhang et al., 2016)"),
     SizePrior(160, 0.9, "facenet-pytorch MTCNN(image_size=160)"),
     SizePrior(192, 0.9, _NO_DEFAULT + " (multiple of 32 between 160 and 224)"),
     SizePrior(240, 1.0, _TV + "efficientnet.py EfficientNet_B1 (crop 240)"),
@@ -111,7 +137,7 @@ _IMAGE_RGB = (
 # One channel: MNIST-family 28x28 (a LeNet with padding 2 rather than 32x32 unpadded).
 _IMAGE_GRAY = (
     SizePrior(28, 0.0, "torchvision: datasets/mnist.py: MNIST/Fashion-MNIST/KMNIST 28x28"),
-    SizePrior(32, 1.2, "LeNet-5 as published takes 32x32 (MNIST padded by 2)"),
+    SizePrior(32, 0.6, "LeNet-5 as published takes 32x32 (MNIST padded by 2)"),
     SizePrior(64, 0.6, _NO_DEFAULT + " (grayscale crops, spectrogram patches)"),
     SizePrior(48, 0.8, "FER-2013 faces are 48x48 grayscale"),
     SizePrior(96, 0.8, _NO_DEFAULT),
@@ -149,7 +175,7 @@ _SIGNAL_LENGTH = (
     SizePrior(128, 0.6, _NO_DEFAULT + " (power-of-two window)"),
     SizePrior(256, 0.6, _NO_DEFAULT + " (power-of-two window)"),
     SizePrior(512, 0.6, _NO_DEFAULT + " (power-of-two window)"),
-    SizePrior(1024, 0.6, _NO_DEFAULT + " (power-of-two window)"),
+    SizePrior(1024, 0.3, "CREPE frames of 1024 samples at 16 kHz (Kim et al., 2018; torchcrepe)"),
     SizePrior(100, 0.8, _NO_DEFAULT + " (round window)"),
     SizePrior(200, 0.8, _NO_DEFAULT + " (round window)"),
     SizePrior(1000, 0.8, _NO_DEFAULT + " (round window)"),
@@ -172,14 +198,60 @@ _VIDEO_FRAMES = (
     SizePrior(64, 1.0, _NO_DEFAULT),
 )
 _VIDEO_SIDE = (
-    SizePrior(112, 0.0, _TV + "video/resnet.py VideoClassification(crop_size=(112, 112))"),
-    SizePrior(224, 0.1, _TV + "video/mvit.py, s3d.py, swin_transformer.py (crop 224)"),
+    SizePrior(224, 0.0, _TV + "video/mvit.py, s3d.py, swin_transformer.py (crop 224)"),
+    SizePrior(112, 0.1, _TV + "video/resnet.py VideoClassification(crop_size=(112, 112))"),
     SizePrior(128, 0.3, _TV + "video/resnet.py VideoClassification(resize_size=(128, 171))"),
     SizePrior(64, 0.4, _NO_DEFAULT),
     SizePrior(32, 0.5, _NO_DEFAULT),
     SizePrior(160, 0.6, "pytorchvideo X3D-S (160x160 crops)"),
     SizePrior(256, 0.6, _NO_DEFAULT),
     SizePrior(96, 0.7, _NO_DEFAULT),
+)
+
+
+# Frames of feature vectors (mel/CQT/MFCC frames, one every 10 ms): a sequence whose first
+# layer reads many channels.
+_FEATURE_FRAMES = (
+    SizePrior(3000, 0.0, "Whisper: 30 s of 10-ms log-mel frames (Radford et al., 2022)"),
+    SizePrior(100, 0.4, "one second of 10-ms frames"),
+    SizePrior(1000, 0.5, "ten seconds of 10-ms frames"),
+    SizePrior(500, 0.5, "five seconds of 10-ms frames"),
+    SizePrior(128, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(256, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(512, 0.6, _NO_DEFAULT + " (power-of-two frame count)"),
+    SizePrior(200, 0.7, "two seconds of 10-ms frames"),
+    SizePrior(300, 0.7, "three seconds of 10-ms frames"),
+)
+_FRAMES_CHANNELS = 4
+"""A 1-d input of more channels than this is frames of feature vectors, not a waveform."""
+
+_CRNN = "CRNN (Shi et al., 2016): text lines scaled to height 32"
+_TEXT_HEIGHT = (
+    SizePrior(32, 0.0, _CRNN),
+    SizePrior(64, 0.5, _NO_DEFAULT + " (taller text-line crops)"),
+    SizePrior(48, 0.6, _NO_DEFAULT + " (text-line crops)"),
+    SizePrior(16, 0.8, _NO_DEFAULT),
+    SizePrior(24, 0.8, _NO_DEFAULT),
+    SizePrior(128, 0.8, "spectrogram CRNNs: 128 mel bins (torchaudio MelSpectrogram n_mels)"),
+    SizePrior(40, 0.8, "spectrogram CRNNs: 40 mel bins (keyword spotting)"),
+)
+_TEXT_WIDTH = (
+    SizePrior(128, 0.0, _NO_DEFAULT + " (text-line crops 32 x 128)"),
+    SizePrior(100, 0.1, _CRNN + " x 100 wide"),
+    SizePrior(256, 0.3, _NO_DEFAULT),
+    SizePrior(64, 0.5, _NO_DEFAULT),
+)
+_TOKEN_LENGTH = (
+    SizePrior(128, 0.0, "transformers tokenizers' common max_length; BERT fine-tuning scripts"),
+    SizePrior(256, 0.1, _NO_DEFAULT + " (power-of-two sequence length)"),
+    SizePrior(512, 0.2, "BERT's max_position_embeddings (Devlin et al., 2019)"),
+    SizePrior(1014, 0.3, "character-level CNN input (Zhang et al., 2015)"),
+    SizePrior(1024, 0.3, "GPT-2's n_positions"),
+    SizePrior(64, 0.4, _NO_DEFAULT),
+    SizePrior(32, 0.4, _NO_DEFAULT),
+    SizePrior(100, 0.5, _NO_DEFAULT + " (round length)"),
+    SizePrior(200, 0.5, _NO_DEFAULT + " (round length)"),
+    SizePrior(50, 0.6, _NO_DEFAULT + " (round length)"),
 )
 
 
@@ -196,6 +268,10 @@ PRIOR_TABLES: Mapping[SizeTable, Mapping[int, float]] = MappingProxyType(
         SizeTable.SIGNAL_LENGTH: _costs(_SIGNAL_LENGTH),
         SizeTable.VIDEO_FRAMES: _costs(_VIDEO_FRAMES),
         SizeTable.VIDEO_SIDE: _costs(_VIDEO_SIDE),
+        SizeTable.FEATURE_FRAMES: _costs(_FEATURE_FRAMES),
+        SizeTable.TEXT_HEIGHT: _costs(_TEXT_HEIGHT),
+        SizeTable.TEXT_WIDTH: _costs(_TEXT_WIDTH),
+        SizeTable.TOKEN_LENGTH: _costs(_TOKEN_LENGTH),
     }
 )
 
@@ -208,15 +284,28 @@ PRIOR_ENTRIES: Mapping[SizeTable, tuple[SizePrior, ...]] = MappingProxyType(
         SizeTable.SIGNAL_LENGTH: _SIGNAL_LENGTH,
         SizeTable.VIDEO_FRAMES: _VIDEO_FRAMES,
         SizeTable.VIDEO_SIDE: _VIDEO_SIDE,
+        SizeTable.FEATURE_FRAMES: _FEATURE_FRAMES,
+        SizeTable.TEXT_HEIGHT: _TEXT_HEIGHT,
+        SizeTable.TEXT_WIDTH: _TEXT_WIDTH,
+        SizeTable.TOKEN_LENGTH: _TOKEN_LENGTH,
     }
 )
+
+
+TEXT_LINE_KIND = "text-line"
+"""The kind the solver uses for the map a CRNN reads (axis 0 height, axis 1 width)."""
 
 
 def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
     """The table for one spatial axis of an input of this kind (``sequence``, ``volume``,
     else an image) with this many channels; ``axis`` 0 of a volume is its frames."""
     if kind == InputKind.SEQUENCE:
-        return SizeTable.SIGNAL_LENGTH
+        many = channels is not None and channels > _FRAMES_CHANNELS
+        return SizeTable.FEATURE_FRAMES if many else SizeTable.SIGNAL_LENGTH
+    if kind == InputKind.TOKENS:
+        return SizeTable.TOKEN_LENGTH
+    if kind == TEXT_LINE_KIND:
+        return SizeTable.TEXT_HEIGHT if axis == 0 else SizeTable.TEXT_WIDTH
     if kind == InputKind.VOLUME:
         return SizeTable.VIDEO_FRAMES if axis == 0 else SizeTable.VIDEO_SIDE
     if channels == 1:

@@ -237,6 +237,12 @@ def _define() -> dict[str, Any]:  # the classes, defined once torch is imported
                 return _embed_add(
                     self._module(op.target), args[0], op.attr.get("ids") == "positions"
                 )
+            if kind is OpKind.APPEND:
+                x = args[0]
+                stored = _tensor(self, op.target)
+                stored = stored.expand(x.shape[0], -1, *x.shape[2:])
+                appended: torch.Tensor = _cat([x, stored], 1)
+                return appended
             if kind is OpKind.SCALE:
                 return _scale(_tensor(self, op.target), args[0], op.attr.get("layout"))
             raise RuntimeError(f"unknown op {kind}")

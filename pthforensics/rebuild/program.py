@@ -105,7 +105,7 @@ def plan_program(
     if w.stop is None and owners <= w.covered and w.stream is not None:
         note = "whole model rebuilt"
         if w.unused:
-            note += f"; loaded but never called (role unknown): {_names(w.unused)}"
+            note += f"; loaded but never called (role unknown): {_names(_unused(w))}"
         return _program(w, RebuildPart.WHOLE, note)
     return _partial(w, groups, by_name, owners, state)
 
@@ -130,6 +130,15 @@ def _hypothesis_text(
     return "" if read else name
 
 
+def _unused(w: Walker) -> list[str]:
+    """``module (tensor, ...)`` for the tensors whose role is unknown, by module."""
+    by_module: dict[str, list[str]] = {}
+    for key, module in w.unused.items():
+        leaf = key[len(module) + 1 :] if module else key
+        by_module.setdefault(module, []).append(leaf)
+    return [f"{m or '(root)'} ({', '.join(leaves)})" for m, leaves in by_module.items()]
+
+
 def _names(names: Sequence[str]) -> str:
     shown = ", ".join(names[:_LISTED])
     return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
@@ -148,7 +157,7 @@ def _program(w: Walker, part: RebuildPart, note: str) -> Program:
         ctx.input_dtype,
         note,
         frozenset(w.covered),
-        tuple(w.unused),
+        tuple(_unused(w)),
     )
 
 

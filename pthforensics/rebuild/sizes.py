@@ -53,6 +53,10 @@ def resized(
     d = v.dims
     lt = layer_type(type_)
     sizes = v.sizes
+    if not all(isinstance(a, Affine) for a in v.extent):
+        # axes whose size is no affine function of the input's (tokens flattened from a
+        # map): an opaque key, so that equality still says "same size"
+        return tuple((type_, str(sorted(attrs.items())), a) for a in v.extent), None
     if lt.family is LayerFamily.ADAPTIVE_POOL:
         out = axes(attrs.get("output_size", 1), d, 1)
         return tuple(Affine.fixed(o) for o in out), out

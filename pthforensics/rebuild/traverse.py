@@ -231,7 +231,7 @@ def _hold(w: Walker, node: Node, *, neutral: bool = False) -> list[str]:
     w.covered.add(node.path)
     tokens = w.ctx.tokens
     token_keys = set(tokens.cls_keys) | {tokens.pos_key} if tokens else set()
-    scales, unknown = [], []
+    scales: list[str] = []
     for t in node.group.tensors:
         leaf = t.key.rpartition(".")[2] if node.path else t.key
         if t.key in token_keys or not vocab.is_floating(t.dtype) or leaf in vocab.BUFFER_LEAVES:
@@ -239,9 +239,7 @@ def _hold(w: Walker, node: Node, *, neutral: bool = False) -> list[str]:
         if _is_scale(t.shape) and not neutral:
             scales.append(t.key)
         elif not neutral and not _neutral(node):
-            unknown.append(leaf)
-    if unknown:
-        w.unused.append(f"{node.path or '(root)'} ({', '.join(unknown)})")
+            w.unused[t.key] = node.path
     return scales
 
 
@@ -267,7 +265,7 @@ def _scale(w: Walker, key: str, where: str) -> None:
     stream = w.stream
     size = next(t.shape[0] for g in w.held for t in g.tensors if t.key == key)
     if stream is None or stream.features != size:
-        w.unused.append(f"{where or '(root)'} ({key.rpartition('.')[2]})")
+        w.unused[key] = where
         return
     w.stream = w.emit(
         OpKind.SCALE, (stream,), w.derive(stream), key, (("layout", str(stream.layout)),)

@@ -143,6 +143,8 @@ class OpKind(StrEnum):
     """Space-to-depth: 2x2 neighbours into channels (Swin patch merging)."""
     FLATTEN = "flatten"
     """Flatten a map into vectors (``torch.flatten(x, 1)``)."""
+    APPEND = "append"
+    """Append a stored map's channels, broadcast over the other axes (a coordinate map)."""
 
 
 @dataclass(frozen=True, slots=True)

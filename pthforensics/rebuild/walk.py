@@ -74,7 +74,7 @@ class Walker:
         self.stop: tuple[str, str] | None = None
         self.held: list[LayerGroup] = []
         """Groups whose tensors are registered as bare parameters/buffers."""
-        self.unused: list[str] = []
+        self.unused: dict[str, str] = {}
         """Modules loaded but never called, their role unknown."""
         self.between: list[ModuleSpec] = []
         """Ops the input hypothesis places after a module without one (a functional pool):
@@ -181,6 +181,14 @@ class Walker:
                 extent=v.extent[-1:],
                 sizes=v.sizes[-1:] if v.sizes else None,
             )
+        elif layout is Layout.MAP and v.layout is Layout.SEQ:
+            # the steps become the convolution's axis: a size of the input, or fixed
+            from .values import Affine
+
+            step = v.extent[0] if v.extent and isinstance(v.extent[0], Affine) else None
+            if step is None:
+                step = Affine.fixed(v.sizes[0]) if v.sizes else Affine.input()
+            out = self.derive(v, layout=layout, extent=(step,))
         else:
             out = self.derive(v, layout=layout)
         return self.insert(
@@ -290,7 +298,7 @@ class Walker:
         ops, next_id, specs = list(self.ops), self.next_id, set(self.specs)
         pending, parallel, between = list(self.pending), list(self.parallel), list(self.between)
         scopes = [(s, s.input, list(s.outputs), list(s.deferred)) for s in self.scopes]
-        n_inputs = len(self.inputs)
+        n_inputs, unused = len(self.inputs), dict(self.unused)
         waiting = [(sp, sp.type, dict(sp.attrs)) for s in self.scopes for sp in s.deferred]
         state = self._state() if whole else None
         try:
@@ -307,6 +315,7 @@ class Walker:
                 for sp, type_, attrs in waiting:
                     sp.type, sp.attrs = type_, attrs
                 del self.inputs[n_inputs:]
+                self.unused = unused
                 if state is not None:
                     self._restore(state)
 
@@ -317,7 +326,7 @@ class Walker:
             self.last_closed,
             set(self.covered),
             len(self.held),
-            len(self.unused),
+            dict(self.unused),
             self.tensor_modules,
             self.last_type,
             len(self.inputs),
@@ -333,7 +342,7 @@ class Walker:
             self.last_closed,
             self.covered,
             n_held,
-            n_unused,
+            self.unused,
             self.tensor_modules,
             self.last_type,
             n_inputs,
@@ -341,7 +350,7 @@ class Walker:
             self.tokens_due,
             n_closed,
         ) = state
-        del self.held[n_held:], self.unused[n_unused:], self.inputs[n_inputs:]
+        del self.held[n_held:], self.inputs[n_inputs:]
         del self.closed[n_closed:]
 
     # --- the walk --------------------------------------------------------------------------

@@ -53,14 +53,18 @@ def candidates(
     resorts, once the others failed (the stream read as groups, coordinate channels)."""
     need, _ = layer_dims_of(spec)
     if w.stream is None:
-        return [] if relaxed else [("input", lambda: input_value(w, spec))]
+        if not relaxed:
+            return [("input", lambda: input_value(w, spec))]
+        if not (need and layer_type(spec.type).conv_dims):
+            return []
+        return [("coords", lambda: _with_channels(w, input_value(w, spec), need, spec.path))]
     stream = w.stream
     if layer_type(spec.type).family is LayerFamily.EMBEDDING and not added_table(spec):
         return [] if relaxed else [("input", lambda: input_value(w, spec, again=True))]
     if relaxed:
         out_relaxed: list[tuple[str, _Make]] = [("stream", lambda: _fold(w, stream))]
         if need and layer_type(spec.type).conv_dims:
-            out_relaxed.append(("coords", lambda: _coords(w, stream, need, spec.path)))
+            out_relaxed.append(("coords", lambda: _with_channels(w, stream, need, spec.path)))
         return out_relaxed
     out: list[tuple[str, _Make]] = []
     if need and _reads_packed(spec, stream, need):
@@ -375,9 +379,38 @@ def _subset(pool: list[Value], target: int) -> list[Value] | None:
     return None
 
 
+def _with_channels(w: Walker, stream: Value | None, need: int, where: str) -> Value | None:
+    """Channels appended to a map (CoordConv, Liu et al. 2018: the position of each pixel
+    as extra input channels): a map the enclosing block stores whose channels are the
+    ones missing (broadcast over the other axes), else computed coordinates."""
+    if stream is None or stream.layout is not Layout.MAP:
+        return None
+    extra = need - (stream.features or 0)
+    stored = _stored_map(w, stream, extra)
+    if stored is not None:
+        w.unused.pop(stored, None)  # the stored map has its role now
+        out = w.derive(stream, features=need, producer=stored)
+        return w.emit(OpKind.APPEND, (stream,), out, stored)
+    return _coords(w, stream, need, where)
+
+
+def _stored_map(w: Walker, stream: Value, extra: int) -> str | None:
+    """Key of a tensor held by an open block, shaped ``(1, extra, ...)`` with one size per
+    axis of ``stream`` that is 1 or the map's (a stored coordinate map)."""
+    for scope in reversed(w.scopes):
+        group = scope.node.group
+        for t in group.tensors if group is not None and group in w.held else ():
+            shape = t.shape
+            if len(shape) != stream.dims + 2 or shape[0] != 1 or shape[1] != extra:
+                continue
+            sizes = stream.sizes or (None,) * stream.dims
+            if all(s == 1 or s == n for s, n in zip(shape[2:], sizes, strict=True)):
+                return t.key
+    return None
+
+
 def _coords(w: Walker, stream: Value, need: int, where: str) -> Value | None:
-    """One or two channels appended to a map (CoordConv, Liu et al. 2018: the position
-    of each pixel as extra input channels; or a constant channel)."""
+    """One or two computed coordinate channels appended to a map."""
     extra = need - (stream.features or 0)
     if stream.layout is not Layout.MAP or extra not in (1, 2) or extra > stream.dims:
         return None

@@ -1,26 +1,31 @@
 """Per-file and per-batch reports, the verdict, and the exit code.
 
 ``BatchReport.exit_code`` is the one place that decides precedence (black's
-``Report.return_code``): any finding at or above ``fail_on`` gives 1; otherwise any
-error gives 2; otherwise 0.  Findings outrank errors so that a detected payload is
-never reported as "the tool broke".
+``Report.return_code``): an interrupted run gives 130; otherwise any finding at or above
+``fail_on`` gives 1; otherwise any error gives 2; otherwise 0.  Findings outrank errors
+so that a detected payload is never reported as "the tool broke".
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from pthforensics.core import (
     ErrorInfo,
     FileReport,
     Finding,
+    InputGuess,
+    InputKind,
+    InputStatus,
     ModelGroup,
     PthForensicsError,
     Severity,
     Status,
+    TraceResult,
+    TraceStatus,
     Verdict,
 )
 
@@ -28,7 +33,9 @@ __all__ = [
     "EXIT_CLEAN",
     "EXIT_ERROR",
     "EXIT_FINDINGS",
+    "EXIT_INTERRUPTED",
     "BatchReport",
+    "complete_inspect",
     "error_report",
     "model_entries",
     "verdict_of",
@@ -40,6 +47,9 @@ EXIT_FINDINGS: Final = 1
 """At least one finding at or above ``--fail-on``."""
 EXIT_ERROR: Final = 2
 """No verdict possible for at least one file (and no findings to report)."""
+EXIT_INTERRUPTED: Final = 130
+"""Stopped by Ctrl-C (128 + SIGINT, as shells report it): what was written is valid, for
+the files it lists."""
 
 
 def verdict_of(findings: tuple[Finding, ...]) -> Verdict:
@@ -68,15 +78,50 @@ def error_report(
     return FileReport(path=path, status=Status.ERROR, error=info, seconds=seconds, size=size)
 
 
+def complete_inspect(report: FileReport, *, trace: bool) -> FileReport:
+    """An ``inspect`` report with every part filled: ``layers``, ``input`` and ``trace``
+    it did not produce become ``[]`` and ``"status": "skipped"`` with the reason, never
+    ``null`` (contract).  ``trace``: whether the trace was asked for."""
+    why = (
+        f"no verdict: {report.error.message}"
+        if report.error is not None
+        else "no state_dict in the file"
+        if report.tensors is None or not report.tensors.count
+        else "layer inference did not run"
+    )
+    guess = report.input
+    if guess is None:
+        guess = InputGuess(
+            InputStatus.SKIPPED, InputKind.UNKNOWN, evidence=(f"not inferred: {why}",)
+        )
+    traced = report.trace
+    if traced is None:
+        detail = "not requested" if not trace else f"not rebuilt: {why}"
+        traced = TraceResult(TraceStatus.SKIPPED, detail=detail)
+    layers = report.layers if report.layers is not None else ()
+    if (layers, guess, traced) == (report.layers, report.input, report.trace):
+        return report
+    return replace(report, layers=layers, input=guess, trace=traced)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchReport:
     """All file reports of one run."""
 
     reports: tuple[FileReport, ...]
     fail_on: Severity = Severity.SUSPICIOUS
+    skipped: tuple[tuple[str, int], ...] = ()
+    """Entries of the folders walked that were not scanned, counted by reason."""
+    interrupted: bool = False
+    """Whether Ctrl-C stopped the run before every file was read."""
+    not_scanned: tuple[str, ...] = ()
+    """Files found but not read because the run was interrupted."""
 
     def exit_code(self) -> int:
-        """0 clean, 1 findings at or above ``fail_on``, 2 errors (findings outrank errors)."""
+        """130 interrupted, else 1 findings at or above ``fail_on``, 2 errors, 0 clean
+        (findings outrank errors)."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
         if any(f.severity >= self.fail_on for r in self.reports for f in r.findings):
             return EXIT_FINDINGS
         if any(r.status is Status.ERROR for r in self.reports):
@@ -84,7 +129,10 @@ class BatchReport:
         return EXIT_CLEAN
 
     def summary(self) -> dict[str, object]:
-        """Counts per status, verdict and format, for the JSON ``summary`` and the CLI."""
+        """The JSON ``summary`` (and the CLI's closing counts): files reported, ``ok`` and
+        ``errors``; counts per verdict (``error`` for no verdict) and per format; other
+        paths of files reported (``aliases``); entries skipped by reason; whether the run
+        was interrupted and the files it did not read; the exit code."""
         verdicts: dict[str, int] = {}
         formats: dict[str, int] = {}
         for r in self.reports:
@@ -98,6 +146,10 @@ class BatchReport:
             "errors": sum(r.status is Status.ERROR for r in self.reports),
             "verdicts": dict(sorted(verdicts.items())),
             "formats": dict(sorted(formats.items())),
+            "aliases": sum(len(r.aliases) for r in self.reports),
+            "skipped": dict(self.skipped),
+            "interrupted": self.interrupted,
+            "not_scanned": list(self.not_scanned),
             "exit_code": self.exit_code(),
         }
 

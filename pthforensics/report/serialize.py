@@ -1,5 +1,6 @@
 """Reports as data: the JSON document of ``scan --json`` and ``inspect --json``, one JSONL
-line per file, and a CSV summary.  Pure: records in, text out.
+line per file, and a CSV summary (``aliases``: the other paths of the file, as a JSON
+list).  Pure: records in, text out.
 
 Each report's layout is :meth:`FileReport.to_dict` (the JSON contract); this module only
 wraps reports into documents and lines.
@@ -29,6 +30,7 @@ _CSV_COLUMNS = (
     "bytes",
     "seconds",
     "error",
+    "aliases",
 )
 
 
@@ -64,7 +66,9 @@ def csv_text(reports: Iterable[FileReport]) -> str:
     import io  # noqa: PLC0415
 
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # Every cell quoted: a file name holding a carriage return stays one cell (minimal
+    # quoting only quotes the line terminator's characters).
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(_CSV_COLUMNS)
     writer.writerows(_csv_row(r) for r in reports)
     return out.getvalue()
@@ -84,4 +88,5 @@ def _csv_row(r: FileReport) -> list[object]:
         r.tensors.bytes if r.tensors else "",
         f"{r.seconds:.4f}" if r.seconds is not None else "",
         r.error.message if r.error else "",
+        json.dumps(list(r.aliases)) if r.aliases else "",
     ]

@@ -1,15 +1,24 @@
 """Reports as text for people: the ``scan`` table, the ``inspect`` report and the closing
 summary of a batch.  Pure: records in, text out (tables by tabulate, imported lazily:
-40 ms that JSON output does not need)."""
+40 ms that JSON output does not need).  Each entry point escapes the records it is given
+(:func:`.escape.escape_record`): no string from a file reaches a terminal raw."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pthforensics.core import FileReport, InputGuess, Severity, TraceResult, jsonable
+from pthforensics.core import (
+    CheckpointContext,
+    FileReport,
+    InputGuess,
+    Severity,
+    TraceResult,
+    jsonable,
+)
 
 from .assemble import BatchReport
+from .escape import escape_record
 from .table import layer_table
 
 __all__ = ["batch_summary", "inspect_text", "scan_table"]
@@ -27,24 +36,37 @@ def _human_count(n: int) -> str:
     return str(n)
 
 
-def scan_table(reports: Iterable[FileReport], min_severity: Severity = Severity.INFO) -> str:
+def scan_table(
+    reports: Iterable[FileReport], min_severity: Severity = Severity.INFO, *, inputs: bool = False
+) -> str:
     """The human table of ``scan``: one row per file, then each error and each finding at
-    or above ``min_severity``."""
+    or above ``min_severity``, and each other path of a file; ``inputs``: a column with
+    the input guess (``scan --deep``)."""
     from tabulate import tabulate  # noqa: PLC0415 - 40 ms import, not needed for JSON
 
+    reports = [escape_record(r) for r in reports]
+    deep = inputs
     rows = []
     details = []
     for r in reports:
-        rows.append(_scan_row(r))
+        rows.append(_scan_row(r) + ([_input_cell(r.input)] if deep else []))
         if r.error:
             details.append(f"{r.path}: error in {r.error.stage}: {r.error.message}")
         details.extend(f"{r.path}: {f}" for f in r.findings if f.severity >= min_severity)
-    table = tabulate(
-        rows,
-        headers=["file", "format", "verdict", "worst findings", "tensors", "params"],
-        tablefmt="simple",
-    )
+        details.extend(f"{r.path}: same file as {alias}" for alias in r.aliases)
+    headers = ["file", "format", "verdict", "worst findings", "tensors", "params"]
+    table = tabulate(rows, headers=headers + (["input"] if deep else []), tablefmt="simple")
     return str(table) + ("\n\n" + "\n".join(details) if details else "")
+
+
+def _input_cell(i: InputGuess | None) -> str:
+    """The input guess in one cell of ``scan --deep``'s table."""
+    if i is None:
+        return "-"
+    text = f"{i.status} {i.kind}"
+    if i.shape and i.status != "skipped":
+        text += " " + "x".join(map(str, i.shape))
+    return text
 
 
 def _scan_row(r: FileReport) -> list[object]:
@@ -63,7 +85,10 @@ def inspect_text(r: FileReport, *, width: int | None = None, wide: bool = False)
     """The human report of ``inspect``: the scan table, the layer table (fitted to
     ``width`` columns unless ``wide``; :mod:`.table`), the input verdict with its evidence,
     and the trace."""
+    r = escape_record(r)
     parts = [scan_table([r])]
+    if r.checkpoint is not None:
+        parts.append(_checkpoint_text(r.checkpoint))
     if r.layers:
         parts.append(layer_table(r.layers, r.trace, r.tensors, width=width, wide=wide))
     if r.input:
@@ -71,6 +96,27 @@ def inspect_text(r: FileReport, *, width: int | None = None, wide: bool = False)
     if r.trace:
         parts.append(_trace_text(r.trace))
     return "\n\n".join(parts)
+
+
+def _checkpoint_text(c: CheckpointContext) -> str:
+    """One line on what the checkpoint says of its training run."""
+    where = f"state_dict under {c.wrapper!r}" if c.wrapper else "the state_dict itself"
+    parts = [f"checkpoint: {where} ({c.kind})"]
+    if c.framework:
+        parts.append(f"framework {c.framework}")
+    parts.extend(f"{key} {value}" for key, value in c.versions)
+    parts.extend(f"{k} {v}" for k, v in (("epoch", c.epoch), ("step", c.step)) if v is not None)
+    if c.optimizer is not None:
+        o = c.optimizer
+        parts.append(
+            f"optimizer {o.family or 'state'} at {o.path or '<root>'!r} "
+            f"({o.param_groups} param group(s), {o.states} state(s))"
+        )
+    if c.prefixes_stripped:
+        parts.append("prefixes stripped: " + " ".join(c.prefixes_stripped))
+    if c.others:
+        parts.append("other state_dicts: " + " ".join(c.others))
+    return ", ".join(parts)
 
 
 def _input_text(i: InputGuess) -> str:
@@ -103,11 +149,13 @@ def batch_summary(
 ) -> str:
     """The closing human summary of a batch: counts, files with findings (``listed`` at
     most), errors, sharded models and the ``slowest`` files."""
+    models = escape_record(list(models))  # reports are escaped as they are listed
     summary = batch.summary()
     rate = len(batch.reports) / seconds if seconds > 0 else 0.0
     parts = [
         f"{len(batch.reports)} file(s) in {seconds:.1f} s ({rate:.1f} files/s); exit code "
         f"{summary['exit_code']}",
+        _coverage(summary),
         _counts(summary),
         _flagged(batch, listed),
         _errors(batch.reports, listed),
@@ -115,6 +163,20 @@ def batch_summary(
         _slowest(batch.reports, slowest),
     ]
     return "\n\n".join(part for part in parts if part)
+
+
+def _coverage(summary: dict[str, Any]) -> str:
+    """What else the run found: paths of files already reported, entries skipped by
+    reason, files an interruption left unread."""
+    lines = []
+    if summary["aliases"]:
+        lines.append(f"{summary['aliases']} other path(s) of files reported (aliases in JSON)")
+    if summary["skipped"]:
+        counts = ", ".join(f"{reason} {n}" for reason, n in summary["skipped"].items())
+        lines.append(f"not scanned: {counts}")
+    if summary["interrupted"]:
+        lines.append(f"interrupted: {len(summary['not_scanned'])} file(s) found were not read")
+    return "\n".join(lines)
 
 
 def _counts(summary: dict[str, Any]) -> str:
@@ -135,6 +197,7 @@ def _flagged(batch: BatchReport, listed: int) -> str:
     flagged = [r for r in batch.reports if r.findings and r.findings[0].severity >= batch.fail_on]
     if not flagged:
         return ""
+    shown = [escape_record(r) for r in flagged[:listed]]
     rows = [
         [
             r.path,
@@ -142,7 +205,7 @@ def _flagged(batch: BatchReport, listed: int) -> str:
             r.findings[0].rule_id,
             str(r.findings[0].location)[:_WHERE_WIDTH],
         ]
-        for r in flagged[:listed]
+        for r in shown
     ]
     more = f"\n(+{len(flagged) - listed} more)" if len(flagged) > listed else ""
     table = tabulate(rows, headers=["file with findings", "verdict", "worst rule", "where"])
@@ -152,11 +215,8 @@ def _flagged(batch: BatchReport, listed: int) -> str:
 def _errors(reports: Sequence[FileReport], listed: int) -> str:
     from tabulate import tabulate  # noqa: PLC0415
 
-    rows = [
-        [r.path, r.error.stage, r.error.message[:_MESSAGE_WIDTH]]
-        for r in reports
-        if r.error is not None
-    ][:listed]
+    failed = [escape_record(r) for r in [r for r in reports if r.error is not None][:listed]]
+    rows = [[r.path, r.error.stage, r.error.message[:_MESSAGE_WIDTH]] for r in failed if r.error]
     return str(tabulate(rows, headers=["file with errors", "stage", "message"])) if rows else ""
 
 
@@ -187,5 +247,5 @@ def _slowest(reports: Sequence[FileReport], slowest: int) -> str:
     )[:slowest]
     if not timed:
         return ""
-    rows = [[r.path, f"{r.seconds:.3f}"] for r in timed]
+    rows = [[escape_record(r.path), f"{r.seconds:.3f}"] for r in timed]
     return str(tabulate(rows, headers=["slowest files", "seconds"]))

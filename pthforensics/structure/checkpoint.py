@@ -10,7 +10,7 @@ the state_dict themselves.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pthforensics.core import (
     DEFAULT_LIMITS,
@@ -28,6 +28,8 @@ from .tensors import rekey
 from .walk import TreeWalk, mapping_items, module_versions, walk_tree
 
 __all__ = ["extract_checkpoint", "strip_prefixes"]
+
+_T = TypeVar("_T")
 
 #: Names of checkpoint entries that hold the model's own weights, in order of preference.
 _MAIN_NAMES = (
@@ -139,6 +141,7 @@ def strip_prefixes(state: StateDict) -> StateDict:
     stripped: list[str] = []
     versions = state.module_versions
     classes = state.class_names
+    attributes = state.module_attributes
     changed = True
     while changed and tensors:
         changed = False
@@ -146,21 +149,31 @@ def strip_prefixes(state: StateDict) -> StateDict:
             if all(t.key.startswith(prefix) for t in tensors):
                 tensors = tuple(rekey(t, t.key[len(prefix) :]) for t in tensors)
                 stripped.append(prefix)
-                base = prefix[:-1]
                 if versions is not None:
-                    versions = tuple(
-                        (p[len(prefix) :] if p.startswith(prefix) else "", v)
-                        for p, v in versions
-                        if p == base or p.startswith(prefix)
-                    )
-                classes = tuple(
-                    (p[len(prefix) :] if p.startswith(prefix) else "", c)
-                    for p, c in classes
-                    if p == base or p.startswith(prefix)
-                )
+                    versions = _strip_paths(versions, prefix)
+                classes = _strip_paths(classes, prefix)
+                attributes = _strip_paths(attributes, prefix)
                 changed = True
                 break
-    return StateDict(state.path, tensors, (*state.stripped_prefixes, *stripped), versions, classes)
+    return StateDict(
+        state.path,
+        tensors,
+        (*state.stripped_prefixes, *stripped),
+        versions,
+        classes,
+        attributes,
+    )
+
+
+def _strip_paths(entries: tuple[tuple[str, _T], ...], prefix: str) -> tuple[tuple[str, _T], ...]:
+    """Per-module entries under ``prefix`` with it removed (the wrapper itself becomes the
+    root ``''``); entries outside the wrapper are dropped."""
+    base = prefix[:-1]
+    return tuple(
+        (p[len(prefix) :] if p.startswith(prefix) else "", v)
+        for p, v in entries
+        if p == base or p.startswith(prefix)
+    )
 
 
 def _rank(state: StateDict) -> tuple[int, int, int]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pthforensics.core import LayerGroup, LayerOrder, LayerSource, StateDict, TensorRecord
 
@@ -135,6 +135,8 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
     all_paths = set(declared.structure) | owners
     paramless, source = _parameterless(declared.structure, all_paths, owners, first_seen)
     order, how = _order(state, declared.structure, first_seen, paramless)
+    if "" in declared.attributes and "" not in order:
+        order.insert(0, "")  # the root's stored hyper-parameters (a custom model's dim_in)
     has_children = _prefixes(all_paths)
     groups = tuple(
         LayerGroup(
@@ -146,6 +148,7 @@ def group_layers(state: StateDict) -> tuple[LayerGroup, ...]:
             source=source.get(path, LayerSource.TENSORS),
             has_children=path in has_children,
             order=how,
+            attributes=declared.attributes.get(path, ()),
         )
         for index, path in enumerate(order)
     )
@@ -183,6 +186,8 @@ class _Declared(NamedTuple):
     """Module path -> ``_metadata`` version."""
     classes: dict[str, str]
     """Module path -> ``module.Class`` named by a full-model pickle."""
+    attributes: dict[str, tuple[tuple[str, Any], ...]]
+    """Module path -> hyper-parameters a full-model pickle stored on it."""
 
 
 def _declared(state: StateDict, owners: set[str]) -> _Declared:
@@ -191,9 +196,13 @@ def _declared(state: StateDict, owners: set[str]) -> _Declared:
         _strip(p, state.stripped_prefixes) if p not in owners else p: c
         for p, c in state.class_names
     }
+    attributes = {
+        _strip(p, state.stripped_prefixes) if p not in owners else p: a
+        for p, a in state.module_attributes
+    }
     structure = [p for p, _ in meta] or [p for p, _ in state.class_names]
     structure = [p for p in structure if not _is_parametrization_path(p)]
-    return _Declared(structure, dict(meta), classes)
+    return _Declared(structure, dict(meta), classes, attributes)
 
 
 def _parameterless(

@@ -18,7 +18,7 @@ from pthforensics.safety import MappingStub, Stub
 
 from .tensors import as_tensor
 
-__all__ = ["TreeWalk", "mapping_items", "module_versions", "walk_tree"]
+__all__ = ["TreeWalk", "mapping_items", "module_attributes", "module_versions", "walk_tree"]
 
 #: Scalars kept as metadata per file, and the characters kept of each.
 _MAX_METADATA = 200
@@ -31,6 +31,13 @@ _NAMESPACES = ("Namespace", "SimpleNamespace")
 _SCALARS = (str, int, float, bool, bytes)
 #: A module's slots holding its own tensors (``nn.Module.__dict__``), and its children.
 _TENSOR_SLOTS = ("_parameters", "_buffers")
+#: Attributes kept per module of a full-model pickle, and the length of a tuple kept.
+_MAX_MODULE_ATTRIBUTES = 48
+_MAX_ATTRIBUTE_TUPLE = 16
+#: ``nn.Module.__dict__`` entries that are no hyper-parameter (``training`` is the mode).
+_NOT_ATTRIBUTES = frozenset({"training"})
+#: Scalar types kept as module attributes (``bool`` is an ``int``).
+_ATTRIBUTE_SCALARS = (int, float, str)
 
 
 @dataclass
@@ -177,10 +184,41 @@ def _walk_stub(obj: Stub, path: str, walk: TreeWalk, depth: int) -> None:
         _walk([v for _, v in obj.pf_items] + obj.pf_list, path, walk, depth + 1)
 
 
+def _attribute_value(value: Any) -> Any:
+    """A module attribute kept as it is (a scalar, ``None``, a short tuple of scalars, a
+    ``torch.Size``), else ``...`` (not kept)."""
+    if value is None or isinstance(value, _ATTRIBUTE_SCALARS):
+        return value if not isinstance(value, str) else value[:_MAX_METADATA_TEXT]
+    if isinstance(value, Stub) and value.pf_global.name == "Size" and value.pf_args:
+        value = value.pf_args[0]
+    if isinstance(value, list | tuple) and len(value) <= _MAX_ATTRIBUTE_TUPLE:
+        items = tuple(_attribute_value(v) for v in value)
+        if all(v is not ... and not isinstance(v, tuple) for v in items):
+            return items
+    return ...
+
+
+def module_attributes(state: dict[Any, Any]) -> tuple[tuple[str, Any], ...]:
+    """The hyper-parameters a module stored in its ``__dict__`` (public names only:
+    ``stride``, ``padding``, ``ceil_mode``, ``output_size``, a custom ``dim_in``...)."""
+    out: list[tuple[str, Any]] = []
+    for name, value in state.items():
+        if not isinstance(name, str) or name.startswith("_") or name in _NOT_ATTRIBUTES:
+            continue
+        kept = _attribute_value(value)
+        if kept is not ...:
+            out.append((name, kept))
+            if len(out) >= _MAX_MODULE_ATTRIBUTES:
+                break
+    return tuple(out)
+
+
 def _walk_module(obj: Stub, path: str, walk: TreeWalk, depth: int) -> None:
-    """A ``torch.save(model)`` object tree: rebuild state_dict keys from it."""
+    """A ``torch.save(model)`` object tree: rebuild state_dict keys from it, with every
+    module's class and stored hyper-parameters."""
     tensors: list[TensorRecord] = []
     classes: list[tuple[str, str]] = []
+    attributes: list[tuple[str, tuple[tuple[str, Any], ...]]] = []
     stack: list[tuple[str, Stub, int]] = [("", obj, depth)]
     while stack:
         prefix, module, level = stack.pop(0)
@@ -189,6 +227,9 @@ def _walk_module(obj: Stub, path: str, walk: TreeWalk, depth: int) -> None:
             continue
         classes.append((prefix.rstrip("."), str(module.pf_global)))
         state = _state_dict_of(module)
+        stored = module_attributes(state)
+        if stored:
+            attributes.append((prefix.rstrip("."), stored))
         non_persistent = state.get("_non_persistent_buffers_set")
         skip = (
             set(non_persistent.pf_args[0])
@@ -212,4 +253,6 @@ def _walk_module(obj: Stub, path: str, walk: TreeWalk, depth: int) -> None:
         stack[0:0] = children
     walk.tensors.extend(tensors)
     versions = tuple((p, None) for p, _ in classes)
-    walk.candidates.append(StateDict(path, tuple(tensors), (), versions, tuple(classes)))
+    walk.candidates.append(
+        StateDict(path, tuple(tensors), (), versions, tuple(classes), tuple(attributes))
+    )

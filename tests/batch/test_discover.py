@@ -1,5 +1,7 @@
-"""Discovery: files found by content, hidden and excluded ones skipped, links kept inside
-their root, a file reached twice reported once, sharded models grouped."""
+"""Discovery: files found by content or by a checkpoint name, unreadable ones kept (as
+errors to report), the rest skipped and counted by reason, links kept inside their root,
+a file reached by several paths read once with its other paths as aliases, sharded models
+grouped."""
 
 from __future__ import annotations
 
@@ -7,17 +9,78 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import torch
 
-from pthforensics.batch import discover, model_name
+from pthforensics.batch import SKIP_REASONS, discover, discover_tree, model_name, skip_reason
 from tests.batch.conftest import names
 
 
 def test_discovery_by_content(zoo: Path) -> None:
-    found, _ = discover([str(zoo)])
-    assert names(found) == ["broken.pt", "lin.pth", "noext", "photo.jpg"]
-    found, _ = discover([str(zoo)], include_hidden=True, exclude=["*.jpg"])
-    assert names(found) == ["broken.pt", "lin.pth", "noext", "skip.pth"]
+    found = discover_tree([str(zoo)])
+    assert names(found.files) == ["broken.pt", "lin.pth", "noext", "photo.jpg"]
+    assert dict(found.skipped) == {"hidden": 1, "not-a-checkpoint": 1}  # .hidden/, readme.md
+    found = discover_tree([str(zoo)], include_hidden=True, exclude=["*.jpg"])
+    assert names(found.files) == ["broken.pt", "lin.pth", "noext", "skip.pth"]
+    assert dict(found.skipped) == {"excluded": 1, "not-a-checkpoint": 1}
+    assert set(dict(found.skipped)) <= set(SKIP_REASONS)
+
+
+def test_a_checkpoint_name_is_always_reported(tmp_path: Path) -> None:
+    """Random bytes, a damaged header, an empty file: with a checkpoint's name, each is
+    reported (the pipeline says what is wrong), never dropped as "not a checkpoint"."""
+    (tmp_path / "noise.pt").write_bytes(os.urandom(4096))
+    (tmp_path / "model.pth.gz").write_bytes(b"\x1f\x8c" + os.urandom(100))  # magic hit
+    (tmp_path / "photos.zip").write_bytes(os.urandom(100))  # an archive of anything
+    (tmp_path / "HEADER.SAFETENSORS").write_bytes(b"\xff" * 8 + b"{}")
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "blank").write_bytes(b"")
+    found = discover_tree([str(tmp_path)])
+    assert names(found.files) == ["HEADER.SAFETENSORS", "empty.ckpt", "model.pth.gz", "noise.pt"]
+    assert dict(found.skipped) == {"empty": 1, "not-a-checkpoint": 2}
+
+
+def test_what_cannot_be_read_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dangling link (no stat) and a file open() refuses are reported, not skipped:
+    whatever their name, nothing says they are not checkpoints."""
+    import builtins
+
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    locked = tmp_path / "locked"
+    locked.write_bytes(b"whatever")
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    assert skip_reason(str(locked), locked.stat()) is None
+    found = discover_tree([str(tmp_path)])
+    assert names(found.files) == ["dangling", "locked"]
+    dangling = next(c for c in found.files if c.path.endswith("dangling"))
+    assert dangling.size is None
+
+
+def test_hard_and_symbolic_links_are_aliases(tmp_path: Path) -> None:
+    """One file, four paths: read once, under the first path found; the other three are
+    its aliases.  A root given twice adds nothing."""
+    torch.save({"w": torch.zeros(2)}, tmp_path / "a.pt")
+    (tmp_path / "sub").mkdir()
+    os.link(tmp_path / "a.pt", tmp_path / "sub" / "hard.pt")
+    (tmp_path / "sub" / "soft.pt").symlink_to(tmp_path / "a.pt")
+    (tmp_path / "linked").symlink_to(tmp_path / "sub", target_is_directory=True)
+    found = discover_tree([str(tmp_path), str(tmp_path)])
+    [only] = found.files
+    assert only.path == str(tmp_path / "a.pt")
+    assert sorted(only.aliases) == sorted(
+        str(tmp_path / p) for p in ("sub/hard.pt", "sub/soft.pt")
+    ) or sorted(only.aliases) == sorted(
+        str(tmp_path / p) for p in ("linked/hard.pt", "linked/soft.pt")
+    )
+    assert dict(found.skipped) == {"folder-already-walked": 1}
 
 
 def test_symlink_outside_root_not_followed(zoo: Path, tmp_path: Path) -> None:
@@ -26,10 +89,12 @@ def test_symlink_outside_root_not_followed(zoo: Path, tmp_path: Path) -> None:
     torch.save({}, outside / "secret.pth")
     (zoo / "link").symlink_to(outside, target_is_directory=True)
     (zoo / "inside-link.pth").symlink_to(zoo / "a" / "lin.pth")
-    found, _ = discover([str(zoo)])
-    assert "secret.pth" not in names(found)
-    # the same file reached twice is reported once
-    assert sum(n in ("lin.pth", "inside-link.pth") for n in names(found)) == 1
+    found = discover_tree([str(zoo)])
+    assert "secret.pth" not in names(found.files)
+    assert dict(found.skipped)["link-outside-root"] == 1
+    # the same file reached twice is read once, the other path an alias
+    [lin] = [c for c in found.files if c.path.endswith(("lin.pth", "inside-link.pth"))]
+    assert len(lin.aliases) == 1
 
 
 def test_hf_cache_and_shards(tmp_path: Path) -> None:
@@ -50,18 +115,24 @@ def test_hf_cache_and_shards(tmp_path: Path) -> None:
     found, groups = discover([str(tmp_path / "hub")])
     assert len(found) == 2 and all(c.model == "acme/tiny" for c in found)
     assert all("snapshots" in c.path for c in found)  # the readable name, not the blob
+    found, _ = discover([str(tmp_path / "hub")])
+    assert all(len(c.aliases) == 1 and "/blobs/" in c.aliases[0] for c in found)
     [group] = groups
     assert group.name == "acme/tiny" and len(group.shards) == 3 and len(group.missing) == 1
     assert model_name(str(snap / "x.bin")) == "acme/tiny"
 
 
-def test_fifo_is_not_a_checkpoint(tmp_path: Path) -> None:
+def test_fifo_is_never_opened(tmp_path: Path) -> None:
+    """A FIFO is not opened by discovery (that would block); with a checkpoint name it is
+    reported (the reader refuses it without opening it), without one it is skipped."""
     folder = tmp_path / "zoo"
     folder.mkdir()
     os.mkfifo(folder / "pipe.pth")
+    os.mkfifo(folder / "pipe")
     torch.save({}, folder / "ok.pth")
-    found, _ = discover([str(folder)])
-    assert names(found) == ["ok.pth"]
+    found = discover_tree([str(folder)])
+    assert names(found.files) == ["ok.pth", "pipe.pth"]
+    assert dict(found.skipped) == {"special-file": 1}
 
 
 def test_symlink_cycle_terminates(zoo: Path) -> None:

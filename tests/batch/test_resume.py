@@ -36,7 +36,10 @@ BAD_LINES = [
 def test_lines_that_are_not_reports_are_skipped(
     bad: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    good = FileReport.from_dict({"path": "a.pt", "status": "error", "size": 3, "mtime": 1.5})
+    error = {"stage": "container", "type": "ContainerError", "message": "truncated"}
+    good = FileReport.from_dict(
+        {"path": "a.pt", "status": "error", "error": error, "size": 3, "mtime": 1.5}
+    )
     jsonl = tmp_path / "run.jsonl"
     jsonl.write_text(bad + "\n" + json.dumps(good.to_dict()) + "\n")
     assert read_resume(jsonl) == {("a.pt", 3, 1.5): good}
@@ -76,3 +79,26 @@ def test_old_lines_without_structured_locations(tmp_path: Path) -> None:
     [report] = read_resume(jsonl).values()
     assert str(report.findings[0].location) == "pickle@2 (os.system)"
     assert report.to_dict()["findings"][0]["location"] == "pickle@2 (os.system)"
+
+
+def test_compact_resume_keeps_one_line_per_path(tmp_path: Path) -> None:
+    """Stale lines of files found again (changed) go, as do duplicates and junk; a path
+    this run did not find keeps its last line."""
+    from pthforensics.batch import compact_resume
+    from pthforensics.core import Candidate
+
+    error = {"stage": "container", "type": "ContainerError", "message": "truncated"}
+
+    def line(path: str, size: int) -> str:
+        report = {"path": path, "status": "error", "error": error, "size": size, "mtime": 1.0}
+        return json.dumps(FileReport.from_dict(report).to_dict())
+
+    jsonl = tmp_path / "run.jsonl"
+    jsonl.write_text(
+        "\n".join([line("a", 1), line("b", 1), "junk", line("b", 2), line("c", 1), line("a", 1)])
+        + "\n{"
+    )
+    dropped = compact_resume(jsonl, [Candidate("a", 1, 1.0), Candidate("c", 5, 1.0)])
+    kept = [(r["path"], r["size"]) for r in map(json.loads, jsonl.read_text().splitlines())]
+    assert kept == [("a", 1), ("b", 2)] and dropped == 5
+    assert compact_resume(tmp_path / "none.jsonl", []) == 0

@@ -15,6 +15,7 @@ from pthforensics.core import (
     Finding,
     Format,
     InputGuess,
+    InputHypothesis,
     InputKind,
     InputStatus,
     LayerGuess,
@@ -92,7 +93,9 @@ def test_to_dict_is_the_contract_layout() -> None:
         "error", "wrappers", "size", "mtime", "seconds",
     ]  # fmt: skip
     assert d["schema_version"] == SCHEMA_VERSION and d["status"] == "ok"
-    assert set(d["tensors"]) == {"count", "parameters", "bytes", "dtypes", "buffers", "trainable"}
+    assert set(d["tensors"]) == {
+        "status", "count", "parameters", "bytes", "dtypes", "buffers", "trainable"
+    }  # fmt: skip
     assert {"name", "type", "attributes", "confidence", "evidence"} <= set(d["layers"][0])
     assert {"status", "kind", "shape", "valid_sizes", "dtype", "evidence"} <= set(d["input"])
     assert {"status", "output_shape", "layers"} <= set(d["trace"])
@@ -131,6 +134,19 @@ def test_a_hand_made_report_round_trips() -> None:
             min_size=8,
             multiple_of=4,
             plan=(("+l", "MaxPool2d", (("kernel_size", (2, 2)),)),),
+            hypotheses=(
+                InputHypothesis(
+                    "valid padding; MaxPool2d(2) after l",
+                    (("+l", "MaxPool2d", (("kernel_size", (2, 2)),)),),
+                    (1, 3, 8, 8),
+                    ((8, 9), (8, 9)),
+                    1.25,
+                    ("stored",),
+                    ("a pool applied in forward()",),
+                ),
+                InputHypothesis("frames [N, L]", (), (1, 64), (64,)),
+            ),
+            others=(InputGuess(InputStatus.FIXED, InputKind.VECTOR, (1, 4), (4,)),),
         ),
         trace=TraceResult(
             TraceStatus.PARTIAL,
@@ -161,6 +177,9 @@ def test_where_holds_every_part_of_a_location() -> None:
     from dataclasses import fields
 
     where = FileReport(
-        "x", Status.OK, findings=(Finding("r", Severity.INFO, Location(), "d"),)
+        "x",
+        Status.OK,
+        verdict=Verdict.CLEAN,
+        findings=(Finding("r", Severity.INFO, Location(), "d"),),
     ).to_dict()["findings"][0]["where"]
     assert list(where) == [f.name for f in fields(Location)]

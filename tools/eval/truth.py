@@ -16,6 +16,7 @@ in ``checked``.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import time
@@ -78,6 +79,8 @@ def shape_key(shape: Sequence[int], dtype: str) -> str:
 def torch_base(cls: type) -> str:
     """The nearest ``torch.nn`` class in the MRO (the class itself when it is one)."""
     for klass in cls.__mro__:
+        if klass.__module__ == "torch.nn.utils.parametrize":
+            continue  # ParametrizedConv1d, made at run time by torch.nn.utils.parametrize
         if klass.__module__.startswith("torch.nn.") and klass is not nn.Module:
             return klass.__name__
     return "Module"
@@ -281,14 +284,22 @@ def _boundary_errors(errors: dict[int, str]) -> dict[str, str]:
     return {str(first): errors[first] for first, _last in ranges(errors)}
 
 
+# A flatten head fixes the final map m: the sizes that floor to it span less than (m+1)/m
+# <= 2 times the smallest (a little more with kernel offsets); runs over a wider spread
+# (sizes that are multiples of 32 from 32 to 576) mean the size is free up to a divisibility.
+FREE_SPREAD = 4
+
+
 def status_of(accepted: list[list[int]], tried: list[list[int]]) -> str:
-    """``free`` when the largest value tried runs (an unbounded set) or the accepted set
-    spans more than a factor of two; ``fixed`` when it is a narrow window (pooling floors),
-    ``none`` when nothing ran."""
+    """``free`` when the accepted set reaches an end of the sweep: the largest value tried
+    (unbounded above: global pooling, recurrent or convolutional bodies) or the smallest
+    (any length up to a maximum: position tables), or spreads over FREE_SPREAD times its
+    smallest value; ``fixed`` when it is a narrow window inside the sweep (a flatten head,
+    a position table of one size, pooling floors); ``none`` when nothing ran."""
     if not accepted:
         return "none"
     lo, hi = accepted[0][0], accepted[-1][1]
-    if hi == tried[-1][1] or hi >= 2 * max(lo, 1):  # runs at the largest value tried
+    if hi == tried[-1][1] or lo == tried[0][0] or hi >= FREE_SPREAD * lo:
         return "free"
     return "fixed"
 
@@ -334,14 +345,39 @@ def refine_on_cpu(cpu_model: nn.Module, spec: InputSpec, sweeps: dict[str, Any])
         result["errors"][str(bad[0])] = err
 
 
+class _FreshCopies(nn.Module):
+    """Calls a deep copy of the model each time, so no call sees another's side effects."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return copy.deepcopy(self.model)(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.__dict__["_modules"]["model"], name)
+
+
 def input_truth(
     model: nn.Module, spec: InputSpec, device: str, cpu_model: nn.Module | None = None
 ) -> dict[str, Any]:
+    design_shape = concrete(spec.template, spec.design)
+    pristine = copy.deepcopy(model)
+    ok_before, _ = run_once(model, spec, design_shape, device)
     sweeps = sweep(model, spec, device)
+    ok, info = run_once(model, spec, design_shape, device)
+    stateful = ok_before and not ok
+    if stateful:
+        # the model changed itself during the sweep (HF Swin shrinks its window in place
+        # for a small input): sweep again with a fresh copy for every run
+        sweeps = sweep(_FreshCopies(pristine), spec, device)
+        ok, info = run_once(copy.deepcopy(pristine), spec, design_shape, device)
     if cpu_model is not None:
         refine_on_cpu(cpu_model, spec, sweeps)
-    design_shape = concrete(spec.template, spec.design)
-    ok, info = run_once(model, spec, design_shape, device)
     doc: dict[str, Any] = {
         "kind": spec.kind,
         "dtype": spec.dtype,
@@ -353,6 +389,7 @@ def input_truth(
         "design_error": None if ok else info,
         "variables": sweeps,
         "device": device,
+        "stateful": stateful,
         "note": spec.note,
         **spec.extra,
     }
@@ -363,11 +400,14 @@ def input_truth(
 def derive_status(doc: dict[str, Any]) -> dict[str, Any]:
     """The input status from a truth ``input`` document (no model needed).
 
-    Only values whose output keeps the design output's rank and leading (batch) dimension
-    count: a model that reshapes its input into more rows (CREPE's ``reshape(-1, 2048)``)
-    runs on 2048 samples but reads them as two inputs of 1024.
+    When the design output is batch-first, only values whose output keeps its rank and
+    leading (batch) dimension count: a model that reshapes its input into more rows
+    (CREPE's ``reshape(-1, 2048)``) runs on 2048 samples but reads them as two inputs.
     """
     design_out = doc.get("design_output")
+    batch = doc["template"][0] if isinstance(doc["template"][0], int) else None
+    if not (isinstance(design_out, list) and design_out[:1] == [batch]):
+        design_out = None  # the output is not batch-first (a [T, N, C] CTC output): no check
     statuses: dict[str, str] = {}
     for var, s in doc["variables"].items():
         consistent = [
@@ -400,7 +440,7 @@ def check_shapes(
     out: dict[str, Any] = {}
     for shape, dtype in shapes:
         spec_d = InputSpec(**{**spec.__dict__, "dtype": dtype})
-        ok, info = run_once(model, spec_d, shape, device)
+        ok, info = run_once(copy.deepcopy(model), spec_d, shape, device)  # no side effects
         out[shape_key(shape, dtype)] = {"ok": ok, ("output" if ok else "error"): info}
     return out
 

@@ -24,7 +24,7 @@ from dataclasses import replace
 from pthforensics.core import (
     InferenceError,
     InputGuess,
-    InputKind,
+    InputHypothesis,
     InputStatus,
     LayerGroup,
     LayerGuess,
@@ -32,18 +32,14 @@ from pthforensics.core import (
 from pthforensics.infer.chain import ChainLink, Relation, chain_links, channel_chain
 from pthforensics.infer.layer_types import LayerFamily, layer_type
 
-from .context import Entry, InputContext
-from .fixed import fixed_input
-from .free import free_input
-from .maps import find_head, spatial_ops
-from .patches import patch_input
-from .sequences import latent_input, sequence_input, token_input, vector_input
+from .context import InputContext
+from .sequences import latent_input, norm_input, sequence_input, token_input, vector_input
+from .spatial import spatial_input
 
 __all__ = ["infer_input"]
 
 logger = logging.getLogger(__name__)
 
-_KINDS = {1: InputKind.SEQUENCE, 2: InputKind.IMAGE, 3: InputKind.VOLUME}
 _MAX_ENTRY_CHANNELS = 4
 """An image/signal/volume input has 1-4 channels (gray, RGB, RGBA/RGB-D, stacked)."""
 _CHAIN_NOTES = 3
@@ -67,10 +63,65 @@ def _infer_input_checked(groups: Sequence[LayerGroup], guesses: Sequence[LayerGu
             InputStatus.UNKNOWN, evidence=("no layer with weights to read an input from",)
         )
     first = _entry(links, first)
-    guess = _by_entry(InputContext(groups, guesses, links), first)
+    ctx = InputContext(groups, guesses, links)
+    guess = _by_entry(ctx, first)
     chain = channel_chain(guesses)
     notes = tuple(s for s in chain[:-1] if not s.startswith(first.name + " ("))[:_CHAIN_NOTES]
-    return replace(guess, evidence=(*guess.evidence, *notes, chain[-1]))
+    guess = _with_hypothesis(replace(guess, evidence=(*guess.evidence, *notes, chain[-1])))
+    others = tuple(_with_hypothesis(_other(ctx, lk)) for lk in _other_entries(links, first))
+    return replace(guess, others=others) if others else guess
+
+
+_MAX_OTHER_INPUTS = 4
+
+
+def _other_entries(links: Sequence[ChainLink], first: ChainLink) -> list[ChainLink]:
+    """Layers reading further inputs: a convolution or embedding, in another top-level
+    module than ``first``, that starts a branch (it takes no earlier output) with a width
+    no layer of the model produces (LPIPS's five heads on another network's features;
+    ICLabel's three branches)."""
+    produced = {lk.out_dim for lk in links if lk.out_dim is not None}
+    top = first.name.split(".")[0]
+    seen_tops = {top}
+    out: list[ChainLink] = []
+    for lk in links:
+        lt = layer_type(lk.type)
+        head = lk.name.split(".")[0]
+        after_other = bool(out) and lk.source == (out[-1].name,)
+        if (
+            (lk.relation is Relation.BREAK or (lk.relation is Relation.PARALLEL and after_other))
+            and (lt.conv_dims or lt.family is LayerFamily.EMBEDDING)
+            and head not in seen_tops
+            and lk.in_dim is not None
+            and (lk.in_dim not in produced or lk.in_dim <= _MAX_ENTRY_CHANNELS)
+        ):
+            seen_tops.add(head)
+            out.append(lk)
+    return out[:_MAX_OTHER_INPUTS]
+
+
+def _other(ctx: InputContext, link: ChainLink) -> InputGuess:
+    guess = _by_entry(ctx, link)
+    return replace(
+        guess,
+        evidence=(f"a further input: {link.name} starts a branch of its own", *guess.evidence),
+    )
+
+
+def _with_hypothesis(guess: InputGuess) -> InputGuess:
+    """Every guess with a shape carries its hypotheses; a rule that reads the input
+    directly (a Linear's ``in_features``, a position table) has exactly one."""
+    if guess.hypotheses or guess.shape is None:
+        return guess
+    only = InputHypothesis(
+        "as the weights fix it",
+        guess.plan,
+        guess.shape,
+        guess.valid_sizes,
+        0.0,
+        guess.evidence[:2],
+    )
+    return replace(guess, hypotheses=(only,))
 
 
 def _entry(links: Sequence[ChainLink], first: ChainLink) -> ChainLink:
@@ -105,56 +156,15 @@ def _by_entry(ctx: InputContext, first: ChainLink) -> InputGuess:
     if lt.is_transposed:
         return latent_input(ctx, first, lt.conv_dims)
     if lt.conv_dims:
-        return _spatial(ctx, first, lt.conv_dims)
+        return spatial_input(ctx, first, lt.conv_dims)
     if lt.reads_sequence:
         return sequence_input(ctx, first)
+    norm = norm_input(ctx, first)
+    if norm is not None:
+        return norm
     if lt.is_linear or lt.passes_through:
         return vector_input(ctx, first)
     return InputGuess(
         InputStatus.UNKNOWN,
         evidence=(f"the first layer {first.name} is a {first.type}: no rule for its input",),
     )
-
-
-def _spatial(ctx: InputContext, first: ChainLink, d: int) -> InputGuess:
-    """A convolution reads the input: an image, a signal or a volume."""
-    kind = _KINDS[d]
-    dtype = ctx.dtype(first.name)
-    entry = Entry(first, d, kind, first.in_dim or 1, dtype)
-    vit = patch_input(ctx, entry)
-    if vit is not None:
-        return vit
-    head = find_head(ctx, first)
-    ops = spatial_ops(ctx, first, head)
-    if head is None:
-        ev = [
-            "no Linear after the convolutions: fully convolutional, any size "
-            "above the minimum works"
-        ]
-        return free_input(ctx, entry, ops, None, ev)
-    if layer_type(head.type).reads_sequence:
-        return _unknown(
-            kind,
-            dtype,
-            f"{head.name} ({head.type}) reads the convolutional features as a sequence "
-            f"({head.in_dim} features): one spatial axis is fixed, the other free; the "
-            "split is not determinable from the weights",
-        )
-    if head.relation is Relation.POOL or (head.in_dim == head.channels):
-        ev = [
-            f"{head.name} takes {head.in_dim} = the channels of the last "
-            "convolution: global pooling before the head, so the size is free"
-        ]
-        return free_input(ctx, entry, ops, head, ev)
-    if head.relation is Relation.FLATTEN and head.in_dim:
-        return fixed_input(entry, ops, head)
-    return _unknown(
-        kind,
-        dtype,
-        f"{head.name} takes {head.in_dim} features, which is no multiple of the "
-        f"{head.channels} channels before it: the path to the head is not a chain",
-    )
-
-
-def _unknown(kind: InputKind, dtype: str, why: str) -> InputGuess:
-    return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (why,))

@@ -54,6 +54,10 @@ class InputContext:
             for g in groups
         )
         self.index_gaps = any(g.source == LayerSource.INDEX_GAP for g in groups)
+        # modules known, and none without tensors: activations and pools live in forward()
+        self.functional = self.meta and not any(
+            g.name and not g.tensors and not g.has_children for g in groups
+        )
 
     def dtype(self, name: str) -> str:
         """Floating dtype of the tensors of module ``name`` (``float32`` if none)."""

@@ -1,10 +1,14 @@
-"""A flatten head fixes the input size: solve for it.
+"""A flatten head fixes the input size: solve for it, under every reading that fits.
 
 ``in_features = C x positions`` of the first Linear after the convolutions fixes the
-final feature map (``positions`` factored into a square, a near-square pair, or frames x
-a square grid); the solver (:mod:`.solver`) walks the hypotheses back to the input.  A
-family whose head reads an adaptive pool of that size (:data:`~..knowledge.ADAPTIVE_HEADS`)
-leaves the size free instead.
+final feature map (``positions`` factored into a square, a near-square pair, a line along
+the only axis the kernels move on, or frames x a square grid); the solver (:mod:`.solver`)
+walks the hypotheses back to the input.  Each distinct set of input sizes becomes an
+:class:`~pthforensics.core.InputHypothesis`, best first.  A head that reads an adaptive pool
+of that size leaves the size free instead: a module in the file says so (``avgpool`` in
+``_metadata``), or, when the file lists no modules at all, the naming and scale of a family
+known to do it (:data:`~..knowledge.ADAPTIVE_HEADS`); a file that lists its modules without
+one is evidence against.
 
 Nothing here imports torch.
 """
@@ -21,10 +25,11 @@ from pthforensics.infer.knowledge import ADAPTIVE_HEADS
 
 from .context import Entry, Plan
 from .free import free_result
-from .maps import describe, plan_entries
-from .solver import OpKind, PoolHint, Solution, SpatialOp, preimage, solve
+from .hypotheses import hypotheses_of, undecided_note
+from .maps import plan_entries
+from .solver import OpKind, PoolHint, Solution, SolveContext, SpatialOp, preimage, solve
 
-__all__ = ["fixed_input", "preimage_ok"]
+__all__ = ["fixed_input", "preimage_ok", "valid_of"]
 
 _MAX_LISTED = 64
 """Sizes listed in ``valid_sizes`` at most (the interval's start and on)."""
@@ -32,23 +37,26 @@ _MAX_ASPECT = 4
 """Non-square final maps considered: at most this elongated."""
 _NON_SQUARE_FINAL = 1.0
 """Prior cost of a non-square final map (square inputs and maps are the rule)."""
+_LINE_FINAL = 0.5
+"""Prior cost of a final map that is a line (``1 x m``) when kernels are anisotropic
+(EEG nets: a ``(C, 1)`` kernel consumes the electrode axis)."""
 _MAX_FINAL_FRAMES = 64
 _FRAMES_STEP = 0.2
 """Prior cost per frame count tried, in increasing order, for a 3-d final map."""
 _MAX_VOLUME_FINALS = 4
-_ALTERNATIVE_MARGIN = 1.0
-"""Another hypothesis within this cost of the best is mentioned in the evidence."""
 _IMAGENET_SCALE = 200
 """An input at least this large ending on a 6x6/7x7 map is read as ImageNet-style with
 an adaptive pool (torchvision's avgpool) even without the family's naming."""
 
 
-def fixed_input(entry: Entry, ops: list[SpatialOp], head: ChainLink) -> InputGuess:
-    """The input under the best hypothesis reaching the map the head stores."""
+def fixed_input(
+    entry: Entry, ops: list[SpatialOp], head: ChainLink, sctx: SolveContext
+) -> InputGuess:
+    """The input under the best hypotheses reaching the map the head stores."""
     first, d, kind, c, dtype = entry.link, entry.dims, entry.kind, entry.channels, entry.dtype
     assert head.in_dim is not None
     channels = head.in_dim // head.factor
-    finals = _finals(head.factor, d)
+    finals = _finals(head.factor, d, sctx.active, _anisotropic(ops))
     ev = [
         f"{first.name} takes {c} channels: {kind} input",
         f"{head.name} takes {head.in_dim} = {channels} channels x {head.factor} positions: "
@@ -57,36 +65,42 @@ def fixed_input(entry: Entry, ops: list[SpatialOp], head: ChainLink) -> InputGue
     if not finals:
         why = f"{head.factor} positions do not factor into a plausible {d}-d map"
         return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
-    solutions = solve(ops, finals, kind=kind, channels=c)
+    solutions = solve(ops, finals, sctx)
     if not solutions:
         why = "no padding/stride/pooling hypothesis reaches that map from a plausible size"
         return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
     best = solutions[0]
-    final = next(f for f, _ in finals if preimage_ok(ops, best, f))
     plan = plan_entries(ops, best.choices, d)
-    ev.append(
-        f"final map {'x'.join(map(str, final))}; hypothesis ({best.style} padding): "
-        + "; ".join(describe(p) for p in plan if p[1] not in ("ReLU", "Identity"))
-    )
-    if _adaptive_head(ops, first, head, kind, final, best):
-        return _adaptive(entry, ops, best, final, plan, head, ev)
+    if _adaptive_head(ops, first, head, kind, best):
+        return _adaptive(entry, ops, best, plan, head, ev)
+    hyps = hypotheses_of(solutions, ops, entry, valid_of)
+    top = hyps[0]
+    ev.append(f"final map {'x'.join(map(str, best.final))}; hypothesis: {top.name}")
     ev.append(
         f"input sizes {_span(best.intervals)} give that map; "
-        f"{'x'.join(map(str, best.sizes))} is the commonest"
+        f"{'x'.join(map(str, best.sizes))} is "
+        + ("stored in the file" if best.stored_size else "the likeliest under the priors")
     )
-    for alt in solutions[1:3]:
-        if alt.sizes != best.sizes and alt.cost - best.cost < _ALTERNATIVE_MARGIN:
-            ev.append(f"also possible under another hypothesis: {'x'.join(map(str, alt.sizes))}")
-            break
+    note = undecided_note(hyps)
+    if note:
+        ev.append(note)
     return InputGuess(
         InputStatus.FIXED,
         kind,
-        (1, c, *best.sizes),
-        _valid(best.intervals),
+        top.shape,
+        top.valid_sizes,
         dtype,
         tuple(ev),
         min_size=best.intervals[0][0],
-        plan=tuple(plan),
+        plan=top.plan,
+        hypotheses=hyps,
+    )
+
+
+def _anisotropic(ops: Sequence[SpatialOp]) -> bool:
+    """Some kernel is 1 along one axis and larger along another (``(1, 64)``, ``(22, 1)``)."""
+    return any(
+        op.kind is not OpKind.GAP and min(op.kernel) == 1 and max(op.kernel) > 1 for op in ops
     )
 
 
@@ -95,18 +109,19 @@ def _adaptive_head(
     first: ChainLink,
     head: ChainLink,
     kind: InputKind,
-    final: tuple[int, ...],
     best: Solution,
 ) -> bool:
-    """Whether an adaptive pool to ``final`` sits before the head: a module says so, or
-    (no module information) the map and the naming or input scale match a family's."""
+    """Whether an adaptive pool to the final map sits before the head: a module says so,
+    or (the file lists no modules) the map and the naming or input scale match a family
+    known to do it.  A file that lists its modules without one is evidence against."""
     last_gap = ops[-1] if ops and ops[-1].kind is OpKind.GAP else None
     if last_gap is None:
         return False
     if last_gap.pool_hint is PoolHint.ADAPTIVE:
         return True
-    if last_gap.pool_hint not in (PoolHint.UNKNOWN, PoolHint.EMPTY) or kind != InputKind.IMAGE:
+    if last_gap.pool_hint is not PoolHint.UNKNOWN or kind != InputKind.IMAGE:
         return False
+    final = best.final
     return any(
         final[0] in convention.output_sizes
         and len(set(final)) == 1
@@ -125,22 +140,27 @@ def _adaptive(
     entry: Entry,
     ops: Sequence[SpatialOp],
     best: Solution,
-    final: tuple[int, ...],
     plan: Plan,
     head: ChainLink,
     ev: list[str],
 ) -> InputGuess:
-    """The size is free: an adaptive pool to ``final`` replaces the last gap's pool."""
+    """The size is free: an adaptive pool to the final map replaces the last gap's pool."""
     d = entry.dims
     last_gap = ops[-1]
+    final = best.final
     pre = preimage(ops[:-1], best.choices[:-1], [(1, 10**6)] * d)
     min_size = pre[0][0] if pre else None
     target = last_gap.pool_module or "+" + last_gap.name
     plan = [p for p in plan if p[0] not in (target, "+" + last_gap.name)]
     plan.append((target, f"AdaptiveAvgPool{d}d", (("output_size", final),)))
+    how = (
+        f"{last_gap.pool_module} is an adaptive pool"
+        if last_gap.pool_hint is PoolHint.ADAPTIVE
+        else "the file lists no modules; the naming/scale is torchvision's avgpool convention"
+    )
     ev.append(
         f"an adaptive average pool to {'x'.join(map(str, final))} sits before "
-        f"{head.name} (torchvision avgpool convention): the size is free"
+        f"{head.name} ({how}): the size is free"
     )
     return free_result(entry, ev, plan, min_size, None)
 
@@ -153,35 +173,49 @@ def preimage_ok(ops: Sequence[SpatialOp], sol: Solution, final: tuple[int, ...])
     )
 
 
-def _finals(m: int, d: int) -> list[tuple[tuple[int, ...], float]]:
+_Final = tuple[tuple[tuple[int, int], ...], float]
+
+
+def _point(sizes: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    return tuple((s, s) for s in sizes)
+
+
+def _finals(m: int, d: int, active: tuple[bool, ...], anisotropic: bool) -> list[_Final]:
     """Final maps of ``m`` positions in ``d`` dims, each with a prior cost."""
     if d == 1:
-        return [((m,), 0.0)]
+        return [(_point((m,)), 0.0)]
+    if active and sum(active) == 1:  # kernels move along one axis only: a line
+        return [(_point(tuple(m if a else 1 for a in active)), 0.0)]
     if d == 2:
-        r = math.isqrt(m)
-        out: list[tuple[tuple[int, ...], float]] = [((r, r), 0.0)] if r * r == m else []
-        pairs = [(h, m // h) for h in range(1, r + 1) if m % h == 0 and h != m // h]
-        pairs = [p for p in pairs if p[1] <= _MAX_ASPECT * p[0]][-2:]
-        for h, w in reversed(pairs):
-            out.extend([((h, w), _NON_SQUARE_FINAL), ((w, h), _NON_SQUARE_FINAL)])
-        return out
-    out = []
+        return _finals_2d(m, anisotropic)
+    out: list[_Final] = []
     for t in range(1, min(m, _MAX_FINAL_FRAMES) + 1):
         if m % t == 0:
             r = math.isqrt(m // t)
             if r * r == m // t:
-                out.append(((t, r, r), _FRAMES_STEP * len(out)))
+                out.append((_point((t, r, r)), _FRAMES_STEP * len(out)))
     return out[:_MAX_VOLUME_FINALS]
 
 
-def _valid(intervals: tuple[tuple[int, int], ...]) -> tuple[Any, ...]:
+def _finals_2d(m: int, anisotropic: bool) -> list[_Final]:
+    r = math.isqrt(m)
+    out: list[_Final] = [(_point((r, r)), 0.0)] if r * r == m else []
+    pairs = [(h, m // h) for h in range(1, r + 1) if m % h == 0 and h != m // h]
+    near = [p for p in pairs if p[1] <= _MAX_ASPECT * p[0]][-2:]
+    for h, w in reversed(near):
+        out.extend([(_point((h, w)), _NON_SQUARE_FINAL), (_point((w, h)), _NON_SQUARE_FINAL)])
+    if anisotropic and m > 1:
+        out.extend([(_point((1, m)), _LINE_FINAL), (_point((m, 1)), _LINE_FINAL)])
+    return out
+
+
+def valid_of(intervals: tuple[tuple[int, int], ...]) -> tuple[Any, ...]:
     """``valid_sizes``: every size of a shared interval (up to :data:`_MAX_LISTED`), or
-    the two corners when the axes differ."""
+    one list of sizes per axis when the axes differ."""
     if len(set(intervals)) == 1:
         lo, hi = intervals[0]
         return tuple(range(lo, min(hi, lo + _MAX_LISTED - 1) + 1))
-    corners = [tuple(iv[0] for iv in intervals), tuple(iv[1] for iv in intervals)]
-    return tuple(dict.fromkeys(corners))
+    return tuple(tuple(range(lo, min(hi, lo + _MAX_LISTED - 1) + 1)) for lo, hi in intervals)
 
 
 def _span(intervals: tuple[tuple[int, int], ...]) -> str:

@@ -10,14 +10,22 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-from pthforensics.core import InputGuess, InputKind, InputStatus
+from pthforensics.core import InputGuess, InputHypothesis, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink, Relation
 from pthforensics.infer.layer_types import layer_type
 from pthforensics.infer.priors import DEFAULT_FREE_SIZES
 
 from .context import Entry, InputContext, Plan
 from .maps import plan_entries
-from .solver import Choice, OpKind, SpatialOp, cheapest_plan, common_sizes, preimage
+from .solver import (
+    Choice,
+    OpKind,
+    SolveContext,
+    SpatialOp,
+    cheapest_plan,
+    common_sizes,
+    preimage,
+)
 
 __all__ = ["free_input", "free_result"]
 
@@ -27,14 +35,25 @@ _UNBOUNDED = 10**6
 """An output size no input reaches: the preimage of ``[1, this]`` is "any size that runs"."""
 
 _AXES = {InputKind.IMAGE: 2, InputKind.SEQUENCE: 1, InputKind.VOLUME: 3}
+_IMPLAUSIBLE_MIN = 1024
+"""A minimum above this means the assumed pools are wrong (no free-size model needs it)."""
+_FREE_MAP_MULTIPLE = 32
+"""A free image size is shown as the commonest multiple of 32: strided stages and skip
+connections of unknown depth all divide it (torchvision's detection and segmentation
+transforms pad to 32; 224, 64, 128 are all such), where MNIST's 28 would not."""
 
 
 def free_input(
-    ctx: InputContext, entry: Entry, ops: list[SpatialOp], head: ChainLink | None, ev: list[str]
+    ctx: InputContext,
+    entry: Entry,
+    ops: list[SpatialOp],
+    head: ChainLink | None,
+    ev: list[str],
+    sctx: SolveContext | None = None,
 ) -> InputGuess:
     """Free size under the zero-evidence hypothesis (an adaptive pool before ``head``)."""
     d = entry.dims
-    choices = cheapest_plan(ops, d)
+    choices = cheapest_plan(ops, d, active=sctx.active if sctx else ())
     plan = plan_entries(ops, choices, d)
     if head is not None and ops and ops[-1].kind is OpKind.GAP:
         gap = ops[-1]
@@ -43,6 +62,16 @@ def free_input(
         plan.append((target, f"AdaptiveAvgPool{d}d", (("output_size", 1),)))
     pre = preimage(ops, choices, [(1, _UNBOUNDED)] * d)
     min_size = pre[0][0] if pre else None
+    if min_size is None or min_size > _IMPLAUSIBLE_MIN:
+        # typed pools whose stride is not stored (PoolFormer's AvgPool2d(3, 1, 1) token
+        # mixers keep the size): read as 2x pools they would demand absurd inputs
+        choices = tuple(
+            Choice(pool=None) if op.kind is OpKind.GAP and op.known is None else ch
+            for op, ch in zip(ops, choices, strict=True)
+        )
+        pre = preimage(ops, choices, [(1, _UNBOUNDED)] * d)
+        min_size = pre[0][0] if pre else None
+        ev.append("the pool modules cannot all halve the map: their windows are not stored")
     multiple = _skip_multiple(ctx, ops, choices, ev)
     ev.insert(0, f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input")
     return free_result(entry, ev, plan, min_size, multiple)
@@ -56,7 +85,7 @@ def _skip_multiple(
     downs = sum(
         1
         for op, ch in zip(ops, choices, strict=True)
-        if (ch.pool and max(ch.pool) > 1) or (op.kind is OpKind.CONV and max(ch.stride) > 1)
+        if ch.pooled or (op.kind is OpKind.CONV and max(ch.stride) > 1)
     )
     ups = sum(1 for lk in ctx.links if layer_type(lk.type).is_transposed)
     unet = any(
@@ -85,12 +114,23 @@ def free_result(
         frames = _pick(common_sizes(kind, c, 0), 1, None)
         shape = (1, c, frames, side, side)
     else:
-        side = _pick(common_sizes(kind, c), lo, multiple)
+        image = kind == InputKind.IMAGE
+        side = _pick(common_sizes(kind, c), lo, multiple or (_FREE_MAP_MULTIPLE if image else None))
         shape = (1, c, *([side] * _AXES[kind]))
     listed = (s for s in DEFAULT_FREE_SIZES if s >= lo and (not multiple or s % multiple == 0))
     sizes = tuple(sorted({side, lo, *listed}))[:_LISTED]
     if min_size:
         ev.append(f"smallest size that runs under this hypothesis: {lo}")
+    hypothesis = InputHypothesis(
+        "any size above the minimum" + (f", a multiple of {multiple}" if multiple else ""),
+        tuple(plan),
+        shape,
+        sizes,
+        0.0,
+        assumptions=("padding/stride/pooling as the cheapest reading (the size is free)",)
+        if plan
+        else (),
+    )
     return InputGuess(
         InputStatus.FREE,
         kind,
@@ -101,6 +141,7 @@ def free_result(
         min_size=lo,
         multiple_of=multiple,
         plan=tuple(plan),
+        hypotheses=(hypothesis,),
     )
 
 

@@ -2,7 +2,10 @@
 
 ``spatial_ops`` lists the convolutions of the main path (those that start, follow or
 concatenate into the chain) and the gaps between them, each gap with what its
-parameter-less modules say about a pool there.  ``plan_entries`` turns a hypothesis (one
+parameter-less modules say about a pool there.  What the file stores goes in as well: a
+full-model pickle's padding/stride/dilation and pool windows replace the hypotheses
+(``SpatialOp.known``), and a ``LayerNorm([C, L])`` reading a convolution's output pins
+that output's size (``SpatialOp.pin``).  ``plan_entries`` turns a hypothesis (one
 :class:`~.solver.Choice` per op) into :attr:`~pthforensics.core.InputGuess.plan`.
 
 Nothing here imports torch.
@@ -11,13 +14,16 @@ Nothing here imports torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
+from pthforensics.core import LayerGroup
 from pthforensics.infer.chain import ChainLink, Relation
-from pthforensics.infer.knowledge import NOT_POOL_NAME
+from pthforensics.infer.knowledge import AUX_HEAD_NAME, NOT_POOL_NAME
 from pthforensics.infer.layer_types import LayerFamily, layer_type
 
 from .context import InputContext, Plan, PlanEntry
-from .solver import Choice, OpKind, PoolHint, SpatialOp
+from .solver import Choice, OpKind, Pool, PoolHint, SpatialOp
 
 __all__ = ["describe", "find_head", "plan_entries", "spatial_ops"]
 
@@ -26,16 +32,18 @@ _MAIN_PATH = (Relation.START, Relation.FOLLOWS, Relation.CONCAT)
 
 
 def find_head(ctx: InputContext, first: ChainLink) -> ChainLink | None:
-    """The first layer after ``first`` that reads features as a vector or a sequence."""
+    """The first layer after ``first`` that reads features as a vector or a sequence; a
+    head inside an auxiliary classifier (:data:`~..knowledge.AUX_HEAD_NAME`) is passed
+    over when a later head exists."""
     start = ctx.links.index(first)
-    return next(
-        (
-            lk
-            for lk in ctx.links[start + 1 :]
-            if layer_type(lk.type).is_linear or layer_type(lk.type).reads_sequence
-        ),
-        None,
-    )
+    heads = [
+        lk
+        for lk in ctx.links[start + 1 :]
+        if layer_type(lk.type).is_linear or layer_type(lk.type).reads_sequence
+    ]
+    main = [lk for lk in heads if not AUX_HEAD_NAME.matches(lk.name.lower())]
+    pick = main or heads
+    return pick[0] if pick else None
 
 
 def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> list[SpatialOp]:
@@ -54,14 +62,82 @@ def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> 
                 ops.append(_gap(ctx, anchor, gap, prev_conv, group.name))
             kind = OpKind.CONV_TRANSPOSE if lt.is_transposed else OpKind.CONV
             kernel = tuple(ctx.guesses[group.name].attrs["kernel_size"])
-            ops.append(SpatialOp(kind, group.name, kernel, first=link is first))
+            known = stored_conv(group, len(kernel))
+            ops.append(SpatialOp(kind, group.name, kernel, first=link is first, known=known))
             prev_conv, gap = group.name, []
         elif not group.tensors:
             gap.append(group.name)
+        elif ops and (pin := _norm_pin(ctx, group, ops[-1])) is not None:
+            ops[-1] = replace(ops[-1], pin=pin)
         anchor = group.name
     if prev_conv is not None:
         ops.append(_gap(ctx, anchor, gap, prev_conv, head.name if head else None))
     return ops
+
+
+def _ints(value: Any, n: int) -> tuple[int, ...] | None:
+    """A stored hyper-parameter as ``n`` ints (an int repeats), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return tuple(value for _ in range(n))
+    if isinstance(value, tuple) and len(value) == n and all(isinstance(v, int) for v in value):
+        return value
+    return None
+
+
+def stored_conv(group: LayerGroup, n: int) -> Choice | None:
+    """The padding/stride/dilation a full-model pickle stored on a convolution (torch's
+    ``_ConvNd`` attributes; ``padding='same'`` is the exact same-size padding)."""
+    a = group.attrs
+    stride = _ints(a.get("stride"), n)
+    dilation = _ints(a.get("dilation", 1), n) or tuple(1 for _ in range(n))
+    kernel = _ints(a.get("kernel_size"), n)
+    if stride is None or kernel is None:
+        return None
+    padding = a.get("padding")
+    if padding == "same":
+        pads = tuple(d * (k - 1) // 2 for d, k in zip(dilation, kernel, strict=True))
+        extra = tuple(d * (k - 1) % 2 for d, k in zip(dilation, kernel, strict=True))
+        return Choice(pads, stride, dilation, stored=True, extra=extra)
+    if padding == "valid":
+        return Choice(tuple(0 for _ in range(n)), stride, dilation, stored=True)
+    stored = _ints(padding, n)
+    if stored is None:
+        return None
+    return Choice(stored, stride, dilation, stored=True)
+
+
+def stored_pool(group: LayerGroup, n: int) -> Pool | None:
+    """The window a full-model pickle stored on a ``MaxPool*d``/``AvgPool*d``."""
+    a = group.attrs
+    kernel = _ints(a.get("kernel_size"), n)
+    if kernel is None:
+        return None
+    stride = _ints(a.get("stride"), n) or kernel  # torch: stride=None means the kernel
+    padding = _ints(a.get("padding", 0), n) or tuple(0 for _ in range(n))
+    return Pool(kernel, stride, padding, bool(a.get("ceil_mode", False)))
+
+
+def _norm_pin(
+    ctx: InputContext, group: LayerGroup, last: SpatialOp
+) -> tuple[int | None, ...] | None:
+    """A LayerNorm over ``[C, *sizes]`` right after a convolution of ``C`` channels fixes
+    that convolution's output size (SincNet's ``LayerNorm([40, 2950])``)."""
+    g = ctx.guesses.get(group.name)
+    if (
+        g is None
+        or last.kind is OpKind.GAP
+        or layer_type(g.type).family is not (LayerFamily.LAYER_NORM)
+    ):
+        return None
+    shape = g.attrs.get("normalized_shape")
+    conv = ctx.guesses.get(last.name)
+    if not isinstance(shape, tuple) or conv is None or len(shape) != len(last.kernel) + 1:
+        return None
+    if shape[0] != conv.attrs.get("out_channels"):
+        return None
+    return tuple(shape[1:])
 
 
 def _numbered_parent(name: str | None) -> str | None:
@@ -79,6 +155,13 @@ def _gap(
     unknown, hint, pool_module = _typed_members(ctx, members, final)
     if hint is PoolHint.EMPTY:
         hint = _untyped_hint(ctx, members, unknown, before, after)
+    known = None
+    pool_type = ctx.guesses[pool_module].type if pool_module else ""
+    if pool_module and hint is PoolHint.POOL:
+        group = ctx.groups[ctx.position[pool_module]]
+        pool = stored_pool(group, len(ctx.guesses[before].attrs.get("kernel_size", (1,))))
+        if pool is not None:
+            known = Choice(pool=pool, stored=True)
     return SpatialOp(
         OpKind.GAP,
         anchor,
@@ -86,6 +169,9 @@ def _gap(
         pool_hint=hint,
         pool_module=pool_module,
         members=tuple(members),
+        known=known,
+        pool_type=pool_type,
+        functional=ctx.functional,
     )
 
 
@@ -139,21 +225,40 @@ def plan_entries(ops: Sequence[SpatialOp], choices: Sequence[Choice], d: int) ->
     return plan
 
 
+def _one(values: tuple[int, ...]) -> int | tuple[int, ...]:
+    return values[0] if len(set(values)) == 1 else values
+
+
 def _conv_entry(op: SpatialOp, ch: Choice, d: int) -> PlanEntry:
-    pad = ch.padding if len(set(ch.padding)) > 1 else ch.padding[0]
-    st = ch.stride if len(set(ch.stride)) > 1 else ch.stride[0]
     type_ = f"ConvTranspose{d}d" if op.kind is OpKind.CONV_TRANSPOSE else f"Conv{d}d"
-    return (op.name, type_, (("padding", pad), ("stride", st)))
+    attrs: list[tuple[str, Any]] = [("padding", _one(ch.padding)), ("stride", _one(ch.stride))]
+    if ch.dilation and max(ch.dilation) > 1:
+        attrs.append(("dilation", _one(ch.dilation)))
+    if ch.extra and max(ch.extra) > 0:
+        attrs[0] = ("padding", "same")
+    return (op.name, type_, tuple(attrs))
+
+
+def pool_attrs(pool: Pool) -> tuple[tuple[str, Any], ...]:
+    """A pool's constructor arguments, defaults left out (``kernel_size`` always)."""
+    attrs: list[tuple[str, Any]] = [("kernel_size", _one(pool.kernel))]
+    if pool.stride != pool.kernel:
+        attrs.append(("stride", _one(pool.stride)))
+    if any(pool.pads):
+        attrs.append(("padding", _one(pool.pads)))
+    if pool.ceil_mode:
+        attrs.append(("ceil_mode", True))
+    return tuple(attrs)
 
 
 def _gap_entries(op: SpatialOp, ch: Choice, d: int) -> Plan:
     plan: Plan = []
-    pooled = max(ch.pool) > 1
-    k = ch.pool if len(set(ch.pool)) > 1 else ch.pool[0]
     mods = list(op.modules)
-    if pooled:
+    if ch.pooled and ch.pool is not None:
         target = op.pool_module or (mods.pop() if mods else "+" + op.name)
-        plan.append((target, f"MaxPool{d}d", (("kernel_size", k),)))
+        # a typed pool module keeps its type (AvgPool2d); an assumed one is a MaxPool
+        type_ = op.pool_type if op.pool_module and op.pool_type else f"MaxPool{d}d"
+        plan.append((target, type_, pool_attrs(ch.pool)))
     elif op.pool_module and op.pool_hint is PoolHint.POOL:
         plan.append((op.pool_module, "Identity", ()))
     for i, name in enumerate(mods):
@@ -168,5 +273,11 @@ def describe(entry: PlanEntry) -> str:
     a = dict(attrs)
     if layer_type(type_).family in (LayerFamily.POOL, LayerFamily.ADAPTIVE_POOL):
         at = where if name.startswith("+") else f"at {name}"
-        return f"{type_}({a.get('kernel_size', a.get('output_size', ''))}) {at}"
-    return f"{where}: padding={a.get('padding')} stride={a.get('stride')}"
+        inner = ", ".join(
+            str(v) if k in ("kernel_size", "output_size") else f"{k}={v}" for k, v in a.items()
+        )
+        return f"{type_}({inner}) {at}"
+    text = f"{where}: padding={a.get('padding')} stride={a.get('stride')}"
+    if "dilation" in a:
+        text += f" dilation={a['dilation']}"
+    return text

@@ -11,6 +11,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import math
+import re
 
 from pthforensics.core import InputGuess, InputStatus
 from pthforensics.infer.priors import PATCH_GRID_FRAMES
@@ -29,14 +30,20 @@ def patch_input(ctx: InputContext, entry: Entry) -> InputGuess | None:
     if not k or min(k) < 2 or first.out_dim is None:
         return None
     pos = ctx.pos_embedding(first.out_dim)
-    if pos is None:
-        return None
-    total, prefix, name = pos
+    if pos is not None:
+        total, prefix, name = pos
+        holds = f"{name or '(root module)'} holds {total} positions" + (
+            f" ({prefix} class/extra token(s))" if prefix else ""
+        )
+    else:
+        counted = token_count(ctx, first.out_dim)
+        if counted is None:
+            return None
+        total, prefix, holds = counted
     ev = [
         f"{first.name} ({g.type}) with kernel {'x'.join(map(str, k))} feeds tokens of "
         f"{first.out_dim}: a patch embedding (stride = kernel assumed)",
-        f"{name or '(root module)'} holds {total} positions"
-        + (f" ({prefix} class/extra token(s))" if prefix else ""),
+        holds,
     ]
     for pre in dict.fromkeys((prefix, 0)):
         grid = _grid(total - pre, d)
@@ -71,6 +78,50 @@ def patch_input(ctx: InputContext, entry: Entry) -> InputGuess | None:
             "extra token(s)",
         ),
     )
+
+
+_BEIT_CLASS_ENTRIES = 3
+"""BEiT's relative position table has ``(2h-1)(2w-1) + 3`` rows: the class token to
+tokens, tokens to the class token, and the class token to itself (Bao et al., 2022; timm
+models/beit.py ``gen_relative_position_index``)."""
+_TOKEN_MIXING = re.compile(r"mlp_tokens|token_mixing|tokens_mlp")
+"""MLP-Mixer's token-mixing MLP (timm models/mlp_mixer.py ``mlp_tokens``; the paper's
+"token-mixing MLP"); MetaFormer's generic ``token_mixer`` is an attention or a pool."""
+
+
+def token_count(ctx: InputContext, dim: int) -> tuple[int, int, str] | None:
+    """(tokens, prefix tokens, why) from what else fixes the token count: a relative
+    position table or index over the whole grid (BEiT), or a token-mixing MLP whose width
+    is the patch count (MLP-Mixer's ``mlp_tokens``: Tolstikhin et al., 2021)."""
+    for group in ctx.groups:
+        for t in group.tensors:
+            leaf = t.key.rsplit(".", 1)[-1]
+            if leaf == "relative_position_bias_table" and len(t.shape) == 2:
+                side = math.isqrt(t.shape[0] - _BEIT_CLASS_ENTRIES)
+                if side % 2 and side * side == t.shape[0] - _BEIT_CLASS_ENTRIES:
+                    g = (side + 1) // 2
+                    why = (
+                        f"{t.key} has {t.shape[0]} = (2x{g}-1)^2 + 3 rows: relative "
+                        f"positions over a {g}x{g} grid and a class token (BEiT)"
+                    )
+                    return g * g + 1, 1, why
+            if leaf == "relative_position_index" and len(t.shape) == 2:
+                n = t.shape[0] - 1
+                if n > 0 and math.isqrt(n) ** 2 == n and t.shape[0] == t.shape[1]:
+                    why = f"{t.key} relates {t.shape[0]} tokens: a grid of {n} and a class token"
+                    return n + 1, 1, why
+    for name, guess in ctx.guesses.items():
+        width = guess.attrs.get("in_features")
+        if (
+            guess.type == "Linear"
+            and isinstance(width, int)
+            and (n := width) != dim
+            and math.isqrt(n) ** 2 == n
+            and _TOKEN_MIXING.search(name.lower())
+        ):
+            why = f"{name} mixes across {n} tokens (in_features = the patch count)"
+            return n, 0, why
+    return None
 
 
 def _grid(n: int, d: int) -> tuple[int, ...] | None:

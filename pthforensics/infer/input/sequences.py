@@ -13,6 +13,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pthforensics.core import InputGuess, InputKind, InputStatus
@@ -30,7 +31,7 @@ from pthforensics.infer.priors import (
 
 from .context import InputContext
 
-__all__ = ["latent_input", "sequence_input", "token_input", "vector_input"]
+__all__ = ["latent_input", "norm_input", "sequence_input", "token_input", "vector_input"]
 
 
 def token_input(ctx: InputContext, first: ChainLink) -> InputGuess:
@@ -41,6 +42,9 @@ def token_input(ctx: InputContext, first: ChainLink) -> InputGuess:
     max_len = pos[0] - pos[1] if pos else None
     if pos:
         ev.append(f"{pos[2]} holds {pos[0]} positions: sequences up to {max_len} tokens")
+    conv = _embedding_conv(ctx, first)
+    if conv is not None:
+        return _convolved_tokens(ctx, first, conv, ev)
     flat = _flattened_steps(ctx)
     if flat is not None:
         fixed, t = flat
@@ -56,6 +60,47 @@ def token_input(ctx: InputContext, first: ChainLink) -> InputGuess:
     sizes = (1, length) + ((max_len,) if max_len and max_len != length else ())
     return InputGuess(
         InputStatus.FREE, InputKind.TOKENS, (1, length), sizes, "int64", tuple(ev), min_size=1
+    )
+
+
+def _embedding_conv(ctx: InputContext, first: ChainLink) -> ChainLink | None:
+    """The convolution reading the embedded tokens as channels (a character CNN:
+    ``Conv1d(embedding_dim, ...)`` after the Embedding), if any."""
+    i = ctx.links.index(first)
+    for lk in ctx.links[i + 1 :]:
+        if lk.in_dim is None and lk.out_dim is None:
+            continue
+        lt = layer_type(lk.type)
+        if lt.conv_dims == 1 and not lt.is_transposed and lk.in_dim == first.out_dim:
+            return lk
+        if lt.family is not LayerFamily.EMBEDDING:
+            return None
+    return None
+
+
+def _convolved_tokens(
+    ctx: InputContext, emb: ChainLink, conv: ChainLink, ev: list[str]
+) -> InputGuess:
+    """Token ids embedded and read by a ``Conv1d``: the length is solved as a signal's,
+    then reported as ``[N, T]`` token ids."""
+    from .context import Entry  # noqa: PLC0415
+    from .spatial import spatial_input  # noqa: PLC0415 - spatial imports this module
+
+    entry = Entry(conv, 1, InputKind.TOKENS, conv.in_dim or 1, "int64")
+    guess = spatial_input(ctx, conv, 1, entry)
+    ev.append(
+        f"{conv.name} ({conv.type}) reads the {emb.out_dim}-wide embeddings as channels: "
+        "the sequence length goes through the convolutions"
+    )
+    hyps = tuple(replace(h, shape=(1, h.shape[-1]) if h.shape else None) for h in guess.hypotheses)
+    shape = (1, guess.shape[-1]) if guess.shape else None
+    return replace(
+        guess,
+        kind=InputKind.TOKENS,
+        shape=shape,
+        dtype="int64",
+        evidence=(*ev, *guess.evidence[1:]),
+        hypotheses=hyps,
     )
 
 
@@ -131,6 +176,37 @@ def vector_input(ctx: InputContext, first: ChainLink) -> InputGuess:
     if kind is InputKind.LATENT:
         ev.append("transposed convolutions follow: a generator/decoder fed a latent vector")
     return InputGuess(InputStatus.FIXED, kind, (1, n), (n,), dtype, tuple(ev), min_size=n)
+
+
+_NORM_KINDS = {2: InputKind.SEQUENCE, 3: InputKind.IMAGE, 4: InputKind.VOLUME}
+
+
+def norm_input(ctx: InputContext, first: ChainLink) -> InputGuess | None:
+    """A LayerNorm over several trailing dims reads the input: its ``normalized_shape`` is
+    the input's shape after the batch (PESTO's ``LayerNorm([1, 264])`` before a
+    ``Conv1d(1, ...)``: CQT frames ``[N, 1, 264]``); ``None`` for any other first layer."""
+    g = ctx.guesses.get(first.name)
+    shape = g.attrs.get("normalized_shape") if g is not None else None
+    if (
+        g is None
+        or layer_type(g.type).family is not LayerFamily.LAYER_NORM
+        or not isinstance(shape, tuple)
+        or len(shape) not in _NORM_KINDS
+    ):
+        return None
+    ev = (
+        f"{first.name} ({g.type}) normalises the last {len(shape)} dims over "
+        f"{list(shape)}: the input is [N, {', '.join(map(str, shape))}] exactly",
+    )
+    return InputGuess(
+        InputStatus.FIXED,
+        _NORM_KINDS[len(shape)],
+        (1, *shape),
+        (shape[-1],),
+        ctx.dtype(first.name),
+        ev,
+        min_size=shape[-1],
+    )
 
 
 def latent_input(ctx: InputContext, first: ChainLink, d: int) -> InputGuess:

@@ -1,18 +1,14 @@
-"""Solve for input sizes from what a flatten head stores.
+"""Solve for input sizes from what the weights fix: the size arithmetic, walked backwards.
 
 A ``Linear`` after convolutions with ``in_features = C*H'*W'`` fixes the final feature
-map.  The weights do not store padding, stride, dilation or pooling, so we enumerate
-hypotheses (padding 0 or k//2, stride 1/2/k/2/k, a 2x pool or not at each gap between
-convolutions), each with a cost saying how unusual it is, and walk the size arithmetic of
-``torch.nn.Conv*d``/``MaxPool*d`` backwards (pytorch: torch/nn/modules/conv.py shape
-formulas): every op is monotone in its input size, so the sizes mapping onto one output
-size form an interval, and a beam over the ops keeps the cheapest hypotheses.  The
-winner is the hypothesis + input size with the lowest cost + the size prior
-(:mod:`pthforensics.infer.priors`: 224, 32, 28...).
-
-The hypothesis costs below are priors on *how models are written*: PyTorch's defaults
-(``padding=0`` within the chosen style, ``stride=1``, no pool) cost nothing, and each
-departure costs what its comment says.
+map; a table or a norm may pin a map in between.  The weights do not store padding,
+stride, dilation or pooling, so each op of the main path has a few *options*, each with a
+cost (:mod:`.costs`: PyTorch's defaults cost nothing, every departure costs what its
+comment there says); what a full-model pickle stored replaces the options by the one
+stored value.  Every op is monotone in its input size, so the sizes mapping onto one output
+size form an interval (pytorch: torch/nn/modules/conv.py and pooling.py shape formulas),
+and a beam over the ops keeps the cheapest hypotheses.  A hypothesis + input size is ranked
+by its cost plus the size prior (:mod:`pthforensics.infer.priors`).
 
 Pure arithmetic: no torch.
 """
@@ -20,15 +16,26 @@ Pure arithmetic: no torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum, unique
 
 from pthforensics.core import InputKind
 from pthforensics.infer.priors import (
     PRIOR_TABLES,
+    TEXT_LINE_KIND,
     UNLISTED_COST,
-    UNLISTED_COST_PER_UNIT,
     prior_table,
+    round_size_bonus,
+)
+
+from .costs import (
+    IRREGULAR_POOLING,
+    NO_DOWNSAMPLING,
+    GapSituation,
+    PaddingStyle,
+    Pool,
+    conv_options,
+    gap_options,
 )
 
 __all__ = [
@@ -36,59 +43,33 @@ __all__ = [
     "Choice",
     "OpKind",
     "PaddingStyle",
+    "Pool",
     "PoolHint",
     "Solution",
     "SpatialOp",
     "cheapest_plan",
     "common_sizes",
     "options",
+    "pool_out",
     "preimage",
     "size_cost",
     "solve",
 ]
 
-MAX_SIZE = 8192
-"""Largest input size considered (per axis)."""
-_BEAM = 128
+MAX_SIZE = 8192 * 4
+"""Largest input size considered (per axis): 2 s of 16 kHz audio fits."""
+_BEAM = 96
 """Hypotheses kept per op..."""
-_BEAM_DEEP = 64
+_BEAM_DEEP = 48
 """... and for models deeper than :data:`_DEEP_OPS` ops (time grows with the beam)."""
 _DEEP_OPS = 24
-
-# --- hypothesis costs ---------------------------------------------------------------------
-
-_OTHER_STYLE_PADDING = 1.0
-"""A padding of the other style than the one assumed for the whole model: code uses one
-convention throughout."""
-_HALF_PADDING = 0.4
-"""``k//2`` padding of an even kernel: nearly as common as ``(k-1)//2``."""
-_STRIDE2_STEM_OR_EVEN = 0.3
-"""Stride 2 of a large stem (ResNet's 7x7/2) or of an even kernel (DCGAN's 4x4/2)."""
-_STRIDE2_OTHER = 1.2
-"""Stride 2 of an odd small kernel: a little dearer than a 2x pool (classic nets pool)."""
-_STRIDE_SPATIAL_ONLY = 0.6
-"""A 3-d convolution striding space but not time (torchvision video stems, (1, 2, 2))."""
-_STRIDE_HALF_KERNEL = 0.6
-"""Stride k/2 of a large kernel (Nature DQN: 8x8 stride 4)."""
-_STRIDE4_LARGE_KERNEL = 0.6
-"""Stride 4 of a very large kernel (AlexNet: 11x11 stride 4)."""
-_STRIDE_KERNEL = 1.5
-"""Stride = kernel (non-overlapping patches): possible, but a patchify layer is rare."""
-_CONVT_NO_UPSAMPLE = 0.2
-"""A transposed convolution with stride 1 (it does not upsample)."""
-_CONVT_ODD_STRIDE_EXTRA = 0.3
-"""A transposed convolution upsampling by other than 2 (decoders double)."""
-_STEM_KERNEL = 7
-_EVEN_KERNEL_MIN = 4
-_HALF_KERNEL_MIN = 6
-_STRIDE4_KERNEL_MIN = 9
-_UNSEEN = 9.0
-"""Placeholder above every cost, for the first padding of its kind."""
-
-_POOL_SPATIAL_ONLY_EXTRA = 0.3
-"""A 3-d pool over space only ((1, 2, 2), as in C3D's first pool)."""
 _NON_SQUARE = 0.5
 """A non-square input (the same size on every axis is the rule)."""
+SIZE_PRIOR_WEIGHT = 1.0
+"""Weight of the size priors against the hypothesis costs."""
+_STORED_SIZE = -2.0
+"""A size the file stores as a hyper-parameter (``dim_in=272``) inside the interval:
+evidence, so it beats every prior."""
 
 
 @unique
@@ -117,25 +98,6 @@ class PoolHint(StrEnum):
     """Modules are known, none in the gap."""
 
 
-@unique
-class PaddingStyle(StrEnum):
-    """The padding convention assumed for a whole model."""
-
-    VALID = "valid"
-    SAME = "same"
-    HALF = "half"
-
-
-#: (cost of a 2x pool, cost of no pool) in a gap, by what its modules say.
-_GAP_COSTS: dict[str, tuple[float, float]] = {
-    "pool": (0.0, 3.0),  # a pool module is there: pooling is all but certain
-    "unknown": (0.5, 0.0),  # nothing known: PyTorch's default, no pool, is cheaper
-    "several": (0.0, 1.0),  # two+ untyped modules (act + pool is the classic pattern)
-    "one": (0.6, 0.2),  # one untyped module: most likely an activation
-    "none": (1.0, 0.0),  # known modules, none a pool: only a functional pool could be
-}
-
-
 @dataclass(frozen=True, slots=True)
 class SpatialOp:
     """One op of the main path that changes sizes (or may): a convolution or a gap."""
@@ -153,23 +115,49 @@ class SpatialOp:
     """The module named/typed as a pool (or adaptive pool) in the gap, if any."""
     members: tuple[str, ...] = ()
     """Every parameter-less module in the gap, typed or not."""
+    known: Choice | None = None
+    """What the file stores for this op (a full-model pickle's padding/stride/dilation,
+    or its pool module's window): then the only option, at no cost."""
+    pin: tuple[int | None, ...] | None = None
+    """A size the op's *output* must have per axis (``None``: any), fixed by a table or
+    a norm reading that map (``LayerNorm([C, L])`` after it)."""
+    pool_type: str = ""
+    """The type of :attr:`pool_module` (``AvgPool2d``), when typed."""
+    functional: bool = False
+    """The model registers no parameter-less module at all (its pools, if any, are
+    functional)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A hypothesis for one op: padding/stride of a convolution, or a pool factor."""
+    """A hypothesis for one op: padding/stride/dilation of a convolution, or the pool of a
+    gap (``pool=None``: no pool)."""
 
     padding: tuple[int, ...] = ()
     stride: tuple[int, ...] = ()
-    pool: tuple[int, ...] = ()
+    dilation: tuple[int, ...] = ()
+    pool: Pool | None = None
+    stored: bool = False
+    """Read from the file, not assumed."""
+    extra: tuple[int, ...] = ()
+    """One more padding on the right per axis (``padding='same'`` with an even total)."""
+
+    @property
+    def pooled(self) -> bool:
+        """A gap choice with a pool that changes sizes."""
+        return self.pool is not None and (max(self.pool.kernel) > 1 or max(self.pool.stride) > 1)
 
     def describe(self) -> str:
-        """Short text: ``padding=1 stride=2`` or ``pool 2``."""
-        if self.pool:
-            return "pool " + "x".join(map(str, self.pool)) if max(self.pool) > 1 else "no pool"
+        """Short text: ``padding=1 stride=2`` or ``pool 2`` / ``no pool``."""
+        if not self.padding and not self.stride:
+            return "pool " + self.pool.describe() if self.pooled and self.pool else "no pool"
         pad = self.padding[0] if len(set(self.padding)) == 1 else self.padding
         st = self.stride[0] if len(set(self.stride)) == 1 else self.stride
-        return f"padding={pad} stride={st}"
+        text = f"padding={pad} stride={st}"
+        if self.dilation and max(self.dilation) > 1:
+            dil = self.dilation[0] if len(set(self.dilation)) == 1 else self.dilation
+            text += f" dilation={dil}"
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,106 +169,134 @@ class Solution:
     intervals: tuple[tuple[int, int], ...]
     choices: tuple[Choice, ...]
     style: PaddingStyle
+    final: tuple[int, ...] = ()
+    """The final map this solution reaches."""
+    prior_cost: float = 0.0
+    """The part of ``cost`` that is hypothesis (not input-size prior)."""
+    stored_size: bool = False
+    """The size is one the file stores as a hyper-parameter."""
 
 
-def _padding_options(k: tuple[int, ...], style: PaddingStyle) -> dict[tuple[int, ...], float]:
-    pads: dict[tuple[int, ...], float] = {}
-    same = tuple((x - 1) // 2 for x in k)
-    for mode, pad in (
-        (PaddingStyle.VALID, tuple(0 for _ in k)),
-        (PaddingStyle.SAME, same),
-        (PaddingStyle.HALF, tuple(x // 2 for x in k)),
-    ):
-        if mode is PaddingStyle.HALF and pad == same:
-            continue  # only even kernels have a distinct k//2 padding
-        cost = (
-            0.0
-            if mode == style
-            else (_HALF_PADDING if mode is PaddingStyle.HALF else _OTHER_STYLE_PADDING)
-        )
-        pads[pad] = min(pads.get(pad, _UNSEEN), cost)
-    return pads
+@dataclass(frozen=True, slots=True)
+class SolveContext:
+    """What ranks sizes and options besides the ops: the input kind, its channels, which
+    axes are active (an axis whose every kernel is 1 is never pooled), the padding style
+    costs and sizes the file stores."""
 
-
-def _stride_options(op: SpatialOp) -> dict[tuple[int, ...], float]:
-    k = op.kernel
-    kmax = max(k)
-    strides: dict[tuple[int, ...], float] = {tuple(1 for _ in k): 0.0}
-    stem = op.first and kmax >= _STEM_KERNEL
-    even = kmax % 2 == 0 and kmax >= _EVEN_KERNEL_MIN
-    strides[tuple(2 if x > 1 or len(k) == 1 else 1 for x in k)] = (
-        _STRIDE2_STEM_OR_EVEN if stem or even else _STRIDE2_OTHER
+    kind: str
+    channels: int | None
+    active: tuple[bool, ...] = ()
+    """Per axis: some kernel is larger than 1 there."""
+    style_costs: tuple[tuple[PaddingStyle, float], ...] = (
+        (PaddingStyle.VALID, 0.0),
+        (PaddingStyle.SAME, 0.0),
     )
-    if len(k) == 3:
-        strides.setdefault((1, 2, 2), _STRIDE_SPATIAL_ONLY)
-    if kmax >= _HALF_KERNEL_MIN:
-        strides.setdefault(tuple(max(1, x // 2) for x in k), _STRIDE_HALF_KERNEL)
-    if kmax >= _STRIDE4_KERNEL_MIN:
-        strides.setdefault(tuple(4 if x > 1 else 1 for x in k), _STRIDE4_LARGE_KERNEL)
-    if kmax >= 2:
-        strides.setdefault(k, _STRIDE_KERNEL)
-    if op.kind is OpKind.CONV_TRANSPOSE:
-        strides = {
-            s: (0.0 if max(s) == 2 else c + _CONVT_ODD_STRIDE_EXTRA)
-            if max(s) > 1
-            else _CONVT_NO_UPSAMPLE
-            for s, c in strides.items()
-        }
-    return strides
+    stored_sizes: frozenset[int] = field(default_factory=frozenset)
+    long_axes: tuple[int, ...] = ()
+    """Axes along which only ``(1, k)``-shaped kernels move (an anisotropic model: EEG
+    temporal convolutions); pools there may be ``(1, k)``."""
+    min_input: tuple[int, ...] = ()
+    """Per axis, the smallest plausible input: the first convolution's kernel fits in
+    it without padding (nobody designs a filter longer than its signal)."""
 
 
-def _conv_options(op: SpatialOp, style: PaddingStyle) -> list[tuple[Choice, float]]:
-    pads = _padding_options(op.kernel, style)
-    strides = _stride_options(op)
+def options(
+    op: SpatialOp,
+    style: PaddingStyle,
+    ndim: int,
+    active: tuple[bool, ...] = (),
+    long_axes: tuple[int, ...] = (),
+) -> list[tuple[Choice, float]]:
+    """Every hypothesis for ``op`` with its cost under a padding ``style``."""
+    if op.known is not None:
+        return [(op.known, 0.0)]
+    active = active or tuple(True for _ in range(ndim))
+    if op.kind is not OpKind.GAP:
+        return [
+            (Choice(padding=p, stride=s, extra=extra if max(extra) else ()), c)
+            for p, extra, s, c in conv_options(
+                op.kernel, style, first=op.first, transposed=op.kind is OpKind.CONV_TRANSPOSE
+            )
+        ]
     return [
-        (Choice(padding=p, stride=s), pc + sc)
-        for p, pc in pads.items()
-        for s, sc in strides.items()
+        (Choice(pool=pool), c)
+        for pool, c in gap_options(
+            _situation(op), ndim, active, adaptive=_adaptive(op), long_axes=long_axes
+        )
     ]
 
 
-def _gap_situation(op: SpatialOp) -> str:
+def _adaptive(op: SpatialOp) -> bool:
+    return op.pool_hint is PoolHint.ADAPTIVE
+
+
+def _situation(op: SpatialOp) -> GapSituation:
+    if op.functional and not op.members:
+        return GapSituation.FUNCTIONAL
     if op.pool_hint is PoolHint.POOL:
-        return "pool"
+        return GapSituation.POOL
     if op.pool_hint is PoolHint.UNKNOWN:
-        return "unknown"
+        return GapSituation.UNKNOWN
     if len(op.modules) >= 2:
-        return "several"
+        return GapSituation.SEVERAL
     if len(op.modules) == 1:
-        return "one"
-    return "none"
+        return GapSituation.ONE
+    return GapSituation.NONE
 
 
-def _gap_options(op: SpatialOp, ndim: int) -> list[tuple[Choice, float]]:
-    one = tuple(1 for _ in range(ndim))
-    two = tuple(2 for _ in range(ndim))
-    if op.pool_hint is PoolHint.ADAPTIVE:
-        return [(Choice(pool=one), 0.0)]
-    pooled, unpooled = _GAP_COSTS[_gap_situation(op)]
-    options = [(Choice(pool=two), pooled), (Choice(pool=one), unpooled)]
-    if ndim == 3:
-        options.append((Choice(pool=(1, 2, 2)), pooled + _POOL_SPATIAL_ONLY_EXTRA))
-    return options
+def pool_out(p: Pool, axis: int, n: int) -> int:
+    """Output size of a pool on one axis, as torch computes it (aten pooling_output_shape:
+    ``(n + 2p - k [+ s - 1 in ceil mode]) // s + 1``, then in ceil mode a last window
+    starting past the input and its left padding is dropped)."""
+    k, s, pad = p.kernel[axis], p.stride[axis], p.pads[axis]
+    out = (n + 2 * pad - k + (s - 1 if p.ceil_mode else 0)) // s + 1
+    if p.ceil_mode and (out - 1) * s >= n + pad:
+        out -= 1
+    return out
 
 
-def options(op: SpatialOp, style: PaddingStyle, ndim: int) -> list[tuple[Choice, float]]:
-    """Every hypothesis for ``op`` with its cost under a padding ``style``."""
-    return _conv_options(op, style) if op.kind is not OpKind.GAP else _gap_options(op, ndim)
+def _pool_pre(p: Pool, axis: int, a: int, b: int) -> tuple[int, int]:
+    """Input sizes a pool maps into ``[a, b]`` on one axis (the inverse of
+    :func:`pool_out`)."""
+    k, s, pad = p.kernel[axis], p.stride[axis], p.pads[axis]
+    if not p.ceil_mode:
+        return (a - 1) * s + k - 2 * pad, (b - 1) * s + k - 2 * pad + s - 1
+    lo = (a - 2) * s + k - 2 * pad + 1
+    hi = (b - 1) * s + k - 2 * pad
+    # the dropped-window rule can only lower an output by one: widen, then trim by the
+    # forward formula (a few steps at most)
+    hi += s
+    while hi >= lo and pool_out(p, axis, hi) > b:
+        hi -= 1
+    while lo <= hi and pool_out(p, axis, lo) < a:
+        lo += 1
+    return lo, hi
+
+
+def _conv_pre(op: SpatialOp, c: Choice, axis: int, a: int, b: int) -> tuple[int, int]:
+    k, s = op.kernel[axis], c.stride[axis]
+    p2 = 2 * c.padding[axis] + (c.extra[axis] if c.extra else 0)
+    d = c.dilation[axis] if c.dilation else 1
+    span = d * (k - 1) + 1
+    if op.kind is OpKind.CONV:
+        return (a - 1) * s + span - p2, (b - 1) * s + span - p2 + s - 1
+    # ConvTranspose: out = (in - 1) * s - 2p + span
+    return -((-(a - span + p2)) // s) + 1, (b - span + p2) // s + 1
 
 
 def _pre_one(op: SpatialOp, c: Choice, axis: int, a: int, b: int) -> tuple[int, int] | None:
     """Input sizes on one axis that ``op`` under ``c`` maps into ``[a, b]``."""
+    if op.pin is not None and op.pin[axis] is not None:
+        a, b = max(a, op.pin[axis] or a), min(b, op.pin[axis] or b)
+        if a > b:
+            return None
     if op.kind is OpKind.GAP:
-        f = c.pool[axis]
-        lo, hi = a * f, b * f + f - 1
+        if not c.pooled or c.pool is None:
+            lo, hi = a, b
+        else:
+            lo, hi = _pool_pre(c.pool, axis, a, b)
     else:
-        k, p, s = op.kernel[axis], c.padding[axis], c.stride[axis]
-        if op.kind is OpKind.CONV:
-            lo = (a - 1) * s + k - 2 * p
-            hi = (b - 1) * s + k - 2 * p + s - 1
-        else:  # ConvTranspose: out = (in - 1) * s - 2p + k
-            lo = -((-(a - k + 2 * p)) // s) + 1
-            hi = (b - k + 2 * p) // s + 1
+        lo, hi = _conv_pre(op, c, axis, a, b)
     lo = max(lo, 1)
     if hi < lo or lo > MAX_SIZE:
         return None
@@ -302,20 +318,27 @@ def preimage(
 
 
 def cheapest_plan(
-    ops: Sequence[SpatialOp], ndim: int, style: PaddingStyle = PaddingStyle.SAME
+    ops: Sequence[SpatialOp],
+    ndim: int,
+    style: PaddingStyle = PaddingStyle.SAME,
+    active: tuple[bool, ...] = (),
 ) -> tuple[Choice, ...]:
     """The zero-evidence hypothesis: each op's cheapest option (used when size is free)."""
-    return tuple(min(options(op, style, ndim), key=lambda oc: oc[1])[0] for op in ops)
+    return tuple(min(options(op, style, ndim, active), key=lambda oc: oc[1])[0] for op in ops)
 
 
 _State = tuple[float, tuple[tuple[int, int], ...], tuple[Choice, ...]]
 
 
-def _step_back(states: list[_State], op: SpatialOp, style: PaddingStyle, ndim: int) -> list[_State]:
+def _step_back(
+    states: list[_State], op: SpatialOp, style: PaddingStyle, ndim: int, ctx: SolveContext
+) -> list[_State]:
     """Every state extended by every option of ``op``; the cheapest per interval."""
     best: dict[tuple[tuple[int, int], ...], tuple[float, tuple[Choice, ...]]] = {}
+    active = ctx.active or tuple(True for _ in range(ndim))
+    opts = options(op, style, ndim, active, ctx.long_axes)
     for cost, iv, chosen in states:
-        for choice, c in options(op, style, ndim):
+        for choice, c in opts:
             pre = []
             for axis, (a, b) in enumerate(iv):
                 one = _pre_one(op, choice, axis, a, b)
@@ -332,38 +355,76 @@ def _step_back(states: list[_State], op: SpatialOp, style: PaddingStyle, ndim: i
 
 def solve(
     ops: Sequence[SpatialOp],
-    finals: Sequence[tuple[tuple[int, ...], float]],
+    finals: Sequence[tuple[tuple[tuple[int, int], ...], float]],
+    ctx: SolveContext,
     *,
-    kind: str,
-    channels: int | None,
-    limit: int = 8,
+    limit: int = 12,
 ) -> list[Solution]:
-    """Best hypotheses under which the input maps onto one of ``finals`` (final sizes per
+    """Best hypotheses under which the input maps onto one of ``finals`` (an interval per
     dim with a prior cost), cheapest first."""
     results: list[Solution] = []
     beam = _BEAM if len(ops) <= _DEEP_OPS else _BEAM_DEEP
     for final, final_cost in finals:
         ndim = len(final)
-        for style in (PaddingStyle.VALID, PaddingStyle.SAME):
-            states: list[_State] = [(final_cost, tuple((f, f) for f in final), ())]
+        for style, style_cost in ctx.style_costs:
+            states: list[_State] = [(final_cost + style_cost, tuple(final), ())]
             for op in reversed(ops):
-                states = _step_back(states, op, style, ndim)[:beam]
-            for cost, iv, chosen in states:
-                sizes = tuple(
-                    _best_size(lo, hi, kind, channels, axis) for axis, (lo, hi) in enumerate(iv)
+                states = _step_back(states, op, style, ndim, ctx)[:beam]
+            for cost0, iv0, chosen in states:
+                cost = cost0 + _irregularity(ops, chosen)
+                iv = _at_least(iv0, ctx.min_input)
+                if iv is None:
+                    continue
+                sizes, size_part, stored = _best_sizes(iv, ctx)
+                results.append(
+                    Solution(
+                        round(cost + size_part, 3),
+                        sizes,
+                        iv,
+                        chosen,
+                        style,
+                        tuple(lo for lo, _ in final),
+                        round(cost, 3),
+                        stored,
+                    )
                 )
-                total = cost + _sizes_cost(sizes, kind, channels)
-                results.append(Solution(round(total, 3), sizes, iv, chosen, style))
     results.sort(key=lambda s: (s.cost, s.sizes))
     return results[:limit]
 
 
+def _irregularity(ops: Sequence[SpatialOp], choices: Sequence[Choice]) -> float:
+    """:data:`IRREGULAR_POOLING` per extra kind of pool among alike gaps (the same
+    situation and as many modules; only gaps whose pool is assumed count)."""
+    kinds: dict[tuple[GapSituation, int], set[Pool | None]] = {}
+    for op, ch in zip(ops, choices, strict=True):
+        if op.kind is OpKind.GAP and op.known is None and not _adaptive(op):
+            key = (_situation(op), len(op.members))
+            kinds.setdefault(key, set()).add(ch.pool if ch.pooled else None)
+    irregular = IRREGULAR_POOLING * sum(len(v) - 1 for v in kinds.values())
+    downsamples = any(
+        ch.pooled or (op.kind is OpKind.CONV and ch.stride and max(ch.stride) > 1)
+        for op, ch in zip(ops, choices, strict=True)
+    )
+    return irregular + (0.0 if downsamples or not ops else NO_DOWNSAMPLING)
+
+
+def _at_least(
+    iv: tuple[tuple[int, int], ...], low: tuple[int, ...]
+) -> tuple[tuple[int, int], ...] | None:
+    """``iv`` cut to sizes at least ``low`` per axis (``None`` when nothing is left)."""
+    if not low:
+        return iv
+    out = tuple((max(lo, m), hi) for (lo, hi), m in zip(iv, low, strict=True))
+    return out if all(lo <= hi for lo, hi in out) else None
+
+
 def size_cost(size: int, kind: str, channels: int | None, axis: int = 0) -> float:
-    """How unusual an input size is (0 = the commonest) for this kind of input."""
+    """How unusual an input size is (0 = the commonest) for this kind of input: its entry
+    in the prior tables, else :data:`UNLISTED_COST` less a bonus for round sizes."""
     table = PRIOR_TABLES[prior_table(kind, channels, axis)]
     if size in table:
         return table[size]
-    return UNLISTED_COST + UNLISTED_COST_PER_UNIT * size
+    return UNLISTED_COST - round_size_bonus(size)
 
 
 def common_sizes(kind: str, channels: int | None, axis: int = 0) -> list[int]:
@@ -372,19 +433,46 @@ def common_sizes(kind: str, channels: int | None, axis: int = 0) -> list[int]:
     return sorted(table, key=lambda s: (table[s], s))
 
 
-def _best_size(lo: int, hi: int, kind: str, channels: int | None, axis: int) -> int:
-    # Sizes outside the table cost more the larger they are, so ``lo`` is the best of them.
+_ROUND_CANDIDATES = 64
+"""Sizes of an interval scanned for the roundest one (an interval's start and on)."""
+
+
+def best_size(lo: int, hi: int, kind: str, channels: int | None, axis: int = 0) -> int:
+    """The most plausible size in ``[lo, hi]`` under the priors (listed sizes, then round
+    ones, then the smallest)."""
     table = PRIOR_TABLES[prior_table(kind, channels, axis)]
-    candidates = [s for s in table if lo <= s <= hi] + [lo]
-    return min(candidates, key=lambda s: (size_cost(s, kind, channels, axis), s))
+    listed = [s for s in table if lo <= s <= hi]
+    scan = list(range(lo, min(hi, lo + _ROUND_CANDIDATES) + 1))
+    return min([*listed, *scan], key=lambda s: (size_cost(s, kind, channels, axis), s))
 
 
-def _sizes_cost(sizes: tuple[int, ...], kind: str, channels: int | None) -> float:
+def _best_sizes(
+    iv: tuple[tuple[int, int], ...], ctx: SolveContext
+) -> tuple[tuple[int, ...], float, bool]:
+    """(sizes, their prior cost, whether they are stored in the file) for an interval."""
+    kind, channels = ctx.kind, ctx.channels
+    stored = [s for s in sorted(ctx.stored_sizes) if all(lo <= s <= hi for lo, hi in iv)]
+    if stored:
+        return tuple(stored[0] for _ in iv), _STORED_SIZE, True
+    sizes = tuple(best_size(lo, hi, kind, channels, axis) for axis, (lo, hi) in enumerate(iv))
+    return sizes, SIZE_PRIOR_WEIGHT * _sizes_cost(sizes, iv, ctx), False
+
+
+def _sizes_cost(
+    sizes: tuple[int, ...], iv: tuple[tuple[int, int], ...], ctx: SolveContext
+) -> float:
+    kind, channels = ctx.kind, ctx.channels
+    active = ctx.active or tuple(True for _ in sizes)
+    if kind == TEXT_LINE_KIND:
+        return sum(size_cost(s, kind, channels, axis) for axis, s in enumerate(sizes))
     if kind == InputKind.VOLUME:
         return size_cost(sizes[0], kind, channels, 0) + max(
             size_cost(s, kind, channels, 1) for s in sizes[1:]
         )
-    cost = max(size_cost(s, kind, channels) for s in sizes)
-    if len(set(sizes)) > 1:
+    free = [s for s, a, (lo, hi) in zip(sizes, active, iv, strict=True) if a or lo != hi]
+    if not free:
+        return 0.0
+    cost = max(size_cost(s, kind, channels) for s in free)
+    if len(set(free)) > 1:
         cost += _NON_SQUARE
     return cost

@@ -60,7 +60,7 @@ def _infer_all(groups: Sequence[LayerGroup]) -> tuple[LayerGuess, ...]:
         if guess is None:
             continue
         if raw.group.class_name:
-            guess = _with_class(guess, raw.group.class_name)
+            guess = _with_class(guess, raw.group.class_name, raw.group.attributes)
         out.append(guess)
         _advance(chain, guess)
     return tuple(out)
@@ -77,13 +77,63 @@ def _advance(chain: Chain, guess: LayerGuess) -> None:
         chain.transposed += 1
 
 
-def _with_class(guess: LayerGuess, class_name: str) -> LayerGuess:
+#: Hyper-parameters a full-model pickle stores on torch.nn modules that the layer record
+#: takes over as they are (pytorch: torch/nn/modules/conv.py, pooling.py, rnn.py,
+#: normalization.py, activation.py, dropout.py, flatten.py, upsampling.py constructors).
+STORED_ATTRIBUTES = frozenset(
+    {
+        "stride",
+        "padding",
+        "dilation",
+        "output_padding",
+        "padding_mode",
+        "kernel_size",
+        "ceil_mode",
+        "count_include_pad",
+        "output_size",
+        "scale_factor",
+        "mode",
+        "align_corners",
+        "batch_first",
+        "dropout",
+        "num_heads",
+        "num_groups",
+        "eps",
+        "momentum",
+        "negative_slope",
+        "p",
+        "dim",
+        "start_dim",
+        "end_dim",
+        "padding_idx",
+        "elementwise_affine",
+    }
+)
+
+
+def _with_class(
+    guess: LayerGuess, class_name: str, stored: tuple[tuple[str, object], ...] = ()
+) -> LayerGuess:
     short = class_name.rsplit(".", 1)[-1]
     evidence = (f"class named by the pickle: {class_name}", *guess.evidence)
     if short != guess.type:
         evidence += (f"shape rules alone said {guess.type}",)
+    attrs = dict(guess.attributes)
+    if class_name.startswith("torch.nn."):
+        kept = {k: v for k, v in stored if k in STORED_ATTRIBUTES}
+        if short.startswith(("RNN", "LSTM", "GRU")):
+            kept.pop("mode", None)  # RNNBase.mode is the cell kind, not a constructor argument
+        if kept:
+            attrs.update(kept)
+            evidence += ("hyper-parameters read from the pickle: " + ", ".join(sorted(kept)),)
     return LayerGuess(
-        guess.name, short, guess.attributes, 1.0, evidence, guess.parameters, guess.tensor_keys
+        guess.name,
+        short,
+        tuple(attrs.items()),
+        1.0,
+        evidence,
+        guess.parameters,
+        guess.tensor_keys,
     )
 
 

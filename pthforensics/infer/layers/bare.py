@@ -12,6 +12,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pthforensics.core import LayerGuess, vocab
@@ -19,8 +20,10 @@ from pthforensics.infer.knowledge import (
     BARE_MODULES,
     CLASS_TOKEN_LEAF,
     CONTAINER_LAYOUTS,
+    IDENTITY_AT_DEFAULT_NAME,
     LAYER_SCALE_LEAF,
     PARAMLESS_HINTS,
+    PARENT_HINTS,
     POSITION_LEAF,
     BareModule,
 )
@@ -38,15 +41,25 @@ _UNKNOWN = 0.2
 def infer_paramless(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
     """A parameter-less module: its pickled class, or what its name says (else no row)."""
     g = raw.group
+    if g.has_children:
+        return None  # a container (the root of a full-model pickle): no layer of its own
     if g.class_name:
         return make_guess(raw, ctx, g.class_name.rsplit(".", 1)[-1], 1.0, {}, [])
     last = raw.last.lower()
+    parent = g.name.rpartition(".")[0].rpartition(".")[2].lower()
+    prev = ctx.neighbour(i, -1, (TensorLayout.CONV,))
+    d = len(prev.w) - 2 if prev is not None else 2
+    if IDENTITY_AT_DEFAULT_NAME.matches(last):
+        why = f"its name {raw.last!r}: {IDENTITY_AT_DEFAULT_NAME.meaning}"
+        return make_guess(raw, ctx, "Identity", 0.4, {}, [f"parameter-less module; {why}"])
+    for ph in PARENT_HINTS:
+        if ph.leaf.search(last) and ph.parent.search(parent):
+            type_ = ph.type.format(d=d)
+            why = f"its name {raw.last!r} under {parent!r} suggests {type_} ({ph.source})"
+            return make_guess(raw, ctx, type_, ph.confidence, {}, [f"parameter-less; {why}"])
     for hint in PARAMLESS_HINTS:
         if hint.pattern.search(last):
-            type_ = hint.type
-            if "{d}" in type_:
-                prev = ctx.neighbour(i, -1, (TensorLayout.CONV,))
-                type_ = type_.format(d=len(prev.w) - 2 if prev is not None else 2)
+            type_ = hint.type.format(d=d) if "{d}" in hint.type else hint.type
             return make_guess(
                 raw,
                 ctx,
@@ -105,6 +118,11 @@ def _fits(module: BareModule, raw: Raw) -> bool:
     return module.name is None or module.name.match(raw.last) is not None
 
 
+def _square_rows(raw: Raw, leaf: str) -> bool:
+    shape = raw.shape(leaf)
+    return bool(shape) and math.isqrt(shape[0]) ** 2 == shape[0]  # type: ignore[index]
+
+
 def _container(ctx: Context, raw: Raw) -> tuple[str, str] | None:
     """(class, what) of a known custom container holding these bare tensors."""
     leaves = set(raw.leaves)
@@ -115,6 +133,7 @@ def _container(ctx: Context, raw: Raw) -> tuple[str, str] | None:
             and layout.children <= children
             and raw.group.name.startswith(layout.prefix)
             and (layout.name is None or layout.name.search(raw.last.lower()) is not None)
+            and (not layout.square_rows or _square_rows(raw, layout.square_rows))
         ):
             return layout.cls, layout.what
     if leaves and all(leaf.isdigit() for leaf in leaves):

@@ -102,6 +102,14 @@ class Context:
         def rank(r: Raw) -> int:
             return len(r.w) - 2 if r.kind is TensorLayout.CONV else 0
 
+        if (
+            prev is not None
+            and prev.kind is TensorLayout.LINEAR
+            and nxt is not None
+            and nxt.kind is TensorLayout.CONV
+            and n in nxt.inputs()
+        ):
+            return rank(nxt)  # a pre-norm before a convolution normalises its map (MaxViT)
         if prev is not None and (
             n in (prev.w[0], prev.w[1])
             if prev.kind is TensorLayout.CONV

@@ -120,8 +120,12 @@ def _scores(
             ev.append(f"next layer takes {b} = weight.shape[1] channels")
     if chain.transposed and prev == a and a != b:
         chain_t += _AFTER_TRANSPOSED
-    # With a guessed order only neighbours inside one nn.Sequential are trusted.
-    st += chain_t if not ctx.restored or ctx.numbered_neighbours(i) else 0.0
+    # With a guessed order only neighbours inside one nn.Sequential are trusted; a 1x1
+    # kernel is a plain (pointwise) Conv unless its bias or name says otherwise: a 1x1
+    # ConvTranspose is the same map, and nobody writes one (branches fake the chain).
+    pointwise = max(raw.w[2:]) == 1
+    trusted = not ctx.restored or ctx.numbered_neighbours(i)
+    st += chain_t if trusted and not pointwise else 0.0
     return sc, st
 
 

@@ -11,6 +11,7 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pthforensics.core import LayerGuess
@@ -26,6 +27,7 @@ def infer_linear(ctx: Context, i: int, raw: Raw, chain: Chain) -> LayerGuess:
     """Guess a rank-2 weight, most specific reading first."""
     return (
         _named_embedding(ctx, raw)
+        or _position_table(ctx, i, raw)
         or _gpt2_conv1d(ctx, raw)
         or _attention_out_proj(ctx, raw)
         or _leading_table(ctx, i, raw, chain)
@@ -48,6 +50,37 @@ def _named_embedding(ctx: Context, raw: Raw) -> LayerGuess | None:
         attrs["role"] = "position"
         ev.append(f"position embedding: at most {w[0]} positions")
     return make_guess(raw, ctx, type_, 0.95, attrs, ev)
+
+
+_POSITION_TABLE = re.compile(r"^(pos|position|positions|pos_?emb\w*)$")
+
+
+def _position_table(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
+    """A bias-free ``(n, d)`` weight named ``pos`` next to a token table of width ``d``
+    (the model's first layer, bias-free): a learned position table, an Embedding read
+    with ``arange`` (a hand-written GPT's ``pos = nn.Embedding(ctx, dim)``)."""
+    w = raw.w
+    if "bias" in raw.leaves or not _POSITION_TABLE.match(raw.last.lower()) or i == ctx.first_layer:
+        return None
+    first = ctx.raws[ctx.first_layer] if ctx.first_layer >= 0 else None
+    if (
+        first is None
+        or first.kind is not TensorLayout.LINEAR
+        or "bias" in first.leaves
+        or first.w[1] != w[1]
+    ):
+        return None
+    return make_guess(
+        raw,
+        ctx,
+        "Embedding",
+        0.8,
+        {"num_embeddings": w[0], "embedding_dim": w[1], "role": "position"},
+        [
+            f"weight {shape_text(w)} without bias named {raw.last!r}, as wide as the token "
+            f"table {first.group.name}: a position table of {w[0]} positions"
+        ],
+    )
 
 
 def _gpt2_conv1d(ctx: Context, raw: Raw) -> LayerGuess | None:

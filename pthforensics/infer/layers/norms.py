@@ -173,10 +173,8 @@ def _between_convolutions(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
     n = raw.w[0]
     last = raw.last.lower()
     nxt = ctx.neighbour(i, 1, _FEATURE_NEIGHBOURS)
-    if not ctx.spatial_rank(i, n) or (
-        nxt is not None and nxt.kind is TensorLayout.LINEAR and nxt.w[1] == n
-    ):
-        return None
+    if not ctx.spatial_rank(i, n) or (nxt is not None and nxt.kind is TensorLayout.LINEAR):
+        return None  # a Linear reads what it normalised: tokens/channels last (Mixer, ViT)
     if LAYER_NORM_NAME.matches(last) and last != "norm":
         return make_guess(
             raw,
@@ -186,6 +184,19 @@ def _between_convolutions(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
             {"normalized_shape": (n,)},
             [*_ev(raw), "between convolutions, but named like a LayerNorm"],
         )
+    if _after_depthwise(ctx, i, n):
+        return make_guess(
+            raw,
+            ctx,
+            "LayerNorm",
+            0.55,
+            {"normalized_shape": (n,)},
+            [
+                *_ev(raw),
+                "right after a depthwise convolution of its width: normalised per position "
+                "over channels (ConvNeXt's dwconv -> LayerNorm; MViT's pooling convolutions)",
+            ],
+        )
     return make_guess(
         raw,
         ctx,
@@ -193,6 +204,20 @@ def _between_convolutions(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
         0.6,
         {"num_channels": n},
         [*_ev(raw), "between convolutions: GroupNorm (num_groups is not stored)"],
+    )
+
+
+def _after_depthwise(ctx: Context, i: int, n: int) -> bool:
+    """The nearest module before ``i`` owning a layer is a depthwise convolution of ``n``
+    channels (``weight (n, 1, *k)`` that is not the model's first layer)."""
+    prev = ctx.neighbour(i, -1)
+    return (
+        prev is not None
+        and prev.kind is TensorLayout.CONV
+        and prev.w[0] == n
+        and prev.w[1] == 1
+        and n > 1
+        and ctx.raws.index(prev) != ctx.first_layer
     )
 
 

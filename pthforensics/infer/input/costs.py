@@ -1,0 +1,283 @@
+"""The hypothesis space of one op, and what each hypothesis costs.
+
+The weights do not store a convolution's padding, stride or dilation, nor whether a pool
+sits between two convolutions (or which).  For each op this module lists the readings
+people actually write, each with a cost.  The costs are *priors on how models are
+written*, not evidence: PyTorch's defaults (``padding=0``, ``stride=1``, no pool,
+``ceil_mode=False``; pytorch: torch/nn/modules/conv.py, pooling.py) cost nothing, and every
+departure costs what its comment says.  Evidence (a pool module in the gap, a stored
+hyper-parameter, a position table) changes the options, never these numbers.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum, unique
+
+__all__ = [
+    "IRREGULAR_POOLING",
+    "NO_DOWNSAMPLING",
+    "SAME_STYLE",
+    "SAME_STYLE_NORMED",
+    "GapSituation",
+    "PaddingStyle",
+    "Pool",
+    "conv_options",
+    "gap_options",
+]
+
+
+@unique
+class PaddingStyle(StrEnum):
+    """The padding convention assumed for a whole model."""
+
+    VALID = "valid"
+    """``padding=0``: PyTorch's default."""
+    SAME = "same"
+    """``padding=(k-1)//2``: stride-1 convolutions keep the size (odd kernels)."""
+    HALF = "half"
+    """``padding=k//2``: the same for odd kernels, one more for even ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """A pooling window: ``MaxPool*d``/``AvgPool*d`` hyper-parameters, per axis."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...] = ()
+    ceil_mode: bool = False
+
+    @property
+    def pads(self) -> tuple[int, ...]:
+        """``padding`` (zeros when not given)."""
+        return self.padding or tuple(0 for _ in self.kernel)
+
+    def describe(self) -> str:
+        """``2``, ``3/2``, ``(1, 3)``, with ``ceil`` when ``ceil_mode``."""
+        k = self.kernel[0] if len(set(self.kernel)) == 1 else self.kernel
+        s = self.stride[0] if len(set(self.stride)) == 1 else self.stride
+        text = f"{k}" if k == s else f"{k}/{s}"
+        if any(self.pads):
+            text += f" pad {max(self.pads)}"
+        return text + (" ceil" if self.ceil_mode else "")
+
+
+# --- convolutions ----------------------------------------------------------------------------
+
+SAME_STYLE = 1.5
+"""'Same' padding for the whole model when nothing suggests it: PyTorch's default is
+``padding=0``, and classic hand-written nets (LeNet, the PyTorch MNIST example, MTCNN,
+character CNNs) keep it."""
+SAME_STYLE_NORMED = 0.2
+"""'Same' padding when the convolutions are followed by BatchNorm/GroupNorm: conv-norm-act
+blocks come with the VGG/ResNet convention of size-keeping 3x3 convolutions (Simonyan &
+Zisserman, 2014; Ioffe & Szegedy, 2015; He et al., 2016; torchvision's
+Conv2dNormActivation pads ``(k-1)//2``)."""
+
+OTHER_STYLE_PADDING = 1.0
+"""A padding of the other style than the one assumed for the whole model: code uses one
+convention throughout."""
+HALF_PADDING = 0.4
+EXACT_SAME_EVEN = 0.2
+"""The exact size-keeping padding of an even kernel (``(k-1)//2`` left, ``k//2`` right:
+``padding='same'``, CREPE's ``ZeroPad2d``): it needs asymmetric padding, so it is written
+less often than the symmetric ``(k-1)//2``."""
+"""``k//2`` padding of an even kernel: nearly as common as ``(k-1)//2``."""
+STRIDE2_STEM_OR_EVEN = 0.3
+"""Stride 2 of a large stem (ResNet's 7x7/2) or of a small even kernel (DCGAN's 4x4/2)."""
+LONG_KERNEL_STRIDE = 0.4
+"""A stride of 2, 4 or 8 (or a quarter/half of the kernel) on a long kernel: the first
+layer of a raw-signal net is a filterbank whose hop varies from model to model (CREPE
+512/4, M5 80/16, SincNet 251/1, wav2vec2 10/5); no hop is likelier than another."""
+STRIDE2_OTHER = 1.2
+"""Stride 2 of an odd small kernel: a little dearer than a 2x pool (classic nets pool)."""
+STRIDE_SPATIAL_ONLY = 0.6
+"""A 3-d convolution striding space but not time (torchvision video stems, (1, 2, 2))."""
+STRIDE_HALF_KERNEL = 0.6
+"""Stride k/2 of a large kernel (Nature DQN: 8x8 stride 4)."""
+STRIDE4_LARGE_KERNEL = 0.6
+"""Stride 4 of a very large kernel (AlexNet: 11x11 stride 4)."""
+STRIDE_KERNEL = 1.5
+"""Stride = kernel (non-overlapping patches): possible, but a patchify layer is rare."""
+CONVT_NO_UPSAMPLE = 0.2
+"""A transposed convolution with stride 1 (it does not upsample)."""
+CONVT_ODD_STRIDE_EXTRA = 0.3
+"""A transposed convolution upsampling by other than 2 (decoders double)."""
+_STEM_KERNEL = 7
+_EVEN_KERNEL_MIN = 4
+_EVEN_KERNEL_MAX = 8
+_LONG_KERNEL = 16
+_LONG_KERNEL_STRIDES = (2, 4, 8)
+_HALF_KERNEL_MIN = 6
+_STRIDE4_KERNEL_MIN = 9
+_UNSEEN = 9.0
+"""Placeholder above every cost, for the first padding of its kind."""
+
+# --- gaps ------------------------------------------------------------------------------------
+
+
+@unique
+class GapSituation(StrEnum):
+    """What is known of the modules between two convolutions (or before the head)."""
+
+    POOL = "pool"
+    """A module named or typed as a pool is there: pooling is all but certain."""
+    UNKNOWN = "unknown"
+    """Nothing is known of the modules (no ``_metadata``, no numbering gap)."""
+    SEVERAL = "several"
+    """Two or more untyped modules (activation + pool is the classic pattern)."""
+    ONE = "one"
+    """One untyped module: most likely an activation."""
+    NONE = "none"
+    """The modules are known and none is a pool: only a functional pool could be there."""
+    FUNCTIONAL = "functional"
+    """The modules are known, the gap is empty and the model registers no parameter-less
+    module anywhere: its activations and pools all live in ``forward()`` (LeNet as most
+    tutorials write it, the PyTorch MNIST example), so a pool here is as likely as not."""
+
+
+#: (cost of a pool, cost of no pool) in a gap, by what its modules say.
+GAP_COSTS: dict[GapSituation, tuple[float, float]] = {
+    GapSituation.POOL: (0.0, 3.0),
+    GapSituation.UNKNOWN: (0.5, 0.0),  # PyTorch's default, no pool, is cheaper
+    GapSituation.SEVERAL: (0.0, 1.0),
+    GapSituation.ONE: (0.6, 0.2),
+    GapSituation.NONE: (0.5, 0.0),
+    GapSituation.FUNCTIONAL: (0.35, 0.0),
+}
+
+POOL_OVERLAPPING = 0.4
+"""``MaxPool(3, stride=2)``: AlexNet (Krizhevsky et al., 2012), ResNet's stem (with
+``padding=1``), GoogLeNet; dearer than the 2x2 window of VGG/LeNet."""
+POOL_CEIL_MODE = 0.3
+"""``ceil_mode=True`` on top of an overlapping pool: Caffe ports (MTCNN's ``MaxPool2d(3,
+2, ceil_mode=True)`` in facenet-pytorch models/mtcnn.py, GoogLeNet in torchvision)."""
+POOL_WIDE_1D = 0.2
+"""A window of 3 or 4 on a 1-d signal: torchaudio's M5 tutorial (``MaxPool1d(4)``),
+character CNNs (Zhang et al., 2015: pools of 3), SincNet (pools of 3)."""
+POOL_SPATIAL_ONLY = 0.3
+"""A 3-d pool over space only ((1, 2, 2), as in C3D's first pool)."""
+POOL_ONE_AXIS = 0.6
+"""A 2-d pool along one axis only ((2, 1)): spectrogram and signal nets pool frequency or
+time alone (CREPE's ``MaxPool2d((2, 1))``)."""
+_WIDE_1D_WINDOWS = (3, 4)
+_LONG_AXIS_WINDOWS = (3, 4, 8)
+"""Windows along the long axis of an anisotropic 2-d model: EEGNet's ``AvgPool2d((1, 4))``
+and ``((1, 8))`` (Lawhern et al., 2018), spectrogram nets' ``(1, 3)`` along time."""
+NO_DOWNSAMPLING = 1.0
+"""A body that neither pools nor strides before a flatten head: convolutional bodies
+reduce their map (LeNet 32 -> 5, AlexNet 227 -> 6, VGG 224 -> 7), so a reading in which
+the input is barely larger than the final map is unlikely."""
+IRREGULAR_POOLING = 0.8
+"""Per extra kind of pool among gaps that look alike (same situation): a forward() written
+by hand repeats its pattern (conv -> act -> pool per stage), so a hypothesis pooling some
+alike gaps and not others, or with different windows, is less likely."""
+
+
+def _padding_options(
+    k: tuple[int, ...], style: PaddingStyle
+) -> dict[tuple[tuple[int, ...], tuple[int, ...]], float]:
+    """``{(padding, extra right padding): cost}``; for odd kernels the 'same' readings
+    coincide."""
+    zeros = tuple(0 for _ in k)
+    same = tuple((x - 1) // 2 for x in k)
+    half = tuple(x // 2 for x in k)
+    exact_extra = tuple((x - 1) % 2 for x in k)
+    pads: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
+
+    def add(key: tuple[tuple[int, ...], tuple[int, ...]], cost: float) -> None:
+        pads[key] = min(pads.get(key, _UNSEEN), cost)
+
+    if style is PaddingStyle.VALID:
+        add((zeros, zeros), 0.0)
+        add((same, exact_extra), OTHER_STYLE_PADDING)
+        add((half, zeros), OTHER_STYLE_PADDING)
+    else:
+        add((same, zeros), 0.0)  # (k-1)//2 each side: DCGAN's 4x4 padding 1, CRNN's 2x2 0
+        add((half, zeros), 0.0 if style is PaddingStyle.HALF else HALF_PADDING)
+        add((same, exact_extra), EXACT_SAME_EVEN)
+        add((zeros, zeros), OTHER_STYLE_PADDING)
+    return pads
+
+
+def _stride_options(
+    k: tuple[int, ...], *, first: bool, transposed: bool
+) -> dict[tuple[int, ...], float]:
+    kmax = max(k)
+    strides: dict[tuple[int, ...], float] = {tuple(1 for _ in k): 0.0}
+    if kmax >= _LONG_KERNEL:
+        for s in (*_LONG_KERNEL_STRIDES, kmax // 4, kmax // 2):
+            strides.setdefault(tuple(s if x > 1 else 1 for x in k), LONG_KERNEL_STRIDE)
+    stem = first and kmax >= _STEM_KERNEL and len(k) > 1  # ResNet-style 2-d/3-d stems
+    even = kmax % 2 == 0 and _EVEN_KERNEL_MIN <= kmax <= _EVEN_KERNEL_MAX
+    strides.setdefault(
+        tuple(2 if x > 1 or len(k) == 1 else 1 for x in k),
+        STRIDE2_STEM_OR_EVEN if stem or even else STRIDE2_OTHER,
+    )
+    if len(k) == 3:
+        strides.setdefault((1, 2, 2), STRIDE_SPATIAL_ONLY)
+    if kmax >= _HALF_KERNEL_MIN and len(k) > 1:  # DQN's 8x8/4 is a 2-d habit
+        strides.setdefault(tuple(max(1, x // 2) for x in k), STRIDE_HALF_KERNEL)
+    if kmax >= _STRIDE4_KERNEL_MIN:
+        strides.setdefault(tuple(4 if x > 1 else 1 for x in k), STRIDE4_LARGE_KERNEL)
+    if kmax >= 2:
+        strides.setdefault(k, STRIDE_KERNEL)
+    if transposed:
+        strides = {
+            s: (0.0 if max(s) == 2 else c + CONVT_ODD_STRIDE_EXTRA)
+            if max(s) > 1
+            else CONVT_NO_UPSAMPLE
+            for s, c in strides.items()
+        }
+    return strides
+
+
+def conv_options(
+    kernel: tuple[int, ...], style: PaddingStyle, *, first: bool, transposed: bool
+) -> list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], float]]:
+    """``(padding, extra right padding, stride, cost)`` readings of a convolution under a
+    padding ``style``."""
+    pads = _padding_options(kernel, style)
+    strides = _stride_options(kernel, first=first, transposed=transposed)
+    return [
+        (p, extra, s, pc + sc)
+        for (p, extra), pc in pads.items()
+        for s, sc in strides.items()
+        if not (max(extra) and (max(s) > 1 or transposed))  # exact 'same' keeps the size
+    ]
+
+
+def gap_options(
+    situation: GapSituation,
+    ndim: int,
+    active: tuple[bool, ...],
+    *,
+    adaptive: bool,
+    long_axes: tuple[int, ...] = (),
+) -> list[tuple[Pool | None, float]]:
+    """``(pool or None, cost)`` readings of a gap; pools act on ``active`` axes only, and
+    along an axis that only ``(1, k)`` kernels move on, windows of 3, 4 or 8 along it."""
+    if adaptive:
+        return [(None, 0.0)]
+
+    def window(k: int, s: int, *, ceil: bool = False) -> Pool:
+        return Pool(
+            tuple(k if a else 1 for a in active), tuple(s if a else 1 for a in active), (), ceil
+        )
+
+    pooled, unpooled = GAP_COSTS[situation]
+    out: list[tuple[Pool | None, float]] = [(None, unpooled), (window(2, 2), pooled)]
+    n_active = sum(active)
+    if n_active == 1:
+        out.extend((window(k, k), pooled + POOL_WIDE_1D) for k in _WIDE_1D_WINDOWS)
+    if n_active >= 2:
+        out.append((window(3, 2), pooled + POOL_OVERLAPPING))
+        out.append((window(3, 2, ceil=True), pooled + POOL_OVERLAPPING + POOL_CEIL_MODE))
+    if ndim == 3 and all(active):
+        out.append((Pool((1, 2, 2), (1, 2, 2)), pooled + POOL_SPATIAL_ONLY))
+    if ndim == 2 and all(active):
+        out.extend((Pool(k, k), pooled + POOL_ONE_AXIS) for k in ((2, 1), (1, 2)))
+    return out

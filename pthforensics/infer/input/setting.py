@@ -1,0 +1,111 @@
+"""What the solver needs to know of the model besides its ops (:class:`~.solver.SolveContext`):
+the axes the kernels move along, the padding styles and what each costs, and sizes the
+file stores as hyper-parameters.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from pthforensics.infer.layer_types import layer_type
+
+from .context import Entry, InputContext
+from .costs import SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
+from .solver import OpKind, SolveContext, SpatialOp
+
+__all__ = ["INPUT_SIZE_NAME", "solve_context", "stored_sizes"]
+
+INPUT_SIZE_NAME = re.compile(
+    r"(^|_)(in|inp|input|dim_?in|in_?dim|n_?mels|n_?bins|bins|mels|size|len|length|"
+    r"samples|frames|window|img|image|width|height|seq)(_|$|\d)"
+)
+"""Names of a custom model's attributes that hold an input size (BeatNet's ``dim_in``,
+``input_size``, ``n_mels``, ``img_size``, ``seq_len``...)."""
+_MIN_STORED_SIZE = 4
+"""Smaller integers are counts (layers, heads), not sizes."""
+_NORMED_SHARE = 0.25
+"""Share of main-path convolutions followed by a norm for a model to count as normed."""
+
+
+def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> SolveContext:
+    """The solver's context for the map input read by ``entry``."""
+    normed = _normed(ctx, ops)
+    return SolveContext(
+        kind=entry.kind,
+        channels=entry.channels,
+        active=_active_axes(ops, entry.dims),
+        style_costs=(
+            (PaddingStyle.VALID, 0.0),
+            (PaddingStyle.SAME, SAME_STYLE_NORMED if normed else SAME_STYLE),
+        ),
+        stored_sizes=frozenset(stored_sizes(ctx)),
+        long_axes=_long_axes(ops, entry.dims),
+        min_input=_min_input(ops, entry.dims),
+    )
+
+
+def _long_axes(ops: Sequence[SpatialOp], d: int) -> tuple[int, ...]:
+    """Axes some convolution moves along alone with a kernel of at least 3 (``(1, 64)``:
+    the time axis of an EEG net)."""
+    if d != 2:
+        return ()
+    kernels = [op.kernel for op in ops if op.kind is not OpKind.GAP and len(op.kernel) == d]
+    return tuple(
+        a
+        for a in range(d)
+        if any(k[a] >= 3 and all(k[b] == 1 for b in range(d) if b != a) for k in kernels)
+    )
+
+
+def _min_input(ops: Sequence[SpatialOp], d: int) -> tuple[int, ...]:
+    """The first convolution's kernel per axis: its filter fits in the input unpadded."""
+    first = next((op for op in ops if op.kind is OpKind.CONV), None)
+    if first is None or len(first.kernel) != d or first.known is not None:
+        return ()
+    return first.kernel
+
+
+def _active_axes(ops: Sequence[SpatialOp], d: int) -> tuple[bool, ...]:
+    """Per axis: some convolution's kernel is larger than 1 along it (all axes when none
+    is: a 1x1 body says nothing)."""
+    kernels = [op.kernel for op in ops if op.kind is not OpKind.GAP and len(op.kernel) == d]
+    active = tuple(any(k[a] > 1 for k in kernels) for a in range(d))
+    return active if any(active) else tuple(True for _ in range(d))
+
+
+def _normed(ctx: InputContext, ops: Sequence[SpatialOp]) -> bool:
+    """Most main-path convolutions are followed by a norm (conv-BN-ReLU blocks)."""
+    convs = [op.name for op in ops if op.kind is not OpKind.GAP]
+    if not convs:
+        return False
+    followed = 0
+    for name in convs:
+        i = ctx.position.get(name)
+        if i is None:
+            continue
+        nxt = next((g for g in ctx.groups[i + 1 :] if g.tensors), None)
+        guess = ctx.guesses.get(nxt.name) if nxt is not None else None
+        if guess is not None and layer_type(guess.type).is_norm:
+            followed += 1
+    return followed >= _NORMED_SHARE * len(convs)
+
+
+def stored_sizes(ctx: InputContext) -> list[int]:
+    """Integers the root module of a full-model pickle stores under a name that holds an
+    input size (``dim_in=272``)."""
+    out = []
+    for g in ctx.groups:
+        if g.name:
+            continue
+        for name, value in g.attributes:
+            if (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and value >= _MIN_STORED_SIZE
+                and INPUT_SIZE_NAME.search(name.lower())
+            ):
+                out.append(value)
+    return out

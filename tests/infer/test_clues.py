@@ -1,0 +1,117 @@
+"""Clues the file holds besides the layers' weights (issue 10, item 2), each on a model
+whose truth comes from running it: a full-model pickle's stored hyper-parameters, relative
+position tables, token-mixing widths, coordinate channels, a LayerNorm over the input,
+signals laid out as columns, per-frame front ends, inputs that never meet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - the name everybody uses
+from torch import nn
+
+from pthforensics.core import InputKind, InputStatus
+from pthforensics.pipeline import inspect_file
+from tests._models import analyse, build, hypothesis_with_truth, real_error, sizes_in
+
+
+class StridedNet(nn.Module):
+    """Hyper-parameters no default would guess: a 5x5/2 convolution padded 2, an
+    overlapping ceil-mode pool, a dilated convolution; the root stores ``dim_in``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dim_in = 45
+        self.conv1 = nn.Conv2d(3, 4, 5, stride=2, padding=2)
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2 = nn.Conv2d(4, 6, 3, dilation=2)
+        self.fc = nn.Linear(6 * 7 * 7, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv2(self.pool(F.relu(self.conv1(x))))
+        return self.fc(x.flatten(1))
+
+
+def accepted_sizes(model: nn.Module, sizes: range) -> list[int]:
+    return [s for s in sizes if real_error(model, (1, 3, s, s)) is None]
+
+
+def test_a_full_model_pickle_states_its_hyper_parameters(tmp_path: Path) -> None:
+    """The stored stride/padding/dilation/ceil_mode leave one reading, no assumption, and
+    exactly the sizes the real model accepts; the stored ``dim_in`` picks the size."""
+    model = StridedNet().eval()
+    path = tmp_path / "strided_full.pt"
+    torch.save(model, path)
+    report = inspect_file(str(path), trace=False)
+    guess = report.input
+    assert guess is not None and guess.status == InputStatus.FIXED
+    top = guess.hypotheses[0]
+    assert top.name.startswith("as stored")
+    assert not any("padding" in a or "stride" in a for a in top.assumptions)
+    truth = accepted_sizes(model, range(40, 130))
+    assert list(guess.valid_sizes or ()) == truth
+    assert guess.shape == (1, 3, 45, 45)
+    assert any("stores the size 45" in e for e in top.evidence)
+    layers = {g.name: g.attrs for g in report.layers or ()}
+    assert layers["conv1"]["stride"] == (2, 2) and layers["conv2"]["dilation"] == (2, 2)
+    assert layers["pool"]["ceil_mode"] is True
+
+
+def test_a_relative_position_table_over_the_grid_fixes_the_size() -> None:
+    """BEiT: (2g-1)^2 + 3 rows of relative positions -> a g x g grid of patches."""
+    model, truth = build("tiny_beit")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) == 0
+    assert any("(2x4-1)^2 + 3" in e for e in guess.evidence)
+
+
+def test_a_token_mixing_width_is_the_patch_count() -> None:
+    model, truth = build("tiny_mixer")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) == 0
+    assert any("mixes across 16 tokens" in e for e in guess.evidence)
+
+
+def test_a_coordinate_map_fixes_its_axis_and_takes_a_channel() -> None:
+    model, truth = build("coord_net")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FREE and guess.shape is not None
+    assert guess.shape[:3] == (1, 1, 64)
+    assert sizes_in(guess.valid_sizes, [64, truth["input_shape"][3]])
+    assert real_error(model, guess.shape) is None
+
+
+def test_a_layer_norm_over_the_input_gives_its_shape() -> None:
+    model, truth = build("layernorm_front")
+    guess = analyse(model)[2]
+    assert (guess.status, guess.shape) == (InputStatus.FIXED, tuple(truth["input_shape"]))
+
+
+def test_a_column_signal_is_read_as_frames() -> None:
+    """Conv2d kernels (k, 1) on one channel: [N, L] first, the map [N, 1, L, 1] next."""
+    model, truth = build("column_signal")
+    guess = analyse(model)[2]
+    assert guess.kind == InputKind.SEQUENCE and guess.shape is not None
+    assert len(guess.shape) == 2
+    assert guess.plan[0][1] == "Unflatten"
+    assert any(h.shape is not None and len(h.shape) == 4 for h in guess.hypotheses)
+    ranked = [h for h in guess.hypotheses if h.shape is not None and len(h.shape) == 2]
+    assert any(truth["input_shape"][1] in (h.valid_sizes or ()) for h in ranked)
+
+
+def test_convolutions_before_an_rnn_run_per_frame() -> None:
+    model, truth = build("frame_lstm")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FREE
+    assert guess.shape is not None and guess.shape[2] == truth["input_shape"][2]
+    assert real_error(model, guess.shape) is None
+
+
+def test_heads_that_never_meet_are_several_inputs() -> None:
+    model, _ = build("two_heads")
+    guess = analyse(model)[2]
+    assert guess.shape is not None and guess.shape[1] == 16
+    assert [o.shape[1] for o in guess.others if o.shape] == [24]
