@@ -22,9 +22,11 @@ file: its report has ``status`` ``error`` and says why in ``error``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
-from .batch import BatchOptions, TreeScan, start_tree_scan
+from .batch import BatchOptions, DaskExecutor, TreeScan, run_batch, start_tree_scan
+from .container import storage_options as _storage_options
 from .core import (
     DEFAULT_LIMITS,
     Candidate,
@@ -98,13 +100,25 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def scan(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> FileReport:
+#: ``storage_options`` of the API: ``{"endpoint_url": ..., "anon": True}`` or
+#: ``["endpoint_url=...", "s3.anon=true"]`` (see ``pthforensics.container.remote``).
+StorageOptionsArg = Mapping[str, Any] | Iterable[str]
+
+
+def scan(
+    path: str | os.PathLike[str],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    storage_options: StorageOptionsArg = (),
+) -> FileReport:
     """The ``scan`` report of one file: safety verdict, findings and tensor summary.
 
     Torch-free, and no tensor payload is read.  Every pickle stream is walked opcode by
     opcode (the thorough path: the file is read in this process, with no memory cap).
+    ``path`` may be a URL (``s3://bucket/model.pt``, ``https://...``; the ``remote``
+    extra), read by range requests with ``storage_options`` for its file system.
     """
-    return analyze_file(os.fspath(path), limits=limits)
+    return analyze_file(os.fspath(path), limits=limits, storage=_storage_options(storage_options))
 
 
 def inspect(
@@ -114,16 +128,23 @@ def inspect(
     input_shape: Sequence[int] | None = None,
     device: str = "meta",
     limits: Limits = DEFAULT_LIMITS,
+    storage_options: StorageOptionsArg = (),
 ) -> FileReport:
     """The ``inspect`` report of one file: ``scan``, plus the layers, the input guess and
     (``trace=True``) the model rebuilt and traced.
 
     ``input_shape`` (batch first, e.g. ``(1, 3, 64, 64)``) is tried instead of the guessed
     input; ``device`` is where the rebuilt model lives (``"meta"``: no memory for weights,
-    whose values are never read anyway).  A malicious file is never rebuilt.
+    whose values are never read anyway).  A malicious file is never rebuilt.  ``path`` may
+    be a URL, as for :func:`scan`.
     """
     return inspect_file(
-        os.fspath(path), limits=limits, trace=trace, input_shape=input_shape, device=device
+        os.fspath(path),
+        limits=limits,
+        trace=trace,
+        input_shape=input_shape,
+        device=device,
+        storage=_storage_options(storage_options),
     )
 
 
@@ -139,6 +160,8 @@ def scan_tree(
     timeout: float | None = None,
     memory_mb: int | None = 4096,
     on_start: Callable[[Candidate], None] | None = None,
+    storage_options: StorageOptionsArg = (),
+    dask: str | None = None,
 ) -> TreeScan:
     """``scan`` reports of every checkpoint under ``paths``, yielded as files complete.
 
@@ -161,19 +184,34 @@ def scan_tree(
     reading one file, ``None`` for no cap.  ``on_start``: called with each file as its
     reading starts.
 
-    Raises ``ValueError`` for a negative ``jobs`` or a ``memory_mb`` under 64.
+    Paths may be URLs of objects or folders (``s3://bucket/zoo/``, ``https://...``; the
+    ``remote`` extra): folders are listed, objects read by range requests, with
+    ``storage_options`` for their file systems; resuming matches a URL, size and ETag.
+    ``dask``: run the batch on a Dask cluster instead of local workers (the ``dask``
+    extra): ``"tcp://scheduler:8786"``, or ``"local:N"`` for N local worker processes;
+    ``jobs`` is then unused, the per-file time and memory caps hold the same.
+
+    Raises ``ValueError`` for a negative ``jobs``, a ``memory_mb`` under 64, a malformed
+    storage option or ``dask`` address.
     """
     options = BatchOptions(
-        jobs=jobs or 0, limits=limits, deep=deep, timeout=timeout, memory_mb=memory_mb
+        jobs=jobs or 0,
+        limits=limits,
+        deep=deep,
+        timeout=timeout,
+        memory_mb=memory_mb,
+        storage=_storage_options(storage_options),
     )
+    executor = DaskExecutor(dask) if dask is not None else run_batch
     roots = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     return start_tree_scan(
         roots,
         analyze_candidate,
         options,
-        in_process=jobs is None,
+        in_process=jobs is None and dask is None,
         resume=resume,
         include_hidden=include_hidden,
         exclude=exclude,
         on_start=on_start,
+        executor=executor,
     )

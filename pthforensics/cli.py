@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any, NoReturn
 
 from . import __version__, inspect, scan_tree
-from .batch import TreeScan, compact_resume
+from .batch import TreeScan, compact_resume, parse_dask_address
 from .cli_support import (
     NoProgress,
     Parser,
@@ -38,6 +38,7 @@ from .cli_support import (
     seconds,
     shape,
 )
+from .container import parse_storage_option
 from .core import DEFAULT_LIMITS, Candidate, FileReport, Limits, Severity
 from .report import (
     EXIT_ERROR,
@@ -110,7 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     scan = sub.add_parser(
         "scan", parents=[common], help="safety verdict and tensor summary (files and folders)"
     )
-    scan.add_argument("paths", nargs="+", metavar="PATH", help="checkpoint files or folders")
+    scan.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="checkpoint files or folders, or URLs of objects or prefixes (s3://, https://...)",
+    )
     _output_options(scan)
     scan.add_argument(
         "--jsonl", metavar="FILE", help="stream one FileReport per line to FILE ('-' for stdout)"
@@ -169,12 +175,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MB",
         help="memory a worker may add while reading one file; 0 for no cap (default: %(default)s)",
     )
+    scan.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        type=_dask_address,
+        help="run the batch on a Dask cluster: a scheduler (tcp://host:8786) or local:N "
+        "(N local worker processes); needs pthforensics[dask]",
+    )
+    _remote_options(scan)
     _limit_options(scan)
 
     inspect = sub.add_parser(
         "inspect", parents=[common], help="layers, input guess, rebuilt model and trace"
     )
-    inspect.add_argument("path", metavar="FILE", help="one checkpoint file")
+    inspect.add_argument("path", metavar="FILE", help="one checkpoint file (or its URL)")
     _output_options(inspect)
     inspect.add_argument("--no-trace", action="store_true", help="skip rebuild and trace")
     inspect.add_argument(
@@ -195,6 +209,7 @@ def _parser() -> argparse.ArgumentParser:
         help="device of the rebuilt model (meta: no memory for weights)",
     )
     inspect.add_argument("--fail-on", choices=["suspicious", "malicious"], default="suspicious")
+    _remote_options(inspect)
     _limit_options(inspect)
 
     schema = sub.add_parser(
@@ -207,6 +222,33 @@ def _parser() -> argparse.ArgumentParser:
 def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.add_argument("-o", "--output", metavar="FILE", help="write --json output to FILE")
+
+
+def _remote_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-option",
+        action="append",
+        default=[],
+        type=_storage_option,
+        metavar="KEY=VALUE",
+        help="an option of the URLs' file systems (fsspec), e.g. endpoint_url=http://host:9000 "
+        "or s3.anon=true (repeatable; PROTOCOL.KEY scopes it; VALUE is JSON when it parses)",
+    )
+
+
+def _storage_option(text: str) -> str:
+    try:
+        parse_storage_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def _dask_address(text: str) -> str:
+    try:
+        return parse_dask_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:
@@ -321,8 +363,10 @@ def _scan(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             memory_mb=args.max_memory_mb or None,
             on_start=on_start,
+            storage_options=args.storage_option,
+            dask=args.dask,
         )
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         print(f"pthforensics: error: {escape(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     if not tree.files:
@@ -460,6 +504,7 @@ def _inspect(args: argparse.Namespace) -> int:
         trace=not args.no_trace,
         input_shape=args.input_shape,
         device=args.device,
+        storage_options=args.storage_option,
     )
     if report.error is not None:
         print(

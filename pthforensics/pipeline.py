@@ -12,9 +12,17 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 from .batch import BatchOptions
-from .container import read_container, read_embedded, read_hidden_pickles
+from .container import (
+    Source,
+    StorageOptions,
+    open_source,
+    read_container,
+    read_embedded,
+    read_hidden_pickles,
+)
 from .core import (
     DEFAULT_LIMITS,
     Candidate,
@@ -56,13 +64,19 @@ def _elapsed(start: float) -> float:
 
 
 def scan_container(
-    container: Container, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
+    container: Container,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    fast: bool = False,
+    source: Source | None = None,
 ) -> tuple[tuple[Finding, ...], Checkpoint | None]:
     """Findings for every pickle stream (nested ones included) and the checkpoint structure.
 
     ``fast`` lets streams that the stub unpickler reads cleanly skip the opcode walk.  Only
     use it in a process with a memory cap (batch workers set one): CPython's C unpickler
     sizes its memo from indices in the file, which the opcode walk checks first.
+    ``source``: the file ``container`` was read from, still open (the hidden-pickle check
+    reads it again).
     """
 
     def read_archive(data: bytes, name: str) -> Container:
@@ -81,7 +95,9 @@ def scan_container(
     if checkpoint is not None:
         findings.extend(check_integrity(checkpoint, container, limits=limits))
         unused = unreferenced_storages(checkpoint, container)
-        hidden = read_hidden_pickles(container, unused, limits=limits) if unused else ()
+        hidden = (
+            read_hidden_pickles(container, unused, limits=limits, source=source) if unused else ()
+        )
         findings.extend(
             Finding(
                 "hidden-pickle",
@@ -101,50 +117,79 @@ def _dedupe(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(dict.fromkeys(findings), key=lambda f: -f.severity))
 
 
-def analyze_file(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> FileReport:
-    """The ``scan`` report of one file: safety verdict and tensor summary, torch-free.
+class _Hints(NamedTuple):
+    """How to open the file: storage options of a URL, and what a listing already said of
+    it (size and ETag spare a remote object its ``HEAD`` request)."""
+
+    storage: StorageOptions = ()
+    size: int | None = None
+    etag: str | None = None
+
+
+class _Scanned(NamedTuple):
+    container: Container
+    findings: tuple[Finding, ...]
+    checkpoint: Checkpoint | None
+    bytes_read: int
+    etag: str | None
+
+
+def analyze_file(
+    path: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    fast: bool = False,
+    storage: StorageOptions = (),
+    size: int | None = None,
+    etag: str | None = None,
+) -> FileReport:
+    """The ``scan`` report of one file (a local path or a URL): safety verdict and tensor
+    summary, torch-free.
 
     ``fast``: see :func:`scan_container` (only where the process has a memory cap).
+    ``storage``: options of the URL's file system (``pthforensics.container.remote``).
+    ``size``, ``etag``: what a listing already said of a remote object (they spare it a
+    ``HEAD`` request; unused for local files).
     """
     start = time.perf_counter()
-    scanned = _read_and_scan(path, limits, fast, start)
+    scanned = _read_and_scan(path, limits, fast, start, _Hints(storage, size, etag))
     if isinstance(scanned, FileReport):
         return scanned
-    container, findings, checkpoint = scanned
-    return _report(path, container, findings, checkpoint, _elapsed(start))
+    return _report(path, scanned, _elapsed(start))
 
 
 def _read_and_scan(
-    path: str, limits: Limits, fast: bool, start: float
-) -> tuple[Container, tuple[Finding, ...], Checkpoint | None] | FileReport:
+    path: str, limits: Limits, fast: bool, start: float, hints: _Hints
+) -> _Scanned | FileReport:
     """Container and scan of ``path``, or the error report when no verdict is possible
     (a bug on one file becomes an ``internal`` error, so a batch never stops)."""
+    source: Source | None = None
     try:
-        container = read_container(path, limits=limits, fast=fast)
-        findings, checkpoint = scan_container(container, limits=limits, fast=fast)
+        source = open_source(path, storage=hints.storage, size=hints.size, etag=hints.etag)
+        with source:
+            container = read_container(source, limits=limits, fast=fast)
+            findings, checkpoint = scan_container(
+                container, limits=limits, fast=fast, source=source
+            )
     except PthForensicsError as exc:
-        return error_report(path, exc, seconds=_elapsed(start))
+        failed = error_report(path, exc, seconds=_elapsed(start))
     except RecursionError:
-        return error_report(
-            path,
-            LimitExceeded("nesting depth", limits.max_depth, "more"),
-            seconds=_elapsed(start),
-        )
+        deep = LimitExceeded("nesting depth", limits.max_depth, "more")
+        failed = error_report(path, deep, seconds=_elapsed(start))
     except MemoryError as exc:
-        return error_report(path, exc, stage="limits", seconds=_elapsed(start))
+        failed = error_report(path, exc, stage="limits", seconds=_elapsed(start))
     except Exception as exc:
         logger.exception("%s: internal error", path)
-        return error_report(path, exc, stage="internal", seconds=_elapsed(start))
-    return container, findings, checkpoint
+        failed = error_report(path, exc, stage="internal", seconds=_elapsed(start))
+    else:
+        return _Scanned(container, findings, checkpoint, source.bytes_read, source.etag)
+    if source is None:
+        return failed
+    return replace(failed, bytes_read=source.bytes_read, etag=source.etag)
 
 
-def _report(
-    path: str,
-    container: Container,
-    findings: tuple[Finding, ...],
-    checkpoint: Checkpoint | None,
-    seconds: float,
-) -> FileReport:
+def _report(path: str, scanned: _Scanned, seconds: float) -> FileReport:
+    container, findings, checkpoint = scanned.container, scanned.findings, scanned.checkpoint
     main = checkpoint.main if checkpoint else None
     tensors = None if checkpoint is None else summarize((main or checkpoint).tensors)
     extra: tuple[tuple[str, object], ...] = ()
@@ -166,6 +211,8 @@ def _report(
         wrappers=container.wrappers,
         size=container.size,
         seconds=seconds,
+        bytes_read=scanned.bytes_read,
+        etag=scanned.etag,
         metadata=checkpoint.metadata[:_METADATA_KEPT] if checkpoint else (),
         checkpoint=checkpoint_context(checkpoint) if checkpoint is not None else None,
         extra=extra,
@@ -180,10 +227,16 @@ def inspect_file(
     input_shape: Sequence[int] | None = None,
     device: str = "meta",
     fast: bool = False,
+    storage: StorageOptions = (),
+    size: int | None = None,
+    etag: str | None = None,
 ) -> FileReport:
     """The ``inspect`` report: ``scan`` plus layers, input guess, rebuild and trace; what
-    did not run says so (``"status": "skipped"`` and why, never ``None``)."""
-    report = _inspect_file(path, limits, trace, input_shape, device, fast)
+    did not run says so (``"status": "skipped"`` and why, never ``None``).  ``storage``,
+    ``size``, ``etag``: as for :func:`analyze_file`."""
+    report = _inspect_file(
+        path, limits, trace, input_shape, device, fast, _Hints(storage, size, etag)
+    )
     return complete_inspect(report, trace=trace)
 
 
@@ -194,16 +247,17 @@ def _inspect_file(
     input_shape: Sequence[int] | None,
     device: str,
     fast: bool,
+    hints: _Hints,
 ) -> FileReport:
     from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
     from .structure import group_layers  # noqa: PLC0415
 
     start = time.perf_counter()
-    scanned = _read_and_scan(path, limits, fast, start)
+    scanned = _read_and_scan(path, limits, fast, start, hints)
     if isinstance(scanned, FileReport):
         return scanned
-    container, findings, checkpoint = scanned
-    report = _report(path, container, findings, checkpoint, 0.0)
+    report = _report(path, scanned, 0.0)
+    checkpoint = scanned.checkpoint
     main = checkpoint.main if checkpoint else None
     if main is None:
         return replace(report, layers=(), seconds=_elapsed(start))
@@ -248,11 +302,15 @@ def _trace(
 def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:
     """The report of one file of a batch, as a worker makes it (also used in-process):
     ``scan`` (or, with ``options.deep``, ``inspect`` without the trace), with the model it
-    belongs to and the size and mtime discovery found (``--resume`` matches on them)."""
+    belongs to and the size and mtime (or ETag) discovery found (``--resume`` matches on
+    them).  A remote object is read with the batch's storage options, its listed size and
+    ETag sparing it a ``HEAD`` request."""
+    path, limits, fast = candidate.path, options.limits, options.fast
+    storage, size, etag = options.storage, candidate.size, candidate.etag
     if options.deep:
-        report = _inspect_file(candidate.path, options.limits, False, None, "meta", options.fast)
+        report = _inspect_file(path, limits, False, None, "meta", fast, _Hints(storage, size, etag))
     else:
-        report = analyze_file(candidate.path, limits=options.limits, fast=options.fast)
+        report = analyze_file(path, limits=limits, fast=fast, storage=storage, size=size, etag=etag)
     extra = dict(report.extra)
     if candidate.model:
         extra["model"] = candidate.model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,45 @@ def _every_json_output_matches_the_schema(monkeypatch: pytest.MonkeyPatch) -> No
 
     monkeypatch.setattr(FileReport, "to_dict", checked_to_dict)
     monkeypatch.setattr(BatchReport, "summary", checked_summary)
+
+
+# --- remote zoo (tests/_remote_zoo.py, tests/_servers.py) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def remote_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mixed zoo of the remote tests, on local disk."""
+    from tests._remote_zoo import build_zoo
+
+    return build_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture(scope="session")
+def zoo_local_reports(
+    remote_zoo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[dict[str, Any]]:
+    """Reports of the local zoo scanned by the local pool (what remote scans must equal)."""
+    from tests._remote_zoo import scan_jsonl
+
+    out = tmp_path_factory.mktemp("local") / "local.jsonl"
+    return scan_jsonl(out, [str(remote_zoo)], "-j", "2")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server, in a process of its own on 127.0.0.1."""
+    from tests._servers import moto_s3
+
+    with moto_s3() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_zoo(s3_endpoint: str, remote_zoo: Path) -> tuple[str, list[str]]:
+    """The zoo uploaded to bucket ``zoo``: its URL and the storage options to read it."""
+    from tests._servers import s3_filesystem, s3_options
+
+    fs = s3_filesystem(s3_endpoint)
+    fs.mkdir("zoo")
+    fs.put(f"{remote_zoo}/", "zoo/", recursive=True)
+    return "s3://zoo/", s3_options(s3_endpoint)

@@ -1,5 +1,6 @@
-"""Many files at once: which files (discovery), those already done (resume), and a pool
-of worker processes that reads the rest, each file under its own time and memory cap.
+"""Many files at once: which files (discovery, local folders and remote prefixes), those
+already done (resume), and a pool of worker processes that reads the rest, each file under
+its own time and memory cap (or the same work spread over a Dask cluster: :mod:`.cluster`).
 
 The work done on each file is passed in (``pipeline.analyze_candidate``): ``batch`` comes
 before ``pipeline`` and never imports it.
@@ -7,6 +8,7 @@ before ``pipeline`` and never imports it.
 
 from __future__ import annotations
 
+from .cluster import DaskExecutor, Executor, parse_dask_address
 from .discover import (
     CHECKPOINT_EXTENSIONS,
     SKIP_REASONS,
@@ -26,6 +28,8 @@ __all__ = [
     "SKIP_REASONS",
     "BatchOptions",
     "Discovery",
+    "DaskExecutor",
+    "Executor",
     "ResumeKey",
     "TreeScan",
     "Work",
@@ -34,6 +38,7 @@ __all__ = [
     "discover_tree",
     "has_checkpoint_name",
     "model_name",
+    "parse_dask_address",
     "read_resume",
     "resume_key",
     "run_batch",

@@ -56,11 +56,20 @@ def _tune_gc() -> None:
 
 
 def worker_main(
-    conn: Connection, work: Work, options: BatchOptions, capture: int | str | None
+    conn: Connection,
+    work: Work,
+    options: BatchOptions,
+    capture: int | str | None,
+    parent_end: Connection | None = None,
 ) -> None:
     """A worker's loop: read a task, do ``work``, send the report, until told to stop.
     ``capture``: where its output goes (:func:`output_file`: an inherited descriptor, or
-    a path), ``None`` for nowhere special."""
+    a path), ``None`` for nowhere special.  ``parent_end``: the parent's end of this
+    worker's pipe, which a forked worker inherits: closed here, so the pipe ends when the
+    parent dies (killed -9, or a Dask worker killed) and the worker exits instead of
+    waiting for a task forever."""
+    if parent_end is not None:
+        parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C for everyone
     captured = _capture_output(capture)
     _cap_memory(options.memory_mb)
@@ -181,6 +190,7 @@ def error_report(
         error=ErrorInfo(stage, kind, message),
         size=candidate.size,
         mtime=candidate.mtime,
+        etag=candidate.etag,
         stderr=stderr,
         extra=(("model", candidate.model),) if candidate.model else (),
     )

@@ -24,8 +24,11 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
-from pthforensics.container import read_shard_index, sniff
+from pthforensics.container import StorageOptions, is_url, read_shard_index, sniff
 from pthforensics.core import Candidate, ModelGroup, PthForensicsError
+
+from .names import CHECKPOINT_EXTENSIONS, TOOL_FOLDERS, has_checkpoint_name
+from .remote import discover_remote
 
 __all__ = [
     "CHECKPOINT_EXTENSIONS",
@@ -44,31 +47,6 @@ logger = logging.getLogger(__name__)
 
 #: Bytes read to recognise a format by its first bytes (what ``container.sniff_file`` reads).
 _HEAD_BYTES = 4096
-#: Folders of tools, never of models: not walked (counted as ``tool-folder``).
-_SKIP_DIRS = frozenset({".git", "__pycache__", ".hg", ".svn", "node_modules", ".tox", ".venv"})
-#: Names a loader reads: torch.save's own (.pt .pth .bin .ckpt .tar, ``.pth.tar``),
-#: pickle and joblib dumps, safetensors, TorchScript/Lite exports (.ptl, .torchscript),
-#: torch.export (.pt2), NumPy (.npy .npz: ``np.load`` unpickles object arrays), and
-#: the generic ``.model``.  A file with one of these names is always reported, whatever
-#: its first bytes: a damaged checkpoint is an error, not a non-checkpoint.
-CHECKPOINT_EXTENSIONS = (
-    ".pt",
-    ".pth",
-    ".bin",
-    ".ckpt",
-    ".pkl",
-    ".pickle",
-    ".safetensors",
-    ".tar",
-    ".joblib",
-    ".model",
-    ".pt2",
-    ".ptl",
-    ".torchscript",
-    ".npy",
-    ".npz",
-)
-
 SKIP_NOT_CHECKPOINT = "not-a-checkpoint"
 SKIP_EMPTY = "empty"
 SKIP_SPECIAL = "special-file"
@@ -110,21 +88,6 @@ def model_name(path: str) -> str | None:
         if part.startswith("models--") and i + 2 < len(parts) and parts[i + 1] == "snapshots":
             return part[len("models--") :].replace("--", "/")
     return None
-
-
-#: Suffixes of compressed copies (``model.pt.gz``): the reader unwraps them, so the name
-#: before them decides.
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".7z", ".zip")
-
-
-def has_checkpoint_name(path: str) -> bool:
-    """Whether the file name ends in an extension some loader reads, possibly followed by
-    a compression suffix (``model.pth.gz``)."""
-    name = path.lower()
-    stem, dot, suffix = name.rpartition(".")
-    if dot and "." + suffix in _COMPRESSED_SUFFIXES:
-        name = stem
-    return name.endswith(CHECKPOINT_EXTENSIONS)
 
 
 def skip_reason(path: str, st: os.stat_result | None) -> str | None:
@@ -198,7 +161,7 @@ def _walk(
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
-            if is_dir and name in _SKIP_DIRS:
+            if is_dir and name in TOOL_FOLDERS:
                 skipped[SKIP_TOOL_FOLDER] += 1
                 continue
             if exclude and _excluded(full, exclude):
@@ -264,10 +227,26 @@ class _Found:
 
 
 def discover_tree(
-    paths: Sequence[str], *, include_hidden: bool = False, exclude: Sequence[str] = ()
+    paths: Sequence[str],
+    *,
+    include_hidden: bool = False,
+    exclude: Sequence[str] = (),
+    storage: StorageOptions = (),
 ) -> Discovery:
     """Files to scan (given files always, folders walked), the sharded models found, and
-    what was skipped, by reason."""
+    what was skipped, by reason.
+
+    URLs (``s3://bucket/prefix/``, ``https://...``) are listed by :mod:`.remote`, with the
+    file systems' ``storage`` options; their objects follow the local files."""
+    urls = [p for p in paths if is_url(p)]
+    if urls:
+        local = discover_tree(
+            [p for p in paths if not is_url(p)], include_hidden=include_hidden, exclude=exclude
+        )
+        objects, groups = discover_remote(
+            urls, include_hidden=include_hidden, exclude=exclude, storage=storage
+        )
+        return Discovery(local.files + objects, local.models + groups, local.skipped)
     found = _Found()
     skipped: Counter[str] = Counter()
     visited: set[tuple[int, int]] = set()
@@ -294,11 +273,17 @@ def discover_tree(
 
 
 def discover(
-    paths: Sequence[str], *, include_hidden: bool = False, exclude: Sequence[str] = ()
+    paths: Sequence[str],
+    *,
+    include_hidden: bool = False,
+    exclude: Sequence[str] = (),
+    storage: StorageOptions = (),
 ) -> tuple[tuple[Candidate, ...], tuple[ModelGroup, ...]]:
     """Files to scan and the sharded models found (:func:`discover_tree` without the
     skipped counts)."""
-    files, models, _ = discover_tree(paths, include_hidden=include_hidden, exclude=exclude)
+    files, models, _ = discover_tree(
+        paths, include_hidden=include_hidden, exclude=exclude, storage=storage
+    )
     return files, models
 
 

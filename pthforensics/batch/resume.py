@@ -2,8 +2,8 @@
 
 An earlier ``--jsonl`` output (one :meth:`FileReport.to_dict` per line) is read back with
 :meth:`FileReport.from_dict`; a file is skipped when its path, size and modification time
-all match.  A line that is not a report (the last line of an interrupted run) is ignored
-with a warning.
+all match (a remote object: its URL, size and ETag).  A line that is not a report (the
+last line of an interrupted run) is ignored with a warning.
 
 When the new reports are appended to the same file, :func:`compact_resume` first rewrites
 it to one line per path: a file that changed since is scanned again, and its old line is
@@ -24,13 +24,13 @@ __all__ = ["ResumeKey", "compact_resume", "read_resume", "resume_key"]
 
 logger = logging.getLogger(__name__)
 
-ResumeKey = tuple[str, int | None, float | None]
-"""Path, size and modification time: what must match for a file to be skipped."""
+ResumeKey = tuple[str, int | None, float | None, str | None]
+"""Path, size, modification time and ETag: what must match for a file to be skipped."""
 
 
 def resume_key(item: Candidate | FileReport) -> ResumeKey:
     """The key of a file found (a candidate) or scanned (its report)."""
-    return (item.path, item.size, item.mtime)
+    return (item.path, item.size, item.mtime, item.etag)
 
 
 def read_resume(path: str | os.PathLike[str]) -> dict[ResumeKey, FileReport]:

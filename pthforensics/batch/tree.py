@@ -16,6 +16,7 @@ from types import TracebackType
 
 from pthforensics.core import Candidate, FileReport, ModelGroup
 
+from .cluster import Executor
 from .discover import Discovery, discover_tree
 from .resume import ResumeKey, read_resume, resume_key
 from .workers import BatchOptions, Work, run_batch
@@ -55,6 +56,7 @@ class TreeScan(Iterator[FileReport]):
         *,
         in_process: bool,
         on_start: Callable[[Candidate], None] | None = None,
+        executor: Executor = run_batch,
     ) -> None:
         self.files = files = found.files
         self.models = found.models
@@ -64,7 +66,9 @@ class TreeScan(Iterator[FileReport]):
         )
         self.todo = tuple(c for c in files if resume_key(c) not in previous)
         self._aliased = {c.path: c for c in self.todo if c.aliases}
-        self._reports = self._run(work, options, in_process=in_process, on_start=on_start)
+        self._reports = self._run(
+            work, options, in_process=in_process, on_start=on_start, executor=executor
+        )
 
     def _run(
         self,
@@ -73,6 +77,7 @@ class TreeScan(Iterator[FileReport]):
         *,
         in_process: bool,
         on_start: Callable[[Candidate], None] | None,
+        executor: Executor,
     ) -> Generator[FileReport, None, None]:
         yield from self.resumed
         if in_process and len(self.todo) == 1:
@@ -82,7 +87,7 @@ class TreeScan(Iterator[FileReport]):
                 on_start(self.todo[0])
             yield self._aliases_of(work(self.todo[0], replace(options, memory_mb=None)))
         else:
-            for report in run_batch(self.todo, work, options, on_start=on_start):
+            for report in executor(self.todo, work, options, on_start=on_start):
                 yield self._aliases_of(report)
 
     def _aliases_of(self, report: FileReport) -> FileReport:
@@ -119,15 +124,28 @@ def start_tree_scan(
     include_hidden: bool = False,
     exclude: Iterable[str] = (),
     on_start: Callable[[Candidate], None] | None = None,
+    executor: Executor = run_batch,
 ) -> TreeScan:
-    """Discover the files under ``paths``, read ``resume`` (an earlier JSONL output), and
-    return the scan ready to iterate.  ``in_process``: read a single file to scan without
-    starting workers."""
+    """Discover the files under ``paths`` (URLs listed with ``options.storage``), read
+    ``resume`` (an earlier JSONL output), and return the scan ready to iterate.
+    ``in_process``: read a single file to scan without starting workers.  ``executor``:
+    what runs the batch (the local pool, or :class:`.cluster.DaskExecutor`)."""
     found = discover_tree(
-        [os.fspath(p) for p in paths], include_hidden=include_hidden, exclude=tuple(exclude)
+        [os.fspath(p) for p in paths],
+        include_hidden=include_hidden,
+        exclude=tuple(exclude),
+        storage=options.storage,
     )
     previous = read_resume(resume) if resume is not None and found.files else {}
-    scan = TreeScan(found, previous, work, options, in_process=in_process, on_start=on_start)
+    scan = TreeScan(
+        found,
+        previous,
+        work,
+        options,
+        in_process=in_process,
+        on_start=on_start,
+        executor=executor,
+    )
     if previous:
         logger.info(
             "resuming: %d file(s) already scanned, %d to go", len(scan.resumed), len(scan.todo)

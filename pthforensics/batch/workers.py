@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+from pthforensics.container import StorageOptions
 from pthforensics.core import DEFAULT_LIMITS, Candidate, FileReport, LimitExceeded, Limits
 
 from .child import death, error_report, output_file, read_output, worker_main
@@ -50,6 +51,8 @@ class BatchOptions:
     """Hard wall-clock cap per file; defaults to ``limits.max_seconds`` plus a margin."""
     memory_mb: int | None = 4096
     """Address space a worker may add while reading one file; ``None`` for no cap."""
+    storage: StorageOptions = ()
+    """Options of the file systems of URLs (``--storage-option``), sent to every worker."""
 
     def __post_init__(self) -> None:
         if self.jobs < 0:
@@ -252,7 +255,9 @@ class _Pool:
             parent, child = self._ctx.Pipe()
             capture = fd if fork and path is None else path
             process = self._ctx.Process(
-                target=worker_main, args=(child, self._work, self._options, capture), daemon=True
+                target=worker_main,
+                args=(child, self._work, self._options, capture, parent),
+                daemon=True,
             )
             process.start()
             child.close()

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import stat
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -37,6 +35,7 @@ from .base import ReadContext
 from .pickles import read_npy, read_pickle_file
 from .safetensors_header import read_safetensors_header
 from .sniff import COMPRESSED, OPAQUE, SNIFF_BYTES, FileKind, has_zip_end, sniff
+from .source import Source, open_source
 from .tar import read_tar
 from .torchzip import hidden_pickles, read_zip
 from .wrappers import opaque_archive, read_compressed, read_sevenzip
@@ -51,26 +50,24 @@ _MAX_WRAPPERS = 8
 _ZIP_FORMATS = (Format.TORCH_ZIP, Format.TORCHSCRIPT)
 
 
-def read_container(path: str, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False) -> Container:
-    """Identify ``path`` and index it; raise :class:`ContainerError` when impossible.
+def read_container(
+    path: str | Source, *, limits: Limits = DEFAULT_LIMITS, fast: bool = False
+) -> Container:
+    """Identify ``path`` (a local path or URL, or a :class:`.source.Source` already open)
+    and index it; raise :class:`ContainerError` when impossible.
 
     ``fast`` finds the boundaries of the legacy formats' header pickles with the C stub
     unpickler instead of an opcode walk; like the scan's fast path, only for a process
     with a memory cap (CPython's C unpickler sizes its memo from indices in the file).
     """
+    if isinstance(path, str):
+        with open_source(path) as source:
+            return read_container(source, limits=limits, fast=fast)
     try:
-        st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            raise ContainerError("is a directory, not a checkpoint file", path=path)
-        if not stat.S_ISREG(st.st_mode):
-            raise ContainerError(
-                "not a regular file (a pipe, socket or device); refusing to read it", path=path
-            )
-        size = st.st_size
-        with open(path, "rb") as f:
-            return _dispatch(ReadContext(path, limits, _dispatch, fast), f, size, "", ())
+        ctx = ReadContext(path.path, limits, _dispatch, fast)
+        return _dispatch(ctx, path.file, path.size, "", ())
     except OSError as exc:
-        raise ContainerError(f"cannot read file ({exc.strerror or exc})", path=path) from exc
+        raise ContainerError(f"cannot read file ({exc.strerror or exc})", path=path.path) from exc
 
 
 def read_embedded(
@@ -83,24 +80,31 @@ def read_embedded(
 
 
 def read_hidden_pickles(
-    container: Container, keys: Sequence[str], *, limits: Limits = DEFAULT_LIMITS
+    container: Container,
+    keys: Sequence[str],
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    source: Source | None = None,
 ) -> tuple[PickleStream, ...]:
     """Pickles stored in storage members no tensor uses (``archive/data/<key>``).
 
     torch never unpickles a storage member, but a tampered archive can park a payload
     there for another loader; only unreferenced members are sniffed, so no tensor payload
     is read.  Only top-level torch zips are handled (nested ones were read from a
-    temporary file that no longer exists).
+    temporary file that no longer exists).  ``source``: the file the container was read
+    from, still open (else it is opened again from ``container.path``).
     """
     if container.wrappers or container.format not in _ZIP_FORMATS:
         return ()
     wanted = {s.member for s in container.storages if s.key in set(keys)}
     if not wanted:
         return ()
+    if source is None:
+        with open_source(container.path) as opened:
+            return read_hidden_pickles(container, keys, limits=limits, source=opened)
     ctx = ReadContext(container.path, limits, _dispatch)
     try:
-        with open(container.path, "rb") as f:
-            return hidden_pickles(ctx, f, container.size, wanted)
+        return hidden_pickles(ctx, source.file, container.size, wanted)
     except OSError as exc:
         raise ContainerError(f"cannot re-read archive ({exc})", path=container.path) from exc
 

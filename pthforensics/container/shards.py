@@ -8,9 +8,11 @@ shards``) map each tensor name to a shard file in their ``weight_map``.
 from __future__ import annotations
 
 import json
-import os
 
 from pthforensics.core import ContainerError, LimitExceeded
+
+from .remote import StorageOptions
+from .source import open_source
 
 __all__ = ["MAX_INDEX_BYTES", "read_shard_index"]
 
@@ -18,14 +20,17 @@ __all__ = ["MAX_INDEX_BYTES", "read_shard_index"]
 MAX_INDEX_BYTES = 64 << 20
 
 
-def read_shard_index(path: str, max_bytes: int = MAX_INDEX_BYTES) -> dict[str, str]:
+def read_shard_index(
+    path: str, max_bytes: int = MAX_INDEX_BYTES, *, storage: StorageOptions = ()
+) -> dict[str, str]:
     """The ``weight_map`` (tensor name -> shard file name) of a sharded-model index
-    (``model.safetensors.index.json``, ``pytorch_model.bin.index.json``)."""
+    (``model.safetensors.index.json``, ``pytorch_model.bin.index.json``); ``path`` may be
+    a URL (``storage``: its options, see :mod:`.remote`)."""
     try:
-        if os.path.getsize(path) > max_bytes:
-            raise LimitExceeded("index bytes", max_bytes, os.path.getsize(path), path=path)
-        with open(path, "rb") as f:
-            doc = json.loads(f.read().decode("utf-8"))
+        with open_source(path, storage=storage) as source:
+            if source.size > max_bytes:
+                raise LimitExceeded("index bytes", max_bytes, source.size, path=path)
+            doc = json.loads(source.file.read(source.size).decode("utf-8"))
     except OSError as exc:
         raise ContainerError(f"cannot read shard index ({exc.strerror or exc})", path=path) from exc
     except (UnicodeDecodeError, ValueError) as exc:

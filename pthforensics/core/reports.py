@@ -46,6 +46,8 @@ _KNOWN_KEYS: Final = frozenset(
         "size",
         "mtime",
         "seconds",
+        "bytes_read",
+        "etag",
         "metadata",
         "layers",
         "input",
@@ -163,6 +165,11 @@ class FileReport:
     """Modification time when scanned (``--resume`` matches path, size and mtime)."""
     seconds: float | None = None
     """Time the analysis took, to 0.1 ms (the pipeline rounds it, as JSON shows it)."""
+    bytes_read: int | None = None
+    """Bytes read from the file or object (range requests' bytes for a remote one);
+    ``None`` when it was not opened."""
+    etag: str | None = None
+    """The remote object's ETag when read (``--resume`` matches URL, size and ETag)."""
     metadata: tuple[tuple[str, str], ...] = ()
     """Scalar values found beside the state_dict (epoch, step, ...), as short strings."""
     aliases: tuple[str, ...] = ()
@@ -186,14 +193,16 @@ class FileReport:
         """This report as the JSON contract lays it out (``json.dumps`` it as it is).
 
         Besides the contract's fields: ``wrappers``, ``size``, ``mtime``, ``seconds``,
-        ``aliases``, ``metadata``, ``checkpoint``, ``stderr`` and ``extra``'s keys; each
-        finding's ``where`` (its location's parts); each layer's ``parameters`` and
-        ``tensors``; the input's ``min_size``, ``multiple_of`` and ``plan``; the trace's
-        ``input_shape``, ``detail`` and ``tried``.  ``format`` is ``unknown`` when the file
-        was not identified; ``tensors`` is ``{"status": "skipped", "count": 0, ...}`` when
-        nothing was counted.  ``layers``, ``input`` and ``trace`` appear only when they
-        were inferred (``inspect`` fills them, with ``"status": "skipped"`` when it did not
-        run them).  The JSON Schema of all this is ``pthforensics schema``.
+        Besides the contract's fields: ``wrappers``, ``size``, ``mtime``, ``seconds``,
+        ``bytes_read``, ``etag`` (remote objects only), ``aliases``, ``metadata``,
+        ``checkpoint``, ``stderr`` and ``extra``'s keys; each finding's ``where`` (its
+        location's parts); each layer's ``parameters`` and ``tensors``; the input's
+        ``min_size``, ``multiple_of`` and ``plan``; the trace's ``input_shape``, ``detail``
+        and ``tried``.  ``format`` is ``unknown`` when the file was not identified;
+        ``tensors`` is ``{"status": "skipped", "count": 0, ...}`` when nothing was counted.
+        ``layers``, ``input`` and ``trace`` appear only when they were inferred (``inspect``
+        fills them, with ``"status": "skipped"`` when it did not run them).  The JSON Schema
+        of all this is ``pthforensics schema``.
         """
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
@@ -214,8 +223,11 @@ class FileReport:
             "size": self.size,
             "mtime": self.mtime,
             "seconds": self.seconds,
+            "bytes_read": self.bytes_read,
             "aliases": list(self.aliases),
         }
+        if self.etag is not None:
+            out["etag"] = self.etag
         if self.stderr is not None:
             out["stderr"] = self.stderr
         if self.checkpoint is not None:
@@ -262,6 +274,8 @@ class FileReport:
             size=data.get("size"),
             mtime=data.get("mtime"),
             seconds=data.get("seconds"),
+            bytes_read=data.get("bytes_read"),
+            etag=data.get("etag"),
             metadata=tuple((data.get("metadata") or {}).items()),
             aliases=tuple(data.get("aliases") or ()),
             stderr=data.get("stderr"),
@@ -281,6 +295,8 @@ class Candidate:
     """The model it belongs to (Hugging Face cache name, or the shard index's model)."""
     aliases: tuple[str, ...] = ()
     """Other paths found for the same file (hard links, symbolic links): it is read once."""
+    etag: str | None = None
+    """A remote object's ETag as its listing gave it (``None`` for local files)."""
 
 
 @dataclass(frozen=True, slots=True)

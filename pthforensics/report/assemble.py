@@ -151,6 +151,16 @@ class BatchReport:
             "interrupted": self.interrupted,
             "not_scanned": list(self.not_scanned),
             "exit_code": self.exit_code(),
+            **self.bytes(),
+        }
+
+    def bytes(self) -> dict[str, int]:
+        """``bytes_read`` (from the files or objects, range requests for remote ones) and
+        ``bytes_total`` (their sizes), over the reports that know both."""
+        known = [r for r in self.reports if r.bytes_read is not None and r.size is not None]
+        return {
+            "bytes_read": sum(r.bytes_read or 0 for r in known),
+            "bytes_total": sum(r.size or 0 for r in known),
         }
 
 

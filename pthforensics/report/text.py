@@ -23,6 +23,9 @@ from .table import layer_table
 
 __all__ = ["batch_summary", "inspect_text", "scan_table"]
 
+#: Bytes in a MiB (the remote summary line).
+_MiB = 1 << 20
+
 #: Longest location in the summary's table of flagged files.
 _WHERE_WIDTH = 60
 #: Longest error message in the summary's table of errors.
@@ -157,6 +160,7 @@ def batch_summary(
         f"{summary['exit_code']}",
         _coverage(summary),
         _counts(summary),
+        _remote_bytes(batch),
         _flagged(batch, listed),
         _errors(batch.reports, listed),
         _models(models),
@@ -177,6 +181,17 @@ def _coverage(summary: dict[str, Any]) -> str:
     if summary["interrupted"]:
         lines.append(f"interrupted: {len(summary['not_scanned'])} file(s) found were not read")
     return "\n".join(lines)
+
+
+def _remote_bytes(batch: BatchReport) -> str:
+    """Bytes read against the objects' sizes, for a batch that read URLs (for local files
+    it is in the JSON summary only)."""
+    if not any("://" in r.path for r in batch.reports):
+        return ""
+    counts = batch.bytes()
+    read, total = counts["bytes_read"], counts["bytes_total"]
+    share = f" ({100 * read / total:.2f}%)" if total else ""
+    return f"read {read / _MiB:.1f} MiB of {total / _MiB:.1f} MiB{share}"
 
 
 def _counts(summary: dict[str, Any]) -> str:

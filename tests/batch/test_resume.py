@@ -42,7 +42,7 @@ def test_lines_that_are_not_reports_are_skipped(
     )
     jsonl = tmp_path / "run.jsonl"
     jsonl.write_text(bad + "\n" + json.dumps(good.to_dict()) + "\n")
-    assert read_resume(jsonl) == {("a.pt", 3, 1.5): good}
+    assert read_resume(jsonl) == {("a.pt", 3, 1.5, None): good}
     assert "run.jsonl:1: not a report line" in caplog.text
 
 
@@ -52,7 +52,7 @@ def test_missing_file_is_nothing_to_resume(tmp_path: Path) -> None:
 
 def test_candidates_and_reports_share_the_key() -> None:
     candidate = Candidate("m.pt", 10, 2.5, model="acme/tiny")
-    assert resume_key(candidate) == ("m.pt", 10, 2.5)
+    assert resume_key(candidate) == ("m.pt", 10, 2.5, None)
 
 
 def test_old_lines_without_structured_locations(tmp_path: Path) -> None:
