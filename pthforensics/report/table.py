@@ -10,7 +10,8 @@ store (assumed stride, padding, pooling) ends with ``*``.
 
 The table fits ``width`` columns: attributes are first abbreviated (short names, defaults
 left out, ``3x3`` for ``(3, 3)``), then wrapped (three lines at most, then cut with
-``…``); ``wide`` shows them all in full.  Pure:
+``…``); the confidence column goes next, then long module names lose their middle parts
+(the last part and the indexed ones stay); ``wide`` shows them all in full.  Pure:
 records in, text out (tabulate is imported lazily).
 
 TylerYep/torchinfo: torchinfo/model_statistics.py (the footer's lines).
@@ -35,6 +36,8 @@ _GAP = 2
 _MIN_ATTRIBUTES = 12
 """Narrowest attributes column; a terminal narrower than the rest overflows."""
 _ELLIPSIS = "…"
+_MIN_NAME = 24
+"""Shortest a long module name is cut to when the table does not fit otherwise."""
 _MAX_LINES = 3
 """Lines an attribute cell wraps onto at most (then it is cut)."""
 #: Short names of attributes in a narrow table.
@@ -104,6 +107,10 @@ def layer_table(
     if room is not None and width is not None and room < _MIN_ATTRIBUTES:
         headers.remove(_DROPPED)  # confidence is in the JSON and in --wide
         room = _attribute_room(rows, width, headers)
+    elided = False
+    if room is not None and width is not None and room < _MIN_ATTRIBUTES:
+        elided = _elide_names(rows, max(len(r.name) for r in rows) - (_MIN_ATTRIBUTES - room))
+        room = _attribute_room(rows, width, headers)
     if room is not None:
         room = max(room, _MIN_ATTRIBUTES)
     # one style for the whole column: abbreviated as soon as one row would not fit
@@ -128,6 +135,8 @@ def layer_table(
         )
     if any(r.type.endswith(_ADDED) for r in rows):
         notes.append(f"{_ADDED} a step forward() takes without a module, placed by the rebuild")
+    if elided:
+        notes.append(f"{_ELLIPSIS} parts of a module's name left out (--wide shows them)")
     rule = "=" * min(max(len(line) for line in table.splitlines()), width or 10**6)
     parts = [table, *notes]
     if tensors is not None:
@@ -161,6 +170,47 @@ def _rows(layers: Sequence[LayerGuess], traced: Sequence[TraceLayer]) -> list[_R
         after += 1
         where = {r.name: i for i, r in enumerate(rows)}
     return rows
+
+
+def _elide_names(rows: Sequence[_Row], budget: int) -> bool:
+    """Shorten the names longer than ``budget`` (at least :data:`_MIN_NAME`) in place;
+    whether any was."""
+    budget = max(budget, _MIN_NAME)
+    elided = False
+    for r in rows:
+        if len(r.name) > budget:
+            r.name, elided = _elide(r.name, budget), True
+    return elided
+
+
+def _elide(name: str, budget: int) -> str:
+    """``name`` in at most ``budget`` characters: its last part, then the parts with an
+    index in them (which block, which layer of it), then the others from the right, each
+    kept while it fits (the first that does not ends it); left-out parts are shown as ``…``
+    (``encoder.layers.encoder_layer_0.self_attention.out_proj`` ->
+    ``…encoder_layer_0…out_proj``)."""
+    parts = name.split(".")
+    last = len(parts) - 1
+    indexed = [i for i in range(last - 1, -1, -1) if any(c.isdigit() for c in parts[i])]
+    others = [i for i in range(last - 1, -1, -1) if i not in indexed]
+    keep = {last}
+    for i in (*indexed, *others):
+        if len(_joined(parts, keep | {i})) > budget:
+            break
+        keep.add(i)
+    text = _joined(parts, keep)
+    return text if len(text) <= budget else _ELLIPSIS + name[len(name) - budget + 1 :]
+
+
+def _joined(parts: Sequence[str], keep: set[int]) -> str:
+    """The kept ``parts`` joined by dots, each run of left-out ones shown as ``…``."""
+    out = ""
+    for i, part in enumerate(parts):
+        if i in keep:
+            out += part if not out or out.endswith(_ELLIPSIS) else "." + part
+        elif not out.endswith(_ELLIPSIS):
+            out += _ELLIPSIS
+    return out
 
 
 def _shape(t: TraceLayer | None) -> str:

@@ -11,7 +11,7 @@ import pytest
 from pthforensics.cli import main
 from pthforensics.core import LayerGuess, TensorSummary, TraceLayer, TraceResult, TraceStatus
 from pthforensics.pipeline import inspect_file
-from pthforensics.report.table import layer_table
+from pthforensics.report.table import _elide, layer_table
 from tests._helpers import CORPUS
 from tests._models import build
 
@@ -83,3 +83,36 @@ def test_cli_wide_shows_every_attribute() -> None:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
         main(["inspect", str(CORPUS / "models" / "resnet_like.pt"), "--wide"])
     assert "track_running_stats=True" in out.getvalue()
+
+
+def test_long_module_names_lose_middle_parts_to_fit() -> None:
+    """torchvision's ViT names (55 characters) leave no room for attributes in 100
+    columns: names keep their last part and their block index, the rest becomes '…'."""
+    prefix = "encoder.layers.encoder_layer_{}.self_attention.out_proj"
+    layers = tuple(
+        LayerGuess(prefix.format(i), "NonDynamicallyQuantizableLinear",
+                   (("in_features", 768), ("out_features", 768), ("bias", True)), 590_592)
+        for i in range(12)
+    )  # fmt: skip
+    table = layer_table(layers, None, None, width=100)
+    lines = table.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    names = [line.split()[0] for line in lines[2:] if "out_proj" in line]
+    assert names == [f"…encoder_layer_{i}…out_proj" for i in range(12)]
+    assert "in=768 out=768" in " ".join(table.split()) and "--wide shows them" in table
+    wide = layer_table(layers, None, None, width=100, wide=True)
+    assert prefix.format(11) in wide and "…" not in wide
+
+
+@pytest.mark.parametrize(
+    ("name", "budget", "short"),
+    [
+        ("encoder.layers.encoder_layer_0.self_attention.out_proj", 26, "…encoder_layer_0…out_proj"),
+        ("encoder.layers.encoder_layer_0.ln_1", 24, "…encoder_layer_0.ln_1"),
+        ("blocks.3.attn.qkv", 17, "blocks.3.attn.qkv"),
+        ("blocks.3.attn.qkv", 14, "…3.attn.qkv"),
+        ("a_very_long_leaf_name_without_parents_at_all", 24, "…_without_parents_at_all"),
+    ],
+)
+def test_elided_names(name: str, budget: int, short: str) -> None:
+    assert _elide(name, budget) == short and len(short) <= budget
