@@ -306,11 +306,25 @@ def _layer_norm(w: Walker, spec: ModuleSpec, v: Value) -> Value | str:
         if merged is None:
             return f"normalises {need} features but gets {v.features}"
         v = merged
-    if v.layout is Layout.MAP:
+    if _over_the_map(spec, v):
+        if v.layout is Layout.SEQ:
+            v = w.permute(v, Layout.MAP, spec.path, "a LayerNorm over channels and steps")
+    elif v.layout is Layout.MAP:
         v = w.permute(v, Layout.LAST, spec.path, "a LayerNorm over the channels of a map")
     if v.layout is Layout.IDS:
         return "a LayerNorm reading token ids"
     return w.call(spec, v, w.derive(v, producer=spec.path))
+
+
+def _over_the_map(spec: ModuleSpec, v: Value) -> bool:
+    """A LayerNorm whose ``normalized_shape`` is the channels and every axis of a map
+    (``nn.LayerNorm([C, L])`` after a Conv1d: it normalises the trailing dims as they
+    are, channels first, so the map is not turned channels-last)."""
+    ns = spec.attrs.get("normalized_shape")
+    if not isinstance(ns, tuple) or len(ns) < 2 or v.layout not in (Layout.MAP, Layout.SEQ):
+        return False
+    dims = v.dims if v.layout is Layout.MAP else 1
+    return len(ns) == dims + 1 and (not v.sizes or tuple(v.sizes) == tuple(ns[1:]))
 
 
 # --- tokens and sequences -----------------------------------------------------------------------

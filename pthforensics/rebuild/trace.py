@@ -81,20 +81,38 @@ def trace_input(
     ``hypotheses``.  A model nothing of which can be rebuilt is ``skipped``."""
     hypotheses = input_guess.hypotheses[:_MAX_HYPOTHESES]
     if not hypotheses:
-        return _trace_one(groups, guesses, input_guess, state, None, input_shape, device)
+        result, rests = _trace_one(groups, guesses, input_guess, state, None, input_shape, device)
+        return _guess_not_refuted(result) if rests and input_shape is None else result
     results = [
-        (h, _trace_one(groups, guesses, _reading(input_guess, h), state, h, input_shape, device))
+        (h, *_trace_one(groups, guesses, _reading(input_guess, h), state, h, input_shape, device))
         for h in hypotheses
     ]
-    best = results[0][1]
-    summary = tuple((h.name, r.status, _short(r)) for h, r in results)
-    others = [h.name for h, r in results[1:] if r.status in _RAN]
+    _, best, rests = results[0]
+    summary = tuple((h.name, r.status, _short(r)) for h, r, _ in results)
+    others = [h.name for h, r, _ in results[1:] if r.status in _RAN]
     if others and best.status not in _RAN:
         best = replace(best, detail=f"{best.detail}; runs under: {', '.join(others[:3])}")
+    if rests and input_shape is None:
+        best = _guess_not_refuted(best)
     return replace(best, hypotheses=summary)
 
 
 _RAN = (TraceStatus.CONFIRMED, TraceStatus.PARTIAL)
+
+
+def _guess_not_refuted(result: TraceResult) -> TraceResult:
+    """A guessed input that fails in a rebuild resting on what the file does not store
+    (assumed paddings, strides or pools; modules of unknown role; only part of the model)
+    refutes the rebuild's reading, not the input: as ``confirmed`` needs nothing assumed,
+    so does ``refuted`` (a hypothesis's own entry in ``hypotheses`` stays ``refuted``)."""
+    if result.status is not TraceStatus.REFUTED:
+        return result
+    return replace(
+        result,
+        status=TraceStatus.PARTIAL,
+        detail=f"{result.detail}; not refuted: the rebuild rests on what the file does not "
+        "store, so the failure may be the rebuild's, not the input's",
+    )
 
 
 def _reading(guess: InputGuess, h: InputHypothesis) -> InputGuess:
@@ -119,17 +137,23 @@ def _trace_one(
     hypothesis: InputHypothesis | None,
     input_shape: tuple[int, ...] | None,
     device: str,
-) -> TraceResult:
+) -> tuple[TraceResult, bool]:
+    """The trace under one hypothesis, and whether its rebuild rests on anything the file
+    does not store (assumed sizes, modules of unknown role, a part of the model only)."""
     try:
         module = rebuild_model(groups, guesses, guess, state, hypothesis)
     except RebuildError as exc:
-        return TraceResult(TraceStatus.SKIPPED, detail=f"not rebuilt: {exc.message}")
-    note = getattr(module, REBUILD_ATTR).note
+        return TraceResult(TraceStatus.SKIPPED, detail=f"not rebuilt: {exc.message}"), False
+    info: RebuildInfo = getattr(module, REBUILD_ATTR)
+    rests = bool(info.assumptions or info.unused or info.part is not RebuildPart.WHOLE)
     try:
         result = trace_model(module, guess, input_shape=input_shape, device=device)
     except TraceError as exc:
-        return TraceResult(TraceStatus.SKIPPED, detail=f"{note}; trace failed: {exc.message}")
-    return replace(result, detail="; ".join(x for x in (note, result.detail) if x))
+        skipped = TraceResult(
+            TraceStatus.SKIPPED, detail=f"{info.note}; trace failed: {exc.message}"
+        )
+        return skipped, rests
+    return replace(result, detail="; ".join(x for x in (info.note, result.detail) if x)), rests
 
 
 def _resize(base: tuple[int, ...], guess: InputGuess, size: int) -> tuple[int, ...] | None:
@@ -139,9 +163,13 @@ def _resize(base: tuple[int, ...], guess: InputGuess, size: int) -> tuple[int, .
     if kind == InputKind.VOLUME and len(base) == 5:
         return (*base[:3], size, size)
     if kind == InputKind.SEQUENCE and len(base) == 3:
-        # (batch, channels, length) behind Conv1d layers, else (batch, length, features)
+        # the axis whose size is one of the valid sizes; else (batch, channels, length)
+        # behind Conv1d layers, (batch, length, features) otherwise
+        sizes = {s for s in guess.valid_sizes or () if isinstance(s, int)}
+        hits = [axis for axis in (1, 2) if base[axis] in sizes]
         conv = any(layer_type(t).conv_dims for _, t, _ in guess.plan)
-        return (*base[:2], size) if conv else (base[0], size, base[2])
+        last = hits == [2] or (len(hits) != 1 and conv)
+        return (*base[:2], size) if last else (base[0], size, base[2])
     if kind == InputKind.TOKENS and len(base) == 2:
         return (base[0], size)
     return None

@@ -6,7 +6,9 @@ ran through it, and nothing that decides which inputs run was assumed -- no padd
 stride or pool the file does not store, no module of unknown role left uncalled.  A
 rebuild carrying such assumptions shows only that the input and the hypothesis agree
 (the input was usually solved from that same hypothesis): ``partial``, and the detail
-names what it rests on.  An input that fails is ``refuted`` with PyTorch's error.
+names what it rests on.  An input that fails is ``refuted`` with PyTorch's error (a
+guessed input failing in a rebuild that rests on assumptions is turned ``partial`` by
+:func:`~.trace.trace_input`: the failure may be the rebuild's).
 
 Pure: no torch.
 """

@@ -213,3 +213,66 @@ def test_large_checkpoint_is_fast() -> None:
     assert sum(t.nbytes for t in state.tensors) > 350_000_000
     assert result.status == TraceStatus.CONFIRMED and result.part == RebuildPart.WHOLE
     assert elapsed < 5.0
+
+
+def test_a_failing_guess_in_an_assumed_rebuild_is_not_refuted() -> None:
+    """The best hypothesis's own size fails under its own plan: that hypothesis is
+    refuted, but the input is not (the rebuild rests on paddings and pools the file does
+    not store): the trace is partial and says why; the real model takes the shape that
+    ran under the other hypothesis."""
+    model, _ = build("lenet_seq")
+    state = to_state(model.state_dict())
+    groups, guesses, guess = analyse_state(state)
+    said = ("paddings and pools",)
+    valid = tuple((m, t, (("padding", 0), ("stride", 1))) if t == "Conv2d" else (m, t, a)
+                  for m, t, a in guess.plan)  # fmt: skip
+    wrong = InputHypothesis("no padding at 28", valid, (1, 1, 28, 28), (28,), 0.0,
+                            assumptions=said)  # fmt: skip
+    unpadded = InputHypothesis("no padding", valid, (1, 1, 32, 32), (32, 33), 1.0,
+                               assumptions=said)  # fmt: skip
+    result = trace_input(groups, guesses, replace(guess, hypotheses=(wrong, unpadded)), state)
+    assert [(n, s) for n, s, _ in result.hypotheses] == [
+        ("no padding at 28", TraceStatus.REFUTED),
+        ("no padding", TraceStatus.PARTIAL),
+    ]
+    assert result.status == TraceStatus.PARTIAL and result.tried[0][1] != "ok"
+    assert "not refuted" in result.detail and "runs under: no padding" in result.detail
+    # a shape of the user's own that fails is still refuted, with PyTorch's error
+    user = trace_input(groups, guesses, replace(guess, hypotheses=(wrong,)), state,
+                       input_shape=(1, 1, 28, 28))  # fmt: skip
+    assert user.status == TraceStatus.REFUTED and "RuntimeError" in user.detail
+
+
+class _ChannelLengthNorm(nn.Module):
+    """SincNet's front: a LayerNorm over a Conv1d's [C, L] as it is, channels first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(1, 4, 5)
+        self.ln = nn.LayerNorm([4, 60])
+        self.fc = nn.Linear(240, 3)
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        return self.fc(self.ln(self.conv(x)).flatten(1))
+
+
+def test_a_layernorm_over_channels_and_steps_reads_the_map_as_it_is() -> None:
+    model = _ChannelLengthNorm()
+    state = to_state(model.state_dict())
+    groups, guesses, guess = analyse_state(state)
+    result = trace_input(groups, guesses, guess, state)
+    assert result.input_shape is not None and real_error(model, result.input_shape) is None
+    assert result.tried[0][1] == "ok" and result.output_shape == (1, 3), result.detail
+    ln = next(layer for layer in result.layers if layer.name == "ln")
+    assert ln.input_shape == (1, 4, 60)
+
+
+def test_a_sequence_sweep_changes_the_axis_the_valid_sizes_are_on() -> None:
+    """[N, 1, 48] read by a LayerNorm([1, 48]) then a Conv1d: the guess runs, and the sweep
+    goes one past the length (not the channels), where the real model fails too."""
+    model, truth = build("layernorm_front")
+    _, guess, result = traced("layernorm_front")
+    assert guess.shape == tuple(truth["input_shape"]) and result.tried[0][1] == "ok"
+    past = result.tried[-1][0]
+    assert past[:2] == guess.shape[:2] and past[2] == max(guess.valid_sizes or ()) + 1
+    assert result.tried[-1][1] != "ok" and real_error(model, past) is not None
