@@ -86,9 +86,10 @@ def size_axes(guess: InputGuess) -> tuple[int, ...]:
     convolutional = any(infer.layer_type(t).conv_dims for _, t, _ in guess.plan)
     if len(guess.shape) == 2 or (guess.evidence and "takes sequences of" in guess.evidence[0]):
         return (1,)  # tokens, a vector, frames of a signal [N, L]; (batch, length, features)
-    if guess.kind in (InputKind.IMAGE, InputKind.VOLUME) or (
-        guess.kind == InputKind.SEQUENCE and (convolutional or guess.status == "fixed")
-    ):
+    if guess.kind in (InputKind.IMAGE, InputKind.VOLUME):  # the last 2/3 (unbatched: C, H, W)
+        dims = 2 if guess.kind == InputKind.IMAGE else 3
+        return tuple(range(max(1, len(guess.shape) - dims), len(guess.shape)))
+    if guess.kind == InputKind.SEQUENCE and (convolutional or guess.status == "fixed"):
         return tuple(range(2, len(guess.shape)))
     return (1,)
 
@@ -124,13 +125,14 @@ def hypothesis_with_truth(guess: InputGuess, truth_shape: tuple[int, ...]) -> in
 
 def real_error(model: nn.Module, shape: tuple[int, ...], dtype: str = "float32") -> str | None:
     """``None`` when the real model runs on ``shape``, else its error message.  Models on
-    the meta device run on meta tensors (shapes only)."""
+    the meta device run on meta tensors (shapes only); a model taking a list of images
+    (``takes_image_list``, as torchvision's detectors) gets a list of one."""
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     torch_dtype = getattr(torch, dtype)
     x = torch.zeros(shape, dtype=torch_dtype, device=device)
     try:
         with torch.no_grad():
-            model.eval()(x)
+            model.eval()([x] if getattr(model, "takes_image_list", False) else x)
     except Exception as e:  # noqa: BLE001 - any failure is the answer
         return f"{type(e).__name__}: {e}"
     return None

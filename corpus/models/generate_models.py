@@ -370,6 +370,116 @@ def dcgan_generator():
     return model, _truth("free", "latent", (1, 16, 1, 1))
 
 
+@_register
+def dcgan_discriminator():
+    """pytorch/examples dcgan Discriminator (ndf 8): four 4x4/2 convolutions padded 1 halve
+    64x64 to 4x4, and the last 4x4 convolution covers that map: one score per image
+    (``view(-1)``), so the size is fixed."""
+    model = nn.Sequential()
+    model.add_module(
+        "main",
+        nn.Sequential(
+            nn.Conv2d(3, 8, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(8, 16, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(16, 32, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(32, 64, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(64, 1, 4, 1, 0, bias=False),
+            nn.Sigmoid(),
+            nn.Flatten(0),
+        ),
+    )
+    return model, _truth("fixed", "image", (1, 3, 64, 64))
+
+
+class EEGNet(nn.Module):
+    """EEGNet-4,2 (Lawhern et al., 2018; arl-eegmodels defaults Samples=128) on 8
+    electrodes x 128 samples: a (1, 32) temporal convolution, a depthwise (8, 1) spatial
+    convolution over every electrode (it consumes that axis), (1, 4) and (1, 8) average
+    pools, a separable convolution and a flatten head."""
+
+    def __init__(self, chans: int = 8, samples: int = 128, classes: int = 3) -> None:
+        super().__init__()
+        self.conv_temporal = nn.Conv2d(1, 4, (1, 32), padding=(0, 16), bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv_spatial = nn.Conv2d(4, 8, (chans, 1), groups=4, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.pool1 = nn.AvgPool2d((1, 4))
+        self.conv_depth = nn.Conv2d(8, 8, (1, 16), padding=(0, 8), groups=8, bias=False)
+        self.conv_point = nn.Conv2d(8, 8, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(8)
+        self.pool2 = nn.AvgPool2d((1, 8))
+        self.classify = nn.Linear(8 * (((samples + 1) // 4 + 1) // 8), classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.bn1(self.conv_temporal(x))
+        x = self.pool1(F.elu(self.bn2(self.conv_spatial(x))))
+        x = self.pool2(F.elu(self.bn3(self.conv_point(self.conv_depth(x)))))
+        return self.classify(torch.flatten(x, 1))
+
+
+@_register
+def eegnet():
+    return EEGNet(), _truth("fixed", "image", (1, 1, 8, 128))
+
+
+class TinyDetector(nn.Module):
+    """A two-stage detector laid out as torchvision's Faster R-CNN (``backbone``, ``rpn.head``,
+    ``roi_heads.box_head``/``box_predictor``): ``forward`` takes a list of ``[3, H, W]``
+    images of any sizes, resizes and batches them itself (``GeneralizedRCNNTransform``), and
+    the box head reads 7x7 crops (here the whole map pooled to 7x7 stands for RoIAlign), so
+    its flatten Linear fixes no input size."""
+
+    takes_image_list = True
+    size = 64
+
+    def __init__(self, classes: int = 3) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1),
+            nn.ReLU(),
+        )
+        self.rpn = nn.Module()
+        self.rpn.head = nn.Module()
+        self.rpn.head.conv = nn.Conv2d(16, 16, 3, padding=1)
+        self.rpn.head.cls_logits = nn.Conv2d(16, 3, 1)
+        self.rpn.head.bbox_pred = nn.Conv2d(16, 12, 1)
+        self.roi_heads = nn.Module()
+        self.roi_heads.box_head = nn.Module()
+        self.roi_heads.box_head.fc6 = nn.Linear(16 * 7 * 7, 32)
+        self.roi_heads.box_head.fc7 = nn.Linear(32, 32)
+        self.roi_heads.box_predictor = nn.Module()
+        self.roi_heads.box_predictor.cls_score = nn.Linear(32, classes)
+        self.roi_heads.box_predictor.bbox_pred = nn.Linear(32, 4 * classes)
+
+    def forward(self, images: list[torch.Tensor]) -> torch.Tensor:
+        if not isinstance(images, list) or any(i.dim() != 3 for i in images):
+            raise ValueError("images is expected to be a list of 3d tensors [C, H, W]")
+        batch = torch.stack(
+            [F.interpolate(i[None], size=(self.size, self.size))[0] for i in images]
+        )
+        feat = self.backbone(batch)
+        rpn = self.rpn.head
+        objectness = rpn.cls_logits(F.relu(rpn.conv(feat)))
+        crops = F.adaptive_avg_pool2d(feat * torch.sigmoid(objectness).mean(1, keepdim=True), 7)
+        box = self.roi_heads.box_head
+        x = F.relu(box.fc7(F.relu(box.fc6(torch.flatten(crops, 1)))))
+        return self.roi_heads.box_predictor.cls_score(x)
+
+
+@_register
+def tiny_detector():
+    return TinyDetector(), _truth("free", "image", (3, 64, 64))
+
+
 class TinyUNet(nn.Module):
     """Two-level UNet: concatenating skips, ConvTranspose2d up-sampling (with bias)."""
 
@@ -808,7 +918,8 @@ def build(name: str) -> tuple[nn.Module, dict[str, Any]]:
     model.eval()
     dtype = torch.int64 if truth["input_dtype"] == "int64" else torch.float32
     with torch.no_grad():
-        out = model(torch.zeros(truth["input_shape"], dtype=dtype))
+        x = torch.zeros(truth["input_shape"], dtype=dtype)
+        out = model([x] if getattr(model, "takes_image_list", False) else x)
     truth["output_shape"] = list(out.shape)
     truth["layers"] = layer_types(model)
     return model, truth

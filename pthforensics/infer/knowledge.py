@@ -25,6 +25,7 @@ __all__ = [
     "CHANNELS_FIRST_NORM_MARKERS",
     "CLASS_TOKEN_LEAF",
     "CONTAINER_LAYOUTS",
+    "DETECTOR_HEADS",
     "EMBEDDING_NAME",
     "GPT2_CONV1D_NAMES",
     "GROUP_NORM_NAME",
@@ -254,6 +255,20 @@ WAVEFORM_ENCODER_NAME = _hint(
     "transformers: models/wav2vec2/modeling_wav2vec2.py Wav2Vec2FeatureEncoder "
     "(input_values[:, None]); HuBERT, WavLM, Data2VecAudio share it",
 )
+
+DETECTOR_HEADS = (
+    (re.compile(r"^rpn\.head\."), re.compile(r"^roi_heads\.box_(head|predictor)\.")),
+    (re.compile(r"^head\.classification_head\."), re.compile(r"^head\.regression_head\.")),
+)
+"""Pairs of module-name patterns that, both present, mark a torchvision detector: a
+two-stage R-CNN (``rpn`` + ``roi_heads``: Faster/Mask/Keypoint R-CNN) or a one-stage one
+(``head.classification_head`` + ``head.regression_head``: RetinaNet, FCOS, SSD, SSDlite).
+Their ``forward(images)`` takes a list of ``[C, H, W]`` images of any sizes, which
+``GeneralizedRCNNTransform`` (or SSD's) resizes itself, and their box heads read RoI-pooled
+or per-level crops, so no Linear fixes the input size (torchvision: models/detection/
+generalized_rcnn.py, transform.py, roi_heads.py, retinanet.py, fcos.py, ssd.py; docs:
+"the input to the models is expected to be a list of tensors, each of shape [C, H, W]...
+different images can have different sizes")."""
 
 AUX_HEAD_NAME = _hint(
     r"(^|\.)aux",

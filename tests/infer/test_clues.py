@@ -13,7 +13,15 @@ from torch import nn
 
 from pthforensics.core import InputKind, InputStatus
 from pthforensics.pipeline import inspect_file
-from tests._models import analyse, build, hypothesis_with_truth, real_error, sizes_in
+from tests._helpers import to_state
+from tests._models import (
+    analyse,
+    analyse_state,
+    build,
+    hypothesis_with_truth,
+    real_error,
+    sizes_in,
+)
 
 
 class StridedNet(nn.Module):
@@ -115,3 +123,83 @@ def test_heads_that_never_meet_are_several_inputs() -> None:
     guess = analyse(model)[2]
     assert guess.shape is not None and guess.shape[1] == 16
     assert [o.shape[1] for o in guess.others if o.shape] == [24]
+
+
+class BranchScorer(nn.Module):
+    """ICLabel's layout: a 1x32x32 map through three 4x4/2 convolutions padded 1 (4x4
+    left), a second input of 8 features through (1, 3) convolutions, tiled to 4x4 and
+    concatenated; a last 4x4 convolution scores the concatenated map: 7 classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 4, 2, 1)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 16, 4, 2, 1)
+        self.relu2 = nn.ReLU()
+        self.conv3 = nn.Conv2d(16, 32, 4, 2, 1)
+        self.relu3 = nn.ReLU()
+        self.vec1 = nn.Conv2d(1, 4, (1, 3), padding=(0, 1))
+        self.vec2 = nn.Conv2d(4, 1, (1, 3), padding=(0, 1))
+        self.conv = nn.Conv2d(32 + 8, 7, 4)
+
+    def forward(self, img: torch.Tensor, vec: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.relu3(self.conv3(self.relu2(self.conv2(self.relu1(self.conv1(img))))))
+        v = vec if vec is not None else torch.zeros(img.shape[0], 1, 1, 8)
+        v = self.vec2(self.vec1(v)).reshape(img.shape[0], 8, 1, 1).expand(-1, -1, 4, 4)
+        return self.conv(torch.cat([x, v], 1)).flatten(1)
+
+
+def test_a_last_convolution_covering_the_map_fixes_the_size() -> None:
+    """The scorer reads the concatenation of two branches (no earlier output matches its
+    840 channels): its 4x4 window covers the map, so the image is 32..39; a map of scores
+    sliding over larger inputs is kept as the next hypothesis."""
+    model = BranchScorer()
+    truth = [s for s in range(8, 80) if real_error(model, (1, 1, s, s)) is None]
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED and guess.shape is not None
+    assert list(guess.valid_sizes or ()) == truth
+    assert real_error(model, guess.shape) is None
+    assert guess.hypotheses[-1].name.startswith("any size")
+    assert any("covers the map exactly" in e for e in guess.evidence)
+
+
+def test_a_window_spanning_the_electrodes_consumes_that_axis() -> None:
+    """EEGNet: the depthwise (8, 1) convolution after the (1, 32) temporal one is the only
+    window along the electrode axis: the input has exactly 8 rows, on every hypothesis,
+    and pools act along time only."""
+    model, truth = build("eegnet")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert all(h.shape is not None and h.shape[2] == 8 for h in guess.hypotheses)
+    assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) is not None
+    pools = [p for h in guess.hypotheses for p in h.plan if "Pool" in p[1]]
+    assert pools and all(dict(p[2])["kernel_size"][0] == 1 for p in pools)
+
+
+def test_a_detector_takes_a_list_of_images_of_any_size() -> None:
+    """A Faster R-CNN layout (``rpn.head`` and ``roi_heads.box_head``): the flatten Linear of
+    the box head reads pooled crops, so the size is free, and each input is one
+    ``[C, H, W]`` image of the list ``forward()`` takes; the plan first adds the batch axis.
+    The real model runs on a list holding the reported image, and on the true one."""
+    model, truth = build("tiny_detector")
+    for sort in (False, True):
+        guess = analyse(model, sort=sort, metadata=not sort)[2]
+        assert guess.status == InputStatus.FREE, guess.evidence
+        assert guess.shape is not None and len(guess.shape) == 3 and guess.shape[0] == 3
+        assert sizes_in(guess.valid_sizes, list(truth["input_shape"][1:]))
+        assert real_error(model, guess.shape) is None
+        assert guess.plan[0][1] == "Unflatten" and dict(guess.plan[0][2])["dim"] == 0
+        assert any("torchvision detector" in e for e in guess.evidence)
+
+
+def test_without_detector_heads_the_input_is_a_batched_map() -> None:
+    """The same weights under other names (no ``rpn``/``roi_heads``): no detector, so the
+    input is an ordinary batched image map."""
+    model, _ = build("tiny_detector")
+    state = {
+        k.replace("rpn.head.", "side.").replace("roi_heads.", "head_"): v
+        for k, v in model.state_dict().items()
+    }
+    guess = analyse_state(to_state(state))[2]
+    assert guess.shape is not None and len(guess.shape) == 4, guess.evidence
+    assert not any("torchvision detector" in e for e in guess.evidence)

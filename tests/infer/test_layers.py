@@ -227,6 +227,114 @@ def test_norms_and_activations() -> None:
     assert types == ["Conv2d", "GroupNorm", "Conv2d", "InstanceNorm2d", "Conv2d", "PReLU"]
 
 
+class _Transpose(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2)
+
+
+class _ConformerConv(nn.Module):
+    """A Conformer convolution module (Gulati et al., 2020) as torchfcpe writes it:
+    LayerNorm over channels-last frames, transposes, pointwise/depthwise Conv1d."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LayerNorm(dim),
+            _Transpose(),
+            nn.Conv1d(dim, 2 * dim, 1),
+            nn.GLU(dim=1),
+            nn.Conv1d(dim, dim, 7, padding=3, groups=dim),
+            nn.SiLU(),
+            nn.Conv1d(dim, dim, 1),
+            _Transpose(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class _ConformerLayer(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.conformer = _ConformerConv(dim)
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = nn.Dropout(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.norm(x + self.conformer(x)))
+
+
+class _ConformerTagger(nn.Module):
+    """A frame tagger: a Conv1d/GroupNorm front end, conformer layers on channels-last
+    frames, a final LayerNorm and a frame-wise Linear (torchfcpe's CFNaiveMelPE layout)."""
+
+    def __init__(self, mels: int = 16, dim: int = 12, layers: int = 3) -> None:
+        super().__init__()
+        self.input_stack = nn.Sequential(
+            nn.Conv1d(mels, dim, 3, padding=1),
+            nn.GroupNorm(4, dim),
+            nn.LeakyReLU(),
+            nn.Conv1d(dim, dim, 3, padding=1),
+        )
+        self.encoder_layers = nn.ModuleList(_ConformerLayer(dim) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.output_proj = nn.Linear(dim, 5)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = self.input_stack(mel.transpose(1, 2)).transpose(1, 2)
+        for layer in self.encoder_layers:
+            x = layer(x)
+        return self.output_proj(self.norm(x))
+
+
+def _norm_types(model: nn.Module, **kw: Any) -> dict[str, str]:
+    return {g.name: g.type for g in analyse(model, **kw)[1] if g.type in ("GroupNorm", "LayerNorm")}
+
+
+def test_norms_sharing_a_stream_or_a_block_place_share_their_type() -> None:
+    """Each conformer layer's pre-norm follows the previous layer's post-norm with no
+    layer between (one tensor); the post-norms of sibling layers share a class with the
+    last one, which a Linear reads: every conformer norm is a LayerNorm; the front end's
+    norm between two convolutions stays a GroupNorm.  (Sorted keys lose the adjacency:
+    only the ``_metadata`` order is checked.)"""
+    model = _ConformerTagger()
+    truth = {n: type(m).__name__ for n, m in model.named_modules() if isinstance(m, nn.LayerNorm)}
+    truth["input_stack.1"] = "GroupNorm"
+    assert _norm_types(model) == truth
+
+
+class _TimeResBlock(nn.Module):
+    """A diffusion ResBlock: GroupNorm, conv, a time-embedding Linear, GroupNorm, conv."""
+
+    def __init__(self, ch: int = 16, temb: int = 24) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(4, ch)
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.time_emb_proj = nn.Linear(temb, ch)
+        self.norm2 = nn.GroupNorm(4, ch)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+
+
+class _DownsampleAfterLinear(nn.Module):
+    """HF ConvNeXt: a block ending in a Linear (pwconv2), then a channels-first
+    LayerNorm and a 2x2 strided convolution downsampling the map."""
+
+    def __init__(self, ch: int = 8) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv2d(ch, ch, 7, padding=3, groups=ch)
+        self.layernorm = nn.LayerNorm(ch)
+        self.pwconv1 = nn.Linear(ch, 4 * ch)
+        self.pwconv2 = nn.Linear(4 * ch, ch)
+        self.down_norm = nn.LayerNorm(ch)
+        self.down_conv = nn.Conv2d(ch, 2 * ch, 2, stride=2)
+
+
+def test_a_norm_reading_a_chain_linear_is_a_layernorm_a_side_projection_says_nothing() -> None:
+    assert _norm_types(_DownsampleAfterLinear())["down_norm"] == "LayerNorm"
+    types = _norm_types(_TimeResBlock())
+    assert types == {"norm1": "GroupNorm", "norm2": "GroupNorm"}
+
+
 def test_convnext_norms_outside_blocks_are_layernorm2d() -> None:
     """torchvision ConvNeXt: stem/downsample norms are LayerNorm2d, block norms LayerNorm."""
     model, truth = build("tv_convnext_tiny")

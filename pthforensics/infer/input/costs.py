@@ -20,6 +20,7 @@ __all__ = [
     "IRREGULAR_POOLING",
     "NO_DOWNSAMPLING",
     "SAME_STYLE",
+    "STRIDE1_EVEN",
     "SAME_STYLE_NORMED",
     "GapSituation",
     "PaddingStyle",
@@ -94,6 +95,11 @@ layer of a raw-signal net is a filterbank whose hop varies from model to model (
 512/4, M5 80/16, SincNet 251/1, wav2vec2 10/5); no hop is likelier than another."""
 STRIDE2_OTHER = 1.2
 """Stride 2 of an odd small kernel: a little dearer than a 2x pool (classic nets pool)."""
+STRIDE1_EVEN = STRIDE2_OTHER
+"""Stride 1 of a square even kernel of 4-8 (2-d/3-d): the mirror of :data:`STRIDE2_OTHER`.
+An even window cannot keep the size with symmetric padding, so it is chosen to downsample
+by its stride (DCGAN's 4x4/2 and ICLabel's 4x4/2 with the halving padding, DQN's 8x8/4 and
+4x4/2); stride 1 is the exception (a PatchGAN's last layers), and stride 2 costs nothing."""
 STRIDE_SPATIAL_ONLY = 0.6
 """A 3-d convolution striding space but not time (torchvision video stems, (1, 2, 2))."""
 STRIDE_HALF_KERNEL = 0.6
@@ -207,7 +213,10 @@ def _stride_options(
     k: tuple[int, ...], *, first: bool, transposed: bool
 ) -> dict[tuple[int, ...], float]:
     kmax = max(k)
-    strides: dict[tuple[int, ...], float] = {tuple(1 for _ in k): 0.0}
+    square_even = _square_even(k)
+    strides: dict[tuple[int, ...], float] = {
+        tuple(1 for _ in k): STRIDE1_EVEN if square_even and not transposed else 0.0
+    }
     if kmax >= _LONG_KERNEL:
         for s in (*_LONG_KERNEL_STRIDES, kmax // 4, kmax // 2):
             strides.setdefault(tuple(s if x > 1 else 1 for x in k), LONG_KERNEL_STRIDE)
@@ -215,7 +224,7 @@ def _stride_options(
     even = kmax % 2 == 0 and _EVEN_KERNEL_MIN <= kmax <= _EVEN_KERNEL_MAX
     strides.setdefault(
         tuple(2 if x > 1 or len(k) == 1 else 1 for x in k),
-        STRIDE2_STEM_OR_EVEN if stem or even else STRIDE2_OTHER,
+        0.0 if square_even else STRIDE2_STEM_OR_EVEN if stem or even else STRIDE2_OTHER,
     )
     if len(k) == 3:
         strides.setdefault((1, 2, 2), STRIDE_SPATIAL_ONLY)
@@ -242,12 +251,45 @@ def conv_options(
     padding ``style``."""
     pads = _padding_options(kernel, style)
     strides = _stride_options(kernel, first=first, transposed=transposed)
-    return [
+    out = [
         (p, extra, s, pc + sc)
         for (p, extra), pc in pads.items()
         for s, sc in strides.items()
         if not (max(extra) and (max(s) > 1 or transposed))  # exact 'same' keeps the size
     ]
+    zeros = tuple(0 for _ in kernel)
+    for s, sc in strides.items():
+        halving = _halving_padding(kernel, s)
+        if halving is not None and not transposed:
+            out = [o for o in out if (o[0], o[2]) != (halving, s)]
+            out.append((halving, zeros, s, sc))
+    return out
+
+
+def _halving_padding(kernel: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...] | None:
+    """``(k - s) / 2`` on every axis of a square even kernel with stride ``s > 1``: the padding
+    under which the convolution divides the size by its stride exactly (DCGAN's 4x4,
+    stride 2, padding 1: Radford et al., 2016; pix2pix/CycleGAN discriminators, ICLabel).
+    Written with such convolutions whatever the rest of the model does, so it costs no
+    padding in either style; ``None`` when it does not apply."""
+    if max(stride) <= 1 or len(stride) != len(kernel) or not _square_even(kernel):
+        return None
+    pads = []
+    for k, s in zip(kernel, stride, strict=True):
+        if k <= s or (k - s) % 2:
+            return None
+        pads.append((k - s) // 2)
+    return tuple(pads)
+
+
+def _square_even(k: tuple[int, ...]) -> bool:
+    """A 2-d/3-d window of one even size from 4 to 8 (4x4, 8x8): a downsampling window."""
+    return (
+        len(k) > 1
+        and len(set(k)) == 1
+        and k[0] % 2 == 0
+        and _EVEN_KERNEL_MIN <= k[0] <= _EVEN_KERNEL_MAX
+    )
 
 
 def gap_options(
@@ -280,4 +322,8 @@ def gap_options(
         out.append((Pool((1, 2, 2), (1, 2, 2)), pooled + POOL_SPATIAL_ONLY))
     if ndim == 2 and all(active):
         out.extend((Pool(k, k), pooled + POOL_ONE_AXIS) for k in ((2, 1), (1, 2)))
+    for axis in long_axes if ndim == 2 else ():
+        for w in _LONG_AXIS_WINDOWS:
+            k = tuple(w if a == axis else 1 for a in range(ndim))
+            out.append((Pool(k, k), pooled + POOL_ONE_AXIS))
     return out

@@ -8,6 +8,9 @@ to the plain map:
   (``(512, 1)``, ``(64, 1)``) reads ``[N, 1, L, 1]``, which ``forward()`` makes from frames
   ``[N, L]`` (CREPE: ``x[:, None, :, None]``; Kim et al., 2018; torchcrepe
   ``Crepe.forward``);
+- **a list of images**: a torchvision detector's ``forward()`` takes ``[C, H, W]`` images in
+  a list and batches them itself (:data:`~..knowledge.DETECTOR_HEADS`), so each image is
+  reported without a batch axis;
 - **per frame**: a flatten head whose output an RNN reads runs the convolutions once per
   time step, so the input is a sequence of frames ``[N, T, L]`` (BeatNet's ``BDA``: a
   ``Conv1d`` over each frame's features, then an LSTM over frames).
@@ -29,7 +32,7 @@ from pthforensics.infer.priors import DEFAULT_STEPS, TEXT_LINE_KIND
 
 from .context import Entry, InputContext
 
-__all__ = ["TEXT_LINE", "per_frame", "signal_layout", "waveform_layout"]
+__all__ = ["TEXT_LINE", "image_list", "per_frame", "signal_layout", "waveform_layout"]
 
 TEXT_LINE = TEXT_LINE_KIND
 """The solver kind of a CRNN's input: a text line (height prior 32, width free)."""
@@ -143,3 +146,41 @@ def per_frame(ctx: InputContext, guess: InputGuess, head: ChainLink, entry: Entr
         evidence=ev,
         hypotheses=(frames, *guess.hypotheses),
     )
+
+
+def image_list(guess: InputGuess, entry_module: str, why: str) -> InputGuess:
+    """A free image map re-laid as one ``[C, H, W]`` image of the list a detector takes
+    (``why``: the modules that mark the detector); the plan first adds the batch axis the
+    detector's transform adds when it batches the list."""
+    if guess.shape is None or len(guess.shape) != _IMAGE_RANK:
+        return guess
+    batch = (
+        f"-{entry_module}",
+        "Unflatten",
+        (("dim", 0), ("unflattened_size", (1, guess.shape[1]))),
+    )
+    hyps = tuple(
+        replace(
+            h,
+            shape=h.shape[1:] if h.shape and len(h.shape) == _IMAGE_RANK else h.shape,
+            plan=(batch, *h.plan),
+            assumptions=(
+                *h.assumptions,
+                "the detector batches its list: [C, H, W] -> [1, C, H, W]",
+            ),
+        )
+        for h in guess.hypotheses
+    )
+    ev = (
+        *guess.evidence,
+        f"{why}: a torchvision detector, whose forward() takes a list of [C, H, W] images of "
+        "any sizes and resizes and batches them itself; one image is "
+        f"{list(guess.shape[1:])}",
+    )
+    return replace(
+        guess, shape=guess.shape[1:], evidence=ev, hypotheses=hyps, plan=(batch, *guess.plan)
+    )
+
+
+_IMAGE_RANK = 4
+"""``[N, C, H, W]``: the rank of a batched image."""

@@ -54,16 +54,26 @@ def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> 
     gap: list[str] = []
     anchor = first.name
     prev_conv = None
+    off = _off_path(ctx, first)
     for group in ctx.groups[lo:hi]:
         link = ctx.link.get(group.name)
         lt = layer_type(link.type) if link is not None else None
+        if group.name in off:
+            continue
         if link is not None and lt is not None and lt.conv_dims and link.relation in _MAIN_PATH:
             if prev_conv is not None:
                 ops.append(_gap(ctx, anchor, gap, prev_conv, group.name))
             kind = OpKind.CONV_TRANSPOSE if lt.is_transposed else OpKind.CONV
             kernel = tuple(ctx.guesses[group.name].attrs["kernel_size"])
             known = stored_conv(group, len(kernel))
-            ops.append(SpatialOp(kind, group.name, kernel, first=link is first, known=known))
+            widens = (
+                None
+                if link is first or not link.in_dim or not link.out_dim
+                else link.out_dim > link.in_dim
+            )
+            ops.append(
+                SpatialOp(kind, group.name, kernel, first=link is first, known=known, widens=widens)
+            )
             prev_conv, gap = group.name, []
         elif not group.tensors:
             gap.append(group.name)
@@ -72,7 +82,54 @@ def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> 
         anchor = group.name
     if prev_conv is not None:
         ops.append(_gap(ctx, anchor, gap, prev_conv, head.name if head else None))
-    return ops
+    return _collapse_pins(ops)
+
+
+def _collapse_pins(ops: list[SpatialOp]) -> list[SpatialOp]:
+    """A 2-d convolution that is the only one whose window spans an axis, as a ``(C, 1)``
+    window after other convolutions moved along the other axis, consumes that axis: its
+    output there is 1 (EEGNet's and ShallowConvNet's spatial filter over all electrodes:
+    Lawhern et al., 2018; Schirrmeister et al., 2017), so the axis is exactly its window
+    and no pool acts on it afterwards."""
+    convs = [i for i, op in enumerate(ops) if op.kind is OpKind.CONV and len(op.kernel) == 2]
+    if len(convs) < 2 or len(convs) != sum(1 for op in ops if op.kind is not OpKind.GAP):
+        return ops
+    out = list(ops)
+    for axis in range(2):
+        other = 1 - axis
+        along = [i for i in convs if ops[i].kernel[axis] > 1]
+        moving = [i for i in convs if ops[i].kernel[other] > 1]
+        if len(along) != 1 or not moving or along[0] in moving or along[0] == convs[0]:
+            continue  # (the first convolution reads the raw input: a filter, not a collapse)
+        for j in range(along[0], len(out)):  # 1 from the collapse on
+            pin = list(out[j].pin or (None, None))
+            pin[axis] = 1
+            out[j] = replace(out[j], pin=tuple(pin))
+        out[along[0]] = replace(out[along[0]], consumes=(*out[along[0]].consumes, axis))
+    return out
+
+
+def _off_path(ctx: InputContext, first: ChainLink) -> set[str]:
+    """Layers of chains that a break starts after ``first``: a convolution taking no
+    earlier output (another input's branch, a second registration of the same layers,
+    ICLabel's ``sequential`` copy) and the layers that follow it, until a layer merges
+    streams again (a concatenation, a residual branch, a head)."""
+    off: set[str] = set()
+    broken = False
+    started = False
+    for lk in ctx.links:
+        if lk is first:
+            started = True
+            continue
+        if not started or (lk.in_dim is None and lk.out_dim is None):
+            continue
+        if lk.relation is Relation.BREAK and layer_type(lk.type).conv_dims:
+            broken = True
+        elif lk.relation is not Relation.FOLLOWS:
+            broken = False
+        if broken:
+            off.add(lk.name)
+    return off
 
 
 def _ints(value: Any, n: int) -> tuple[int, ...] | None:

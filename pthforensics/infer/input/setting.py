@@ -44,7 +44,14 @@ def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> 
         stored_sizes=frozenset(stored_sizes(ctx)),
         long_axes=_long_axes(ops, entry.dims),
         min_input=_min_input(ops, entry.dims),
+        exact_axes=_collapsed_axes(ops),
     )
+
+
+def _collapsed_axes(ops: Sequence[SpatialOp]) -> tuple[int, ...]:
+    """Axes a convolution's window consumes whole (pinned to 1 after it, see
+    :func:`.maps.spatial_ops`): their size is the window, read from the file."""
+    return tuple(sorted({a for op in ops for a in op.consumes}))
 
 
 def _long_axes(ops: Sequence[SpatialOp], d: int) -> tuple[int, ...]:

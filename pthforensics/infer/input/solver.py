@@ -126,6 +126,11 @@ class SpatialOp:
     functional: bool = False
     """The model registers no parameter-less module at all (its pools, if any, are
     functional)."""
+    consumes: tuple[int, ...] = ()
+    """Axes this convolution's window spans whole (its output is 1 there): unpadded."""
+    widens: bool | None = None
+    """A convolution taking fewer channels than it gives (``None``: unknown, or the
+    model's first convolution, which reads the input's channels)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +203,9 @@ class SolveContext:
     min_input: tuple[int, ...] = ()
     """Per axis, the smallest plausible input: the first convolution's kernel fits in
     it without padding (nobody designs a filter longer than its signal)."""
+    exact_axes: tuple[int, ...] = ()
+    """Axes whose size a convolution consuming them fixes (EEG electrodes): evidence, so
+    no size prior is charged on them."""
 
 
 def options(
@@ -217,6 +225,7 @@ def options(
             for p, extra, s, c in conv_options(
                 op.kernel, style, first=op.first, transposed=op.kind is OpKind.CONV_TRANSPOSE
             )
+            if not any(p[a] or (extra and extra[a]) for a in op.consumes)
         ]
     return [
         (Choice(pool=pool), c)
@@ -394,13 +403,23 @@ def solve(
 
 def _irregularity(ops: Sequence[SpatialOp], choices: Sequence[Choice]) -> float:
     """:data:`IRREGULAR_POOLING` per extra kind of pool among alike gaps (the same
-    situation and as many modules; only gaps whose pool is assumed count)."""
+    situation and as many modules; only gaps whose pool is assumed count), and per extra
+    kind of padding/stride among alike convolutions (the same kernel, and all widening the
+    channels or all keeping them: DCGAN's four 4x4 convolutions that double the channels
+    are written alike; ResNet's first convolution of a stage widens and strides, the
+    others keep and do not)."""
     kinds: dict[tuple[GapSituation, int], set[Pool | None]] = {}
+    convs: dict[tuple[tuple[int, ...], bool], set[tuple[tuple[int, ...], ...]]] = {}
     for op, ch in zip(ops, choices, strict=True):
         if op.kind is OpKind.GAP and op.known is None and not _adaptive(op):
             key = (_situation(op), len(op.members))
             kinds.setdefault(key, set()).add(ch.pool if ch.pooled else None)
-    irregular = IRREGULAR_POOLING * sum(len(v) - 1 for v in kinds.values())
+        elif op.kind is OpKind.CONV and op.known is None and op.widens is not None:
+            convs.setdefault((op.kernel, op.widens), set()).add(
+                (ch.padding, ch.stride, ch.dilation, ch.extra)
+            )
+    extra_kinds = sum(len(v) - 1 for v in kinds.values()) + sum(len(v) - 1 for v in convs.values())
+    irregular = IRREGULAR_POOLING * extra_kinds
     downsamples = any(
         ch.pooled or (op.kind is OpKind.CONV and ch.stride and max(ch.stride) > 1)
         for op, ch in zip(ops, choices, strict=True)
@@ -469,7 +488,11 @@ def _sizes_cost(
         return size_cost(sizes[0], kind, channels, 0) + max(
             size_cost(s, kind, channels, 1) for s in sizes[1:]
         )
-    free = [s for s, a, (lo, hi) in zip(sizes, active, iv, strict=True) if a or lo != hi]
+    free = [
+        s
+        for axis, (s, a, (lo, hi)) in enumerate(zip(sizes, active, iv, strict=True))
+        if (a or lo != hi) and axis not in ctx.exact_axes
+    ]
     if not free:
         return 0.0
     cost = max(size_cost(s, kind, channels) for s in free)

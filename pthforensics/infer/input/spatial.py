@@ -2,7 +2,8 @@
 
 The head after the convolutions decides the rule: a patch embedding feeding a position
 table (:mod:`.patches`), a flatten head (:mod:`.fixed`), global pooling or none at all
-(:mod:`.free`), or a recurrent layer reading the map as a sequence (a CRNN: the height is
+(:mod:`.free`; unless the last convolution scores the whole remaining map,
+:mod:`.scorer`), or a recurrent layer reading the map as a sequence (a CRNN: the height is
 solved, the width is time).  The solution is then laid out as the model's ``forward()``
 most likely takes it (:mod:`.layouts`): a one-channel ``Conv2d`` whose kernels all have
 width 1 reads a signal reshaped to ``[N, 1, L, 1]``; a flatten head feeding an RNN runs
@@ -17,7 +18,7 @@ from dataclasses import replace
 
 from pthforensics.core import InputGuess, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink, Relation
-from pthforensics.infer.knowledge import AUX_HEAD_NAME, WAVEFORM_ENCODER_NAME
+from pthforensics.infer.knowledge import AUX_HEAD_NAME, DETECTOR_HEADS, WAVEFORM_ENCODER_NAME
 from pthforensics.infer.layer_types import layer_type
 
 from .clues import axis_norm, coordinate_channels, table_input, with_coordinates
@@ -25,9 +26,10 @@ from .context import Entry, InputContext
 from .fixed import fixed_input, valid_of
 from .free import free_input
 from .hypotheses import hypotheses_of
-from .layouts import TEXT_LINE, per_frame, signal_layout, waveform_layout
+from .layouts import TEXT_LINE, image_list, per_frame, signal_layout, waveform_layout
 from .maps import find_head, spatial_ops
 from .patches import patch_input
+from .scorer import scorer_input
 from .setting import solve_context
 from .solver import SolveContext, SpatialOp, solve
 
@@ -56,6 +58,9 @@ def spatial_input(
     vit = patch_input(ctx, entry)
     if vit is not None:
         return vit
+    detector = _detector(ctx) if d == 2 and entry.kind is InputKind.IMAGE else None
+    if detector is not None:
+        return image_list(free_input(ctx, entry, ops, None, [], sctx), first.name, detector)
     signal = entry.kind is InputKind.IMAGE and entry.channels == 1 and sum(sctx.active) == 1
     if signal:
         entry = replace(entry, kind=InputKind.SEQUENCE)
@@ -84,7 +89,8 @@ def _by_head(
             "no Linear after the convolutions: fully convolutional, any size "
             "above the minimum works"
         ]
-        return free_input(ctx, entry, ops, None, ev, sctx)
+        free = free_input(ctx, entry, ops, None, ev, sctx)
+        return scorer_input(ctx, entry, ops, sctx, free) or free
     if layer_type(head.type).reads_sequence:
         return _crnn(entry, ops, head, sctx)
     if head.relation is Relation.POOL or (head.in_dim == head.channels):
@@ -108,6 +114,16 @@ def _by_head(
         f"{head.name} takes {head.in_dim} features, which is no multiple of the "
         f"{head.channels} channels before it: the path to the head is not a chain",
     )
+
+
+def _detector(ctx: InputContext) -> str | None:
+    """The modules marking a torchvision detector (:data:`DETECTOR_HEADS`), or ``None``."""
+    names = [g.name for g in ctx.groups if g.name]
+    for patterns in DETECTOR_HEADS:
+        found = [next((n for n in names if p.search(n)), None) for p in patterns]
+        if all(found):
+            return " and ".join(f"{n.rsplit('.', 1)[0]}" for n in found if n)
+    return None
 
 
 _CONCAT_WINDOW = 12

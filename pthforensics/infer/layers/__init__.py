@@ -11,6 +11,9 @@ order and asks the rule for that layout, with the neighbours at hand (:mod:`.con
 - :mod:`.recurrent`: RNN / GRU / LSTM (and cells), MultiheadAttention;
 - :mod:`.bare`: bare parameters on custom modules, and parameter-less modules.
 
+Pass 3 (:mod:`.norm_layout`) reads the GroupNorm/LayerNorm choice of norms that their own
+neighbours leave open from the norms sharing their tensor or their place in sibling blocks.
+
 A full-model pickle names each module's class: that name wins (confidence 1.0), the
 attributes still come from the shapes.
 
@@ -29,6 +32,7 @@ from .bare import infer_bare, infer_paramless
 from .context import Chain, Context
 from .conv import infer_conv
 from .linear import infer_linear
+from .norm_layout import harmonise_norms
 from .norms import infer_batchnorm, infer_norm
 from .recurrent import infer_attention, infer_recurrent
 from .views import Raw, TensorLayout
@@ -63,7 +67,7 @@ def _infer_all(groups: Sequence[LayerGroup]) -> tuple[LayerGuess, ...]:
             guess = _with_class(guess, raw.group.class_name, raw.group.attributes)
         out.append(guess)
         _advance(chain, guess)
-    return tuple(out)
+    return harmonise_norms(ctx, out)
 
 
 def _advance(chain: Chain, guess: LayerGuess) -> None:

@@ -184,6 +184,20 @@ def _between_convolutions(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
             {"normalized_shape": (n,)},
             [*_ev(raw), "between convolutions, but named like a LayerNorm"],
         )
+    if _after_linear(ctx, i, n):
+        return make_guess(
+            raw,
+            ctx,
+            "LayerNorm",
+            0.85,
+            {"normalized_shape": (n,)},
+            [
+                *_ev(raw),
+                "normalises the output of a Linear of its width on the main chain: features "
+                "last, so over the last axis (HF ConvNeXt's downsampling norm after pwconv2; "
+                "MobileViT's norm after its transformer)",
+            ],
+        )
     if _after_depthwise(ctx, i, n):
         return make_guess(
             raw,
@@ -205,6 +219,17 @@ def _between_convolutions(ctx: Context, i: int, raw: Raw) -> LayerGuess | None:
         {"num_channels": n},
         [*_ev(raw), "between convolutions: GroupNorm (num_groups is not stored)"],
     )
+
+
+def _after_linear(ctx: Context, i: int, n: int) -> bool:
+    """The nearest feature layer before ``i`` is a Linear producing ``n`` features whose
+    own input is the output of the feature layer before it (on the chain, not a side
+    projection such as a diffusion ResBlock's ``time_emb_proj``, whose GroupNorm follows)."""
+    prev = ctx.neighbour(i, -1, _FEATURE_NEIGHBOURS)
+    if prev is None or prev.kind is not TensorLayout.LINEAR or prev.w[0] != n:
+        return False
+    before = ctx.neighbour(ctx.raws.index(prev), -1, _FEATURE_NEIGHBOURS)
+    return before is not None and len(before.w) >= 2 and before.w[0] == prev.w[1]
 
 
 def _after_depthwise(ctx: Context, i: int, n: int) -> bool:
