@@ -170,6 +170,8 @@ def _paramless(t: str, a: dict[str, Any]) -> nn.Module:
         return _nn_class(t)(a.get("output_size", 1))
     if t == "Flatten":
         return nn.Flatten()
+    if t == "Unflatten":
+        return nn.Unflatten(a["dim"], tuple(a["unflattened_size"]))
     if t in ("Softmax", "LogSoftmax"):
         return _nn_class(t)(dim=-1)
     if t == "Upsample":

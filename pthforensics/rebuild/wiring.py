@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from pthforensics.infer import DEFAULT_TOKENS, LayerFamily, layer_type
+from pthforensics.infer import LayerFamily, layer_type
 
 from .accept import LINEAR_TYPES, added_table, layer_dims_of
+from .inputs import input_value
 from .sizes import is_map
 from .values import Affine, Layout, ModuleSpec, OpKind, Value
 
@@ -102,35 +103,6 @@ def _upsampled(w: Walker) -> bool:
     return family is LayerFamily.CONV_TRANSPOSE or (
         spec is not None and layer_type(spec.type).family is LayerFamily.UPSAMPLE
     )
-
-
-def input_value(w: Walker, spec: ModuleSpec, *, again: bool = False) -> Value | None:
-    """A model input read by ``spec`` (``again``: a second token input, a decoder's)."""
-    shape = w.ctx.input_shape
-    if again:
-        first = next((v for v in w.inputs if v.layout is Layout.IDS), None)
-        extent, sizes = (
-            (first.extent, first.sizes) if first else ((Affine.input(),), (DEFAULT_TOKENS,))
-        )
-        v = w.fresh(Layout.IDS, None, extent, sizes, f"input {len(w.inputs)}")
-        w.inputs.append(v)
-        return v
-    if shape is None:
-        return None
-    lt = layer_type(spec.type)
-    rest = tuple(shape[2:])
-    if lt.family is LayerFamily.EMBEDDING:
-        v = w.fresh(Layout.IDS, None, (Affine.input(),), (shape[-1],), "input")
-    elif lt.conv_dims and len(shape) == lt.conv_dims + 2:
-        v = w.fresh(Layout.MAP, shape[1], (Affine.input(),) * len(rest), rest, "input")
-    elif len(shape) == 3:
-        v = w.fresh(Layout.SEQ, shape[2], (Affine.input(),), (shape[1],), "input")
-    elif len(shape) == 2:
-        v = w.fresh(Layout.FLAT, shape[1], (), (), "input")
-    else:
-        v = w.fresh(Layout.MAP, shape[1], (Affine.input(),) * len(rest), rest, "input")
-    w.inputs.append(v)
-    return v
 
 
 def _reads_packed(spec: ModuleSpec, stream: Value, need: int) -> bool:

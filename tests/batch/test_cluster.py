@@ -34,7 +34,7 @@ def cluster() -> Iterator[tuple[Any, Any]]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port (None means 8787: clashes)
         ) as local,
         Client(local) as client,
     ):

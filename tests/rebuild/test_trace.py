@@ -23,7 +23,7 @@ from pthforensics.core import (
 )
 from pthforensics.rebuild import REBUILD_ATTR, rebuild_model, trace_input, trace_model
 from tests._helpers import to_state
-from tests._models import analyse_state, build, gm, real_error, zoo
+from tests._models import analyse_state, build, gm, hypothesis_with_truth, real_error, zoo
 
 
 def traced(
@@ -276,3 +276,33 @@ def test_a_sequence_sweep_changes_the_axis_the_valid_sizes_are_on() -> None:
     past = result.tried[-1][0]
     assert past[:2] == guess.shape[:2] and past[2] == max(guess.valid_sizes or ()) + 1
     assert result.tried[-1][1] != "ok" and real_error(model, past) is not None
+
+
+@pytest.mark.parametrize("name", ["column_signal", "tiny_detector"])
+def test_an_input_the_hypothesis_lays_out_is_unflattened_before_the_first_module(
+    name: str,
+) -> None:
+    """Frames [N, L] that forward() makes [N, 1, L, 1] (CREPE), one [C, H, W] image a
+    detector batches: the hypothesis's '-<module>' step runs as an added Unflatten, so
+    the true input runs through the rebuild from the first module on (it was a head-only
+    trace before); the real model takes that input."""
+    model, truth = build(name)
+    state = to_state(model.state_dict())
+    groups, guesses, guess = analyse_state(state)
+    rank = hypothesis_with_truth(guess, tuple(truth["input_shape"]))
+    assert rank is not None
+    h = guess.hypotheses[rank]
+    one = replace(guess, shape=h.shape, valid_sizes=h.valid_sizes, plan=h.plan, hypotheses=(h,))
+    result = trace_input(groups, guesses, one, state, input_shape=tuple(truth["input_shape"]))
+    assert result.part in (RebuildPart.WHOLE, RebuildPart.PREFIX) and result.tried[0][1] == "ok"
+    first = result.layers[0]
+    assert first.type == "Unflatten" and first.hypothetical
+    assert first.input_shape == tuple(truth["input_shape"])
+    step = next(attrs for module, type_, attrs in h.plan if module.startswith("-"))
+    dim, sizes = dict(step)["dim"], tuple(dict(step)["unflattened_size"])
+    shape = first.input_shape
+    assert first.output_shape == (*shape[:dim], *sizes, *shape[dim + 1 :])
+    if name == "column_signal":
+        assert result.part is RebuildPart.WHOLE
+        assert result.output_shape == tuple(truth["output_shape"])
+    assert real_error(model, tuple(truth["input_shape"])) is None
