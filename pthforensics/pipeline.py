@@ -323,8 +323,7 @@ def _trace(
 ) -> TraceResult:
     if report.verdict is Verdict.MALICIOUS:
         return TraceResult(TraceStatus.SKIPPED, detail="not rebuilt: the file is malicious")
-    from .core import RebuildError, TraceError  # noqa: PLC0415
-    from .rebuild import rebuild_sequential, trace_library, trace_model  # noqa: PLC0415
+    from .rebuild import trace_input, trace_library  # noqa: PLC0415 - torch only when tracing
 
     shape = tuple(input_shape) if input_shape else None
     library = trace_library(
@@ -339,22 +338,10 @@ def _trace(
     )
     if library.result is not None:
         return library.result
-    try:
-        module, note = rebuild_sequential(groups, guesses, guess_input, main)
-    except RebuildError as exc:
-        return TraceResult(TraceStatus.SKIPPED, detail=f"not rebuilt: {exc.message}")
+    result = trace_input(groups, guesses, guess_input, main, input_shape=shape, device=device)
     if library.note:
-        note = f"{library.note}; generic rebuild: {note}" if note else library.note
-    try:
-        result = trace_model(
-            module,
-            guess_input,
-            device=device,
-            input_shape=tuple(input_shape) if input_shape else None,
-        )
-    except TraceError as exc:
-        return TraceResult(TraceStatus.SKIPPED, detail=f"{note}; trace failed: {exc.message}")
-    return replace(result, detail="; ".join(x for x in (note, result.detail) if x))
+        return replace(result, detail=f"{library.note}; generic rebuild: {result.detail}")
+    return result
 
 
 def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pthforensics.core import (
     Architecture,
     ArchitectureStatus,
+    RebuildPart,
     StateDict,
     TraceLayer,
     TraceResult,
@@ -119,7 +120,13 @@ def trace_library(
         f"dtypes, on the meta device); {whose} {list(shape)} runs through it{where}"
     )
     result = TraceResult(
-        TraceStatus.CONFIRMED, output, layers, tuple(shape), detail, ((tuple(shape), "ok"),)
+        TraceStatus.CONFIRMED,
+        output,
+        layers,
+        tuple(shape),
+        detail,
+        ((tuple(shape), "ok"),),
+        part=RebuildPart.WHOLE,
     )
     return LibraryTrace(result, None)
 
