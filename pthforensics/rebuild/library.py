@@ -144,7 +144,9 @@ def _build(recipe: str, state: StateDict, library: str) -> tuple[nn.Module, str]
         t.key: torch.empty(t.shape, dtype=getattr(torch, t.dtype, torch.float32), device="meta")
         for t in state.tensors
     }
-    namespace: dict[str, Any] = {"sd": sd, "metadata": None}  # no module versions read
+    versions = state.module_versions or ()
+    metadata = {path: {"version": v} for path, v in versions if v is not None} or None
+    namespace: dict[str, Any] = {"sd": sd, "metadata": metadata}  # module versions, as saved
     exec(compile(recipe, "<pthforensics rebuild>", "exec"), namespace)
     model: nn.Module = namespace["model"]
     if library == "transformers":

@@ -82,6 +82,8 @@ def meta_code(
     to the module's (the base model prefix added or removed, tied keys stored once)."""
     lines = ["import torch"]
     lines.append("import transformers" if library == "transformers" else f"import {library}")
+    if library != "transformers":
+        lines.insert(0, "import collections")
     lines += _key_lines(plan, library)
     if library == "transformers":
         lines += _transformers_lines(name, kwargs, info)[:-_TRANSFORMERS_LOAD_LINES]
