@@ -876,6 +876,29 @@ def frame_lstm():
     return FrameLSTM(), _truth("free", "sequence", (1, 32, 64))
 
 
+class SpecStrip(nn.Module):
+    """A keyword-spotting style CNN on a 16-band x 100-frame spectrogram: a pool along
+    time only, ``MaxPool2d((1, 3))``, and a flatten head over a 10 x 30 map (the third most
+    nearly square factoring of its 300 positions, after 15 x 20 and 12 x 25)."""
+
+    def __init__(self, classes: int = 4) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, (5, 3))
+        self.pool1 = nn.MaxPool2d((1, 3))
+        self.conv2 = nn.Conv2d(8, 16, 3)
+        self.fc = nn.Linear(16 * 10 * 30, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(F.relu(self.conv1(x)))
+        x = F.relu(self.conv2(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+@_register
+def spec_strip():
+    return SpecStrip(), _truth("fixed", "image", (1, 1, 16, 100))
+
+
 class TwoHeads(nn.Module):
     """LPIPS-style: 1x1 heads on two feature maps of 16 and 24 channels that never meet
     (the second is reported in ``InputGuess.others``)."""

@@ -168,7 +168,10 @@ POOL_SPATIAL_ONLY = 0.3
 """A 3-d pool over space only ((1, 2, 2), as in C3D's first pool)."""
 POOL_ONE_AXIS = 0.6
 """A 2-d pool along one axis only ((2, 1)): spectrogram and signal nets pool frequency or
-time alone (CREPE's ``MaxPool2d((2, 1))``)."""
+time alone (CREPE's ``MaxPool2d((2, 1))``); a window of 3 or 4 along it costs
+:data:`POOL_WIDE_1D` more (sound-event CRNNs pool frequency by ``(4, 1)`` and keep time:
+Cakir et al., 2017; keyword-spotting CNNs pool time by ``(1, 3)``: Sainath & Parada,
+2015)."""
 _WIDE_1D_WINDOWS = (3, 4)
 _LONG_AXIS_WINDOWS = (3, 4, 8)
 """Windows along the long axis of an anisotropic 2-d model: EEGNet's ``AvgPool2d((1, 4))``
@@ -322,6 +325,10 @@ def gap_options(
         out.append((Pool((1, 2, 2), (1, 2, 2)), pooled + POOL_SPATIAL_ONLY))
     if ndim == 2 and all(active):
         out.extend((Pool(k, k), pooled + POOL_ONE_AXIS) for k in ((2, 1), (1, 2)))
+        for w in _WIDE_1D_WINDOWS:  # (1, 3) along time, (4, 1) along frequency
+            out.extend(
+                (Pool(k, k), pooled + POOL_ONE_AXIS + POOL_WIDE_1D) for k in ((w, 1), (1, w))
+            )
     for axis in long_axes if ndim == 2 else ():
         for w in _LONG_AXIS_WINDOWS:
             k = tuple(w if a == axis else 1 for a in range(ndim))

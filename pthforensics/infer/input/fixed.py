@@ -37,6 +37,8 @@ _MAX_ASPECT = 4
 """Non-square final maps considered: at most this elongated."""
 _NON_SQUARE_FINAL = 1.0
 """Prior cost of a non-square final map (square inputs and maps are the rule)."""
+_LESS_SQUARE_STEP = 0.2
+"""Prior cost per step away from the most nearly square factoring of a non-square map."""
 _LINE_FINAL = 0.5
 """Prior cost of a final map that is a line (``1 x m``) when kernels are anisotropic
 (EEG nets: a ``(C, 1)`` kernel consumes the electrode axis)."""
@@ -198,12 +200,17 @@ def _finals(m: int, d: int, active: tuple[bool, ...], anisotropic: bool) -> list
 
 
 def _finals_2d(m: int, anisotropic: bool) -> list[_Final]:
+    """Every ``h x w`` factoring of ``m`` positions at most :data:`_MAX_ASPECT` elongated
+    (both orientations), the square first and each next less square one a step dearer: a
+    flatten width fixes the map's area, not its shape (a 40 x 101 spectrogram ends on
+    12 x 28, not on the more nearly square 14 x 24 or 16 x 21)."""
     r = math.isqrt(m)
     out: list[_Final] = [(_point((r, r)), 0.0)] if r * r == m else []
     pairs = [(h, m // h) for h in range(1, r + 1) if m % h == 0 and h != m // h]
-    near = [p for p in pairs if p[1] <= _MAX_ASPECT * p[0]][-2:]
-    for h, w in reversed(near):
-        out.extend([(_point((h, w)), _NON_SQUARE_FINAL), (_point((w, h)), _NON_SQUARE_FINAL)])
+    near = [p for p in pairs if p[1] <= _MAX_ASPECT * p[0]]
+    for rank, (h, w) in enumerate(reversed(near)):
+        cost = _NON_SQUARE_FINAL + _LESS_SQUARE_STEP * rank
+        out.extend([(_point((h, w)), cost), (_point((w, h)), cost)])
     if anisotropic and m > 1:
         out.extend([(_point((1, m)), _LINE_FINAL), (_point((m, 1)), _LINE_FINAL)])
     return out
