@@ -21,6 +21,8 @@ __all__ = [
     "NO_DOWNSAMPLING",
     "SAME_STYLE",
     "STRIDE1_EVEN",
+    "STRIDE2_NORMED",
+    "WIDEN_KEEPS_SIZE",
     "SAME_STYLE_NORMED",
     "GapSituation",
     "PaddingStyle",
@@ -95,6 +97,20 @@ layer of a raw-signal net is a filterbank whose hop varies from model to model (
 512/4, M5 80/16, SincNet 251/1, wav2vec2 10/5); no hop is likelier than another."""
 STRIDE2_OTHER = 1.2
 """Stride 2 of an odd small kernel: a little dearer than a 2x pool (classic nets pool)."""
+STRIDE2_NORMED = 0.3
+"""Stride 2 of a square 3x3/5x5 kernel in a model whose convolutions are followed by a norm
+(conv-BN-act blocks): such models halve their maps with strided convolutions, not pools
+(ResNet's downsampling blocks, MobileNet/EfficientNet/RegNet stages, LeViT's and
+EfficientFormer's stems of 3x3/2 convolutions; torchvision's
+``Conv2dNormActivation(stride=2)``, padded ``(k-1)//2``: He et al., 2016; Sandler et al.,
+2018).  Unpadded, such a stride costs :data:`STRIDE2_OTHER` as elsewhere."""
+_NORMED_STRIDE_KERNELS = (3, 5)
+WIDEN_KEEPS_SIZE = STRIDE2_NORMED
+"""Stride 1 of such a convolution that widens the channels with no pool before it: "when
+the feature map size is halved, the number of filters is doubled" (He et al., 2016, 3.3;
+VGG doubles its widths after each pool), so in a conv-norm body without pool modules the
+widening convolution is where the map halves; keeping the size costs as much as striding
+elsewhere."""
 STRIDE1_EVEN = STRIDE2_OTHER
 """Stride 1 of a square even kernel of 4-8 (2-d/3-d): the mirror of :data:`STRIDE2_OTHER`.
 An even window cannot keep the size with symmetric padding, so it is chosen to downsample
@@ -213,13 +229,21 @@ def _padding_options(
 
 
 def _stride_options(
-    k: tuple[int, ...], *, first: bool, transposed: bool
+    k: tuple[int, ...],
+    *,
+    first: bool,
+    transposed: bool,
+    normed: bool = False,
+    widens_unpooled: bool = False,
 ) -> dict[tuple[int, ...], float]:
     kmax = max(k)
     square_even = _square_even(k)
-    strides: dict[tuple[int, ...], float] = {
-        tuple(1 for _ in k): STRIDE1_EVEN if square_even and not transposed else 0.0
-    }
+    small_square = _small_square(k)
+    odd_cost = STRIDE2_NORMED if normed and small_square else STRIDE2_OTHER
+    keep = STRIDE1_EVEN if square_even and not transposed else 0.0
+    if widens_unpooled and small_square and not transposed:
+        keep += WIDEN_KEEPS_SIZE
+    strides: dict[tuple[int, ...], float] = {tuple(1 for _ in k): keep}
     if kmax >= _LONG_KERNEL:
         for s in (*_LONG_KERNEL_STRIDES, kmax // 4, kmax // 2):
             strides.setdefault(tuple(s if x > 1 else 1 for x in k), LONG_KERNEL_STRIDE)
@@ -227,7 +251,7 @@ def _stride_options(
     even = kmax % 2 == 0 and _EVEN_KERNEL_MIN <= kmax <= _EVEN_KERNEL_MAX
     strides.setdefault(
         tuple(2 if x > 1 or len(k) == 1 else 1 for x in k),
-        0.0 if square_even else STRIDE2_STEM_OR_EVEN if stem or even else STRIDE2_OTHER,
+        0.0 if square_even else STRIDE2_STEM_OR_EVEN if stem or even else odd_cost,
     )
     if len(k) == 3:
         strides.setdefault((1, 2, 2), STRIDE_SPATIAL_ONLY)
@@ -248,12 +272,25 @@ def _stride_options(
 
 
 def conv_options(
-    kernel: tuple[int, ...], style: PaddingStyle, *, first: bool, transposed: bool
+    kernel: tuple[int, ...],
+    style: PaddingStyle,
+    *,
+    first: bool,
+    transposed: bool,
+    normed: bool = False,
+    widens_unpooled: bool = False,
 ) -> list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], float]]:
     """``(padding, extra right padding, stride, cost)`` readings of a convolution under a
-    padding ``style``."""
+    padding ``style`` (``normed``: the model's convolutions are followed by norms;
+    ``widens_unpooled``: and this one widens the channels after a gap without a pool)."""
     pads = _padding_options(kernel, style)
-    strides = _stride_options(kernel, first=first, transposed=transposed)
+    strides = _stride_options(
+        kernel,
+        first=first,
+        transposed=transposed,
+        normed=normed,
+        widens_unpooled=widens_unpooled,
+    )
     out = [
         (p, extra, s, pc + sc)
         for (p, extra), pc in pads.items()
@@ -261,12 +298,23 @@ def conv_options(
         if not (max(extra) and (max(s) > 1 or transposed))  # exact 'same' keeps the size
     ]
     zeros = tuple(0 for _ in kernel)
+    if normed and not transposed:  # the normed stride prior is for padded convolutions
+        unpadded = STRIDE2_OTHER - STRIDE2_NORMED
+        out = [
+            (p, e, s, c + unpadded if max(s) == 2 and p == zeros and _small_square(kernel) else c)
+            for p, e, s, c in out
+        ]
     for s, sc in strides.items():
         halving = _halving_padding(kernel, s)
         if halving is not None and not transposed:
             out = [o for o in out if (o[0], o[2]) != (halving, s)]
             out.append((halving, zeros, s, sc))
     return out
+
+
+def _small_square(k: tuple[int, ...]) -> bool:
+    """A square 3x3/5x5 (or 3x3x3) window: the strided convolution of conv-norm bodies."""
+    return len(k) > 1 and len(set(k)) == 1 and k[0] in _NORMED_STRIDE_KERNELS
 
 
 def _halving_padding(kernel: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...] | None:

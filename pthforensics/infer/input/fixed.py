@@ -8,7 +8,9 @@ walks the hypotheses back to the input.  Each distinct set of input sizes become
 of that size leaves the size free instead: a module in the file says so (``avgpool`` in
 ``_metadata``), or, when the file lists no modules at all, the naming and scale of a family
 known to do it (:data:`~..knowledge.ADAPTIVE_HEADS`); a file that lists its modules without
-one is evidence against.
+one is evidence against.  An attention that reads the whole map with one bias per offset
+(LeViT's ``attention_biases``, :func:`~.patches.attention_grid`) fixes that map the same
+way (:func:`grid_input`): a constraint the solver must meet, not a prior.
 
 Nothing here imports torch.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pthforensics.core import InputGuess, InputKind, InputStatus
@@ -27,9 +30,18 @@ from .context import Entry, Plan
 from .free import free_result
 from .hypotheses import hypotheses_of, undecided_note
 from .maps import plan_entries
-from .solver import OpKind, PoolHint, Solution, SolveContext, SpatialOp, preimage, solve
+from .solver import (
+    Choice,
+    OpKind,
+    PoolHint,
+    Solution,
+    SolveContext,
+    SpatialOp,
+    preimage,
+    solve,
+)
 
-__all__ = ["fixed_input", "preimage_ok", "valid_of"]
+__all__ = ["fixed_input", "grid_input", "preimage_ok", "valid_of"]
 
 _MAX_LISTED = 64
 """Sizes listed in ``valid_sizes`` at most (the interval's start and on)."""
@@ -46,6 +58,8 @@ _MAX_FINAL_FRAMES = 64
 _FRAMES_STEP = 0.2
 """Prior cost per frame count tried, in increasing order, for a 3-d final map."""
 _MAX_VOLUME_FINALS = 4
+_IMPLAUSIBLE_GRID_INPUT = 4096
+"""An input side above this, reached through assumed pools, means they are not 2x pools."""
 _IMAGENET_SCALE = 200
 """An input at least this large ending on a 6x6/7x7 map is read as ImageNet-style with
 an adaptive pool (torchvision's avgpool) even without the family's naming."""
@@ -55,7 +69,7 @@ def fixed_input(
     entry: Entry, ops: list[SpatialOp], head: ChainLink, sctx: SolveContext
 ) -> InputGuess:
     """The input under the best hypotheses reaching the map the head stores."""
-    first, d, kind, c, dtype = entry.link, entry.dims, entry.kind, entry.channels, entry.dtype
+    first, d, kind, c = entry.link, entry.dims, entry.kind, entry.channels
     assert head.in_dim is not None
     channels = head.in_dim // head.factor
     finals = _finals(head.factor, d, sctx.active, _anisotropic(ops))
@@ -66,14 +80,52 @@ def fixed_input(
     ]
     if not finals:
         why = f"{head.factor} positions do not factor into a plausible {d}-d map"
-        return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
+        return InputGuess(InputStatus.UNKNOWN, kind, None, None, entry.dtype, (*ev, why))
+    return solved_input(entry, ops, finals, sctx, ev, head)
+
+
+def grid_input(
+    entry: Entry, ops: list[SpatialOp], side: int, sctx: SolveContext, why: str
+) -> InputGuess:
+    """The input whose map reaches ``side`` on every axis where a table over the whole
+    grid of tokens is read (``why`` says which table)."""
+    ev = [f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input", why]
+    finals = [(_point((side,) * entry.dims), 0.0)]
+    best = solve(ops, finals, sctx, limit=1)
+    if best and max(best[0].sizes) > _IMPLAUSIBLE_GRID_INPUT:
+        # typed pools whose stride is not stored (PoolFormer/EfficientFormer token mixers,
+        # AvgPool2d(3, 1, 1), keep the size): read as 2x pools they demand absurd inputs
+        ops = [
+            replace(op, known=Choice(pool=None))
+            if op.kind is OpKind.GAP and op.known is None and op.pool_hint is PoolHint.POOL
+            else op
+            for op in ops
+        ]
+        ev.append(
+            f"read as 2x pools, the pool modules would demand {max(best[0].sizes)} pixels: "
+            "they keep the size (their windows are not stored)"
+        )
+    return solved_input(entry, ops, finals, sctx, ev, None)
+
+
+def solved_input(
+    entry: Entry,
+    ops: list[SpatialOp],
+    finals: Sequence[_Final],
+    sctx: SolveContext,
+    ev: list[str],
+    head: ChainLink | None,
+) -> InputGuess:
+    """The best hypotheses reaching one of ``finals`` (before a flatten ``head``, an
+    adaptive pool may leave the size free instead)."""
+    first, d, kind, dtype = entry.link, entry.dims, entry.kind, entry.dtype
     solutions = solve(ops, finals, sctx)
     if not solutions:
         why = "no padding/stride/pooling hypothesis reaches that map from a plausible size"
         return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
     best = solutions[0]
     plan = plan_entries(ops, best.choices, d)
-    if _adaptive_head(ops, first, head, kind, best):
+    if head is not None and _adaptive_head(ops, first, head, kind, best):
         return _adaptive(entry, ops, best, plan, head, ev)
     hyps = hypotheses_of(solutions, ops, entry, valid_of)
     top = hyps[0]

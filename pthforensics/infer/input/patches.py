@@ -14,11 +14,12 @@ import math
 import re
 
 from pthforensics.core import InputGuess, InputStatus
+from pthforensics.infer.chain import ChainLink
 from pthforensics.infer.priors import PATCH_GRID_FRAMES
 
 from .context import Entry, InputContext
 
-__all__ = ["patch_input"]
+__all__ = ["attention_grid", "patch_input"]
 
 
 def patch_input(ctx: InputContext, entry: Entry) -> InputGuess | None:
@@ -121,6 +122,37 @@ def token_count(ctx: InputContext, dim: int) -> tuple[int, int, str] | None:
         ):
             why = f"{name} mixes across {n} tokens (in_features = the patch count)"
             return n, 0, why
+    return None
+
+
+_OFFSET_BIASES = "attention_biases"
+_OFFSET_INDEX = "attention_bias_idxs"
+"""LeViT's attention bias (Graham et al., 2021; timm models/levit.py, reused by
+EfficientFormer, models/efficientformer.py): one learned bias per head and per absolute
+offset ``(|dx|, |dy|)`` between two points of the ``R x R`` map the attention reads whole,
+so ``attention_biases`` is ``(heads, R^2)`` and ``attention_bias_idxs`` ``(R^2, R^2)``.  A
+window attention's table (Swin's ``relative_position_bias_table``, ``((2w-1)^2, heads)``)
+spans a window, not the map, and fixes nothing."""
+
+
+def attention_grid(ctx: InputContext, head: ChainLink) -> tuple[int, str] | None:
+    """(R, why): the side of the map an attention enclosing ``head`` reads whole, from its
+    offset-bias table; ``None`` when no enclosing module holds one."""
+    for group in ctx.groups:
+        if not group.name or not head.name.startswith(group.name + "."):
+            continue
+        for t in group.tensors:
+            leaf = t.key.rsplit(".", 1)[-1]
+            n = t.shape[-1] if len(t.shape) == 2 else 0
+            if n < 2 or math.isqrt(n) ** 2 != n:
+                continue
+            if leaf == _OFFSET_BIASES or (leaf == _OFFSET_INDEX and t.shape[0] == n):
+                r = math.isqrt(n)
+                why = (
+                    f"{t.key} {tuple(t.shape)}: one bias per offset over the {r}x{r} map "
+                    f"{group.name} attends to whole (LeViT-style), so the map there is {r}x{r}"
+                )
+                return r, why
     return None
 
 
