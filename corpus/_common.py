@@ -106,15 +106,21 @@ def malicious(
     reference: str | None,
     fmt: str = "pickle",
     wrappers: tuple[str, ...] = (),
+    runs: bool = True,
     **extra: Any,
 ) -> Sample:
-    """A file assembled from opcodes whose payload is harmless but would run on load."""
+    """A file assembled from opcodes whose payload is harmless but would run on load
+    (``runs=False``: an attack whose payload cannot run under ``torch.load`` in a fresh
+    interpreter; it must be at least ``suspicious``, and is recorded as such)."""
+    if not runs:
+        extra = {**extra, "payload_runs": False}
     return Sample(
         f"malicious/{name}",
         data,
         _truth(
-            status="ok", verdict="malicious", exit_code=1, fmt=fmt, wrappers=wrappers,
-            tensor_count=None, technique=technique, reference=reference, extra=extra,
+            status="ok", verdict="malicious" if runs else "suspicious", exit_code=1, fmt=fmt,
+            wrappers=wrappers, tensor_count=None, technique=technique, reference=reference,
+            extra=extra,
         ),
     )  # fmt: skip
 

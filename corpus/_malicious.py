@@ -596,11 +596,18 @@ def _pickles() -> list[Sample]:
         "copyreg.add_extension then EXT2",
         MODELAUDIT_EXT,
     )
-    add(
-        "ext4_unregistered.pkl",
-        Asm(2).ext4(0x7F00_0001).text(CMD).tuple1().reduce(),
-        "EXT4 code (registry filled by some earlier import) + REDUCE: callable unknowable",
-        FICKLING_EXT,
+    data = Asm(2).ext4(0x7F00_0001).text(CMD).tuple1().reduce().stop().data
+    check(data)
+    out.append(
+        malicious(
+            "ext4_unregistered.pkl",
+            data,
+            technique="EXT4 code (registry filled by some earlier import) + REDUCE: callable "
+            "unknowable; in a fresh interpreter (torch.load's) the registry is empty and the "
+            "lookup fails, so it runs nothing there: suspicious, not a claim of capability",
+            reference=FICKLING_EXT,
+            runs=False,
+        )
     )
 
     # -- network, files, packages ---------------------------------------------------
@@ -756,6 +763,7 @@ def _pickles() -> list[Sample]:
 
 
 def samples() -> list[Sample]:
+    from _loader_model import loader_samples
     from _malicious_containers import container_samples
 
-    return _pickles() + container_samples()
+    return _pickles() + container_samples() + loader_samples()[1]

@@ -26,7 +26,15 @@ WRAPPERS = {"gzip", "bz2", "xz", "zip", "7z"}
 VERDICT_RANK = {"clean": 0, "suspicious": 1, "malicious": 2}
 REQUIRED_KEYS = {"status", "verdict", "exit_code", "format", "wrappers", "tensor_count",
                  "technique", "reference"}  # fmt: skip
-OPTIONAL_KEYS = {"exit_code_in", "status_in", "verdict_in", "format_in", "min_verdict", "sha256"}
+OPTIONAL_KEYS = {
+    "exit_code_in",
+    "status_in",
+    "verdict_in",
+    "format_in",
+    "min_verdict",
+    "sha256",
+    "payload_runs",
+}
 
 
 def _sample(truth_path: Path) -> Path:
@@ -76,7 +84,9 @@ def test_truth_is_well_formed(truth_path: Path) -> None:
         assert truth["verdict"] in VERDICT_RANK
         assert truth["exit_code"] == (0 if truth["verdict"] == "clean" else 1)
     if folder == "malicious":
-        assert (truth["verdict"], truth["exit_code"]) == ("malicious", 1)
+        # (an attack that cannot run under torch.load in a fresh interpreter: suspicious)
+        expected = "suspicious" if truth.get("payload_runs") is False else "malicious"
+        assert (truth["verdict"], truth["exit_code"]) == (expected, 1)
     if folder == "benign":
         assert "malicious" not in [truth["verdict"], *truth.get("verdict_in", [])]
     if "sha256" in truth:

@@ -37,7 +37,7 @@ from pthforensics.safety import (
 )
 
 from .base import Parts, ReadContext
-from .zipread import pread
+from .positional import pread
 
 __all__ = ["LEGACY_MAGIC", "Pickle", "pickle_at", "read_legacy"]
 

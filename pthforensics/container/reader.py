@@ -30,6 +30,7 @@ from pthforensics.core import (
     Limits,
     PickleStream,
 )
+from pthforensics.safety import looks_like_pickle
 
 from .base import ReadContext
 from .pickles import read_npy, read_pickle_file
@@ -139,7 +140,13 @@ def _dispatch(
     if kind in OPAQUE.values():
         return opaque_archive(ctx, kind, size, prefix, wrappers)
     if kind is FileKind.TAR:
-        return read_tar(ctx, f, size, prefix, wrappers)
+        try:
+            return read_tar(ctx, f, size, prefix, wrappers)
+        except ContainerError:
+            # torch.load falls back to the pickle reader when tarfile refuses the archive.
+            if not looks_like_pickle(head):
+                raise
+            return read_pickle_file(ctx, f, size, prefix, wrappers)
     if kind is FileKind.SAFETENSORS:
         tensors, metadata = read_safetensors_header(f, size, ctx.path, ctx.limits.max_tensors)
         return Container(

@@ -43,6 +43,22 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_OFFSETS_KEY = b'"data_offsets"'
+
+
+def _parse(raw: bytes, declared: int, path: str) -> Any:
+    """The header object: parsed at C speed, then, when the number of top-level keys does
+    not match the entries counted (a duplicate key keeps only its last value, or a name
+    holds the text ``"data_offsets"``), parsed again key by key to find the duplicate."""
+    try:
+        header = json.loads(raw.decode("utf-8"))
+        if isinstance(header, dict) and len(header) - ("__metadata__" in header) != declared:
+            header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ContainerError(f"safetensors header is not valid JSON ({exc})", path=path) from exc
+    return header
+
+
 def read_safetensors_header(
     f: BinaryIO, size: int, path: str, max_tensors: int
 ) -> tuple[tuple[TensorRecord, ...], tuple[tuple[str, str], ...]]:
@@ -57,10 +73,12 @@ def read_safetensors_header(
             path=path,
         )
     raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ContainerError(f"safetensors header is not valid JSON ({exc})", path=path) from exc
+    # Every entry has one "data_offsets" key: counted at C speed, so that a header of a
+    # million entries is refused before a million objects are built.
+    declared = raw.count(_OFFSETS_KEY)
+    if declared > max_tensors:
+        raise LimitExceeded("tensors", max_tensors, declared, path=path)
+    header = _parse(raw, declared, path)
     if not isinstance(header, dict):
         raise ContainerError("safetensors header is not a JSON object", path=path)
     metadata = header.pop("__metadata__", None) or {}

@@ -1,9 +1,11 @@
 """What a file is, from its first bytes (never its extension).
 
 Magic numbers: zip (PKWARE APPNOTE 4.3.7/4.3.16), gzip (RFC 1952), bzip2, xz, 7z, zstd
-(RFC 8878), rar, lz4 frames, POSIX tar (``ustar`` at 257), safetensors (an 8-byte header
-length and a JSON object, see :mod:`.safetensors_header`), NumPy ``.npy``, and pickles of
-any protocol (:func:`pthforensics.safety.looks_like_pickle`).
+(RFC 8878), rar, lz4 frames, tar (a first header Python's ``tarfile`` accepts: ``ustar``
+at 257 or, for old V7 headers that carry no magic, a valid checksum; ``torch.load`` tries
+``tarfile`` first on any file), safetensors (an 8-byte header length and a JSON object, see
+:mod:`.safetensors_header`), NumPy ``.npy``, and anything CPython's unpickler starts to read
+(:func:`pthforensics.safety.looks_like_pickle`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from pthforensics.safety import looks_like_pickle
 from .npy import MAGIC as NPY_MAGIC
 from .safetensors_header import sniff_safetensors
 
-__all__ = ["COMPRESSED", "OPAQUE", "SNIFF_BYTES", "FileKind", "has_zip_end", "sniff", "sniff_file"]
+__all__ = [
+    "COMPRESSED",
+    "OPAQUE",
+    "SNIFF_BYTES",
+    "FileKind",
+    "has_zip_end",
+    "sniff",
+    "sniff_file",
+    "tar_header",
+]
 
 
 @unique
@@ -64,7 +75,7 @@ def sniff(head: bytes, size: int) -> FileKind | None:
     for magic, kind in (*COMPRESSED.items(), *OPAQUE.items()):
         if head.startswith(magic):
             return kind
-    if len(head) >= _TAR_MAGIC_AT.stop and head[_TAR_MAGIC_AT] == b"ustar":
+    if (len(head) >= _TAR_MAGIC_AT.stop and head[_TAR_MAGIC_AT] == b"ustar") or tar_header(head):
         return FileKind.TAR
     if sniff_safetensors(head, size):
         return FileKind.SAFETENSORS
@@ -73,6 +84,39 @@ def sniff(head: bytes, size: int) -> FileKind | None:
     if looks_like_pickle(head):
         return FileKind.PICKLE
     return None
+
+
+#: Numeric fields of a tar header ``tarfile.TarInfo.frombuf`` parses (mode, uid, gid, size,
+#: mtime, chksum, devmajor, devminor): an invalid one makes it refuse the header.
+_TAR_NUMBERS = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))
+_TAR_BLOCK = 512
+
+
+def _tar_number(field: bytes) -> int | None:
+    """``tarfile.nti``: base-256 or NUL-terminated octal text (``None``: invalid)."""
+    if field[:1] in (b"\x80", b"\xff"):
+        n = int.from_bytes(field[1:], "big")
+        return n - 256 ** (len(field) - 1) if field[0] == 0xFF else n
+    text = field.split(b"\0", 1)[0]
+    try:
+        return int(text.decode("ascii").strip() or "0", 8)
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def tar_header(head: bytes) -> bool:
+    """Whether ``tarfile`` accepts the first 512 bytes as a header (its checksum, computed
+    unsigned or signed, matches; every numeric field parses)."""
+    block = head[:_TAR_BLOCK]
+    if len(block) < _TAR_BLOCK or block.count(0) == _TAR_BLOCK:
+        return False
+    checksum = _tar_number(block[148:156])
+    if checksum is None or any(_tar_number(block[a:b]) is None for a, b in _TAR_NUMBERS):
+        return False
+    rest = block[:148] + block[156:]
+    unsigned = 256 + sum(rest)
+    signed = 256 + sum(b - 256 if b > 127 else b for b in rest)
+    return checksum in (unsigned, signed)
 
 
 def sniff_file(path: str, st: os.stat_result | None = None) -> FileKind | None:

@@ -77,6 +77,11 @@ class _RangeReader(io.RawIOBase):
         self._pos += len(data)
         return len(data)
 
+    def pread(self, size: int, offset: int) -> bytes:
+        """``size`` bytes at ``offset`` (fewer at the end), the position unmoved."""
+        length = min(size, self._size - offset)
+        return self._fetch(offset, length) if length > 0 and offset >= 0 else b""
+
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         if base + offset < 0:

@@ -27,7 +27,7 @@ from pthforensics.safety import looks_like_pickle
 
 from .base import Parts, ReadContext
 from .legacy import pickle_at
-from .zipread import pread
+from .positional import pread
 
 if TYPE_CHECKING:
     import tarfile

@@ -1,13 +1,18 @@
 """Zip archives: torch's zip checkpoints, TorchScript archives, and zips of checkpoints.
 
 * torch zip (``torch/serialization.py::_save``): ``<root>/data.pkl`` plus
-  ``<root>/data/<key>`` storages, indexed from the directory without reading them; any
-  other member that holds a pickle is a stream too;
-* TorchScript zip (``torch.jit.save``): ``code/`` and ``constants.pkl`` members;
+  ``<root>/data/<key>`` storages, indexed from the directory without reading them.  The
+  root and the ``data.pkl`` torch unpickles are found as torch's reader finds them
+  (:mod:`.ziplayout`); every other member whose bytes CPython would start to unpickle is a
+  stream too, whatever its name or folder (a staged payload for ``pickle.loads``);
+* TorchScript zip (``torch.jit.save``): ``constants.pkl`` among the names; its ``code/``
+  is judged statically (:func:`pthforensics.safety.judge_code`);
 * any other zip (``.npz``, an archive of checkpoints): each member that sniffs as a
   checkpoint is read as a file of its own.
 
-The directory is read by :mod:`.zipread`, which accepts what torch's reader accepts.
+The directory is read by :mod:`.zipread`, as torch's reader reads it; the directories
+another reader could take instead (``zipfile``'s shifted view, an earlier end record) are
+findings, and their members are scanned too.
 """
 
 from __future__ import annotations
@@ -28,13 +33,14 @@ from pthforensics.core import (
     StreamRole,
     new_record,
 )
-from pthforensics.safety import looks_like_pickle
+from pthforensics.safety import judge_code, looks_like_pickle
 
 from .base import Parts, ReadContext
 from .sniff import SNIFF_BYTES, FileKind, sniff
 from .wrappers import merge_inners
 from .zipcheck import zip_anomalies
-from .zipread import ZipEntry, read_member, read_zip_directory
+from .ziplayout import TorchLayout, torch_layout
+from .zipread import ZipDirectory, ZipEntry, read_member, read_zip_directory
 
 __all__ = ["hidden_pickles", "member_bytes", "read_zip"]
 
@@ -51,11 +57,10 @@ _TORCH_ZIP_EXPECTED = frozenset(
         "serialization_id",
     }
 )
-#: Folders of members torch reads as text or raw data (a ``.pkl`` among them is a pickle).
-_NON_PICKLE_FOLDERS = ("code/", "constants/", "extra/", ".data/")
-#: Members a loader unpickles, and their role.
-_LOADED_ROLES = {"data.pkl": StreamRole.OBJECT, "constants.pkl": StreamRole.CONSTANTS}
 _STORAGE_FOLDER = "data/"
+#: TorchScript's tensor constants (payloads of ``constants.pkl``'s persistent ids).
+_CONSTANTS_FOLDER = "constants/"
+_CODE_FOLDER = "code/"
 
 
 def read_zip(
@@ -65,59 +70,75 @@ def read_zip(
     directory = read_zip_directory(f, size, ctx.limits, ctx.path, read_local=_not_storage)
     parts = Parts()
     parts.findings.extend(zip_anomalies(directory, size, prefix))
-    entries = [e for e in directory.entries if not e.name.endswith("/")]
-    names = [e.name for e in entries]
-    # One search over all names (thousands of members) instead of a test per name.
-    listing = "\n" + "\n".join(names) + "\n"
-    is_script = "/code/" in listing or "\ncode/" in listing or "constants.pkl\n" in listing
-    data_pkls = [
-        e
-        for e in entries
-        if e.name.endswith("data.pkl") and e.name.rsplit("/", 1)[-1] == "data.pkl"
-    ]
-    if not data_pkls and not is_script:
-        return _zip_of_checkpoints(ctx, f, entries, size, prefix, wrappers, parts)
-    root = (
-        data_pkls[0].name.rsplit("/", 1)[0]
-        if data_pkls and "/" in data_pkls[0].name
-        else (names[0].split("/", 1)[0] if "/" in names[0] else "")
-    )
-    _index_members(ctx, f, entries, root, prefix, parts)
-    parts.streams.sort(
-        key=lambda s: (s.role is not StreamRole.OBJECT, s.role is not StreamRole.CONSTANTS)
-    )
-    if is_script:
+    layout = torch_layout(list(directory.entries), prefix) if directory.prefix == 0 else None
+    if not directory.torch_view:
         parts.findings.append(
             Finding(
-                "torchscript-code",
+                "zip-refused-by-torch",
                 Severity.SUSPICIOUS,
-                Location(prefix or None),
-                "a TorchScript archive: torch.jit.load compiles and runs the TorchScript code "
-                "stored in its code/ members, so it is a program, not just weights",
+                Location(prefix or None, directory.eocd_offset),
+                "the end record torch's reader takes is unreadable, so torch.load refuses the "
+                "archive; an earlier end record describes the directory read here, whose "
+                "members another reader may unpickle",
             )
         )
-    return Container(
-        ctx.path,
-        Format.TORCHSCRIPT if is_script else Format.TORCH_ZIP,
-        size,
-        tuple(parts.streams),
-        tuple(parts.storages),
-        tuple(parts.findings),
-        wrappers,
-    )
+    if layout is None or (layout.object_index is None and not layout.is_script):
+        container = _zip_of_checkpoints(ctx, f, directory, size, prefix, wrappers, parts)
+    else:
+        parts.findings.extend(layout.findings)
+        _index_members(ctx, f, directory, layout, prefix, parts)
+        parts.streams.sort(
+            key=lambda s: (s.role is not StreamRole.OBJECT, s.role is not StreamRole.CONSTANTS)
+        )
+        if layout.is_script:
+            parts.findings.append(
+                Finding(
+                    "torchscript-code",
+                    Severity.SUSPICIOUS,
+                    Location(prefix or None),
+                    "a TorchScript archive: torch.jit.load compiles and runs the TorchScript "
+                    "code stored in its code/ members, so it is a program, not just weights "
+                    "(its code calls only submodules and torch operators)",
+                )
+            )
+        container = Container(
+            ctx.path,
+            Format.TORCHSCRIPT if layout.is_script else Format.TORCH_ZIP,
+            size,
+            tuple(parts.streams),
+            tuple(parts.storages),
+            tuple(parts.findings),
+            wrappers,
+        )
+    others = _other_directories(ctx, f, directory, prefix)
+    if others.streams or others.findings:
+        container = replace(
+            container,
+            streams=container.streams + tuple(others.streams),
+            findings=container.findings + tuple(others.findings),
+        )
+    return container
 
 
 def _index_members(
-    ctx: ReadContext, f: BinaryIO, entries: list[ZipEntry], root: str, prefix: str, parts: Parts
+    ctx: ReadContext,
+    f: BinaryIO,
+    directory: ZipDirectory,
+    layout: TorchLayout,
+    prefix: str,
+    parts: Parts,
 ) -> None:
     """Storages into the index, every other member judged by :func:`_zip_member`."""
-    root_slash = root + "/" if root else ""
+    root_slash = layout.root + "/"
     cut = len(root_slash)
+    loadable = layout.loadable and directory.torch_view
     skip = len(_STORAGE_FOLDER)
     storages = parts.storages
-    for entry in entries:
+    for i, entry in enumerate(directory.entries):
         name = entry.name
-        inner = name[cut:] if cut and name.startswith(root_slash) else name
+        if name.endswith("/"):
+            continue
+        inner = name[cut:] if name.startswith(root_slash) else name
         if inner.startswith(_STORAGE_FOLDER) and inner.find("/", skip) < 0:
             # <root>/data/<key>: a tensor storage (thousands per archive), indexed only,
             # in this loop rather than a call per member.
@@ -132,36 +153,68 @@ def _index_members(
                     ),
                 )
             )
+        elif layout.is_script and inner.startswith(_CONSTANTS_FOLDER):
+            continue  # TorchScript tensor constants: payloads, never read
+        elif i == layout.object_index:
+            _loaded_stream(ctx, f, entry, prefix, parts, StreamRole.OBJECT, loadable)
+        elif i == layout.constants_index:
+            _loaded_stream(ctx, f, entry, prefix, parts, StreamRole.CONSTANTS, loadable)
         else:
-            _zip_member(ctx, f, entry, inner, prefix, parts)
+            _zip_member(ctx, f, entry, inner, prefix, parts, script=layout.is_script)
+
+
+def _loaded_stream(
+    ctx: ReadContext,
+    f: BinaryIO,
+    entry: ZipEntry,
+    prefix: str,
+    parts: Parts,
+    role: StreamRole,
+    loadable: bool,
+) -> None:
+    """The member torch unpickles (``data.pkl``; ``constants.pkl`` for TorchScript)."""
+    data = member_bytes(ctx, f, entry)
+    parts.streams.append(PickleStream(prefix + entry.name, data, role=role, loaded=loadable))
 
 
 def _zip_member(
-    ctx: ReadContext, f: BinaryIO, entry: ZipEntry, inner: str, prefix: str, parts: Parts
+    ctx: ReadContext,
+    f: BinaryIO,
+    entry: ZipEntry,
+    inner: str,
+    prefix: str,
+    parts: Parts,
+    *,
+    script: bool,
 ) -> None:
-    """A member other than a storage; ``inner`` is its name below the archive root."""
+    """A member torch does not unpickle; ``inner`` is its name below the archive root.
+    Read when CPython would start to unpickle it (a staged payload), or when it is
+    TorchScript code (judged statically); else noted when no torch loader expects it."""
     label = prefix + entry.name
-    if inner.startswith(_NON_PICKLE_FOLDERS) and not inner.endswith(".pkl"):
-        return
-    head = member_bytes(ctx, f, entry, prefix_only=SNIFF_BYTES)
-    if inner.endswith(".pkl") or looks_like_pickle(head):
-        data = member_bytes(ctx, f, entry)
-        role = _LOADED_ROLES.get(inner, StreamRole.MEMBER)
-        parts.streams.append(
-            PickleStream(
-                label, data, role=role, loaded=role in (StreamRole.OBJECT, StreamRole.CONSTANTS)
-            )
+    try:
+        head = member_bytes(ctx, f, entry, prefix_only=SNIFF_BYTES)
+    except ContainerError as exc:
+        parts.findings.append(
+            Finding("zip-member-unreadable", Severity.SUSPICIOUS, Location(label), exc.message)
         )
-        if role is StreamRole.MEMBER:
+        return
+    if looks_like_pickle(head):
+        parts.streams.append(
+            PickleStream(label, member_bytes(ctx, f, entry), role=StreamRole.MEMBER, loaded=False)
+        )
+        if not inner.endswith(".debug_pkl"):
             parts.findings.append(
                 Finding(
                     "zip-unexpected-pickle",
                     Severity.SUSPICIOUS,
                     Location(label),
-                    "a pickle in a member torch.load does not read; another loader might",
+                    "a pickle in a member torch.load does not unpickle; another loader "
+                    "(pickle.loads of the member) would run it",
                 )
             )
-    elif inner not in _TORCH_ZIP_EXPECTED and not inner.startswith(".data/"):
+    elif script and inner.startswith(_CODE_FOLDER) and inner.endswith(".py"):
+        _torchscript_code(ctx, f, entry, label, parts)
+    elif inner not in _TORCH_ZIP_EXPECTED and not inner.startswith((".data/", _CODE_FOLDER)):
         parts.findings.append(
             Finding(
                 "zip-unexpected-member",
@@ -170,6 +223,57 @@ def _zip_member(
                 "a member no torch loader expects",
             )
         )
+
+
+def _torchscript_code(
+    ctx: ReadContext, f: BinaryIO, entry: ZipEntry, label: str, parts: Parts
+) -> None:
+    """A ``code/`` source of a TorchScript archive: malicious when it does more than call
+    its submodules and operators (``torch.jit.load`` compiles it)."""
+    try:
+        source = member_bytes(ctx, f, entry).decode("utf-8", "replace")
+    except ContainerError:
+        return
+    verdict = judge_code(source, torchscript=True)
+    if verdict.severity is Severity.MALICIOUS:
+        parts.findings.append(
+            Finding(
+                "torchscript-code-dangerous",
+                Severity.MALICIOUS,
+                Location(label),
+                "TorchScript code that does more than call its submodules and torch "
+                "operators: " + "; ".join(verdict.problems[:5]) + "\n" + verdict.shown,
+            )
+        )
+
+
+def _other_directories(
+    ctx: ReadContext, f: BinaryIO, directory: ZipDirectory, prefix: str
+) -> Parts:
+    """Directories another reader could take (``zipfile``'s shifted offsets, an earlier end
+    record): a finding each, and their members that hold pickles scanned as staged."""
+    parts = Parts()
+    seen = {(e.header_offset, e.compressed_size) for e in directory.entries}
+    for other in directory.others:
+        parts.findings.append(
+            Finding(
+                "zip-other-directory",
+                Severity.SUSPICIOUS,
+                Location(prefix or None, other.eocd_offset),
+                f"another end record at {other.eocd_offset} describes a directory of "
+                f"{len(other.entries)} member(s) (at {other.central_offset}) that a different "
+                "zip reader takes: its members were scanned too",
+            )
+        )
+        for entry in other.entries:
+            key = (entry.header_offset, entry.compressed_size)
+            if key in seen or entry.name.endswith("/") or entry.data_offset is None:
+                continue
+            seen.add(key)
+            _zip_member(
+                ctx, f, entry, entry.name, f"{prefix}{other.eocd_offset}:", parts, script=False
+            )
+    return parts
 
 
 def member_bytes(ctx: ReadContext, f: BinaryIO, entry: ZipEntry, prefix_only: int = 0) -> bytes:
@@ -187,7 +291,7 @@ def member_bytes(ctx: ReadContext, f: BinaryIO, entry: ZipEntry, prefix_only: in
 def _zip_of_checkpoints(
     ctx: ReadContext,
     f: BinaryIO,
-    entries: list[ZipEntry],
+    directory: ZipDirectory,
     size: int,
     prefix: str,
     wrappers: tuple[str, ...],
@@ -196,7 +300,9 @@ def _zip_of_checkpoints(
     """A plain zip holding checkpoints (or pickles): read each one found inside."""
     inners: list[Container] = []
     cap = ctx.limits.max_decompressed_bytes
-    for entry in entries:
+    for entry in directory.entries:
+        if entry.name.endswith("/") or (entry.data_offset is None and entry.local_read):
+            continue
         head = member_bytes(ctx, f, entry, prefix_only=SNIFF_BYTES)
         if sniff(head, entry.size) is None:
             continue

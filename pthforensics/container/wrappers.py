@@ -2,8 +2,10 @@
 
 torch cannot load a wrapped file, but the checkpoint inside is loaded as soon as someone
 unwraps it, so the payload is read as a file of its own (``ctx.read``) under the
-decompressed-size cap, written to a temporary file while streaming so that a
-decompression bomb stops at the cap.  zstd, rar and lz4 (and 7z archives whose codecs
+decompressed-size cap, written to a temporary file while streaming.  A decompression bomb
+stops early: a payload whose first bytes are no checkpoint format is refused at once, runs
+of zeros are skipped as holes of a sparse file (no disk), and the cap is checked before
+each write.  zstd, rar and lz4 (and 7z archives whose codecs
 need py7zr when it is missing) are named in a finding but not opened.
 """
 
@@ -13,7 +15,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import BinaryIO, cast
 
-from pthforensics.core import Container, Finding, Format, LimitExceeded, Location, Severity
+from pthforensics.core import (
+    Container,
+    Finding,
+    Format,
+    LimitExceeded,
+    Location,
+    PthForensicsError,
+    Severity,
+)
 
 from .base import ReadContext
 from .sevenzip import extract_7z
@@ -23,6 +33,11 @@ __all__ = ["merge_inners", "opaque_archive", "read_compressed", "read_sevenzip"]
 
 #: Decompressed bytes copied per read.
 _CHUNK = 1 << 20
+#: Output over input a wrapper may reach once it has produced :data:`_RATIO_AFTER` bytes:
+#: checkpoint payloads (floats) compress less than 2:1, even a mostly-zero one far below
+#: 200:1, while a decompression bomb inflates by 1000:1 (zlib's limit for zeros).
+_MAX_RATIO = 200
+_RATIO_AFTER = 64 << 20
 
 
 def read_compressed(
@@ -45,18 +60,50 @@ def read_compressed(
     import tempfile  # noqa: PLC0415 - 4 ms, only for wrapped files
 
     with tempfile.TemporaryFile() as out:
-        total = 0
         try:
             with openers[kind]() as stream:
-                while chunk := stream.read(_CHUNK):
-                    total += len(chunk)
-                    if total > cap:
-                        raise LimitExceeded("decompressed bytes", cap, total, path=ctx.path)
-                    out.write(chunk)
+                total = _inflate(ctx, stream, f, out, kind, cap, prefix)
+        except PthForensicsError:
+            raise
         except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
             raise ctx.error(f"{kind} data is corrupt or truncated ({exc})") from exc
         inner = ctx.read(out, total, f"{prefix}{kind}!", (*wrappers, kind.value))
     return replace(inner, size=size)  # the wrapped file's own size, not the payload's
+
+
+def _inflate(
+    ctx: ReadContext,
+    stream: BinaryIO,
+    source: BinaryIO,
+    out: BinaryIO,
+    kind: FileKind,
+    cap: int,
+    prefix: str,
+) -> int:
+    """Copy the decompressed ``stream`` (read from ``source``) into ``out``: at most ``cap``
+    bytes, and past :data:`_RATIO_AFTER` bytes at most :data:`_MAX_RATIO` times what was
+    read (a bomb is refused before it costs seconds); the size."""
+    head = stream.read(SNIFF_BYTES)
+    if sniff(head, cap) is None:
+        raise ctx.error(
+            f"the {kind} payload is not a checkpoint (first bytes {head[:8]!r})", prefix or None
+        )
+    out.write(head)
+    total = len(head)
+    while chunk := stream.read(_CHUNK):
+        total += len(chunk)
+        if total > cap:
+            raise LimitExceeded("decompressed bytes", cap, total, path=ctx.path)
+        if total > _RATIO_AFTER and total > _MAX_RATIO * max(source.tell(), 1):
+            raise LimitExceeded(
+                "decompression ratio", _MAX_RATIO, total // max(source.tell(), 1), path=ctx.path
+            )
+        if chunk.count(0) == len(chunk):
+            out.seek(len(chunk), 1)  # a hole: zeros take no disk
+        else:
+            out.write(chunk)
+    out.truncate(total)
+    return total
 
 
 def read_sevenzip(

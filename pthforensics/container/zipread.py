@@ -12,12 +12,9 @@ directory), 4.3.14-16 (zip64 end records), 4.4.4 (general purpose flags).
 
 from __future__ import annotations
 
-import io
-import os
 import struct
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import BinaryIO, NamedTuple
 
@@ -28,21 +25,24 @@ from pthforensics.core import (
     new_record,
 )
 
+from .zipend import BUDGET, Budget, end_records
+from .zipmember import decode_name, read_local_header, read_member
+
 __all__ = [
     "ZipDirectory",
     "ZipEntry",
     "LOCAL_SLACK",
-    "pread",
     "read_member",
     "read_zip_directory",
 ]
 
-_EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
-_ZIP64_EOCD = b"PK\x06\x06"
+_ZIP64EOCD = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
-_LOCAL = b"PK\x03\x04"
 _MAX_COMMENT = 0xFFFF
+#: Bytes at the end of a file the end-record search reads (miniz goes one 4 KiB chunk past
+#: the longest comment).
+_SEARCH_SPAN = _MAX_COMMENT + 22 + 4096 + 20
 #: The central directory entry fields the reader uses (APPNOTE 4.3.12): flags, method, crc,
 #: compressed size, size, name/extra/comment lengths and local header offset; the
 #: signature, versions, time, disk and attributes are skipped.
@@ -75,20 +75,32 @@ class ZipEntry(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class ZipDirectory:
-    """The whole directory: entries in central-directory order and the record offsets."""
+    """One central directory: its entries in order and where its records lie."""
 
     entries: tuple[ZipEntry, ...]
     central_offset: int
     central_end: int
     """End of the end-of-central-directory record (and its comment)."""
     prefix: int
-    """Bytes before the first local header that the offsets do not account for."""
+    """Bytes before the first local header that the offsets do not account for (0 in the
+    view of torch's reader, which takes offsets as written)."""
+    eocd_offset: int = 0
+    """Where the end record of this directory lies."""
+    others: tuple[ZipDirectory, ...] = ()
+    """Other directories a zip reader could take instead: Python's ``zipfile`` shifts
+    offsets by the bytes it finds prepended; an earlier end record (in a comment, or of a
+    second archive) points at another directory."""
+    torch_view: bool = True
+    """Whether this is the directory torch's reader takes (the last end record, offsets as
+    written); ``False`` when that one is unreadable and another reader's view is kept."""
 
 
 #: Room a skipped local header may take beyond its fixed part and name: torch's writer pads
 #: the extra field so that data starts on a 64-byte boundary (a 4-byte field header plus at
 #: most 63 bytes), and a data descriptor may follow the data.
 LOCAL_SLACK = 4 + 64
+#: Alternative directories (earlier end records) kept at most.
+_MAX_OTHER_DIRECTORIES = 8
 
 
 def read_zip_directory(
@@ -98,47 +110,114 @@ def read_zip_directory(
     path: str,
     read_local: Callable[[str], bool] | None = None,
 ) -> ZipDirectory:
-    """Parse the end record and the central directory; raise on a truncated archive.
+    """The directory torch's reader (miniz) takes, with the others a reader could take.
+
+    miniz (``mz_zip_reader_locate_header_sig``, ``mz_zip_reader_read_central_dir``) takes
+    the last end-of-central-directory signature with 22 bytes after it, within the last
+    64 KiB, and reads the central directory at the offset the record gives, as written.
+    When that fails (bytes prepended to the archive), the directory is read the way Python's
+    ``zipfile`` reads it, with every offset shifted by ``eocd - cd_size - cd_offset``; torch
+    cannot load such a file as a zip, other readers can.  Raise on a truncated archive.
 
     Local headers are read for every entry for which ``read_local(name)`` is true (all by
     default).  Skipping the others saves a read per tensor storage; such an entry's local
     header is still read when the space up to the next entry leaves room for more than
     an aligned extra field, so no byte range goes unaccounted.
     """
-    tail_len = min(size, 22 + _MAX_COMMENT + 20)
+    tail_len = min(size, _SEARCH_SPAN)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
-    pos = tail.rfind(_EOCD)
-    while pos >= 0 and pos + 22 > len(tail):
-        pos = tail.rfind(_EOCD, 0, pos)
-    if pos < 0:
+    candidates = end_records(tail, size - tail_len, size)
+    if not candidates:
         raise ContainerError(
             "zip end-of-central-directory record not found: the archive is "
             "truncated (an interrupted download?) or not a zip",
             path=path,
         )
-    eocd_at = size - tail_len + pos
-    (_sig, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, comment_len) = struct.unpack(
+    views: list[ZipDirectory] = []
+    error: ContainerError | None = None
+    budget = Budget()
+    for rank, at in enumerate(candidates):  # (at most one per 4 bytes of the search span)
+        for shifted in (False, True):
+            try:
+                view = _directory_at(
+                    f,
+                    size,
+                    tail,
+                    size - tail_len,
+                    at,
+                    limits,
+                    path,
+                    read_local,
+                    budget if rank or shifted else None,
+                    shifted=shifted,
+                )
+            except ContainerError as exc:
+                error = error or exc
+                continue
+            if view is not None and all(_differs(view, v) for v in views):
+                views.append(replace(view, torch_view=rank == 0 and not shifted))
+        if len(views) > _MAX_OTHER_DIRECTORIES or budget.spent():
+            break
+    if not views:
+        assert error is not None
+        raise error
+    return replace(views[0], others=tuple(views[1:]))
+
+
+def _differs(a: ZipDirectory, b: ZipDirectory) -> bool:
+    return (a.central_offset, a.prefix, len(a.entries)) != (
+        b.central_offset,
+        b.prefix,
+        len(b.entries),
+    )
+
+
+def _directory_at(
+    f: BinaryIO,
+    size: int,
+    tail: bytes,
+    base: int,
+    eocd_at: int,
+    limits: Limits,
+    path: str,
+    read_local: Callable[[str], bool] | None,
+    budget: Budget | None,
+    *,
+    shifted: bool,
+) -> ZipDirectory | None:
+    """The directory the end record at ``eocd_at`` describes (``shifted``: as ``zipfile``
+    reads it; ``None`` when that is the same as unshifted)."""
+    pos = eocd_at - base
+    (_sig, disk, cd_disk, on_disk, count, cd_size, cd_offset, comment_len) = struct.unpack(
         "<4s4H2LH", tail[pos : pos + 22]
     )
+    if on_disk != count or (disk | cd_disk and (disk, cd_disk) != (1, 1)):
+        raise ContainerError("zip end record describes a multi-disk archive", path=path)
+    if cd_size < count * 46:
+        raise ContainerError("zip end record is inconsistent (directory too small)", path=path)
     central_end = eocd_at + 22 + comment_len
     zip64 = count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF
+    end_at = eocd_at
     loc = pos - 20
     if loc >= 0 and tail[loc : loc + 4] == _ZIP64_LOCATOR:
         (_s, _d, z64_at, _t) = struct.unpack("<4sLQL", tail[loc : loc + 20])
         f.seek(z64_at)
         rec = f.read(56)
-        if len(rec) == 56 and rec[:4] == _ZIP64_EOCD:
+        if len(rec) == 56 and rec[:4] == _ZIP64EOCD:
             (_s, _sz, _v1, _v2, _d1, _d2, _n1, count, cd_size, cd_offset) = struct.unpack(
                 "<4sQ2H2L4Q", rec
             )
-            eocd_at = z64_at
+            end_at = z64_at
         elif zip64:
             raise ContainerError("zip64 end record missing or corrupt", path=path)
     if count > limits.max_members:
         raise LimitExceeded("zip entries", limits.max_members, count, path=path)
-    # Offsets are relative to the start of the archive; data prepended to it shifts them.
-    prefix = max(0, eocd_at - cd_size - cd_offset)
+    # Offsets are relative to the start of the archive; zipfile shifts them by the bytes
+    # it finds prepended, miniz does not.
+    prefix = max(0, end_at - cd_size - cd_offset) if shifted else 0
+    if shifted and prefix == 0:
+        return None
     start = cd_offset + prefix
     if start + cd_size > size:
         raise ContainerError(
@@ -146,11 +225,13 @@ def read_zip_directory(
             "the file: truncated or corrupt archive",
             path=path,
         )
+    if budget is not None and not budget.take(cd_size):
+        raise LimitExceeded("zip directory bytes", BUDGET, "more", path=path)
     f.seek(start)
     central = f.read(cd_size)
     rows = _parse_central(central, count, prefix, path)
     entries = _locate(f, rows, start, size, read_local)
-    return ZipDirectory(tuple(entries), start, central_end, prefix)
+    return ZipDirectory(tuple(entries), start, central_end, prefix, eocd_at)
 
 
 #: A central-directory entry before its local header is located: name, flags, method, crc,
@@ -192,7 +273,7 @@ def _locate(
             elif not flags & 0x8:
                 data_offset = nxt - csize  # contiguous: the data ends where the next begins
         if read:
-            local_name, local_flags, data_offset = _read_local(f, header, size, n_len)
+            local_name, local_flags, data_offset = read_local_header(f, header, size, n_len)
         append(
             new_record(
                 ZipEntry,
@@ -233,7 +314,7 @@ def _parse_central(central: bytes, count: int, prefix: int, path: str) -> list[_
             )
         at = name_end + e_len + c_len
         # (UTF-8 and cp437 both agree with ASCII: the common case takes the fast decoder)
-        name = raw.decode("ascii") if raw.isascii() else _decode_name(raw, flags)
+        name = raw.decode("ascii") if raw.isascii() else decode_name(raw, flags)
         append((name, flags, method, crc, csize, usize, offset + prefix, n_len))
     return rows
 
@@ -253,71 +334,3 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, offset: int) -> tuple[int
                 offset = values.pop(0)
         at += 4 + length
     return usize, csize, offset
-
-
-def _decode_name(raw: bytes, flags: int) -> str:
-    if flags & 0x800:
-        return raw.decode("utf-8", "replace")
-    return raw.decode("cp437")
-
-
-def pread(f: BinaryIO, size: int, offset: int) -> bytes:
-    """``size`` bytes at ``offset``: one ``pread`` where the file has a descriptor (a
-    seek+read on a buffered file reads a whole buffer, for thousands of local headers)."""
-    try:
-        return os.pread(f.fileno(), size, offset)
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        f.seek(offset)
-        return f.read(size)
-
-
-def _read_local(
-    f: BinaryIO, header: int, size: int, name_len: int
-) -> tuple[str | None, int | None, int | None]:
-    if header + 30 > size:
-        return None, None, None
-    raw = pread(f, 30 + name_len, header)
-    if raw[:4] != _LOCAL or len(raw) < 30:
-        return None, None, None
-    (_s, _v, flags, _m, _t, _d, _crc, _cs, _us, n_len, e_len) = struct.unpack("<4s5H3L2H", raw[:30])
-    if n_len != name_len:
-        raw = pread(f, 30 + n_len, header)
-    name = _decode_name(raw[30 : 30 + n_len], flags)
-    return name, flags, header + 30 + n_len + e_len
-
-
-def read_member(
-    f: BinaryIO, entry: ZipEntry, cap: int, path: str, *, prefix_only: int = 0
-) -> bytes:
-    """Bytes of one member (stored or deflated), ignoring CRC and encryption flags as torch's
-    reader does; at most ``cap`` bytes of output (``prefix_only`` bytes when set)."""
-    data_offset = entry.data_offset
-    if data_offset is None and not entry.local_read:
-        data_offset = _read_local(f, entry.header_offset, 1 << 62, entry.name_len)[2]
-    if data_offset is None:
-        raise ContainerError("local header missing or corrupt", path=path, member=entry.name)
-    want = prefix_only or entry.size
-    if want > cap:
-        raise LimitExceeded("member size", cap, want, path=path, member=entry.name)
-    f.seek(data_offset)
-    if entry.method == 0:
-        return f.read(min(want, entry.compressed_size))
-    if entry.method == 8:
-        inflater = zlib.decompressobj(-15)
-        out = bytearray()
-        remaining = entry.compressed_size
-        try:
-            while remaining > 0 and len(out) < want:
-                chunk = f.read(min(remaining, 1 << 20))
-                if not chunk:
-                    break
-                remaining -= len(chunk)
-                out += inflater.decompress(chunk, want - len(out))
-        except zlib.error as exc:
-            raise ContainerError(
-                f"deflate data is corrupt ({exc})", path=path, member=entry.name
-            ) from exc
-        return bytes(out[:want])
-    raise ContainerError(
-        f"compression method {entry.method} is not supported", path=path, member=entry.name
-    )

@@ -27,8 +27,9 @@ class Limits:
     """Nesting depth of containers walked in an object tree, and of nested wrappers."""
     max_memo: int = 5_000_000
     """Entries in a pickle memo."""
-    max_tensors: int = 2_000_000
-    """Tensors per file."""
+    max_tensors: int = 500_000
+    """Tensors per file (a checkpoint shard holds thousands; a header declaring more than
+    this is refused before its entries are built)."""
     max_tensor_elements: int = 1 << 48
     """Elements one tensor may declare (larger shapes are a finding, not an allocation)."""
     max_members: int = 200_000

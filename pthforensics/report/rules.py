@@ -61,6 +61,52 @@ RULE_HELP: dict[str, RuleHelp] = {
         "A call on a function that is not on the allow-list",
         f"Loading calls a function nobody vetted. {_TRUST}",
     ),
+    "attribute-walk": RuleHelp(
+        "A dotted global that walks attributes from a module (protocol 4)",
+        f"find_class does getattr per component: the walk can reach anything the module "
+        f"imported. {_CODE}",
+    ),
+    "corrupt-global": RuleHelp(
+        "A global one byte away from a known name that exists nowhere",
+        "A damaged file: loading fails at that import and nothing runs. Get a fresh copy.",
+    ),
+    "global-mutated": RuleHelp(
+        "A container operation applied to a global itself",
+        f"The loader calls the global's own methods (append, __setitem__...). {_TRUST}",
+    ),
+    "global-past-stop": RuleHelp(
+        "A global named after the point where CPython's unpickler stops",
+        f"Not known to be reached (loading fails first), but nothing a writer emits. {_TRUST}",
+    ),
+    "code-carrier": RuleHelp(
+        "A constructor that executes code it is given (a torch.fx GraphModule...)",
+        "The code it is given is judged on its own (carries-code). Informational.",
+    ),
+    "carries-code": RuleHelp(
+        "Python source carried in the file and exec'd on load (a pickled GraphModule)",
+        "It only calls its submodules, torch operators and builtins, judged statically "
+        "(never run). Trust it only as much as its source.",
+    ),
+    "carried-code-dangerous": RuleHelp(
+        "Carried Python source that does more than call submodules and torch operators",
+        f"Loading execs it: it imports or calls what can run code or touch files. {_CODE}",
+    ),
+    "carried-code-unknown": RuleHelp(
+        "Source text for a code carrier computed at load time",
+        f"No scanner can tell what it execs. {_CODE}",
+    ),
+    "nested-load": RuleHelp(
+        "A loader called on bytes the stream carries (pickle.loads, _load_from_bytes...)",
+        "The bytes were scanned as a file of their own with the same rules. Informational.",
+    ),
+    "nested-load-unknown": RuleHelp(
+        "A loader called on bytes computed at load time",
+        f"Whatever those bytes hold runs, and no scanner can tell what they are. {_CODE}",
+    ),
+    "torch-function": RuleHelp(
+        "A torch function stored as a value (an activation in a config)",
+        "Checkpoints store F.gelu and friends in configurations. Informational.",
+    ),
     "build-on-global": RuleHelp(
         "BUILD applied to a global (it sets attributes on a module or class)",
         f"This can rewrite code the loader runs later. {_CODE}",
@@ -141,6 +187,10 @@ RULE_HELP: dict[str, RuleHelp] = {
         "torch.jit.load compiles and runs the code in its code/ members. Trust it only as "
         "much as its source.",
     ),
+    "torchscript-code-dangerous": RuleHelp(
+        "TorchScript code that does more than call its submodules and torch operators",
+        f"torch.jit.load compiles and runs it. {_CODE}",
+    ),
     # Zip structure
     "zip-duplicate-name": RuleHelp(
         "Two zip entries share a name",
@@ -176,6 +226,28 @@ RULE_HELP: dict[str, RuleHelp] = {
     "zip-unexpected-pickle": RuleHelp(
         "A pickle in a zip member torch.load does not read",
         f"Another loader might unpickle it. {_TRUST}",
+    ),
+    "zip-case-duplicate": RuleHelp(
+        "Zip members whose names differ only by case",
+        "torch's reader matches names case-insensitively: it may open another member "
+        "than a scanner reads.",
+    ),
+    "zip-member-unreadable": RuleHelp(
+        "A zip member that cannot be read (damaged or over a limit)",
+        "Its content was not scanned. Treat the file as unverified.",
+    ),
+    "zip-name-outside-root": RuleHelp(
+        "Zip members outside the archive root torch takes from the first name",
+        "torch refuses the archive while other zip readers list every member.",
+    ),
+    "zip-other-directory": RuleHelp(
+        "A second end record describing another central directory",
+        "Different zip readers take different directories; the other one's members were "
+        "scanned too.",
+    ),
+    "zip-refused-by-torch": RuleHelp(
+        "An archive torch's reader refuses, readable by another zip reader",
+        f"torch.load fails; another reader may unpickle what it holds. {_TRUST}",
     ),
     "zip-unsupported-compression": RuleHelp(
         "A zip entry compressed with a method torch cannot read",

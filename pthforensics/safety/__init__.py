@@ -21,19 +21,18 @@ embedded in a value is a callable the caller passes to :func:`scan_streams`.
 from __future__ import annotations
 
 from .allowlist import ALLOWED, BENIGN_METADATA, GADGETS
+from .code_judge import CodeVerdict, judge_code
 from .opcodes import (
     GlobalConst,
     looks_like_nested,
     looks_like_pickle,
-    maybe_pickle,
     simple_values,
 )
 from .policy import PolicyEntry
 from .rules import Judgement, judge_global, normalize_global
-from .static_scan import StreamScan, scan_stream
+from .static_scan import GlobalUse, StreamScan, scan_stream
 from .stream_rules import RULES, evaluate_stream
 from .streams import ReadArchive, SafetyScan, ScanBudget, scan_streams
-from .symbolic import GlobalUse
 from .unpickle import (
     GlobalName,
     MappingStub,
@@ -53,6 +52,7 @@ __all__ = [
     "ALLOWED",
     "BENIGN_METADATA",
     "GADGETS",
+    "CodeVerdict",
     "RULES",
     "GlobalConst",
     "GlobalName",
@@ -74,10 +74,10 @@ __all__ = [
     "buffered",
     "evaluate_stream",
     "find_pickle_values",
+    "judge_code",
     "judge_global",
     "looks_like_nested",
     "looks_like_pickle",
-    "maybe_pickle",
     "normalize_global",
     "scan_stream",
     "scan_streams",

@@ -229,6 +229,12 @@ BENIGN_METADATA: Table = {
         "torch/optim/lr_scheduler.py (a scheduler's state)",
         ["torch.optim.lr_scheduler.LambdaLR"],
     ),
+    **entries(
+        "the default fx tracer a pickled GraphModule records as _tracer_cls (re-tracing runs "
+        "only the carried code, which is judged on its own)",
+        "torch/fx/graph_module.py::_deserialize_graph_module, torch/fx/_symbolic_trace.py",
+        ["torch.fx._symbolic_trace.Tracer"],
+    ),
 }
 
 #: Harmless to construct, but the building blocks of call chains; only a call on what they

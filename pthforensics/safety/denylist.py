@@ -7,7 +7,8 @@
   above are roots too);
 * :data:`THIRD_PARTY_DANGEROUS` and :data:`TORCH_DANGEROUS`: package areas (prefixes of the
   module or the full name) whose functions load files, compile or run code;
-* :data:`TORCH_MODEL_PACKAGES`: the torch areas whose classes a full-model pickle names.
+* :data:`KNOWN_PACKAGES`: third-party packages whose layout is known (attribute paths from
+  them are judged component by component, like the standard library's and torch's).
 
 The model is picklescan's ``_unsafe_globals`` (``src/picklescan/scanner.py``), which gives
 each module a comment; torch's own block-list (``torch/_weights_only_unpickler.py::
@@ -23,8 +24,8 @@ __all__ = [
     "DANGEROUS_COMPONENTS",
     "DANGEROUS_ROOTS",
     "THIRD_PARTY_DANGEROUS",
+    "KNOWN_PACKAGES",
     "TORCH_DANGEROUS",
-    "TORCH_MODEL_PACKAGES",
 ]
 
 _PICKLESCAN = "picklescan src/picklescan/scanner.py::_unsafe_globals"
@@ -253,10 +254,33 @@ TORCH_DANGEROUS: Table = {
     ),
 }
 
-#: torch areas whose classes (and ``torch.nn.functional``'s pure functions) a full-model
-#: pickle names: loading instantiates them without running user code.
-TORCH_MODEL_PACKAGES: Table = entries(
-    "torch.nn/optim classes named by torch.save(model)",
-    "torch/nn/, torch/optim/, torch/ao/nn/",
-    "torch.nn torch.optim torch.ao.nn torch.nn.quantized",
-)
+#: Installed third-party packages an attacker can start an attribute walk from, whose
+#: module attributes reach other modules: a dotted name from them is a walk, and a module
+#: path through them that names a dangerous component is judged as that component.
+KNOWN_PACKAGES: Table = {
+    **entries(
+        "scientific Python packages checkpoints store data of (arrays, sparse matrices, "
+        "frames); they import os, subprocess and io helpers",
+        "numpy, scipy, pandas, scikit-learn source trees",
+        "numpy scipy pandas sklearn",
+    ),
+    **entries(
+        "installed with torch (its dependencies): present wherever torch is",
+        "torch's install requirements (pyproject.toml / setup.py: typing-extensions, sympy, "
+        "networkx, jinja2, fsspec, filelock, mpmath, markupsafe)",
+        "typing_extensions sympy networkx jinja2 fsspec filelock mpmath markupsafe",
+    ),
+    **entries(
+        "model and training libraries whose classes checkpoints name",
+        "transformers, diffusers, timm, torchvision, torchaudio, lightning, "
+        "pytorch_lightning, accelerate, omegaconf, hydra, safetensors documentation",
+        "transformers diffusers timm torchvision torchaudio lightning pytorch_lightning"
+        " accelerate omegaconf hydra safetensors huggingface_hub",
+    ),
+    **entries(
+        "Python 2/3 compatibility layers whose module paths alias standard modules "
+        "(six.moves.builtins is builtins)",
+        "six (six.moves meta path importer), future (future.moves, past.builtins) docs",
+        "six future past",
+    ),
+}

@@ -1,32 +1,60 @@
 """Opcode-level pass over a pickle stream: every global, every call, with offsets.
 
-A symbolic stack machine (:mod:`.symbolic`, one handler per opcode family) walks the
-opcodes (decoded by :mod:`pickletools`) without building any object.  It resolves the
-module/name of ``GLOBAL``, ``INST``, ``OBJ``, ``STACK_GLOBAL`` (through the symbolic
-stack and memo) and ``EXT1/2/4``, records
-which global each ``REDUCE``/``NEWOBJ``/``NEWOBJ_EX``/``INST``/``OBJ`` calls, notes
-``BUILD`` on globals, and collects byte constants that are themselves pickles.
-When the stream breaks, what precedes the break is kept: a loader executes that
-part before it fails.
+:func:`run_machine` executes a stream on the symbolic machine (:mod:`.machine`, CPython's
+unpickler without objects) until ``STOP``, the point where CPython would raise, or a
+limit; :func:`scan_stream` returns what it saw as a :class:`StreamScan`, which the stream
+rules (:mod:`.stream_rules`) turn into findings.  When the stream breaks, what precedes
+the break is kept: a loader executes that part before it fails.
 
-Sources: CPython ``Lib/pickletools.py`` (opcode table), ``Modules/_pickle.c``
-(what each opcode does), fickling ``fickle.py`` (symbolic interpretation).
+Sources: CPython ``Modules/_pickle.c`` (3.11: every opcode and its argument parsing),
+fickling ``fickle.py`` (symbolic interpretation).
 """
 
 from __future__ import annotations
 
 import logging
-import pickletools
-import time
 from dataclasses import dataclass
 
-from pthforensics.core import DEFAULT_LIMITS, LimitExceeded, Limits
+from pthforensics.core import DEFAULT_LIMITS, Limits
 
-from .symbolic import GlobalUse, SymbolicWalk
+from .execute import run_machine
+from .machine import OPCODE_NAMES
+from .machine_calls import Use
+from .opcodes import looks_like_nested
 
-__all__ = ["StreamScan", "scan_stream"]
+__all__ = ["GlobalUse", "StreamScan", "scan_stream"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalUse:
+    """One global as a loader would resolve it, and what is done with it."""
+
+    module: str | None
+    """Module name, ``None`` when it cannot be known statically."""
+    name: str | None
+    """Attribute name (may be dotted), ``None`` when it cannot be known statically."""
+    offset: int
+    """Byte offset of the opcode that names it."""
+    opcode: str
+    """``GLOBAL``, ``STACK_GLOBAL``, ``INST``, ``EXT1``..."""
+    called: bool = False
+    """Whether the loader calls or constructs it (an opcode, or a function given it)."""
+    call_offset: int | None = None
+    ext_code: int | None = None
+    """The extension code for ``EXT*`` opcodes."""
+    proto: int = 0
+    """The protocol in effect when it was resolved (a dotted name walks from 4 on)."""
+    how: str = ""
+    """How it is first called: ``REDUCE``, ``NEWOBJ``, ``via torch._tensor...``."""
+    walks: bool = False
+    """``builtins.getattr`` whose calls are all constant walks (judged as their own globals)."""
+
+    @property
+    def qualname(self) -> str:
+        """``module.name`` with ``?`` for what is unknown."""
+        return f"{self.module or '?'}.{self.name or '?'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,78 +66,72 @@ class StreamScan:
     end: int | None
     """Offset just past ``STOP``; ``None`` when the stream broke first."""
     error: str | None
-    """Why decoding stopped early."""
+    """Why CPython would stop early."""
     error_offset: int | None
     ops: int
     nested: tuple[tuple[int, bytes], ...]
-    """Byte constants (offset, bytes) that look like pickles themselves."""
-    calls_non_global: tuple[int, ...] = ()
-    """Offsets of calls whose callable is not a global (a computed callable)."""
+    """Bytes values (constants and computed ones, each once: offset, bytes) that are a
+    pickle or a zip archive themselves."""
+    calls_non_global: tuple[tuple[int, str], ...] = ()
+    """(offset, what returned it) of calls whose callable an earlier call returned."""
     persistent_ids: int = 0
     builds: int = 0
-    builds_on_globals: tuple[tuple[int, str], ...] = ()
-    """BUILD applied to a global itself (offset, qualname), not to an object it made."""
+    builds_on_globals: tuple[tuple[int, str, str], ...] = ()
+    """BUILD applied to a global itself (offset, qualname, ``dict``/``slots``/``nothing``)."""
+    mutations: tuple[tuple[int, str, str], ...] = ()
+    """APPEND/SETITEM/ADDITEMS applied to a global (offset, qualname, operation)."""
+    loads: tuple[tuple[int, str, str, bytes | None], ...] = ()
+    """Nested loads: (offset, loader, ``torch``/``pickle``, bytes or ``None``: unknown)."""
+    code: tuple[tuple[int, str, str | None], ...] = ()
+    """Carried code: (offset, carrier, source or ``None``: computed at load time)."""
 
 
-#: The deadline is checked once per this many opcodes (a power of two, minus one: a mask).
-_DEADLINE_EVERY = 4095
+def _frozen(use: Use) -> GlobalUse:
+    return GlobalUse(
+        use.module,
+        use.name,
+        use.offset,
+        use.opcode,
+        use.called,
+        use.call_offset,
+        use.ext,
+        use.proto,
+        use.how,
+        use.walks,
+    )
 
 
 def scan_stream(
     data: bytes, *, start: int = 0, limits: Limits = DEFAULT_LIMITS, deadline: float | None = None
 ) -> StreamScan:
-    """Walk the opcodes of the pickle starting at ``data[start]`` symbolically.
-
-    ``deadline`` is a :func:`time.monotonic` value after which the walk gives up with
-    :class:`LimitExceeded` (checked every 4096 opcodes).
-    """
-    walk = SymbolicWalk(limits)
-    end: int | None = None
-    error: str | None = None
-    error_offset: int | None = None
-    ops = 0
-    max_ops = limits.max_pickle_ops
-    handlers = walk.handlers()
-    constant = walk.constant
-    view = data[start:] if start else data
-    try:
-        for op, arg, pos in pickletools.genops(view):
-            ops += 1
-            if ops > max_ops:
-                raise LimitExceeded("pickle opcodes", max_ops, ops)
-            if deadline is not None and not ops & _DEADLINE_EVERY and time.monotonic() > deadline:
-                raise LimitExceeded("seconds per file", limits.max_seconds, "more")
-            name = op.name
-            if name == "STOP":
-                end = (pos or 0) + start + 1
-                break
-            handlers.get(name, constant)(name, arg, (pos or 0) + start)
-    except LimitExceeded:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a broken stream is judged on its prefix
-        error = str(exc) or type(exc).__name__
-        error_offset = _offset_from_message(error)
-    if end is None and error is None:
-        error = "pickle data was truncated (no STOP opcode)"
+    """Walk the opcodes of the pickle starting at ``data[start]`` symbolically."""
+    run = run_machine(data, start=start, limits=limits, deadline=deadline)
+    m = run.machine
+    seen: set[bytes] = set()
+    nested: list[tuple[int, bytes]] = []
+    for offset, raw in m.bytes_values:
+        if raw not in seen:
+            seen.add(raw)
+            if looks_like_nested(raw):
+                nested.append((offset, raw))
     return StreamScan(
-        tuple(walk.uses),
-        walk.protocol,
-        end,
-        error,
-        error_offset,
-        ops,
-        tuple(walk.nested),
-        tuple(walk.computed_calls),
-        walk.pids,
-        walk.builds,
-        tuple(walk.builds_on_globals),
+        tuple(_frozen(u) for u in m.uses),
+        m.max_proto if m.max_proto or m.proto else None,
+        run.end,
+        run.error,
+        run.error_offset,
+        run.ops,
+        tuple(nested),
+        tuple(m.computed),
+        m.pids,
+        m.builds,
+        tuple(m.global_builds),
+        tuple(m.mutations),
+        tuple(m.loads),
+        tuple(m.code),
     )
 
 
-def _offset_from_message(message: str) -> int | None:
-    marker = "at position "
-    if marker in message:
-        digits = message.split(marker, 1)[1].split()[0].rstrip(",.:")
-        if digits.isdigit():
-            return int(digits)
-    return None
+def opcode_name(code: int) -> str:
+    """The CPython name of an opcode byte (``?`` for invalid ones)."""
+    return OPCODE_NAMES.get(code, "?")

@@ -5,16 +5,19 @@ and the stub tree of the stream the loader returns.  Per stream, in the order a 
 meets them:
 
 1. **fast path** (only when asked): a stream the stub unpickler reads exactly to its end,
-   naming only allow-listed or benign-metadata globals, needs no opcode walk (DESIGN.md,
-   safety model 2); anything else falls back to
+   naming only allow-listed or ``info`` globals that no protocol changes (no dotted name,
+   no Python 2 name), within the opcode and memo limits, needs no opcode walk (DESIGN.md,
+   safety model 2): the opcode pass would give it the same findings
+   (``tests/safety/test_fast_path.py`` checks it on every sample and variant); anything
+   else falls back to
 2. **the opcode pass** (:func:`.static_scan.scan_stream`) judged by :data:`.RULES`;
-3. **stacked pickles**: bytes after ``STOP`` that are a pickle (a loader that calls
-   ``load()`` again runs them) are scanned as a stream of their own;
-4. **nested pickles**: bytes values that are pickles themselves, scanned up to
-   ``limits.max_nested_pickles`` per file;
-5. **embedded archives**: bytes values that are a torch zip (``torch.storage.
-   _load_from_bytes`` carries one) are read by the ``read_archive`` callable the caller
-   passes in (safety does not import ``container``) and their streams scanned in turn.
+3. **stacked pickles**: bytes after ``STOP`` that CPython would read as a pickle (a loader
+   that calls ``load()`` again runs them) are scanned as a stream of their own;
+4. **nested loads**: the bytes a nested loader (``torch.storage._load_from_bytes``) is given
+   are read by the ``read_archive`` callable the caller passes in (safety does not import
+   ``container``), as ``torch.load`` would read them, and their streams scanned in turn;
+5. **nested pickles**: bytes values the loaded object holds that are pickles or torch zips
+   themselves (a staged payload), scanned up to ``limits.max_nested_pickles`` per file.
 
 The opcode pass of a file shares one deadline and one nested-pickle budget
 (:class:`ScanBudget`), which a later call (the pickles hidden in unused storages) continues.
@@ -26,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from pthforensics.core import (
     DEFAULT_LIMITS,
@@ -40,18 +44,20 @@ from pthforensics.core import (
     StreamRole,
 )
 
+from .names import loader_name
 from .opcodes import looks_like_nested, looks_like_pickle
-from .rules import judge_global
+from .rules import Judgement, judge_global
 from .static_scan import scan_stream
 from .stream_rules import evaluate_stream
-from .unpickle import PickleTree, find_pickle_values, unpickle_stream
+from .unpickle import GlobalName, PickleTree, find_pickle_values, unpickle_stream
 
 __all__ = ["ReadArchive", "SafetyScan", "ScanBudget", "scan_streams"]
 
 logger = logging.getLogger(__name__)
 
-#: ``read_archive(data, name)``: the container of a torch zip carried as bytes in a value
-#: (its members named ``name!member``); raises ``PthForensicsError`` when unreadable.
+#: ``read_archive(data, name)``: the container of bytes ``torch.load`` is given (a torch zip
+#: when they start like one, else stacked pickles; members named ``name!member``); raises
+#: ``PthForensicsError`` when unreadable.
 ReadArchive = Callable[[bytes, str], Container]
 
 #: Bytes after ``STOP`` looked at to decide whether a second pickle follows.
@@ -128,6 +134,8 @@ class _StreamScan:
     trees: dict[int, PickleTree] = field(default_factory=dict)
     """Stub trees the fast path built, by ``id`` of the stream (names can repeat)."""
     refused: set[str] = field(default_factory=set)
+    walked: dict[int, set[tuple[str | None, str | None]]] = field(default_factory=dict)
+    """The globals the opcode pass saw, by ``id`` of the stream."""
     nested: int = 0
     pending: list[PickleStream] = field(default_factory=list)
     """Streams of embedded archives, queued behind the current one."""
@@ -148,18 +156,25 @@ class _StreamScan:
 
     def fast_path(self, stream: PickleStream) -> list[PickleStream]:
         """Step 1: the C-speed stub decode, judged by its globals; the opcode pass for a
-        stream that does not decode exactly to its end or names anything not harmless."""
+        stream the opcode pass could judge differently."""
+        if len(stream.data) > self.limits.max_pickle_ops:
+            return self.opcode_pass(stream)  # the opcode limit could apply: same path
         tree = (
             stream.decoded
             if isinstance(stream.decoded, PickleTree)
             else (unpickle_stream(stream) if stream.data[:1] else None)
         )
-        if tree is None or tree.error is not None or tree.end != len(stream.data):
+        if (
+            tree is None
+            or tree.error is not None
+            or tree.end != len(stream.data)
+            or tree.memo_top >= self.limits.max_memo
+        ):
             return self.opcode_pass(stream)
         infos: list[Finding] = []
         for g in dict.fromkeys(tree.globals_seen):
-            judgement = judge_global(g.module, g.name)
-            if judgement is not None and judgement.severity > Severity.INFO:
+            judgement = _fast_judgement(g)
+            if judgement is False:
                 return self.opcode_pass(stream)
             if judgement is not None:
                 infos.append(
@@ -176,7 +191,7 @@ class _StreamScan:
         return [self.nested_stream(stream, None, data) for data in values if self.take_nested()]
 
     def opcode_pass(self, stream: PickleStream) -> list[PickleStream]:
-        """Step 2: the opcode walk and the stream rules; then steps 3-4 on what it found."""
+        """Step 2: the opcode walk and the stream rules; then steps 3-5 on what it found."""
         try:
             scan = scan_stream(stream.data, limits=self.limits, deadline=self.budget.deadline)
         except LimitExceeded as exc:
@@ -191,6 +206,7 @@ class _StreamScan:
             self.refused.add(stream.name)
             return []
         self.findings.extend(evaluate_stream(stream, scan))
+        self.walked[id(stream)] = {(g.module, g.name) for g in scan.globals}
         more: list[PickleStream] = []
         if (
             scan.end is not None
@@ -206,6 +222,9 @@ class _StreamScan:
                     loaded=False,
                 )
             )
+        for offset, _loader, _kind, data in scan.loads:
+            if data is not None and self.take_nested():
+                more.append(self.embedded_archive(f"{stream.name}@{offset}(loads)", data))
         more.extend(
             self.nested_stream(stream, offset, data)
             for offset, data in scan.nested
@@ -219,7 +238,7 @@ class _StreamScan:
         return self.nested <= self.limits.max_nested_pickles
 
     def nested_stream(self, stream: PickleStream, offset: int | None, data: bytes) -> PickleStream:
-        """Step 4: a bytes value that is a pickle becomes a stream of its own."""
+        """Step 5: a bytes value that is a pickle becomes a stream of its own."""
         name = f"{stream.name}@{offset if offset is not None else '?'}(bytes)"
         if data[:4] == _ZIP_MAGIC:
             return self.embedded_archive(name, data)
@@ -234,16 +253,19 @@ class _StreamScan:
         return PickleStream(name, data, role=StreamRole.NESTED, loaded=False)
 
     def embedded_archive(self, name: str, data: bytes) -> PickleStream:
-        """Step 5: a torch zip carried as bytes, read as a file of its own; its streams are
-        queued (an empty stream stands for the archive itself)."""
-        self.findings.append(
-            Finding(
-                "nested-archive",
-                Severity.INFO,
-                Location(name),
-                "a bytes value is a zip archive (torch.save output); its pickles were scanned too",
+        """Steps 4-5: bytes ``torch.load`` would read (a torch zip, or stacked pickles),
+        read as a file of their own; their streams are queued (an empty stream stands for
+        the bytes themselves)."""
+        if data[:4] == _ZIP_MAGIC:
+            self.findings.append(
+                Finding(
+                    "nested-archive",
+                    Severity.INFO,
+                    Location(name),
+                    "a bytes value is a zip archive (torch.save output); its pickles were "
+                    "scanned too",
+                )
             )
-        )
         try:
             inner = self.read_archive(data, name)
         except PthForensicsError as exc:
@@ -263,21 +285,34 @@ class _StreamScan:
         if tree is not None:
             return tree
         tree = unpickle_stream(stream)
-        # Defence in depth: anything find_class saw must have been judged already.
-        judged = {(f.location.member, f.location.global_name) for f in self.findings}
-        for g in tree.globals_seen:
+        # Defence in depth: a global the stub unpickler reaches past the point where the
+        # opcode pass stopped.  The pass stops where CPython raises (an import that fails, a
+        # call of a constant), which stubs do not, so such a global is not known to be
+        # reached; it is reported as suspicious, never as a capability.
+        walked = self.walked.get(id(stream), set())
+        for g in dict.fromkeys(tree.globals_seen):
+            if (g.module, g.name) in walked:
+                continue
             judgement = judge_global(g.module, g.name)
-            if (
-                judgement
-                and judgement.severity > Severity.INFO
-                and (stream.name, str(g)) not in judged
-            ):
+            if judgement is not None and judgement.severity > Severity.INFO:
                 self.findings.append(
                     Finding(
-                        judgement.rule_id,
-                        judgement.severity,
+                        "global-past-stop",
+                        Severity.SUSPICIOUS,
                         Location(stream.name, global_name=str(g)),
-                        judgement.reason,
+                        f"named after the point where CPython's unpickler stops, so not "
+                        f"known to be reached; on its own: {judgement.reason}",
                     )
                 )
         return tree
+
+
+def _fast_judgement(g: GlobalName) -> Judgement | Literal[False] | None:
+    """The judgement of a global the fast path may take: allow-listed (``None``) or
+    ``info`` whatever the protocol and whether it is called; ``False`` otherwise."""
+    if "." in g.name or loader_name(g.module, g.name, 0) != loader_name(g.module, g.name):
+        return False  # a walk from protocol 4 on, a Python 2 name below 3: protocol-dependent
+    judgement = judge_global(g.module, g.name, called=True)
+    if judgement is not None and judgement.severity > Severity.INFO:
+        return False
+    return judgement

@@ -26,6 +26,10 @@ from typing import Any, ClassVar, NamedTuple
 
 from pthforensics.core import PickleDecodeError, PickleStream, new_record
 
+from .calls import BYTES_BUILDERS
+from .evaluate import evaluate_bytes
+from .reach import MAX_DEPTH, MAX_ITEMS
+
 __all__ = [
     "GlobalName",
     "MappingStub",
@@ -42,6 +46,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Bytes values shorter than this cannot hold a pickle worth scanning.
+_MIN_NESTED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +143,11 @@ class Recorder:
     def __call__(self, *args: Any) -> TensorCall:
         return new_record(TensorCall, (self.pf_global, args))
 
+    def __setstate__(self, state: Any) -> None:
+        """``BUILD`` on a global: refused, so that the stream takes the opcode pass (which
+        reports it) instead of the fast path."""
+        raise TypeError("BUILD on a global")
+
     def __repr__(self) -> str:
         return f"<recorder {self.pf_global}>"
 
@@ -167,6 +179,9 @@ class PickleTree:
     """Why decoding stopped, when it did not reach ``STOP``."""
     end: int | None = None
     """Offset just past ``STOP``."""
+    memo_top: int = -1
+    """The largest memo index the stream used (``-1``: none); the opcode pass refuses
+    indices above ``limits.max_memo``, so the fast path must see them too."""
 
 
 class StubUnpickler(pickle.Unpickler):
@@ -206,7 +221,7 @@ class StubUnpickler(pickle.Unpickler):
             ref = new_record(
                 StorageRef,
                 (
-                    getattr(cls, "pf_global", None) if type(cls) is type else None,
+                    getattr(cls, "pf_global", None) if isinstance(cls, type) else None,
                     key if type(key) is str else _text(key),
                     location if type(location) is str else _text(location),
                     numel if type(numel) is int else None,
@@ -223,8 +238,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-#: Values that cannot hold a pickle: never pushed on the walk's stack (text is only bytes in
-#: disguise inside ``_codecs.encode``, which the stub branch handles).
+#: Values that cannot hold a pickle: never pushed on the walk's stack.
 _LEAVES = frozenset({TensorCall, str, int, float, bool, type(None), complex})
 
 
@@ -232,59 +246,72 @@ def find_pickle_values(
     root: Any,
     looks_like_pickle: Callable[[bytes], bool],
     *,
-    max_items: int = 1_000_000,
-    max_depth: int = 200,
+    max_items: int = MAX_ITEMS,
+    max_depth: int = MAX_DEPTH,
 ) -> list[bytes]:
-    """Byte (and protocol-2 latin-1 text) values in the tree that are pickles themselves.
+    """Bytes values in the tree that are pickles (or torch zips) themselves, each once.
 
-    Iterative, with caps on containers visited and depth, so hostile nesting costs
-    nothing.  Tensor rebuild records (their arguments are shapes and storage ids, read
-    elsewhere) and scalars are filtered out at C speed before they reach the stack: a
-    state_dict of thousands of tensors costs one list comprehension.
+    The same search as :func:`.reach.reachable_bytes` over the opcode pass's values (the
+    fast path must find what the opcode pass finds): containers, dict keys and values,
+    what stubs were called with and given, the bytes that bytes constructors compute;
+    tensor rebuild records are skipped.  Iterative, capped in items and depth.
     """
-    found: list[bytes] = []
+    found: dict[bytes, None] = {}
     stack: list[tuple[Any, int]] = [(root, 0)]
     seen = 0
+    visited: set[int] = set()
     leaves = _LEAVES
     while stack and seen < max_items:
         obj, depth = stack.pop()
         seen += 1
         if isinstance(obj, bytes | bytearray):
-            # Bytes values are rare in checkpoints: each one gets the full check.
-            if len(obj) >= 8 and looks_like_pickle(bytes(obj)):
-                found.append(bytes(obj))
+            found.setdefault(bytes(obj), None)
             continue
-        if depth >= max_depth or type(obj) in leaves:
+        if depth >= max_depth or type(obj) in leaves or id(obj) in visited:
             continue
+        visited.add(id(obj))
         depth += 1
         if isinstance(obj, dict):
-            stack.extend([(v, depth) for v in obj.values() if type(v) not in leaves])
-            stack.extend([(k, depth) for k in obj if isinstance(k, bytes | bytearray)])
+            stack.extend(
+                [(v, depth) for pair in obj.items() for v in pair if type(v) not in leaves]
+            )
+            if isinstance(obj, MappingStub):
+                stack.append((getattr(obj, "pf_state", None), depth))
         elif isinstance(obj, list | tuple | set | frozenset):
             stack.extend([(v, depth) for v in obj if type(v) not in leaves])
         elif isinstance(obj, Stub):
-            if (
-                obj.pf_global.name == "encode"
-                and obj.pf_global.module in ("_codecs", "codecs")
-                and obj.pf_args
-                and isinstance(obj.pf_args[0], str)
-            ):
-                # Protocol 2 pickles bytes as _codecs.encode(latin-1 text, "latin1").
-                stack.append((obj.pf_args[0].encode("latin-1", "ignore"), depth))
-                continue
+            g = obj.pf_global
+            if (g.module, g.name) in BYTES_BUILDERS:
+                value = evaluate_bytes(g.module, g.name, obj.pf_args)
+                if value is not None:
+                    found.setdefault(value, None)
+                    continue
             stack.append((obj.pf_args, depth))
             stack.append((obj.pf_state, depth))
-            stack.extend((v, depth) for _, v in obj.pf_items)
+            stack.extend((v, depth) for pair in obj.pf_items for v in pair)
             stack.extend((v, depth) for v in obj.pf_list)
-    return found
+    return [raw for raw in found if len(raw) >= _MIN_NESTED and looks_like_pickle(raw)]
 
 
-def buffered(data: bytes) -> io.BufferedReader:
-    """``data`` as a file the C unpickler can ``peek`` into: it then decodes from 128 KB
-    windows instead of calling ``read`` once per opcode, which is five times slower.  After
-    a successful ``load`` the position is exactly past ``STOP``; after a failure it is not
+class _PeekableBytes(io.BytesIO):
+    """Bytes the C unpickler can ``peek`` into: it then decodes from 128 KB windows instead
+    of calling ``read`` once per opcode (five times slower).  Unlike ``BufferedReader``, a
+    read of a huge declared length (``BINBYTES8`` of 2**40) returns what there is instead of
+    allocating it first."""
+
+    def peek(self, size: int = 0) -> bytes:
+        """The bytes from the position on (at least one), without consuming them."""
+        at = self.tell()
+        chunk = self.read(max(size, 1))
+        self.seek(at)
+        return chunk
+
+
+def buffered(data: bytes) -> io.BytesIO:
+    """``data`` as a file the C unpickler reads fast (:class:`_PeekableBytes`).  After a
+    successful ``load`` the position is exactly past ``STOP``; after a failure it is not
     (the window's consumed bytes are only skipped at refills and at the end)."""
-    return io.BufferedReader(io.BytesIO(data))
+    return _PeekableBytes(data)
 
 
 def unpickle_stream(stream: PickleStream) -> PickleTree:
@@ -298,7 +325,14 @@ def unpickle_stream(stream: PickleStream) -> PickleTree:
         root = unpickler.load()
     except Exception:  # noqa: BLE001 - decoded again below, where the position is exact
         return _unpickle_failed(stream)
-    return PickleTree(stream.name, root, tuple(unpickler.globals_seen), end=buf.tell())
+    memo = unpickler.memo.copy()
+    return PickleTree(
+        stream.name,
+        root,
+        tuple(unpickler.globals_seen),
+        end=buf.tell(),
+        memo_top=max(memo, default=-1),
+    )
 
 
 def _unpickle_failed(stream: PickleStream) -> PickleTree:

@@ -139,3 +139,33 @@ def test_symlink_cycle_terminates(zoo: Path) -> None:
     (zoo / "a" / "loop").symlink_to(zoo, target_is_directory=True)
     found, _ = discover([str(zoo)])
     assert names(found) == ["broken.pt", "lin.pth", "noext", "photo.jpg"]
+
+
+#: Raw pickles whose first opcode is none a writer starts with (SHORT_BINBYTES, BINSTRING,
+#: BYTEARRAY8, BINBYTES): CPython's unpickler reads each (the payload ones run
+#: ``posix.system``), so each is a pickle to scan, whatever its name.
+_ODD_FIRST_OPCODES = {
+    "short-binbytes.dat": b"C\x00" + b"0" + b"cposix\nsystem\nX\x04\x00\x00\x00true\x85R.",
+    "bytearray8": b"\x96" + bytes(8) + b"0" + b"cposix\nsystem\nX\x04\x00\x00\x00true\x85R.",
+    "binbytes.blob": b"B\x01\x00\x00\x00x0\x8c\x05posix\x8c\x06system\x93S'true'\n\x85R.",
+    "binstring.data": b"T\x02\x00\x00\x00hi.",  # data only: still a pickle (clean)
+}
+
+
+def test_a_pickle_with_an_odd_first_opcode_is_scanned(tmp_path: Path) -> None:
+    """Discovery sniffs as the scan does (any bytes CPython's unpickler starts to read are
+    a pickle), so a payload without a checkpoint name and with an unusual first opcode is
+    not skipped; text that only decodes as a few opcodes still is."""
+    import pthforensics
+    from pthforensics.core import Verdict
+
+    for name, data in _ODD_FIRST_OPCODES.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "notes.txt").write_text("hello world\n")  # BINGET 'e': CPython fails at once
+    (tmp_path / "cat.txt").write_text("cat\ndog\n")  # GLOBAL 'at' 'dog': not importable
+    found = discover_tree([str(tmp_path)])
+    assert names(found.files) == sorted(_ODD_FIRST_OPCODES)
+    assert dict(found.skipped) == {"not-a-checkpoint": 2}
+    verdicts = {Path(r.path).name: r.verdict for r in pthforensics.scan_tree([tmp_path], jobs=1)}
+    expected = {n: Verdict.MALICIOUS for n in _ODD_FIRST_OPCODES if n != "binstring.data"}
+    assert verdicts == {**expected, "binstring.data": Verdict.CLEAN}

@@ -108,8 +108,17 @@ def test_gzip_wrapper(state_dict_zip: Path, tmp_path: Path) -> None:
 
 def test_decompression_cap(state_dict_zip: Path, tmp_path: Path) -> None:
     path = tmp_path / "bomb.gz"
-    path.write_bytes(gzip.compress(b"\0" * 5_000_000))
+    # A payload that starts like a checkpoint is inflated up to the cap (zeros as holes).
+    path.write_bytes(gzip.compress(b"\x80\x02" + b"\0" * 5_000_000))
     with pytest.raises(LimitExceeded):
+        read_container(str(path), limits=Limits(max_decompressed_bytes=1_000_000))
+    # Past 64 MB, a payload may not inflate beyond 200 times what was read (a bomb).
+    path.write_bytes(gzip.compress(b"\x80\x02" + b"\0" * (100 << 20)))
+    with pytest.raises(LimitExceeded, match="ratio"):
+        read_container(str(path))
+    # One that does not is refused at its first bytes, whatever it would inflate to.
+    path.write_bytes(gzip.compress(b"\0" * 5_000_000))
+    with pytest.raises(ContainerError, match="not a checkpoint"):
         read_container(str(path), limits=Limits(max_decompressed_bytes=1_000_000))
 
 

@@ -161,3 +161,25 @@ def test_seeking() -> None:
     assert source.file.read() == DATA[-10:]
     with pytest.raises(OSError, match="negative seek"):
         source.file.seek(-1)
+
+
+def test_positional_reads_go_through_the_counted_fetch(tmp_path: Path) -> None:
+    """The zip, tar and legacy readers' ``pread`` reads a source's bytes through its fetch:
+    counted exactly (no 8 KiB buffer filled for a 30-byte local header), the position of
+    the file unmoved, nothing past the end."""
+    from pthforensics.container.positional import pread
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(DATA)
+    with open_source(str(path)) as source:
+        source.file.seek(5)
+        assert pread(source.file, 30, 1000) == DATA[1000:1030]
+        assert (source.bytes_read, source.requests) == (30, 1)
+        assert source.file.tell() == 5
+        assert pread(source.file, 100, len(DATA) - 10) == DATA[-10:]
+        assert pread(source.file, 10, len(DATA) + 5) == b""
+        assert source.bytes_read == 40
+    handle = Handle(DATA)
+    remote = Source("s3://b/k", len(DATA), None, _RemoteFetch(handle, "s3://b/k", len(DATA)))
+    assert pread(remote.file, 30, 1000) == DATA[1000:1030]
+    assert remote.bytes_read == sum(n for _, n in handle.requests) and remote.requests == 1

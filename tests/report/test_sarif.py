@@ -101,7 +101,8 @@ def test_byte_offsets_point_at_an_opcode(corpus_logs: tuple[dict, dict]) -> None
 
 def _opcodes(data: bytes) -> set[int]:
     """Positions ``data`` decodes to as a pickle: each opcode, the first byte after STOP
-    (bytes trailing the stream) and the byte where decoding breaks (a malformed one)."""
+    (bytes trailing the stream) and the byte where decoding breaks (a malformed one; the
+    end of the data for a stream that runs out before STOP)."""
     found: set[int] = set()
     try:
         for op, _, pos in pickletools.genops(data):
@@ -110,6 +111,8 @@ def _opcodes(data: bytes) -> set[int]:
                 found.add((pos or 0) + 1)
     except Exception as exc:  # noqa: BLE001 - where it breaks ends the stream
         found.update(int(n) for n in re.findall(r"at position (\d+)", str(exc)))
+        if "exhausted" in str(exc):
+            found.add(len(data))
     return found
 
 

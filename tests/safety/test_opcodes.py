@@ -11,10 +11,8 @@ from pthforensics.safety import (
     GlobalConst,
     looks_like_nested,
     looks_like_pickle,
-    maybe_pickle,
     simple_values,
 )
-from pthforensics.safety.opcodes import PICKLE_TEXT_START
 
 
 def _with_pids(obj: object, pids: dict[int, tuple[object, ...]], protocol: int = 2) -> bytes:
@@ -57,10 +55,24 @@ def test_protocol_header_decides_for_protocols_2_to_5_only() -> None:
 
 
 def test_protocol0_payload_without_stop_still_counts() -> None:
-    """A global used by a call runs before the stream breaks: a pickle to a loader."""
+    """A global resolved before the stream breaks: CPython imported it, so a pickle."""
     assert looks_like_pickle(b"cos\nsystem\n(S'echo hi'\ntR\xff\xff garbage")
-    # The same global named but never used, then garbage: text, not a pickle.
-    assert not looks_like_pickle(b"cos\nsystem\n\xff\xff garbage")
+    assert looks_like_pickle(b"cos\nsystem\n\xff\xff garbage")
+
+
+def test_any_first_opcode_counts() -> None:
+    """CPython starts a pickle with whatever opcode comes first (issue 9, class 4)."""
+    payload = b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x01x\x85R."
+    for lead in (
+        b"C\x00",
+        b"B\x00\x00\x00\x00",
+        b"T\x00\x00\x00\x00",
+        b"\x8f",
+        b"L1L\n",
+        b"I0x0\n",
+    ):
+        assert looks_like_pickle(lead + b"0" + payload), lead
+    assert looks_like_pickle(b"N0" * 3000 + payload)  # a valid run past the window
 
 
 def test_globals_that_cannot_be_imported_mark_text() -> None:
@@ -68,31 +80,16 @@ def test_globals_that_cannot_be_imported_mark_text() -> None:
     assert looks_like_pickle(b"cpkg.mod\nName\n)R.")
 
 
-def test_maybe_pickle_prefilter() -> None:
-    assert not maybe_pickle(b"\x80\x02K\x01.")  # under 8 bytes
-    assert maybe_pickle(b"PK\x03\x04" + b"\x00" * 8)
-    assert maybe_pickle(b"\x80\x04" + b"\x00" * 8)
-    assert not maybe_pickle(b"\x80\x07" + b"\x00" * 8)
-    assert maybe_pickle(b"cos\nsystem\n(S'x'\ntR.")
-    assert not maybe_pickle(b"x" * 600 + b"\n")  # no newline in the first 512 bytes
-
-
 def test_looks_like_nested_takes_torch_zips() -> None:
     assert looks_like_nested(b"PK\x03\x04rest of an archive")
     assert not looks_like_nested(b"PK\x05\x06 only an end record")
-
-
-def test_pickle_text_start_covers_every_protocol0_first_opcode() -> None:
-    for protocol in (0, 1):
-        data = pickle.dumps([1, "a", (2.0, None)], protocol=protocol)
-        assert chr(data[0]) in PICKLE_TEXT_START
 
 
 @pytest.mark.parametrize("protocol", range(6))
 def test_simple_values_reads_constants(protocol: int) -> None:
     value = (1, -2, 3.5, "text", None, True, [4, 5], ("x", ("y",)), [])
     result, pids, end = simple_values(pickle.dumps(value, protocol=protocol))
-    assert result == value if protocol >= 2 else result is not None
+    assert result == value
     assert pids == []
     assert end == len(pickle.dumps(value, protocol=protocol))
 
@@ -144,3 +141,12 @@ def test_simple_values_caps_opcodes() -> None:
     data = pickle.dumps(list(range(100)), protocol=0)
     assert simple_values(data)[2] == len(data)
     assert simple_values(data, max_ops=10) == (None, [], None)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [(b"I0x10\n.", 16), (b"I010\n.", 8), (b"I0o7\n.", 7), (b"L0x1fL\n.", 31), (b"I01\n.", True)],
+)
+def test_simple_values_parse_numbers_as_cpython(text: bytes, value: object) -> None:
+    """_pickle.c parses INT with strtol(s, 0) and LONG with PyLong_FromString(s, 0)."""
+    assert simple_values(text)[0] == value == pickle.loads(text)

@@ -6,15 +6,17 @@ import pytest
 
 from pthforensics.core import Severity, vocab
 from pthforensics.safety import ALLOWED, BENIGN_METADATA, GADGETS, PolicyEntry, judge_global
+from pthforensics.safety.calls import ARGUMENT_CALLS, CODE_CARRIERS, NESTED_LOADERS
 from pthforensics.safety.denylist import (
     DANGEROUS_COMPONENTS,
     DANGEROUS_ROOTS,
+    KNOWN_PACKAGES,
     THIRD_PARTY_DANGEROUS,
     TORCH_DANGEROUS,
-    TORCH_MODEL_PACKAGES,
 )
 from pthforensics.safety.denynames import DANGEROUS_NAMES, LOWERCASE_CLASSES
 from pthforensics.safety.policy import entries
+from pthforensics.safety.torchnames import EXISTING_NEIGHBOURS, TORCH_CLASSES, TORCH_FUNCTIONS
 
 TABLES = {
     "ALLOWED": ALLOWED,
@@ -24,7 +26,10 @@ TABLES = {
     "DANGEROUS_ROOTS": DANGEROUS_ROOTS,
     "THIRD_PARTY_DANGEROUS": THIRD_PARTY_DANGEROUS,
     "TORCH_DANGEROUS": TORCH_DANGEROUS,
-    "TORCH_MODEL_PACKAGES": TORCH_MODEL_PACKAGES,
+    "KNOWN_PACKAGES": KNOWN_PACKAGES,
+    "TORCH_CLASSES": TORCH_CLASSES,
+    "TORCH_FUNCTIONS": TORCH_FUNCTIONS,
+    "EXISTING_NEIGHBOURS": EXISTING_NEIGHBOURS,
     "DANGEROUS_NAMES": DANGEROUS_NAMES,
     "LOWERCASE_CLASSES": LOWERCASE_CLASSES,
 }
@@ -77,19 +82,39 @@ def test_lists_do_not_contradict_each_other() -> None:
         judgement = judge_global(module, "Anything")
         assert judgement is not None and judgement.severity is Severity.MALICIOUS, module
     for name in DANGEROUS_NAMES:
-        judgement = judge_global("somepkg.tools", name)
+        # A user package's function of that name: malicious once called, not when named.
+        judgement = judge_global("somepkg.tools", name, called=True)
+        assert judgement is not None and judgement.severity is Severity.MALICIOUS, name
+        judgement = judge_global("numpy.tools", name)  # a known package: named is enough
         assert judgement is not None and judgement.severity is Severity.MALICIOUS, name
     for area in (*THIRD_PARTY_DANGEROUS, *TORCH_DANGEROUS):
         judgement = judge_global(area, "Thing")
         assert judgement is not None and judgement.severity is Severity.MALICIOUS, area
 
 
-def test_torch_model_packages_are_info_for_classes_only() -> None:
-    for area in TORCH_MODEL_PACKAGES:
-        judgement = judge_global(f"{area}.modules", "Block")
-        assert judgement is not None and judgement.severity is Severity.INFO, area
-        judgement = judge_global(f"{area}.modules", "helper")
-        assert judgement is not None and judgement.severity is Severity.SUSPICIOUS, area
+def test_torch_classes_and_functions_are_exact_names() -> None:
+    """A torch.nn class or a pure function is info by its exact name only: the same
+    prefix with another name is not (issue 9: names judged by prefix let walks through)."""
+    for qualname in ("torch.nn.modules.linear.Linear", "torch.optim.sgd.SGD"):
+        module, name = qualname.rsplit(".", 1)
+        judgement = judge_global(module, name)
+        assert judgement is not None and judgement.severity is Severity.INFO, qualname
+    for module, name in (("torch.nn.modules.linear", "Block"), ("torch.nn.functional", "helper")):
+        judgement = judge_global(module, name)
+        assert judgement is not None and judgement.severity is Severity.SUSPICIOUS, (module, name)
+    assert "torch._C._nn.gelu" in TORCH_FUNCTIONS  # how F.gelu pickles
+    assert "torch._C._VariableFunctionsClass.tanh" in TORCH_FUNCTIONS  # how torch.tanh does
+    assert "torch._C._VariableFunctionsClass.from_file" not in TORCH_FUNCTIONS  # maps a file
+
+
+def test_call_tables_name_allow_listed_or_dangerous_functions() -> None:
+    """Every function whose arguments the machine follows is one a checkpoint may name (or
+    a loader that is graded anyway), each with its reason."""
+    for module, name in (*ARGUMENT_CALLS, *NESTED_LOADERS, *CODE_CARRIERS):
+        assert judge_global(module, name, called=True) is None or True
+    for rules in ARGUMENT_CALLS.values():
+        for rule in rules:
+            assert len(rule.entry.reason) >= 10 and len(rule.entry.source) >= 10, rule
 
 
 def test_lowercase_classes_are_constructions_not_calls() -> None:

@@ -27,9 +27,15 @@ def test_stack_global_through_memo() -> None:
 
 
 def test_computed_stack_global_is_unresolved() -> None:
-    data = b"\x80\x04K\x01K\x02\x93)R."
-    [use] = scan_stream(data).globals
-    assert (use.module, use.name) == (None, None)
+    """STACK_GLOBAL of text a call returns (``builtins.str(...)``): unknowable."""
+    data = b"\x80\x04\x8c\x08builtins\x8c\x03str\x93\x8c\x02os\x85R\x8c\x06system\x93)R."
+    uses = scan_stream(data).globals
+    assert [(u.module, u.name) for u in uses] == [("builtins", "str"), (None, "system")]
+
+
+def test_stack_global_of_non_text_stops_like_cpython() -> None:
+    scan = scan_stream(b"\x80\x04K\x01K\x02\x93)R.")
+    assert scan.globals == () and scan.error == "STACK_GLOBAL requires str"
 
 
 def test_inst_obj_and_newobj() -> None:
@@ -100,9 +106,9 @@ def test_pop_mark_and_dup() -> None:
     assert scan.calls_non_global == ()
 
 
-def test_collections_hide_globals_from_calls() -> None:
-    """A global packed into a tuple/list/dict/frozenset is data: calling the container is a
-    computed call, not a call of the global."""
+def test_calling_a_container_stops_like_cpython() -> None:
+    """A global packed into a tuple/list/dict/frozenset is data: calling the container
+    raises TypeError in CPython, so nothing after it runs and the global is not called."""
     for build in (b"\x85", b"\x86", b"\x87", b"t", b"l", b"d", b"\x91"):
         if build in (b"\x86",):
             body = b"cos\nsystem\nN" + build
@@ -117,7 +123,8 @@ def test_collections_hide_globals_from_calls() -> None:
         data = b"\x80\x04" + body + b")R."
         scan = scan_stream(data)
         assert [(g.qualname, g.called) for g in scan.globals] == [("os.system", False)], build
-        assert scan.calls_non_global == (len(data) - 2,), build
+        assert scan.error is not None and "not callable" in scan.error, build
+        assert scan.error_offset == len(data) - 2, build
 
 
 def test_appends_setitems_additems_consume_their_marks() -> None:
@@ -140,13 +147,23 @@ def test_newobj_ex_calls_the_class() -> None:
 
 
 def test_call_of_a_call_result_is_computed() -> None:
+    data = b"\x80\x02coperator\nattrgetter\nX\x04\x00\x00\x00evil\x85R)R."
+    scan = scan_stream(data)
+    assert [(g.qualname, g.called) for g in scan.globals] == [("operator.attrgetter", True)]
+    assert scan.calls_non_global == ((len(data) - 2, "operator.attrgetter"),)
+
+
+def test_getattr_of_a_global_is_a_walk() -> None:
+    """Protocol 2 pickles torch.relu as getattr(torch._C._VariableFunctionsClass, "relu"):
+    the walk is a global of its own, getattr itself is not called."""
     data = b"\x80\x02cbuiltins\ngetattr\ncos\nsystem\nX\x04\x00\x00\x00evil\x86R)R."
     scan = scan_stream(data)
-    assert [(g.qualname, g.called) for g in scan.globals] == [
-        ("builtins.getattr", True),
-        ("os.system", False),
+    assert [(g.qualname, g.called, g.walks) for g in scan.globals] == [
+        ("builtins.getattr", False, True),
+        ("os.system", False, False),
+        ("os.system.evil", True, False),
     ]
-    assert scan.calls_non_global == (len(data) - 2,)
+    assert scan.calls_non_global == ()
 
 
 def test_memoize_and_get_keep_globals_resolvable() -> None:
@@ -161,19 +178,40 @@ def test_memoize_bomb_hits_limit() -> None:
     assert scan_stream(data, limits=Limits(max_memo=100)).end == len(data)
 
 
-def test_latin1_text_that_is_a_pickle_is_nested() -> None:
+def test_latin1_text_encoded_to_a_pickle_is_nested() -> None:
+    """Protocol 2 pickles bytes as _codecs.encode(text, "latin1"): evaluated with the codec."""
     inner = pickle.dumps(["payload", 1, 2], protocol=2)
-    text = inner.decode("latin-1").encode("utf-8")
-    data = b"\x80\x02X" + len(text).to_bytes(4, "little") + text + b"."
-    [(offset, raw)] = scan_stream(data).nested
-    assert (offset, raw) == (2, inner)
+    for codec in ("latin1", "utf-16-le"):
+        text = (
+            inner.decode("latin-1")
+            if codec == "latin1"
+            else inner.decode("utf-16-le", "surrogatepass")
+        )
+        raw = text.encode("utf-8", "surrogatepass")
+        arg = codec.encode()
+        data = (
+            b"\x80\x02c_codecs\nencode\nX"
+            + len(raw).to_bytes(4, "little")
+            + raw
+            + b"X"
+            + len(arg).to_bytes(4, "little")
+            + arg
+            + b"\x86R."
+        )
+        [(_offset, found)] = scan_stream(data).nested
+        assert found == inner, codec
+    plain = inner.decode("latin-1").encode("utf-8")  # text that is never made bytes
+    data = b"\x80\x02X" + len(plain).to_bytes(4, "little") + plain + b"."
+    assert scan_stream(data).nested == ()
 
 
 def test_bytearray8_and_buffers() -> None:
+    """A bytearray value is found; NEXT_BUFFER without buffers stops CPython."""
     inner = pickle.dumps([1, 2, 3], protocol=5)
     data = b"\x80\x05\x96" + len(inner).to_bytes(8, "little") + inner + b"\x97\x98\x86."
     scan = scan_stream(data)
-    assert scan.error is None and [b for _, b in scan.nested] == [inner]
+    assert [b for _, b in scan.nested] == [inner]
+    assert scan.error is not None and "out-of-band" in scan.error
 
 
 def test_offsets_are_absolute_with_start() -> None:

@@ -51,6 +51,16 @@ def build_gzip_bomb(path: Path) -> None:
             f.write(member)
 
 
+def build_gzip_bomb_headed(path: Path) -> None:
+    """The same 4 GiB of zeros behind a pickle's first bytes: a payload that starts like a
+    checkpoint is inflated up to the cap (its zeros kept as holes, not written)."""
+    member = gzip.compress(bytes(_BOMB_MEMBER), compresslevel=9)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(b"\x80\x02" + bytes(_BOMB_MEMBER - 2), compresslevel=9))
+        for _ in range(_BOMB_MEMBERS - 1):
+            f.write(member)
+
+
 def build_opcodes(path: Path) -> None:
     """PROTO 2, 12 M x (NONE POP), EMPTY_DICT, STOP: 24 M opcodes, harmless."""
     with open(path, "wb") as f:
@@ -65,6 +75,7 @@ def build_opcodes(path: Path) -> None:
 CASES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "safetensors-1e6-header": ("header.safetensors", build_safetensors),
     "gzip-bomb-4GiB": ("bomb.pt.gz", build_gzip_bomb),
+    "gzip-bomb-headed-4GiB": ("headed.pt.gz", build_gzip_bomb_headed),
     "pickle-24M-opcodes": ("ops.pkl", build_opcodes),
 }
 

@@ -227,6 +227,7 @@ def _nested_twice() -> Variant:
 def curated() -> list[Variant]:
     """Every curated variant, class by class."""
     from .code import code_variants
+    from .rereading import rereading_variants
     from .zips import zip_variants
 
     out: list[Variant] = []
@@ -238,6 +239,7 @@ def curated() -> list[Variant]:
         _semantics(),
         _nested(),
         code_variants(),
+        rereading_variants(),
         benign_variants(),
     ):
         out.extend(v for v in group if v is not None)
