@@ -816,6 +816,53 @@ def tiny_levit():
     return TinyLevit(), _truth("fixed", "image", (1, 3, 64, 64))
 
 
+class DecomposedAttention(nn.Module):
+    """Attention over the whole ``size x size`` map with MViTv2's decomposed relative
+    positions (Li et al., 2022; torchvision models/video/mvit.py ``_add_rel_pos``): one
+    table per axis, ``rel_pos_h``/``rel_pos_w`` of ``2 * size - 1`` rows."""
+
+    def __init__(self, dim: int, size: int) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.rel_pos_h = nn.Parameter(torch.zeros(2 * size - 1, dim))
+        self.rel_pos_w = nn.Parameter(torch.zeros(2 * size - 1, dim))
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        s = self.size
+        q, k, v = self.qkv(x).view(b, n, 3, c).unbind(2)
+        idx = torch.arange(s)[:, None] - torch.arange(s)[None, :] + s - 1
+        qm = q.view(b, s, s, c)
+        bias_h = torch.einsum("bhwc,hkc->bhwk", qm, self.rel_pos_h[idx])
+        bias_w = torch.einsum("bhwc,wkc->bhwk", qm, self.rel_pos_w[idx])
+        a = (q @ k.transpose(-1, -2)).view(b, s, s, s, s)
+        a = a + bias_h[:, :, :, :, None] + bias_w[:, :, :, None, :]
+        return self.proj(a.view(b, n, n).softmax(-1) @ v)
+
+
+class TinyMvit(nn.Module):
+    """MViTv2-style 2-d: an overlapping patch embedding (7x7, stride 4, padding 3: also
+    CvT, PVTv2, SegFormer) on 64x64 -> a 16x16 map, attention with decomposed relative
+    positions over it (which fix it), mean pooling and a head."""
+
+    def __init__(self, dim: int = 16, size: int = 16) -> None:
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, 7, 4, 3)
+        self.attn = DecomposedAttention(dim, size)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        return self.head(self.attn(x).mean(1))
+
+
+@_register
+def tiny_mvit():
+    return TinyMvit(), _truth("fixed", "image", (1, 3, 64, 64))
+
+
 class TinyMixer(nn.Module):
     """MLP-Mixer: the token-mixing MLP's width is the patch count (timm mlp_mixer.py
     ``mlp_tokens``): patch 8 on 32x32 -> 16 tokens."""

@@ -119,9 +119,16 @@ by its stride (DCGAN's 4x4/2 and ICLabel's 4x4/2 with the halving padding, DQN's
 STRIDE_SPATIAL_ONLY = 0.6
 """A 3-d convolution striding space but not time (torchvision video stems, (1, 2, 2))."""
 STRIDE_HALF_KERNEL = 0.6
-"""Stride k/2 of a large kernel (Nature DQN: 8x8 stride 4)."""
+"""Stride k/2 of a large kernel (Nature DQN: 8x8 stride 4), or (k+1)/2 of an odd first one:
+the overlapping patch embedding of CvT, PVTv2, SegFormer (7x7, stride 4, padding 3) and
+MViTv2 (3x7x7, stride (2, 4, 4): torchvision models/video/mvit.py)."""
 STRIDE4_LARGE_KERNEL = 0.6
 """Stride 4 of a very large kernel (AlexNet: 11x11 stride 4)."""
+PATCH_STRIDE = 0.3
+"""Stride = kernel, or the overlapping (k+1)/2, of a patch embedding (the only convolution
+before attention over its tokens): it patchifies (ViT, Swin: stride = kernel; CvT, PVTv2,
+SegFormer, MViTv2: 7x7 stride 4); a stem's stride 2 there costs
+:data:`STRIDE_HALF_KERNEL` at least."""
 STRIDE_KERNEL = 1.5
 """Stride = kernel (non-overlapping patches): possible, but a patchify layer is rare."""
 CONVT_NO_UPSAMPLE = 0.2
@@ -235,6 +242,7 @@ def _stride_options(
     transposed: bool,
     normed: bool = False,
     widens_unpooled: bool = False,
+    patch: bool = False,
 ) -> dict[tuple[int, ...], float]:
     kmax = max(k)
     square_even = _square_even(k)
@@ -257,6 +265,14 @@ def _stride_options(
         strides.setdefault((1, 2, 2), STRIDE_SPATIAL_ONLY)
     if kmax >= _HALF_KERNEL_MIN and len(k) > 1:  # DQN's 8x8/4 is a 2-d habit
         strides.setdefault(tuple(max(1, x // 2) for x in k), STRIDE_HALF_KERNEL)
+    if first and kmax >= _STEM_KERNEL and len(k) > 1 and kmax % 2:
+        overlapping = tuple((x + 1) // 2 if x > 1 else 1 for x in k)
+        strides.setdefault(overlapping, PATCH_STRIDE if patch else STRIDE_HALF_KERNEL)
+    if patch and kmax >= 2:
+        strides[k] = PATCH_STRIDE
+        two = tuple(2 if x > 1 else 1 for x in k)
+        if two in strides:
+            strides[two] = max(strides[two], STRIDE_HALF_KERNEL)
     if kmax >= _STRIDE4_KERNEL_MIN:
         strides.setdefault(tuple(4 if x > 1 else 1 for x in k), STRIDE4_LARGE_KERNEL)
     if kmax >= 2:
@@ -279,6 +295,7 @@ def conv_options(
     transposed: bool,
     normed: bool = False,
     widens_unpooled: bool = False,
+    patch: bool = False,
 ) -> list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], float]]:
     """``(padding, extra right padding, stride, cost)`` readings of a convolution under a
     padding ``style`` (``normed``: the model's convolutions are followed by norms;
@@ -290,6 +307,7 @@ def conv_options(
         transposed=transposed,
         normed=normed,
         widens_unpooled=widens_unpooled,
+        patch=patch,
     )
     out = [
         (p, extra, s, pc + sc)

@@ -85,12 +85,19 @@ def fixed_input(
 
 
 def grid_input(
-    entry: Entry, ops: list[SpatialOp], side: int, sctx: SolveContext, why: str
+    entry: Entry, ops: list[SpatialOp], sides: tuple[int, ...], sctx: SolveContext, why: str
 ) -> InputGuess:
-    """The input whose map reaches ``side`` on every axis where a table over the whole
+    """The input whose map reaches ``sides`` (one per axis) where a table over the whole
     grid of tokens is read (``why`` says which table)."""
     ev = [f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input", why]
-    finals = [(_point((side,) * entry.dims), 0.0)]
+    finals = [(_point(sides), 0.0)]
+    convs = [i for i, op in enumerate(ops) if op.kind is not OpKind.GAP]
+    if len(convs) == 1:  # one convolution straight into attention: a patch embedding
+        ops = [replace(op, patch=True) if i == convs[0] else op for i, op in enumerate(ops)]
+    last = ops[-1] if ops else None
+    if last is not None and last.kind is OpKind.GAP and last.pool_hint is not PoolHint.POOL:
+        # the attention reads the map flattened into tokens: no pool module, no pool
+        ops = [*ops[:-1], replace(last, known=last.known or Choice(pool=None))]
     best = solve(ops, finals, sctx, limit=1)
     if best and max(best[0].sizes) > _IMPLAUSIBLE_GRID_INPUT:
         # typed pools whose stride is not stored (PoolFormer/EfficientFormer token mixers,

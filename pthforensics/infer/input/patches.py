@@ -19,7 +19,7 @@ from pthforensics.infer.priors import PATCH_GRID_FRAMES
 
 from .context import Entry, InputContext
 
-__all__ = ["attention_grid", "patch_input"]
+__all__ = ["attention_grid", "axis_tables", "patch_input"]
 
 
 def patch_input(ctx: InputContext, entry: Entry) -> InputGuess | None:
@@ -153,6 +153,36 @@ def attention_grid(ctx: InputContext, head: ChainLink) -> tuple[int, str] | None
                     f"{group.name} attends to whole (LeViT-style), so the map there is {r}x{r}"
                 )
                 return r, why
+    return None
+
+
+_AXIS_TABLES = ("rel_pos_t", "rel_pos_h", "rel_pos_w")
+"""Decomposed relative positions (MViTv2: Li et al., 2022; torchvision
+models/video/mvit.py, timm mvitv2.py): one table per axis of ``2 * max(q, k) - 1`` rows,
+``q`` the query's size along that axis.  The first attention reads the whole map the patch
+embedding gives (keys and values may be pooled, queries are not), so its tables fix that
+map's size on every axis."""
+
+
+def axis_tables(ctx: InputContext, first: ChainLink, d: int) -> tuple[tuple[int, ...], str] | None:
+    """(sizes, why): the map the first attention after ``first`` reads, from its per-axis
+    relative position tables (time, height, width for 3-d; height, width for 2-d);
+    ``None`` when it has none."""
+    wanted = _AXIS_TABLES[-d:] if d in (2, 3) else ()
+    start = ctx.position.get(first.name, 0)
+    for group in ctx.groups[start + 1 :]:
+        rows = {t.key.rsplit(".", 1)[-1]: t.shape[0] for t in group.tensors if len(t.shape) == 2}
+        if not wanted or not all(w in rows for w in wanted):
+            continue
+        if any(rows[w] % 2 == 0 for w in wanted):
+            return None
+        sizes = tuple((rows[w] + 1) // 2 for w in wanted)
+        tables = ", ".join(f"{w} ({rows[w]} rows)" for w in wanted)
+        why = (
+            f"{group.name} holds {tables}: 2 x size - 1 rows per axis over the map its "
+            f"queries cover whole (MViTv2-style), so the map there is {'x'.join(map(str, sizes))}"
+        )
+        return sizes, why
     return None
 
 

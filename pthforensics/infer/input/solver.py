@@ -134,6 +134,8 @@ class SpatialOp:
     unpooled: bool = False
     """The gap before this convolution is known to hold no pool (its modules are listed,
     none a pool)."""
+    patch: bool = False
+    """The only convolution before attention over its tokens: a patch embedding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +238,7 @@ def options(
                 transposed=op.kind is OpKind.CONV_TRANSPOSE,
                 normed=normed,
                 widens_unpooled=normed and bool(op.widens) and op.unpooled,
+                patch=op.patch,
             )
             if not any(p[a] or (extra and extra[a]) for a in op.consumes)
         ]
