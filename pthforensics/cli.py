@@ -16,6 +16,7 @@ import itertools
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -190,6 +191,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("path", metavar="FILE", help="one checkpoint file (or its URL)")
     _output_options(inspect)
     inspect.add_argument("--no-trace", action="store_true", help="skip rebuild and trace")
+    inspect.add_argument(
+        "--wide",
+        action="store_true",
+        help="show every attribute in full (the table is otherwise fitted to the terminal)",
+    )
     inspect.add_argument(
         "--input-shape",
         metavar="N,C,H,W",
@@ -476,6 +482,19 @@ def _render_scan(
             print(batch_summary(batch, models, elapsed))
 
 
+#: Table width when stdout is no terminal and ``COLUMNS`` is not set.
+_PIPE_COLUMNS = 120
+
+
+def _columns() -> int:
+    """The terminal's width when printing to one; ``COLUMNS`` or a fixed width otherwise
+    (so that piped output does not depend on the terminal the command ran in)."""
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() else _PIPE_COLUMNS
+
+
 def _inspect(args: argparse.Namespace) -> int:
     """``inspect``: one report, as text or JSON; the exit code as ``scan`` decides it."""
     _check_outputs(args)
@@ -496,5 +515,5 @@ def _inspect(args: argparse.Namespace) -> int:
         with open_output(args.output) as out:
             out.write(report_json(report) + "\n")
     else:
-        print(inspect_text(report))
+        print(inspect_text(report, width=_columns(), wide=args.wide))
     return BatchReport((report,), Severity[args.fail_on.upper()]).exit_code()

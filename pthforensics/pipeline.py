@@ -287,23 +287,16 @@ def _trace(
 ) -> TraceResult:
     if report.verdict is Verdict.MALICIOUS:
         return TraceResult(TraceStatus.SKIPPED, detail="not rebuilt: the file is malicious")
-    from .core import RebuildError, TraceError  # noqa: PLC0415
-    from .rebuild import rebuild_sequential, trace_model  # noqa: PLC0415
+    from .rebuild import trace_input  # noqa: PLC0415 - torch only when tracing
 
-    try:
-        module, note = rebuild_sequential(groups, guesses, guess_input, main)
-    except RebuildError as exc:
-        return TraceResult(TraceStatus.SKIPPED, detail=f"not rebuilt: {exc.message}")
-    try:
-        result = trace_model(
-            module,
-            guess_input,
-            device=device,
-            input_shape=tuple(input_shape) if input_shape else None,
-        )
-    except TraceError as exc:
-        return TraceResult(TraceStatus.SKIPPED, detail=f"{note}; trace failed: {exc.message}")
-    return replace(result, detail="; ".join(x for x in (note, result.detail) if x))
+    return trace_input(
+        groups,
+        guesses,
+        guess_input,
+        main,
+        input_shape=tuple(input_shape) if input_shape else None,
+        device=device,
+    )
 
 
 def analyze_candidate(candidate: Candidate, options: BatchOptions) -> FileReport:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from pthforensics import infer
-from pthforensics.core import InputGuess, InputKind, LayerGroup, LayerGuess, StateDict
+from pthforensics.core import InputGuess, InputKind, LayerGroup, LayerGuess, PlanStep, StateDict
 from pthforensics.structure.layers import group_layers
 from tests._helpers import CORPUS, to_state
 
@@ -40,6 +40,7 @@ __all__ = [
     "size_axes",
     "hypothesis_with_truth",
     "sizes_in",
+    "true_plan",
     "truth_in_valid_sizes",
     "zoo",
 ]
@@ -135,3 +136,26 @@ def real_error(model: nn.Module, shape: tuple[int, ...], dtype: str = "float32")
     except Exception as e:  # noqa: BLE001 - any failure is the answer
         return f"{type(e).__name__}: {e}"
     return None
+
+
+#: Attributes of torch.nn modules that decide sizes (what a state_dict does not store).
+_SIZE_ATTRIBUTES = ("kernel_size", "stride", "padding", "dilation", "output_padding",
+                    "ceil_mode", "output_size", "scale_factor")  # fmt: skip
+
+
+def true_plan(model: nn.Module) -> tuple[PlanStep, ...]:
+    """The real modules' size attributes as a plan: every convolution's padding, stride
+    and dilation, every parameter-less torch.nn module's class and attributes."""
+    plan = []
+    for name, m in model.named_modules():
+        if not name or any(True for _ in m.children()):
+            continue
+        cls = type(m)
+        if getattr(nn, cls.__name__, None) is not cls:
+            continue  # not a torch.nn class (a Permute of torchvision's ops)
+        if isinstance(m, nn.modules.conv._ConvNd) or not any(True for _ in m.parameters()):
+            attrs = tuple(
+                (k, getattr(m, k)) for k in _SIZE_ATTRIBUTES if getattr(m, k, None) is not None
+            )
+            plan.append((name, cls.__name__, attrs))
+    return tuple(plan)

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the name everybody uses
+from structures import STRUCTURES  # the non-chain structures (issue 10), same directory
 from torch import nn
 
 Builder = Callable[[], tuple[nn.Module, dict[str, Any]]]
@@ -1048,7 +1049,7 @@ def layer_types(model: nn.Module) -> dict[str, str]:
 def build(name: str) -> tuple[nn.Module, dict[str, Any]]:
     """Build one reference model (seeded) and its full truth, output shape included."""
     torch.manual_seed(0)
-    model, truth = BUILDERS[name]()
+    model, truth = (BUILDERS.get(name) or STRUCTURES[name])()
     model.eval()
     dtype = torch.int64 if truth["input_dtype"] == "int64" else torch.float32
     with torch.no_grad():
@@ -1066,7 +1067,7 @@ def main(argv: list[str] | None = None) -> int:
     """Write every model's state_dict and truth next to this script."""
     out_dir = Path(argv[0]) if argv else Path(__file__).resolve().parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in BUILDERS:
+    for name in [*BUILDERS, *STRUCTURES]:
         model, truth = build(name)
         sd = model.state_dict()
         path = out_dir / f"{name}.pt"

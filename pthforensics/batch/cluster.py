@@ -122,7 +122,7 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port (None means 8787: clashes)
             ) as cluster,
             distributed.Client(cluster) as client,
         ):

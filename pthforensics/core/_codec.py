@@ -19,6 +19,7 @@ from .inference import (
     InputStatus,
     LayerGuess,
     PlanStep,
+    RebuildPart,
     TraceLayer,
     TraceResult,
     TraceStatus,
@@ -90,20 +91,28 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
 
 def summary_to_json(t: TensorSummary) -> JSON:
     """The contract's ``tensors``, with ``"status": "ok"`` (``"skipped"`` when nothing was
-    counted, see ``FileReport.to_dict``)."""
+    counted, see ``FileReport.to_dict``), ``buffers`` and ``trainable`` (``null``: not
+    stored)."""
     return {
         "status": "ok",
         "count": t.count,
         "parameters": t.parameters,
         "bytes": t.bytes,
         "dtypes": dict(t.dtypes),
+        "buffers": t.buffers,
+        "trainable": t.trainable,
     }
 
 
 def summary_from_json(d: Mapping[str, Any]) -> TensorSummary:
     """The inverse of :func:`summary_to_json`."""
     return TensorSummary(
-        d["count"], d["parameters"], d["bytes"], tuple(d.get("dtypes", {}).items())
+        d["count"],
+        d["parameters"],
+        d["bytes"],
+        tuple(d.get("dtypes", {}).items()),
+        d.get("buffers", 0),
+        d.get("trainable"),
     )
 
 
@@ -211,12 +220,20 @@ def input_from_json(d: Mapping[str, Any]) -> InputGuess:
 
 
 def trace_to_json(t: TraceResult) -> JSON:
-    """The contract's ``trace``, with ``input_shape``, ``detail`` and ``tried``."""
+    """The contract's ``trace``, with ``input_shape``, ``detail``, ``tried``, the part of
+    the model rebuilt, what the run rests on (``assumptions``), each input hypothesis
+    traced, and per layer whether its sizes are ``hypothetical``."""
     return {
         "status": t.status.value,
+        "part": t.part.value if t.part is not None else None,
         "output_shape": _shape(t.output_shape),
         "input_shape": _shape(t.input_shape),
         "detail": t.detail,
+        "assumptions": list(t.assumptions),
+        "hypotheses": [
+            {"name": name, "status": status.value, "detail": detail}
+            for name, status, detail in t.hypotheses
+        ],
         "tried": [{"shape": list(shape), "result": result} for shape, result in t.tried],
         "layers": [
             {
@@ -224,6 +241,7 @@ def trace_to_json(t: TraceResult) -> JSON:
                 "type": l.type,
                 "input_shape": _shape(l.input_shape),
                 "output_shape": _shape(l.output_shape),
+                "hypothetical": l.hypothetical,
             }
             for l in t.layers
         ],
@@ -241,10 +259,17 @@ def trace_from_json(d: Mapping[str, Any]) -> TraceResult:
                 l["type"],
                 _shape_back(l.get("input_shape")),
                 _shape_back(l.get("output_shape")),
+                bool(l.get("hypothetical", False)),
             )
             for l in d.get("layers", ())
         ),
         input_shape=_shape_back(d.get("input_shape")),
         detail=d.get("detail", ""),
         tried=tuple((tuple(t["shape"]), t["result"]) for t in d.get("tried", ())),
+        hypotheses=tuple(
+            (h["name"], TraceStatus(h["status"]), h.get("detail", ""))
+            for h in d.get("hypotheses", ())
+        ),
+        part=RebuildPart(d["part"]) if d.get("part") else None,
+        assumptions=tuple(d.get("assumptions", ())),
     )

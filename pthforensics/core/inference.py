@@ -81,7 +81,7 @@ class RebuildPart(StrEnum):
     """Which part of the model a rebuild covers."""
 
     WHOLE = "whole"
-    """The model is a chain, rebuilt whole."""
+    """Every module owning tensors is rebuilt and called."""
     PREFIX = "prefix"
     """From the input to the first break."""
     HEAD = "head"
@@ -248,9 +248,19 @@ class RebuildInfo:
     input_dtype: str = "float32"
     """``int64`` for token ids, else a floating dtype name."""
     note: str = ""
-    """What was rebuilt and why (the same note ``rebuild_sequential`` returns)."""
+    """What was rebuilt and why (whole, or where the walk stopped and why)."""
     modules: tuple[str, ...] = ()
     """Module paths of the checkpoint included in the rebuilt part."""
+    hypothesis: str = ""
+    """The input hypothesis it was built under (empty: the guess's own reading)."""
+    assumptions: tuple[str, ...] = ()
+    """What changes sizes in it and is not in the file (``module: what is assumed``): an
+    input that runs through it is only as sure as these."""
+    hypothetical: frozenset[str] = frozenset()
+    """Module paths whose type or shape attributes are assumed, and modules the rebuild
+    inserted (names with ``<`` or ``+``)."""
+    unused: tuple[str, ...] = ()
+    """Modules loaded but never called: their role is unknown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,3 +289,7 @@ class TraceResult:
     """Each input shape tried with ``ok`` or the error it raised."""
     hypotheses: tuple[tuple[str, TraceStatus, str], ...] = ()
     """Each input hypothesis traced: its name, whether it ran, and the detail or error."""
+    part: RebuildPart | None = None
+    """Which part of the model was rebuilt and run (``None``: nothing was)."""
+    assumptions: tuple[str, ...] = ()
+    """What the run rests on that the file does not say (see ``RebuildInfo``)."""

@@ -291,8 +291,14 @@ class TensorSummary:
 
     count: int
     parameters: int
+    """Elements of learnable tensors (buffers excluded, as torchinfo counts)."""
     bytes: int
     dtypes: tuple[tuple[str, int], ...]
+    buffers: int = 0
+    """Elements of the other tensors: running statistics, counters, index tables, masks."""
+    trainable: int | None = None
+    """Elements of parameters pickled with ``requires_grad`` (a full-model pickle); ``None``
+    when the file does not say (a state_dict stores no ``requires_grad``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from operator import attrgetter
 
 from .records import TensorRecord
 
@@ -173,6 +175,7 @@ def itemsize(dtype: str) -> int:
     return ITEM_SIZES.get(dtype, 1)
 
 
+@lru_cache(maxsize=256)
 def is_floating(dtype: str) -> bool:
     """Whether ``dtype`` is floating point or complex (only those can be parameters)."""
     return dtype.startswith(_FLOATING_PREFIXES)
@@ -244,8 +247,19 @@ LEARNABLE_SCALAR_LEAVES = frozenset(
 """CLIP's ``logit_scale`` (openai/CLIP: clip/model.py), learned temperatures and gains."""
 
 
+#: Every pattern of :data:`BUFFER_LEAF_PATTERNS` as one expression (one search per leaf).
+_BUFFER_LEAF_RE = re.compile("|".join(f"(?:{p.pattern})" for p, _ in BUFFER_LEAF_PATTERNS))
+
+
+@lru_cache(maxsize=4096)
+def _buffer_leaf(leaf: str) -> bool:
+    """Whether ``leaf`` names a buffer whatever its shape (leaf names repeat by the
+    thousand in a checkpoint: ``weight``, ``bias``, ``running_mean``)."""
+    return leaf in BUFFER_LEAVES or _BUFFER_LEAF_RE.search(leaf) is not None
+
+
 def _buffer_by_name(leaf: str, shape: tuple[int, ...] | None) -> bool:
-    if any(p.search(leaf) for p, _ in BUFFER_LEAF_PATTERNS):
+    if _buffer_leaf(leaf):
         return True
     return shape == () and leaf not in LEARNABLE_SCALAR_LEAVES
 
@@ -265,9 +279,10 @@ def buffer_keys(
     keys = list(keys)
     found: set[str] = set()
     orig: set[str] | None = None
+    shapes = shapes or {}
     for key in keys:
         prefix, _, leaf = key.rpartition(".")
-        if leaf in BUFFER_LEAVES or _buffer_by_name(leaf, (shapes or {}).get(key)):
+        if _buffer_by_name(leaf, shapes.get(key)):
             found.add(key)
         elif leaf == "weight_v":
             if orig is None:
@@ -282,7 +297,12 @@ def buffer_keys(
 def learnable_keys(tensors: Sequence[TensorRecord]) -> frozenset[str]:
     """Keys of the tensors that count as parameters: when the file pickled ``nn.Parameter``
     flags (a full model), those decide; otherwise floating dtype and not a buffer."""
-    if any(t.is_parameter for t in tensors):
+    if any(map(_IS_PARAMETER, tensors)):
         return frozenset(t.key for t in tensors if t.is_parameter)
-    buffers = buffer_keys((t.key for t in tensors), {t.key: t.shape for t in tensors})
+    scalars: dict[str, tuple[int, ...]] = {t.key: () for t in tensors if not t.shape}
+    buffers = buffer_keys(map(_KEY, tensors), scalars)
     return frozenset(t.key for t in tensors if is_floating(t.dtype) and t.key not in buffers)
+
+
+_IS_PARAMETER = attrgetter("is_parameter")
+_KEY = attrgetter("key")

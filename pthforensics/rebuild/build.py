@@ -1,11 +1,16 @@
 """Rebuild the guessed model as ``torch.nn`` modules on the meta device.
 
-``rebuild_sequential`` plans the part to build (:mod:`.parts`: the whole chain, a prefix
-or a flat head), makes each step's module (:mod:`.modules`) and nests them as
-``nn.Sequential`` containers named like the checkpoint, so that
-``load_state_dict(strict=True, assign=True)`` with meta tensors of the recorded shapes and
-dtypes checks every key and shape without reading a weight value.  Re-parametrised
-weights (weight_norm, spectral_norm, parametrize) load as their plain ``weight``.
+``rebuild_model`` plans a program (:mod:`.program`: the whole model, or its largest
+verifiable part), makes each planned module (:mod:`.modules`) at its checkpoint path inside
+a ``GraphModel`` (:mod:`.ops`) that runs the program, and loads meta tensors of the recorded
+shapes and dtypes with ``load_state_dict(strict=True, assign=True)``: every key and shape
+is checked, no weight value is read.  Re-parametrised weights (weight_norm, spectral_norm,
+parametrize) load as their plain ``weight``.
+
+This is the generic path; a rebuild of the real library class (when its signature is
+known and the library installed) can return any ``nn.Module`` carrying a
+:class:`~pthforensics.core.RebuildInfo` under :data:`REBUILD_ATTR`, and
+:func:`~.trace.trace_model` traces it the same way.
 
 torch is imported inside the functions: importing this module does not import torch.
 """
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pthforensics.core import (
     InputGuess,
+    InputHypothesis,
     LayerGroup,
     LayerGuess,
     RebuildError,
@@ -25,14 +31,14 @@ from pthforensics.core import (
     StateDict,
 )
 
-from .modules import make_module, tokens_module
-from .parts import plan_rebuild
-from .state import Step
+from .modules import make_module
+from .program import Program, plan_program
+from .values import OpKind
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["REBUILD_ATTR", "rebuild_sequential"]
+__all__ = ["REBUILD_ATTR", "build_program", "rebuild_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,52 +58,74 @@ _DROPPED = ("parametrizations.weight.original0", "weight_g", "weight_u")
 _MESSAGE_CHARS = 600
 
 
-def rebuild_sequential(
+def rebuild_model(
     groups: Sequence[LayerGroup],
     guesses: Sequence[LayerGuess],
     input_guess: InputGuess,
     state: StateDict,
-) -> tuple[nn.Module, str]:
-    """Build the model (or its largest traceable part) on the meta device and load the
-    checkpoint's tensor shapes into it strictly.
-
-    Returns the module and a note saying what was rebuilt and why; raises
-    :class:`~pthforensics.core.RebuildError` when no chain can be built.
-    """
-    part = plan_rebuild(groups, guesses, input_guess, state)
-    module = _build(list(part.steps), state)
+    hypothesis: InputHypothesis | None = None,
+) -> nn.Module:
+    """The model (or its largest verifiable part) under ``hypothesis`` (default: the
+    guess's own reading), on the meta device with the checkpoint's shapes loaded
+    strictly; its :class:`RebuildInfo` is under :data:`REBUILD_ATTR`.  Raises
+    :class:`~pthforensics.core.RebuildError` when nothing can be built."""
+    program = plan_program(groups, guesses, input_guess, state, hypothesis)
+    module = build_program(program, groups, state)
     info = RebuildInfo(
-        part.part,
-        part.input_shape,
-        part.input_dtype,
-        part.note,
-        tuple(s.group.name for s in part.steps if s.group is not None),
+        program.part,
+        program.input_shape,
+        program.input_dtype,
+        program.note,
+        tuple(g.name for g in groups if g.name in program.covered and g.tensors),
+        hypothesis.name if hypothesis is not None else "",
+        program.assumptions,
+        program.hypothetical,
+        program.unused,
     )
     object.__setattr__(module, REBUILD_ATTR, info)
-    logger.debug("rebuilt %s: %s", part.part, part.note)
-    return module, part.note
+    logger.debug("rebuilt %s: %s", program.part, program.note)
+    return module
 
 
-def _build(steps: list[Step], state: StateDict) -> nn.Module:
-    """The modules of ``steps`` nested by path, with the checkpoint's shapes loaded."""
+def build_program(program: Program, groups: Sequence[LayerGroup], state: StateDict) -> nn.Module:
+    """The ``GraphModel`` (:mod:`.ops`) of ``program`` with the checkpoint's shapes loaded."""
     import torch
-    from torch import nn
 
-    root = nn.Sequential()
-    sd: dict[str, torch.Tensor] = {}
+    from .ops import torch_classes
+
+    classes = torch_classes()
+    root: nn.Module = classes["GraphModel"](
+        program.ops, [(v.id, v.sizes) for v in program.inputs], program.output
+    )
+    sd: dict[str, Any] = {}
+    loaded = [g for g in groups if g.name in program.covered and g.tensors]
+    current = "(root)"
     try:
         with torch.device("meta"):
-            for i, step in enumerate(steps):
-                _add_step(root, step, steps[i + 1 :], sd, torch)
+            for spec in program.specs:
+                current = spec.path
+                _insert(root, spec.path, make_module(spec))
+            for op in program.ops:
+                current = op.target
+                if op.kind is OpKind.ATTEND:
+                    _insert(root, op.target, classes["Attend"]())
+                elif op.kind is OpKind.TOKENS:
+                    a = op.attr
+                    _insert(root, op.target, classes["Tokenize"](root, a["cls"], a["pos"]))
+            for group in loaded:
+                current = group.name
+                sd.update(_meta_tensors(group, torch))
+            for group in program.held:
+                _register(root, group, sd, torch)
     except (TypeError, ValueError, RuntimeError, AttributeError, KeyError) as e:
         raise RebuildError(
-            f"could not build {step.type} for {step.path or '(root)'}: {e}", path=state.path or None
+            f"could not build {current or '(root)'}: {e}", path=state.path or None
         ) from e
     try:
         root.load_state_dict(sd, strict=True, assign=True)
     except (RuntimeError, ValueError, TypeError) as e:
         raise RebuildError(
-            f"the checkpoint's tensor shapes do not load into the rebuilt "
+            "the checkpoint's tensor shapes do not load into the rebuilt "
             f"modules: {str(e).strip()[:_MESSAGE_CHARS]}",
             path=state.path or None,
         ) from e
@@ -105,37 +133,29 @@ def _build(steps: list[Step], state: StateDict) -> nn.Module:
     return root
 
 
-def _add_step(
-    root: nn.Module, step: Step, later: list[Step], sd: dict[str, Any], torch: Any
-) -> None:
-    """Make ``step`` (``later``: the steps after it) and put it in place; its tensors go
-    into ``sd``."""
-    if step.group is not None:
-        sd.update(_meta_tensors(step.group, torch))
-    if step.type == "Parameters":
-        assert step.group is not None
-        _register(root, step.group, sd, torch)
-        return
-    if step.type == "Tokens":
-        module = tokens_module(root, step.attrs["tokens"])
-    else:
-        nxt = next((s for s in later if s.group is not None and s.group.tensors), None)
-        module = make_module(step, nxt)
-    _insert(root, step.path, module)
-
-
 def _container(root: nn.Module, path: str) -> nn.Module:
-    """The (nested) ``nn.Sequential`` at ``path``, made on the way."""
-    from torch import nn
+    """The module at ``path``, made (as an empty container) on the way."""
+    from .ops import torch_classes
 
+    container = torch_classes()["Container"]
     parent = root
     for comp in path.split(".") if path else []:
         child = parent._modules.get(comp)
         if child is None:
-            child = nn.Sequential()
+            child = container()
             parent.add_module(comp, child)
         parent = child
     return parent
+
+
+def _insert(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent_path, _, last = path.rpartition(".")
+    parent = _container(root, parent_path)
+    existing = parent._modules.get(last)
+    if existing is not None:
+        for name, child in existing.named_children():
+            module.add_module(name, child)  # a container made before its own module
+    parent.add_module(last, module)
 
 
 def _leaf(group: LayerGroup, key: str) -> str:
@@ -148,15 +168,12 @@ def _register(root: nn.Module, group: LayerGroup, sd: dict[str, Any], torch: Any
     for t in group.tensors:
         leaf = _leaf(group, t.key)
         value = sd[t.key]
+        holder = _container(owner, leaf.rpartition(".")[0]) if "." in leaf else owner
+        name = leaf.rpartition(".")[2]
         if value.is_floating_point():
-            owner.register_parameter(leaf, torch.nn.Parameter(value, requires_grad=False))
+            holder.register_parameter(name, torch.nn.Parameter(value, requires_grad=False))
         else:
-            owner.register_buffer(leaf, value)
-
-
-def _insert(root: nn.Module, path: str, module: nn.Module) -> None:
-    parent_path, _, last = path.rpartition(".") if path else ("", "", "root")
-    _container(root, parent_path).add_module(last, module)
+            holder.register_buffer(name, value)
 
 
 def _meta_tensors(group: LayerGroup, torch: Any) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""torch.nn modules for planned steps: each step's class, built from its attributes.
+"""torch.nn modules for planned modules: each one's class, built from its attributes.
 
-``make_module`` maps a step to its ``torch.nn`` class (``Conv2d(in, out, k, stride,
-padding, groups, bias)``, ``Linear``, norms, RNNs...), parameter-less modules to what their
-type names (Identity when torch.nn has no such class), and provides the few classes
-torch.nn lacks: ``LayerNorm2d`` (torchvision/timm), RNNs whose forward returns one tensor,
-and the ViT tokeniser.
+``make_module`` maps a spec to its ``torch.nn`` class (``Conv2d(in, out, k, stride,
+padding, dilation, groups, bias)``, ``Linear``, norms, RNNs, ``MultiheadAttention``...),
+parameter-less modules to what their type names (Identity when torch.nn has no such
+class), modules the rebuild inserts to their classes in :mod:`.ops`, and provides the few
+classes torch.nn lacks: ``LayerNorm2d`` (torchvision/timm), transformers' ``Conv1D``, and
+RNNs whose forward returns one tensor.
 
 torch is imported inside the functions: importing this module does not import torch.
 """
@@ -16,41 +17,37 @@ from typing import TYPE_CHECKING, Any
 from pthforensics.core import RebuildError
 from pthforensics.infer import GROUPNORM_GROUPS, LayerFamily, layer_type
 
-from .state import Step, Tokens
-from .steps import RECURRENT
+from .values import ModuleSpec
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["make_module", "tokens_module"]
+__all__ = ["make_module"]
 
-#: Types that keep vectors flat after an RNN: the RNN then returns its last step.
-_FLAT_AFTER_RNN = frozenset(
-    {"Linear", "NonDynamicallyQuantizableLinear", "LayerNorm", "RMSNorm", "BatchNorm1d", "PReLU"}
-)
+RECURRENT = ("RNN", "LSTM", "GRU")
 _CELLS = ("RNNCell", "LSTMCell", "GRUCell")
-#: Pool classes and the one argument the rebuild gives them (pytorch: torch/nn/modules/
-#: pooling.py); a 2x pool, or a global one.
-_POOL_ARGUMENT = (
-    ("MaxPool", "kernel_size", 2),
-    ("AvgPool", "kernel_size", 2),
-    ("AdaptiveAvgPool", "output_size", 1),
-    ("AdaptiveMaxPool", "output_size", 1),
-)
 _UPSAMPLE_FACTOR = 2
 """``nn.Upsample`` does not store its factor; decoders double."""
 
 
-def make_module(step: Step, nxt: Step | None) -> nn.Module:
-    """The torch.nn module of ``step`` (``nxt``: the next step owning tensors)."""
+def make_module(step: ModuleSpec) -> nn.Module:
+    """The torch.nn module of ``step``."""
     from torch import nn
 
+    from .ops import torch_classes
+
     t, a = step.type, step.attrs
+    inserted_classes = torch_classes()["INSERTED"]
+    if t in inserted_classes:
+        inserted: nn.Module = inserted_classes[t](**a)
+        return inserted
     lt = layer_type(t)
     if lt.conv_dims:
         return _conv(t, a)
-    if t in ("Linear", "NonDynamicallyQuantizableLinear"):
+    if t in ("Linear", "NonDynamicallyQuantizableLinear", "LazyLinear"):
         return nn.Linear(a["in_features"], a["out_features"], bias=a.get("bias", True))
+    if t == "Conv1D":
+        return _conv1d()(a["in_features"], a["out_features"])
     if lt.family in (LayerFamily.BATCH_NORM, LayerFamily.INSTANCE_NORM):
         return _nn_class(t)(
             a["num_features"],
@@ -63,8 +60,10 @@ def make_module(step: Step, nxt: Step | None) -> nn.Module:
         return nn.PReLU(a.get("num_parameters", 1))
     if t in ("Embedding", "EmbeddingBag"):
         return _nn_class(t)(a["num_embeddings"], a["embedding_dim"])
+    if t == "MultiheadAttention":
+        return _attention(a)
     if t in RECURRENT:
-        return _rnn(t, a, nxt)
+        return _rnn(t, a)
     if t in _CELLS:
         return _rnn_class(t, "cell")(a["input_size"], a["hidden_size"], bias=a.get("bias", True))
     return _paramless(t, a)
@@ -75,18 +74,21 @@ def _conv(t: str, a: dict[str, Any]) -> nn.Module:
     transposed = layer_type(t).is_transposed
     # without a planned padding: 'same' for a Conv, none for a ConvTranspose
     pad = a.get("padding", 0 if transposed else tuple((x - 1) // 2 for x in k))
+    extra = {"output_padding": a["output_padding"]} if transposed and "output_padding" in a else {}
     return _nn_class(t)(
         a["in_channels"],
         a["out_channels"],
         k,
         stride=a.get("stride", 1),
         padding=pad,
+        dilation=a.get("dilation", 1),
         groups=a.get("groups", 1),
         bias=a.get("bias", True),
+        **extra,
     )
 
 
-def _group_norm(step: Step) -> nn.Module:
+def _group_norm(step: ModuleSpec) -> nn.Module:
     from torch import nn
 
     c = step.attrs["num_channels"]
@@ -94,7 +96,7 @@ def _group_norm(step: Step) -> nn.Module:
     return nn.GroupNorm(groups, c)
 
 
-def _layer_norm(step: Step) -> nn.Module:
+def _layer_norm(step: ModuleSpec) -> nn.Module:
     from torch import nn
 
     has_bias = step.group is None or step.group.tensor("bias") is not None
@@ -106,13 +108,13 @@ def _layer_norm(step: Step) -> nn.Module:
     )
 
 
-def _rms_norm(step: Step) -> nn.Module:
+def _rms_norm(step: ModuleSpec) -> nn.Module:
     from torch import nn
 
     return nn.RMSNorm(step.attrs["normalized_shape"])
 
 
-def _layer_norm_2d_module(step: Step) -> nn.Module:
+def _layer_norm_2d_module(step: ModuleSpec) -> nn.Module:
     return _layer_norm_2d()(step.attrs["normalized_shape"])
 
 
@@ -124,18 +126,9 @@ _NORMS = {
 }
 
 
-def _rnn(t: str, a: dict[str, Any], nxt: Step | None) -> nn.Module:
-    # a classifier reads the last step; a language model (head back onto the token
-    # table) reads every step; a head taking T x features reads them flattened
-    lm = nxt is not None and a.get("vocab") and nxt.attrs.get("out_features") == a["vocab"]
-    out_dim = (a.get("proj_size") or a["hidden_size"]) * (2 if a.get("bidirectional") else 1)
-    last = (
-        nxt is not None
-        and nxt.type in _FLAT_AFTER_RNN
-        and not lm
-        and nxt.attrs.get("in_features", out_dim) == out_dim
-    )
-    cls = _rnn_class(t, "last" if last else "seq")
+def _rnn(t: str, a: dict[str, Any]) -> nn.Module:
+    """An RNN whose forward returns its output sequence (batch first)."""
+    cls = _rnn_class(t, "seq")
     return cls(
         a["input_size"],
         a["hidden_size"],
@@ -147,18 +140,42 @@ def _rnn(t: str, a: dict[str, Any], nxt: Step | None) -> nn.Module:
     )
 
 
+def _attention(a: dict[str, Any]) -> nn.Module:
+    """``nn.MultiheadAttention`` (batch first; one head: shapes do not depend on it)."""
+    from torch import nn
+
+    embed = a["embed_dim"]
+    kdim, vdim = a.get("kdim", embed), a.get("vdim", embed)
+    return nn.MultiheadAttention(
+        embed,
+        1,
+        bias=a.get("bias", True),
+        batch_first=True,
+        kdim=kdim,
+        vdim=vdim,
+        add_bias_kv=a.get("add_bias_kv", False),
+    )
+
+
 def _paramless(t: str, a: dict[str, Any]) -> nn.Module:
     from torch import nn
 
-    for prefix, argument, default in _POOL_ARGUMENT:
-        if t.startswith(prefix):
-            return _nn_class(t)(a.get(argument, default))
+    family = layer_type(t).family
+    if family is LayerFamily.POOL:
+        extra = {k: a[k] for k in ("ceil_mode",) if k in a}
+        return _nn_class(t)(
+            a.get("kernel_size", 2), stride=a.get("stride"), padding=a.get("padding", 0), **extra
+        )
+    if family is LayerFamily.ADAPTIVE_POOL:
+        return _nn_class(t)(a.get("output_size", 1))
     if t == "Flatten":
         return nn.Flatten()
+    if t == "Unflatten":
+        return nn.Unflatten(a["dim"], tuple(a["unflattened_size"]))
     if t in ("Softmax", "LogSoftmax"):
         return _nn_class(t)(dim=-1)
     if t == "Upsample":
-        return nn.Upsample(scale_factor=_UPSAMPLE_FACTOR)
+        return nn.Upsample(scale_factor=a.get("scale_factor", _UPSAMPLE_FACTOR))
     if t in ("DropPath",) or not hasattr(nn, t):
         return nn.Identity()
     return _nn_class(t)()
@@ -214,28 +231,27 @@ def _rnn_class(base: str, mode: str) -> type[nn.Module]:
     return cls
 
 
-def tokens_module(root: nn.Module, tokens: Tokens) -> nn.Module:
-    """Patch map -> tokens: flatten, prepend the class tokens, add the position table."""
-    import weakref
-
+def _conv1d() -> type[nn.Module]:
+    """transformers ``Conv1D``: a Linear whose weight is stored ``(in, out)``
+    (transformers: pytorch_utils.py)."""
     import torch
     from torch import nn
 
-    owner_ref = weakref.ref(root)  # not a submodule: the parameters stay where keys put them
+    if "Conv1D" not in _CLASSES:
 
-    class Tokens(nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            owner = owner_ref()
-            if owner is None:
-                raise RuntimeError("the rebuilt model holding the position table is gone")
-            x = x.flatten(2).transpose(1, 2)
-            extra = []
-            for key in tokens.cls_keys:
-                p = owner.get_parameter(key)
-                extra.append(p.reshape(1, -1, p.shape[-1]).expand(x.shape[0], -1, -1))
-            x = torch.cat([*extra, x], 1)
-            pos = owner.get_parameter(tokens.pos_key)
-            out: torch.Tensor = x + pos.reshape(1, -1, pos.shape[-1])
-            return out
+        def init(self: Any, nx: int, nf: int) -> None:
+            nn.Module.__init__(self)
+            self.nf = nf
+            self.weight = nn.Parameter(torch.empty(nx, nf))
+            self.bias = nn.Parameter(torch.empty(nf))
 
-    return Tokens()
+        def forward(self: Any, x: Any) -> Any:
+            return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(
+                *x.shape[:-1], self.nf
+            )
+
+        _CLASSES["Conv1D"] = type(
+            "Conv1D", (nn.Module,), {"__init__": init, "forward": forward, "__module__": __name__}
+        )
+    cls: type[nn.Module] = _CLASSES["Conv1D"]
+    return cls

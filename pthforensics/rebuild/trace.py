@@ -8,12 +8,11 @@ under a second: only shapes are computed.
 The guessed shape is tried first, then a few sizes around it (the ends of the valid range
 and one just outside it for a fixed input; the minimum and a larger size for a free one),
 or only the shape the user passes.  A candidate that fails is data: its PyTorch error
-message goes into ``tried``.
+message goes into ``tried``.  :mod:`.verdict` says what the runs show.
 
-Status: ``confirmed`` (the whole model was rebuilt and the guessed shape runs through it,
-so every Linear received its stored ``in_features``), ``partial`` (a part was rebuilt and
-runs), ``refuted`` (the guessed shape fails; ``detail`` says what runs instead, if
-anything), ``skipped`` (nothing to run).
+``trace_input`` is the stage: it rebuilds and traces the model under every surviving
+input hypothesis (``InputGuess.hypotheses``) and reports the best one's trace with what
+each hypothesis gave.
 
 torch is imported inside the functions.
 """
@@ -21,15 +20,21 @@ torch is imported inside the functions.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pthforensics.core import (
     InputGuess,
+    InputHypothesis,
     InputKind,
     InputStatus,
+    LayerGroup,
+    LayerGuess,
+    RebuildError,
     RebuildInfo,
     RebuildPart,
+    StateDict,
     TraceError,
     TraceLayer,
     TraceResult,
@@ -37,17 +42,20 @@ from pthforensics.core import (
 )
 from pthforensics.infer import layer_type
 
-from .build import REBUILD_ATTR
+from .build import REBUILD_ATTR, rebuild_model
+from .verdict import Run, verdict
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["trace_model"]
+__all__ = ["trace_input", "trace_model"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_CANDIDATES = 5
 """Input shapes run at most (the guess and a few around it)."""
+_MAX_HYPOTHESES = 8
+"""Input hypotheses rebuilt and traced at most (best first)."""
 _MESSAGE_CHARS = 300
 
 _Tried = list[tuple[tuple[int, ...], str]]
@@ -59,6 +67,95 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"[:_MESSAGE_CHARS]
 
 
+def trace_input(
+    groups: Sequence[LayerGroup],
+    guesses: Sequence[LayerGuess],
+    input_guess: InputGuess,
+    state: StateDict,
+    *,
+    input_shape: tuple[int, ...] | None = None,
+    device: str = "meta",
+) -> TraceResult:
+    """Rebuild and trace the model under each surviving input hypothesis (the guess's
+    own reading when it lists none); the best hypothesis's trace, with what each gave in
+    ``hypotheses``.  A model nothing of which can be rebuilt is ``skipped``."""
+    hypotheses = input_guess.hypotheses[:_MAX_HYPOTHESES]
+    if not hypotheses:
+        result, rests = _trace_one(groups, guesses, input_guess, state, None, input_shape, device)
+        return _guess_not_refuted(result) if rests and input_shape is None else result
+    results = [
+        (h, *_trace_one(groups, guesses, _reading(input_guess, h), state, h, input_shape, device))
+        for h in hypotheses
+    ]
+    _, best, rests = results[0]
+    summary = tuple((h.name, r.status, _short(r)) for h, r, _ in results)
+    others = [h.name for h, r, _ in results[1:] if r.status in _RAN]
+    if others and best.status not in _RAN:
+        best = replace(best, detail=f"{best.detail}; runs under: {', '.join(others[:3])}")
+    if rests and input_shape is None:
+        best = _guess_not_refuted(best)
+    return replace(best, hypotheses=summary)
+
+
+_RAN = (TraceStatus.CONFIRMED, TraceStatus.PARTIAL)
+
+
+def _guess_not_refuted(result: TraceResult) -> TraceResult:
+    """A guessed input that fails in a rebuild resting on what the file does not store
+    (assumed paddings, strides or pools; modules of unknown role; only part of the model)
+    refutes the rebuild's reading, not the input: as ``confirmed`` needs nothing assumed,
+    so does ``refuted`` (a hypothesis's own entry in ``hypotheses`` stays ``refuted``)."""
+    if result.status is not TraceStatus.REFUTED:
+        return result
+    return replace(
+        result,
+        status=TraceStatus.PARTIAL,
+        detail=f"{result.detail}; not refuted: the rebuild rests on what the file does not "
+        "store, so the failure may be the rebuild's, not the input's",
+    )
+
+
+def _reading(guess: InputGuess, h: InputHypothesis) -> InputGuess:
+    """The input guess as one hypothesis reads it."""
+    return replace(
+        guess,
+        shape=h.shape if h.shape is not None else guess.shape,
+        valid_sizes=h.valid_sizes,
+        plan=h.plan,
+    )
+
+
+def _short(result: TraceResult) -> str:
+    return result.detail.split("; ", 1)[0] if result.status in _RAN else result.detail
+
+
+def _trace_one(
+    groups: Sequence[LayerGroup],
+    guesses: Sequence[LayerGuess],
+    guess: InputGuess,
+    state: StateDict,
+    hypothesis: InputHypothesis | None,
+    input_shape: tuple[int, ...] | None,
+    device: str,
+) -> tuple[TraceResult, bool]:
+    """The trace under one hypothesis, and whether its rebuild rests on anything the file
+    does not store (assumed sizes, modules of unknown role, a part of the model only)."""
+    try:
+        module = rebuild_model(groups, guesses, guess, state, hypothesis)
+    except RebuildError as exc:
+        return TraceResult(TraceStatus.SKIPPED, detail=f"not rebuilt: {exc.message}"), False
+    info: RebuildInfo = getattr(module, REBUILD_ATTR)
+    rests = bool(info.assumptions or info.unused or info.part is not RebuildPart.WHOLE)
+    try:
+        result = trace_model(module, guess, input_shape=input_shape, device=device)
+    except TraceError as exc:
+        skipped = TraceResult(
+            TraceStatus.SKIPPED, detail=f"{info.note}; trace failed: {exc.message}"
+        )
+        return skipped, rests
+    return replace(result, detail="; ".join(x for x in (info.note, result.detail) if x)), rests
+
+
 def _resize(base: tuple[int, ...], guess: InputGuess, size: int) -> tuple[int, ...] | None:
     kind = guess.kind
     if kind == InputKind.IMAGE and len(base) == 4:
@@ -66,9 +163,13 @@ def _resize(base: tuple[int, ...], guess: InputGuess, size: int) -> tuple[int, .
     if kind == InputKind.VOLUME and len(base) == 5:
         return (*base[:3], size, size)
     if kind == InputKind.SEQUENCE and len(base) == 3:
-        # (batch, channels, length) behind Conv1d layers, else (batch, length, features)
+        # the axis whose size is one of the valid sizes; else (batch, channels, length)
+        # behind Conv1d layers, (batch, length, features) otherwise
+        sizes = {s for s in guess.valid_sizes or () if isinstance(s, int)}
+        hits = [axis for axis in (1, 2) if base[axis] in sizes]
         conv = any(layer_type(t).conv_dims for _, t, _ in guess.plan)
-        return (*base[:2], size) if conv else (base[0], size, base[2])
+        last = hits == [2] or (len(hits) != 1 and conv)
+        return (*base[:2], size) if last else (base[0], size, base[2])
     if kind == InputKind.TOKENS and len(base) == 2:
         return (base[0], size)
     return None
@@ -115,11 +216,23 @@ def trace_model(
     candidates = _candidates(info, input_guess, input_shape)
     if not candidates:
         return TraceResult(
-            TraceStatus.SKIPPED, detail="no input shape is known; pass one to try (--input-shape)"
+            TraceStatus.SKIPPED,
+            detail="no input shape is known; pass one to try (--input-shape)",
+            part=info.part,
         )
     module, dev = _on_device(module, device)
-    run = _run(module, candidates, info.input_dtype, dev)
-    return _result(info, input_guess, candidates[0], input_shape is not None, run)
+    run = _run(module, candidates, info, dev)
+    status, detail = verdict(info, input_guess, input_shape is not None, Run(run.tried), run.where)
+    return TraceResult(
+        status,
+        run.output,
+        run.layers,
+        run.used,
+        detail,
+        run.tried,
+        part=info.part,
+        assumptions=info.assumptions,
+    )
 
 
 def _candidates(
@@ -161,30 +274,33 @@ class _Run:
     """... the calls it made..."""
     output: tuple[int, ...] | None
     """... and its output shape."""
-
-    @property
-    def runs(self) -> list[tuple[int, ...]]:
-        """Shapes that ran, in order."""
-        return [s for s, msg in self.tried if msg == "ok"]
+    where: str = ""
+    """The module the primary shape failed in (if it did)."""
 
 
-def _run(module: nn.Module, candidates: list[tuple[int, ...]], dtype_name: str, dev: Any) -> _Run:
+def _run(module: nn.Module, candidates: list[tuple[int, ...]], info: RebuildInfo, dev: Any) -> _Run:
     """Run each candidate with hooks on every leaf module."""
     import torch
 
-    dtype = torch.int64 if dtype_name == "int64" else getattr(torch, dtype_name, torch.float32)
+    name = info.input_dtype
+    dtype = torch.int64 if name == "int64" else getattr(torch, name, torch.float32)
     records: list[TraceLayer] = []
-    handles = _hook_leaves(module, records)
+    entered: list[str] = []
+    handles = _hook_leaves(module, records, entered, info.hypothetical)
     tried: _Tried = []
     first: tuple[tuple[int, ...], tuple[TraceLayer, ...], tuple[int, ...] | None] | None = None
+    where = ""
     try:
         for shape in candidates[:_MAX_CANDIDATES]:
             records.clear()
+            entered.clear()
             try:
                 with torch.no_grad():
                     out = module(torch.zeros(shape, dtype=dtype, device=dev))
             except Exception as e:  # noqa: BLE001 - any failure of a candidate is data
                 tried.append((shape, _message(e)))
+                if len(tried) == 1:
+                    where = entered[-1] if entered else ""
                 continue
             tried.append((shape, "ok"))
             if first is None:
@@ -193,65 +309,30 @@ def _run(module: nn.Module, candidates: list[tuple[int, ...]], dtype_name: str, 
         for h in handles:
             h.remove()
     if first is None:
-        return _Run(tuple(tried), None, (), None)
-    return _Run(tuple(tried), *first)
+        return _Run(tuple(tried), None, (), None, where)
+    return _Run(tuple(tried), *first, where)
 
 
-def _hook_leaves(module: nn.Module, records: list[TraceLayer]) -> list[Any]:
-    """Forward hooks appending every leaf module's call to ``records``; their handles."""
+def _hook_leaves(
+    module: nn.Module, records: list[TraceLayer], entered: list[str], hypothetical: frozenset[str]
+) -> list[Any]:
+    """Hooks on every leaf module: its call into ``records`` (marked hypothetical when
+    its shapes are assumed), its name into ``entered`` when it starts."""
 
     def hook(name: str, mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
-        records.append(TraceLayer(name, type(mod).__name__, _shape_of(args), _shape_of(out)))
-
-    return [
-        mod.register_forward_hook(lambda m, a, o, _n=name: hook(_n, m, a, o))
-        for name, mod in module.named_modules()
-        if not any(True for _ in mod.children())
-    ]
-
-
-def _result(
-    info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user: bool, run: _Run
-) -> TraceResult:
-    """The verdict on ``primary`` (the user's shape or the guess) from the runs."""
-    primary_ok = bool(run.tried) and run.tried[0][1] == "ok"
-    if user and info.part == RebuildPart.HEAD and not primary_ok:
-        status = TraceStatus.PARTIAL if run.runs else TraceStatus.REFUTED
-        detail = (
-            f"only the head was rebuilt: the given shape {list(primary)} (the model's input) "
-            "cannot be checked" + (f"; the head runs on {list(run.runs[0])}" if run.runs else "")
+        records.append(
+            TraceLayer(
+                name, type(mod).__name__, _shape_of(args), _shape_of(out), name in hypothetical
+            )
         )
-    elif primary_ok:
-        status = TraceStatus.CONFIRMED if info.part == RebuildPart.WHOLE else TraceStatus.PARTIAL
-        detail = _ran(info, guess, primary, user, run)
-    else:
-        status = TraceStatus.REFUTED
-        detail = f"{list(primary)} fails: {run.tried[0][1]}" if run.tried else "nothing was run"
-        if run.runs:
-            detail += f"; {list(run.runs[0])} runs"
-    return TraceResult(status, run.output, run.layers, run.used, detail, run.tried)
 
-
-def _ran(
-    info: RebuildInfo, guess: InputGuess, primary: tuple[int, ...], user: bool, run: _Run
-) -> str:
-    """What a run of ``primary`` shows, and what the sweep around it failed on."""
-    if info.part == RebuildPart.WHOLE:
-        who = "the given shape" if user else "the guessed shape"
-        linears = sum(1 for lay in run.layers if lay.type == "Linear")
-        detail = f"{who} {list(primary)} runs through the whole rebuilt model" + (
-            f"; {linears} Linear layer(s) received their stored in_features" if linears else ""
-        )
-    else:
-        detail = f"{list(primary)} runs through the rebuilt {info.part}"
-    failed = [s for s, msg in run.tried[1:] if msg != "ok"]
-    if failed and not user:
-        detail += (
-            f"; {list(failed[-1])} (just outside the valid sizes) fails as expected"
-            if guess.status == InputStatus.FIXED and failed[-1] == run.tried[-1][0]
-            else f"; {list(failed[0])} fails"
-        )
-    return detail
+    handles = []
+    for name, mod in module.named_modules():
+        if any(True for _ in mod.children()):
+            continue
+        handles.append(mod.register_forward_hook(lambda m, a, o, _n=name: hook(_n, m, a, o)))
+        handles.append(mod.register_forward_pre_hook(lambda m, a, _n=name: entered.append(_n)))
+    return handles
 
 
 def _shape_of(value: Any) -> tuple[int, ...] | None:

@@ -12,7 +12,6 @@ from pthforensics.core import (
     CheckpointContext,
     FileReport,
     InputGuess,
-    LayerGuess,
     Severity,
     TraceResult,
     jsonable,
@@ -20,14 +19,13 @@ from pthforensics.core import (
 
 from .assemble import BatchReport
 from .escape import escape_record
+from .table import layer_table
 
 __all__ = ["batch_summary", "inspect_text", "scan_table"]
 
 #: Bytes in a MiB (the remote summary line).
 _MiB = 1 << 20
 
-#: Longest attribute text in the layer table.
-_ATTRIBUTES_WIDTH = 80
 #: Longest location in the summary's table of flagged files.
 _WHERE_WIDTH = 60
 #: Longest error message in the summary's table of errors.
@@ -86,15 +84,16 @@ def _scan_row(r: FileReport) -> list[object]:
     ]
 
 
-def inspect_text(r: FileReport) -> str:
-    """The human report of ``inspect``: the scan table, the layer table, the input verdict
-    with its evidence, and the trace."""
+def inspect_text(r: FileReport, *, width: int | None = None, wide: bool = False) -> str:
+    """The human report of ``inspect``: the scan table, the layer table (fitted to
+    ``width`` columns unless ``wide``; :mod:`.table`), the input verdict with its evidence,
+    and the trace."""
     r = escape_record(r)
     parts = [scan_table([r])]
     if r.checkpoint is not None:
         parts.append(_checkpoint_text(r.checkpoint))
     if r.layers:
-        parts.append(_layer_table(r.layers, r.trace))
+        parts.append(layer_table(r.layers, r.trace, r.tensors, width=width, wide=wide))
     if r.input:
         parts.append(_input_text(r.input))
     if r.trace:
@@ -121,30 +120,6 @@ def _checkpoint_text(c: CheckpointContext) -> str:
     if c.others:
         parts.append("other state_dicts: " + " ".join(c.others))
     return ", ".join(parts)
-
-
-def _layer_table(layers: Sequence[LayerGuess], trace: TraceResult | None) -> str:
-    from tabulate import tabulate  # noqa: PLC0415
-
-    traced = {l.name: l.output_shape for l in (trace.layers if trace else ())}
-    rows = [
-        [
-            g.name,
-            g.type,
-            ", ".join(f"{k}={v}" for k, v in g.attributes)[:_ATTRIBUTES_WIDTH],
-            _human_count(g.parameters),
-            "x".join(map(str, traced.get(g.name) or ())),
-            f"{g.confidence:.2f}",
-        ]
-        for g in layers
-    ]
-    return str(
-        tabulate(
-            rows,
-            headers=["layer", "type", "attributes", "params", "output", "conf"],
-            tablefmt="simple",
-        )
-    )
 
 
 def _input_text(i: InputGuess) -> str:

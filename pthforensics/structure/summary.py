@@ -43,4 +43,18 @@ def summarize(tensors: tuple[TensorRecord, ...]) -> TensorSummary:
     total_bytes = sum(map(operator.mul, numels, map(_ITEMSIZE_OF, tensors)))
     learnable = vocab.learnable_keys(tensors)
     params = sum(n for n, t in zip(numels, tensors, strict=True) if t.key in learnable)
-    return TensorSummary(sum(dtypes.values()), params, total_bytes, tuple(sorted(dtypes.items())))
+    trainable = None
+    if any(t.is_parameter for t in tensors):
+        trainable = sum(
+            n
+            for n, t in zip(numels, tensors, strict=True)
+            if t.key in learnable and t.requires_grad
+        )
+    return TensorSummary(
+        sum(dtypes.values()),
+        params,
+        total_bytes,
+        tuple(sorted(dtypes.items())),
+        buffers=sum(numels) - params,
+        trainable=trainable,
+    )

@@ -34,7 +34,7 @@ def cluster() -> Iterator[tuple[Any, Any]]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port (None means 8787: clashes)
         ) as local,
         Client(local) as client,
     ):
@@ -111,14 +111,17 @@ def test_a_killed_worker_loses_no_file(cluster: tuple[Any, Any], tmp_path: Path)
 def _kill_a_busy_worker(
     markers: Path, pids: set[int], reported: set[str]
 ) -> tuple[int | None, list[Any]]:
-    """SIGKILL a Dask worker that started a file not reported yet; its pid and the
-    processes it had started."""
+    """SIGKILL a Dask worker that started a file not reported yet and is reading one now
+    (it has a per-task worker process: a worker between two files is not killed, the
+    caller tries again at the next report); its pid and the processes it had started."""
     import psutil
 
     for marker in sorted(markers.iterdir()):
         name, pid = marker.name.rsplit("@", 1)
         if int(pid) in pids and not any(path.endswith("/" + name) for path in reported):
             children = psutil.Process(int(pid)).children(recursive=True)
+            if not children:
+                continue
             os.kill(int(pid), signal.SIGKILL)
             return int(pid), children
     return None, []

@@ -93,7 +93,9 @@ def test_to_dict_is_the_contract_layout() -> None:
         "error", "wrappers", "size", "mtime", "seconds",
     ]  # fmt: skip
     assert d["schema_version"] == SCHEMA_VERSION and d["status"] == "ok"
-    assert set(d["tensors"]) == {"status", "count", "parameters", "bytes", "dtypes"}
+    assert set(d["tensors"]) == {
+        "status", "count", "parameters", "bytes", "dtypes", "buffers", "trainable"
+    }  # fmt: skip
     assert {"name", "type", "attributes", "confidence", "evidence"} <= set(d["layers"][0])
     assert {"status", "kind", "shape", "valid_sizes", "dtype", "evidence"} <= set(d["input"])
     assert {"status", "output_shape", "layers"} <= set(d["trace"])

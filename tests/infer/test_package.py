@@ -40,5 +40,5 @@ def test_packages_export_their_stage_functions() -> None:
 
     for name in ("infer_layers", "infer_input", "channel_chain", "chain_links", "layer_type"):
         assert name in infer.__all__ and callable(getattr(infer, name))
-    for name in ("rebuild_sequential", "trace_model"):
+    for name in ("rebuild_model", "trace_model", "trace_input"):
         assert name in rebuild.__all__ and callable(getattr(rebuild, name))

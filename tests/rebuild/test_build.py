@@ -1,4 +1,4 @@
-"""rebuild_sequential: the guessed model as torch.nn modules on the meta device, loaded
+"""rebuild_model: the guessed model as torch.nn modules on the meta device, loaded
 strictly with the checkpoint's shapes."""
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from pthforensics.core import (
     RebuildPart,
     StateDict,
     TensorRecord,
-    TraceStatus,
 )
-from pthforensics.rebuild import REBUILD_ATTR, rebuild_sequential, trace_model
+from pthforensics.rebuild import REBUILD_ATTR, rebuild_model, trace_model
 from tests._helpers import to_state
 from tests._models import analyse_state, build
 
-CHAINS = [
+MODELS = [
     "lenet_seq",
     "mnist_net",
     "cifar_net",
@@ -38,17 +37,24 @@ CHAINS = [
     "text_lstm",
     "text_gru",
     "mlp",
+    "resnet_like",
+    "unet_tiny",
+    "tiny_vit",
+    "tiny_gpt",
 ]
-NOT_CHAINS = {
-    "resnet_like": RebuildPart.PREFIX,
-    "unet_tiny": RebuildPart.PREFIX,
-    "tiny_vit": RebuildPart.PREFIX,
-    "tiny_gpt": RebuildPart.HEAD,
-}
-ZOO_CHAINS = [
+ZOO = [
+    "tv_resnet50",
+    "tv_densenet121",
     "tv_mobilenet_v2",
     "tv_efficientnet_b0",
     "tv_alexnet",
+    "tv_vit_b_16",
+    "tv_r3d_18",
+    "tv_convnext_tiny",
+    "timm_vit_small",
+    "hf_bert_base_cls",
+    "hf_gpt2",
+    "milesial_unet",
     "cifar_cnn",
     "lenet5_padded",
     "ecg_net",
@@ -58,48 +64,42 @@ ZOO_CHAINS = [
 ]
 
 
-def rebuilt(
-    model: nn.Module, *, sort: bool = False
-) -> tuple[nn.Module, str, InputGuess, StateDict]:
+def rebuilt(model: nn.Module, *, sort: bool = False) -> tuple[nn.Module, InputGuess, StateDict]:
     state = to_state(model.state_dict(), sort=sort, metadata=not sort)
     groups, guesses, guess = analyse_state(state)
-    module, note = rebuild_sequential(groups, guesses, guess, state)
-    return module, note, guess, state
+    return rebuild_model(groups, guesses, guess, state), guess, state
 
 
-@pytest.mark.parametrize("sort", [False, True], ids=["metadata", "sorted"])
-@pytest.mark.parametrize("name", CHAINS + ZOO_CHAINS)
-def test_chain_models_are_rebuilt_whole(name: str, sort: bool) -> None:
-    model, truth = build(name)
-    module, note, guess, state = rebuilt(model, sort=sort)
-    assert note == "whole model is a chain"
-    info = getattr(module, REBUILD_ATTR)
-    assert info.part == RebuildPart.WHOLE and info.input_shape == guess.shape
-    # every checkpoint tensor was loaded (strict) into the rebuilt modules, on meta
-    assert len(list(module.state_dict())) == len(state.tensors)
-    assert all(p.device.type == "meta" for p in module.parameters())
-    result = trace_model(module, guess)
-    assert result.status == TraceStatus.CONFIRMED, result.detail
-    assert result.tried[0] == (guess.shape, "ok")
-    assert list(result.output_shape or ()) == truth["output_shape"]
-
-
-@pytest.mark.parametrize("name", sorted(NOT_CHAINS))
-def test_other_models_are_partly_rebuilt(name: str) -> None:
+@pytest.mark.parametrize("name", MODELS + ZOO)
+def test_models_are_rebuilt_whole_with_every_tensor_loaded(name: str) -> None:
     model, _ = build(name)
-    module, note, _, _ = rebuilt(model)
+    module, guess, state = rebuilt(model)
+    info = getattr(module, REBUILD_ATTR)
+    assert info.part == RebuildPart.WHOLE, info.note
+    assert info.input_shape == guess.shape
+    # every checkpoint tensor was loaded (strict) into the rebuilt modules, on meta
+    assert set(module.state_dict()) == {t.key for t in state.tensors}
+    assert all(p.device.type == "meta" for p in module.parameters())
+    # at the path the checkpoint gives it, with the torch.nn class the file's shapes say
+    real = dict(model.named_modules())
+    for path in info.modules:
+        assert path in real
+
+
+def test_rebuild_keeps_the_largest_part_when_a_structure_is_not_recognised() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(5, 4, 3), nn.Conv2d(4, 2, 1))
+    module, _, _ = rebuilt(model)
     info = getattr(module, REBUILD_ATTR)
     assert isinstance(info, RebuildInfo)
-    assert info.part == NOT_CHAINS[name]
-    assert note.startswith(("prefix up to", "head only")) and " at " in note
-    assert info.modules and all(m in dict(model.named_modules()) for m in info.modules)
+    assert info.part == RebuildPart.PREFIX and info.modules == ("0",)
+    assert set(module.state_dict()) == {"0.weight", "0.bias"}
 
 
 def test_rebuild_error_when_nothing_is_typed() -> None:
     state = StateDict("", (TensorRecord("cls_token", (1, 1, 8), "float32"),))
     groups, guesses, guess = analyse_state(state)
     with pytest.raises(RebuildError, match="nothing to rebuild"):
-        rebuild_sequential(groups, guesses, guess, state)
+        rebuild_model(groups, guesses, guess, state)
 
 
 def test_half_precision_checkpoint() -> None:
@@ -110,10 +110,11 @@ def test_half_precision_checkpoint() -> None:
         nn.Flatten(),
         nn.Linear(8, 2),
     ).to(torch.bfloat16)
-    module, _, guess, _ = rebuilt(model)
+    module, guess, _ = rebuilt(model)
     assert guess.dtype == "bfloat16"
     assert next(module.parameters()).dtype == torch.bfloat16
-    assert trace_model(module, guess).status == TraceStatus.CONFIRMED
+    result = trace_model(module, guess)
+    assert result.part == RebuildPart.WHOLE and result.tried[0][1] == "ok"
 
 
 def old_weight_norm(module: nn.Module) -> nn.Module:
@@ -136,9 +137,10 @@ def test_reparametrised_weights_load_as_plain_weights(wrap: Any) -> None:
         nn.Flatten(),
         nn.Linear(4, 2),
     )
-    module, _, guess, _ = rebuilt(model)
+    module, guess, _ = rebuilt(model)
     assert tuple(module.get_parameter("0.weight").shape) == (4, 1, 5)
-    assert trace_model(module, guess).status == TraceStatus.CONFIRMED
+    result = trace_model(module, guess)
+    assert result.part == RebuildPart.WHOLE and result.tried[0][1] == "ok"
 
 
 def test_group_norm_is_built() -> None:
@@ -150,7 +152,7 @@ def test_group_norm_is_built() -> None:
         nn.Flatten(),
         nn.Linear(8, 2),
     )
-    module, _, _, _ = rebuilt(model)
+    module, _, _ = rebuilt(model)
     norm = module.get_submodule("1")
     assert isinstance(norm, nn.GroupNorm) and norm.num_channels == 8 and 8 % norm.num_groups == 0
 

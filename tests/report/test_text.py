@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from pthforensics.batch import discover
-from pthforensics.cli import main
+from pthforensics.cli import _PIPE_COLUMNS, main
 from pthforensics.core import FileReport, ModelGroup, Severity, Status
 from pthforensics.pipeline import analyze_file, inspect_file
 from pthforensics.report import BatchReport, batch_summary, inspect_text, model_entries, scan_table
@@ -81,17 +81,7 @@ def check_inspect(text: str, r: FileReport) -> None:
         blocks = text[len(head) :].split("\n\n")[1:]
         if r.checkpoint is not None:
             blocks.pop(0)  # the checkpoint line, checked below
-        table = blocks[0].splitlines()
-        assert table[0].split()[:2] == ["layer", "type"]
-        assert len(table) == 2 + len(r.layers)
-        for line, g in zip(table[2:], r.layers, strict=True):
-            assert line.strip().startswith(g.name) and g.type in line.split()
-        if r.trace is not None:
-            traced = {t.name: t.output_shape for t in r.trace.layers}
-            for line, g in zip(table[2:], r.layers, strict=True):
-                shape = traced.get(g.name)
-                if shape:
-                    assert "x".join(map(str, shape)) in line.split()
+        check_layer_table(blocks[0], r)
     if r.checkpoint is not None:
         line = next(x for x in text.splitlines() if x.startswith("checkpoint: "))
         c = r.checkpoint
@@ -107,6 +97,32 @@ def check_inspect(text: str, r: FileReport) -> None:
         assert f"\ntrace: {r.trace.status}" in text
     else:
         assert "\ntrace:" not in text
+
+
+def check_layer_table(table: str, r: FileReport) -> None:
+    """Every layer of the report is a row, in order, with its traced output shape; the
+    other rows are modules the trace ran; the footer's totals are the report's."""
+    assert r.tensors is not None
+    lines = table.splitlines()
+    assert lines[0].split()[:2] == ["layer", "type"]
+    notes = (" ", "=", "* assumed", "(added) a step")
+    rows = [line for line in lines[2:] if line and not line.startswith(notes)]
+    rows = [
+        row
+        for row in rows
+        if not row.startswith(("Total ", "Trainable ", "Non-", "Buffers", "Size"))
+    ]
+    names = ["" if row.startswith("(root)") else row.split()[0] for row in rows]
+    layer_names = [g.name for g in r.layers]
+    traced = {t.name: t for t in (r.trace.layers if r.trace else ())}
+    assert [n for n in names if n in set(layer_names)] == layer_names
+    assert set(names) - set(layer_names) <= set(traced)
+    for row, name in zip(rows, names, strict=True):
+        shape = traced[name].output_shape if name in traced else None
+        if shape:
+            assert "x".join(map(str, shape)) in row.replace("*", "").split()
+    assert f"Total params: {r.tensors.parameters:,}" in lines
+    assert f"Buffers: {r.tensors.buffers:,} " in table
 
 
 def check_batch_summary(
@@ -186,6 +202,7 @@ INSPECTED = [
     ["corpus/models/unet_tiny.pt"],
     ["corpus/models/cifar_net.pt", "--input-shape", "1,3,64,64"],
     ["corpus/models/mlp.pt", "--no-trace"],
+    ["corpus/models/vgg_like.pt", "--wide"],
     ["corpus/benign/tied_weights.pt"],
     ["corpus/malicious/os_system.pkl"],
     ["corpus/broken/empty.pt"],
@@ -206,7 +223,8 @@ def test_inspect_text(argv: list[str], golden: Golden, monkeypatch: pytest.Monke
         trace="--no-trace" not in argv,
         input_shape=tuple(int(d) for d in shape.split(",")) if shape else None,
     )
-    text = inspect_text(report)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    text = inspect_text(report, width=_PIPE_COLUMNS, wide="--wide" in argv)
     check_inspect(text, report)
     assert _cli(["inspect", *argv]) == text + "\n"  # the CLI prints exactly this
     golden.check(_inspect_name(argv), normalise(text))
