@@ -98,13 +98,13 @@ layer of a raw-signal net is a filterbank whose hop varies from model to model (
 STRIDE2_OTHER = 1.2
 """Stride 2 of an odd small kernel: a little dearer than a 2x pool (classic nets pool)."""
 STRIDE2_NORMED = 0.3
-"""Stride 2 of a square 3x3/5x5 kernel in a model whose convolutions are followed by a norm
+"""Stride 2 of a square 3x3 kernel in a model whose convolutions are followed by a norm
 (conv-BN-act blocks): such models halve their maps with strided convolutions, not pools
 (ResNet's downsampling blocks, MobileNet/EfficientNet/RegNet stages, LeViT's and
 EfficientFormer's stems of 3x3/2 convolutions; torchvision's
 ``Conv2dNormActivation(stride=2)``, padded ``(k-1)//2``: He et al., 2016; Sandler et al.,
 2018).  Unpadded, such a stride costs :data:`STRIDE2_OTHER` as elsewhere."""
-_NORMED_STRIDE_KERNELS = (3, 5)
+_NORMED_STRIDE_KERNELS = (3,)
 WIDEN_KEEPS_SIZE = STRIDE2_NORMED
 """Stride 1 of such a convolution that widens the channels with no pool before it: "when
 the feature map size is halved, the number of filters is doubled" (He et al., 2016, 3.3;
@@ -331,7 +331,7 @@ def conv_options(
 
 
 def _small_square(k: tuple[int, ...]) -> bool:
-    """A square 3x3/5x5 (or 3x3x3) window: the strided convolution of conv-norm bodies."""
+    """A square 3x3 (or 3x3x3) window: the strided convolution of conv-norm bodies."""
     return len(k) > 1 and len(set(k)) == 1 and k[0] in _NORMED_STRIDE_KERNELS
 
 

@@ -90,6 +90,7 @@ def grid_input(
     """The input whose map reaches ``sides`` (one per axis) where a table over the whole
     grid of tokens is read (``why`` says which table)."""
     ev = [f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input", why]
+    sctx = replace(sctx, stride_priors=True)
     finals = [(_point(sides), 0.0)]
     convs = [i for i, op in enumerate(ops) if op.kind is not OpKind.GAP]
     if len(convs) == 1:  # one convolution straight into attention: a patch embedding

@@ -213,6 +213,12 @@ class SolveContext:
     no size prior is charged on them."""
     normed: bool = False
     """Most main-path convolutions are followed by a norm (conv-BN-act blocks)."""
+    stride_priors: bool = False
+    """Apply the conv-norm stride priors (:data:`~.costs.STRIDE2_NORMED`,
+    :data:`~.costs.WIDEN_KEEPS_SIZE`).  Only where a stored table fixes a map inside the
+    body (:func:`.fixed.grid_input`): elsewhere they would move the plans of adaptive and
+    free-size models (an Inception body's branch convolutions read as strided, its minimum
+    size as 1) without evidence to check them against."""
 
 
 def options(
@@ -360,7 +366,7 @@ def _step_back(
     """Every state extended by every option of ``op``; the cheapest per interval."""
     best: dict[tuple[tuple[int, int], ...], tuple[float, tuple[Choice, ...]]] = {}
     active = ctx.active or tuple(True for _ in range(ndim))
-    opts = options(op, style, ndim, active, ctx.long_axes, normed=ctx.normed)
+    opts = options(op, style, ndim, active, ctx.long_axes, normed=ctx.normed and ctx.stride_priors)
     for cost, iv, chosen in states:
         for choice, c in opts:
             pre = []
