@@ -752,6 +752,118 @@ def tiny_beit():
     return TinyBeit(), _truth("fixed", "image", (1, 3, 32, 32))
 
 
+class ConvNorm(nn.Module):
+    """A convolution and its BatchNorm (timm levit.py ``ConvNorm``: ``linear`` + ``bn``)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.linear = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.linear(x))
+
+
+class LevitAttention(nn.Module):
+    """qkv/proj and one bias per head and per offset ``(|dx|, |dy|)`` of the ``res x res``
+    map (timm levit.py ``Attention``)."""
+
+    def __init__(self, dim: int, heads: int, res: int) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        pts = [(i, j) for i in range(res) for j in range(res)]
+        offsets: dict[tuple[int, int], int] = {}
+        idxs = []
+        for p1 in pts:
+            for p2 in pts:
+                off = (abs(p1[0] - p2[0]), abs(p1[1] - p2[1]))
+                idxs.append(offsets.setdefault(off, len(offsets)))
+        self.attention_biases = nn.Parameter(torch.zeros(heads, len(offsets)))
+        self.register_buffer("attention_bias_idxs", torch.tensor(idxs).view(len(pts), len(pts)))
+
+
+class TinyLevit(nn.Module):
+    """LeViT-style (Graham et al., 2021; timm models/levit.py): a stem of conv-BN 3x3/2
+    blocks that double the channels (64 -> 8x8), then attention over the whole 8x8 map
+    with one learned bias per head and per offset, ``attention_biases`` (heads, 64), which
+    fixes the map (and so the input), and global average pooling before the head."""
+
+    def __init__(self, dim: int = 32, heads: int = 2, res: int = 8) -> None:
+        super().__init__()
+        self.stem = nn.Module()
+        self.stem.conv1 = ConvNorm(3, dim // 4, 2)
+        self.stem.act1 = nn.Hardswish()
+        self.stem.conv2 = ConvNorm(dim // 4, dim // 2, 2)
+        self.stem.act2 = nn.Hardswish()
+        self.stem.conv3 = ConvNorm(dim // 2, dim, 2)
+        self.attn = LevitAttention(dim, heads, res)
+        self.heads = heads
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.stem
+        x = s.conv3(s.act2(s.conv2(s.act1(s.conv1(x))))).flatten(2).transpose(1, 2)
+        b, n, c = x.shape
+        q, k, v = self.attn.qkv(x).view(b, n, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        bias = self.attn.attention_biases[:, self.attn.attention_bias_idxs]
+        a = (q @ k.transpose(-1, -2) + bias).softmax(-1)
+        x = self.attn.proj((a @ v).transpose(1, 2).reshape(b, n, c))
+        return self.head(x.mean(1))
+
+
+@_register
+def tiny_levit():
+    return TinyLevit(), _truth("fixed", "image", (1, 3, 64, 64))
+
+
+class DecomposedAttention(nn.Module):
+    """Attention over the whole ``size x size`` map with MViTv2's decomposed relative
+    positions (Li et al., 2022; torchvision models/video/mvit.py ``_add_rel_pos``): one
+    table per axis, ``rel_pos_h``/``rel_pos_w`` of ``2 * size - 1`` rows."""
+
+    def __init__(self, dim: int, size: int) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.rel_pos_h = nn.Parameter(torch.zeros(2 * size - 1, dim))
+        self.rel_pos_w = nn.Parameter(torch.zeros(2 * size - 1, dim))
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        s = self.size
+        q, k, v = self.qkv(x).view(b, n, 3, c).unbind(2)
+        idx = torch.arange(s)[:, None] - torch.arange(s)[None, :] + s - 1
+        qm = q.view(b, s, s, c)
+        bias_h = torch.einsum("bhwc,hkc->bhwk", qm, self.rel_pos_h[idx])
+        bias_w = torch.einsum("bhwc,wkc->bhwk", qm, self.rel_pos_w[idx])
+        a = (q @ k.transpose(-1, -2)).view(b, s, s, s, s)
+        a = a + bias_h[:, :, :, :, None] + bias_w[:, :, :, None, :]
+        return self.proj(a.view(b, n, n).softmax(-1) @ v)
+
+
+class TinyMvit(nn.Module):
+    """MViTv2-style 2-d: an overlapping patch embedding (7x7, stride 4, padding 3: also
+    CvT, PVTv2, SegFormer) on 64x64 -> a 16x16 map, attention with decomposed relative
+    positions over it (which fix it), mean pooling and a head."""
+
+    def __init__(self, dim: int = 16, size: int = 16) -> None:
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, 7, 4, 3)
+        self.attn = DecomposedAttention(dim, size)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        return self.head(self.attn(x).mean(1))
+
+
+@_register
+def tiny_mvit():
+    return TinyMvit(), _truth("fixed", "image", (1, 3, 64, 64))
+
+
 class TinyMixer(nn.Module):
     """MLP-Mixer: the token-mixing MLP's width is the patch count (timm mlp_mixer.py
     ``mlp_tokens``): patch 8 on 32x32 -> 16 tokens."""
@@ -875,6 +987,29 @@ class FrameLSTM(nn.Module):
 @_register
 def frame_lstm():
     return FrameLSTM(), _truth("free", "sequence", (1, 32, 64))
+
+
+class SpecStrip(nn.Module):
+    """A keyword-spotting style CNN on a 16-band x 100-frame spectrogram: a pool along
+    time only, ``MaxPool2d((1, 3))``, and a flatten head over a 10 x 30 map (the third most
+    nearly square factoring of its 300 positions, after 15 x 20 and 12 x 25)."""
+
+    def __init__(self, classes: int = 4) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, (5, 3))
+        self.pool1 = nn.MaxPool2d((1, 3))
+        self.conv2 = nn.Conv2d(8, 16, 3)
+        self.fc = nn.Linear(16 * 10 * 30, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(F.relu(self.conv1(x)))
+        x = F.relu(self.conv2(x))
+        return self.fc(torch.flatten(x, 1))
+
+
+@_register
+def spec_strip():
+    return SpecStrip(), _truth("fixed", "image", (1, 1, 16, 100))
 
 
 class TwoHeads(nn.Module):

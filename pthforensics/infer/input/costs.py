@@ -21,6 +21,8 @@ __all__ = [
     "NO_DOWNSAMPLING",
     "SAME_STYLE",
     "STRIDE1_EVEN",
+    "STRIDE2_NORMED",
+    "WIDEN_KEEPS_SIZE",
     "SAME_STYLE_NORMED",
     "GapSituation",
     "PaddingStyle",
@@ -95,6 +97,20 @@ layer of a raw-signal net is a filterbank whose hop varies from model to model (
 512/4, M5 80/16, SincNet 251/1, wav2vec2 10/5); no hop is likelier than another."""
 STRIDE2_OTHER = 1.2
 """Stride 2 of an odd small kernel: a little dearer than a 2x pool (classic nets pool)."""
+STRIDE2_NORMED = 0.3
+"""Stride 2 of a square 3x3 kernel in a model whose convolutions are followed by a norm
+(conv-BN-act blocks): such models halve their maps with strided convolutions, not pools
+(ResNet's downsampling blocks, MobileNet/EfficientNet/RegNet stages, LeViT's and
+EfficientFormer's stems of 3x3/2 convolutions; torchvision's
+``Conv2dNormActivation(stride=2)``, padded ``(k-1)//2``: He et al., 2016; Sandler et al.,
+2018).  Unpadded, such a stride costs :data:`STRIDE2_OTHER` as elsewhere."""
+_NORMED_STRIDE_KERNELS = (3,)
+WIDEN_KEEPS_SIZE = STRIDE2_NORMED
+"""Stride 1 of such a convolution that widens the channels with no pool before it: "when
+the feature map size is halved, the number of filters is doubled" (He et al., 2016, 3.3;
+VGG doubles its widths after each pool), so in a conv-norm body without pool modules the
+widening convolution is where the map halves; keeping the size costs as much as striding
+elsewhere."""
 STRIDE1_EVEN = STRIDE2_OTHER
 """Stride 1 of a square even kernel of 4-8 (2-d/3-d): the mirror of :data:`STRIDE2_OTHER`.
 An even window cannot keep the size with symmetric padding, so it is chosen to downsample
@@ -103,9 +119,16 @@ by its stride (DCGAN's 4x4/2 and ICLabel's 4x4/2 with the halving padding, DQN's
 STRIDE_SPATIAL_ONLY = 0.6
 """A 3-d convolution striding space but not time (torchvision video stems, (1, 2, 2))."""
 STRIDE_HALF_KERNEL = 0.6
-"""Stride k/2 of a large kernel (Nature DQN: 8x8 stride 4)."""
+"""Stride k/2 of a large kernel (Nature DQN: 8x8 stride 4), or (k+1)/2 of an odd first one:
+the overlapping patch embedding of CvT, PVTv2, SegFormer (7x7, stride 4, padding 3) and
+MViTv2 (3x7x7, stride (2, 4, 4): torchvision models/video/mvit.py)."""
 STRIDE4_LARGE_KERNEL = 0.6
 """Stride 4 of a very large kernel (AlexNet: 11x11 stride 4)."""
+PATCH_STRIDE = 0.3
+"""Stride = kernel, or the overlapping (k+1)/2, of a patch embedding (the only convolution
+before attention over its tokens): it patchifies (ViT, Swin: stride = kernel; CvT, PVTv2,
+SegFormer, MViTv2: 7x7 stride 4); a stem's stride 2 there costs
+:data:`STRIDE_HALF_KERNEL` at least."""
 STRIDE_KERNEL = 1.5
 """Stride = kernel (non-overlapping patches): possible, but a patchify layer is rare."""
 CONVT_NO_UPSAMPLE = 0.2
@@ -168,7 +191,10 @@ POOL_SPATIAL_ONLY = 0.3
 """A 3-d pool over space only ((1, 2, 2), as in C3D's first pool)."""
 POOL_ONE_AXIS = 0.6
 """A 2-d pool along one axis only ((2, 1)): spectrogram and signal nets pool frequency or
-time alone (CREPE's ``MaxPool2d((2, 1))``)."""
+time alone (CREPE's ``MaxPool2d((2, 1))``); a window of 3 or 4 along it costs
+:data:`POOL_WIDE_1D` more (sound-event CRNNs pool frequency by ``(4, 1)`` and keep time:
+Cakir et al., 2017; keyword-spotting CNNs pool time by ``(1, 3)``: Sainath & Parada,
+2015)."""
 _WIDE_1D_WINDOWS = (3, 4)
 _LONG_AXIS_WINDOWS = (3, 4, 8)
 """Windows along the long axis of an anisotropic 2-d model: EEGNet's ``AvgPool2d((1, 4))``
@@ -210,13 +236,22 @@ def _padding_options(
 
 
 def _stride_options(
-    k: tuple[int, ...], *, first: bool, transposed: bool
+    k: tuple[int, ...],
+    *,
+    first: bool,
+    transposed: bool,
+    normed: bool = False,
+    widens_unpooled: bool = False,
+    patch: bool = False,
 ) -> dict[tuple[int, ...], float]:
     kmax = max(k)
     square_even = _square_even(k)
-    strides: dict[tuple[int, ...], float] = {
-        tuple(1 for _ in k): STRIDE1_EVEN if square_even and not transposed else 0.0
-    }
+    small_square = _small_square(k)
+    odd_cost = STRIDE2_NORMED if normed and small_square else STRIDE2_OTHER
+    keep = STRIDE1_EVEN if square_even and not transposed else 0.0
+    if widens_unpooled and small_square and not transposed:
+        keep += WIDEN_KEEPS_SIZE
+    strides: dict[tuple[int, ...], float] = {tuple(1 for _ in k): keep}
     if kmax >= _LONG_KERNEL:
         for s in (*_LONG_KERNEL_STRIDES, kmax // 4, kmax // 2):
             strides.setdefault(tuple(s if x > 1 else 1 for x in k), LONG_KERNEL_STRIDE)
@@ -224,12 +259,20 @@ def _stride_options(
     even = kmax % 2 == 0 and _EVEN_KERNEL_MIN <= kmax <= _EVEN_KERNEL_MAX
     strides.setdefault(
         tuple(2 if x > 1 or len(k) == 1 else 1 for x in k),
-        0.0 if square_even else STRIDE2_STEM_OR_EVEN if stem or even else STRIDE2_OTHER,
+        0.0 if square_even else STRIDE2_STEM_OR_EVEN if stem or even else odd_cost,
     )
     if len(k) == 3:
         strides.setdefault((1, 2, 2), STRIDE_SPATIAL_ONLY)
     if kmax >= _HALF_KERNEL_MIN and len(k) > 1:  # DQN's 8x8/4 is a 2-d habit
         strides.setdefault(tuple(max(1, x // 2) for x in k), STRIDE_HALF_KERNEL)
+    if first and kmax >= _STEM_KERNEL and len(k) > 1 and kmax % 2:
+        overlapping = tuple((x + 1) // 2 if x > 1 else 1 for x in k)
+        strides.setdefault(overlapping, PATCH_STRIDE if patch else STRIDE_HALF_KERNEL)
+    if patch and kmax >= 2:
+        strides[k] = PATCH_STRIDE
+        two = tuple(2 if x > 1 else 1 for x in k)
+        if two in strides:
+            strides[two] = max(strides[two], STRIDE_HALF_KERNEL)
     if kmax >= _STRIDE4_KERNEL_MIN:
         strides.setdefault(tuple(4 if x > 1 else 1 for x in k), STRIDE4_LARGE_KERNEL)
     if kmax >= 2:
@@ -245,12 +288,27 @@ def _stride_options(
 
 
 def conv_options(
-    kernel: tuple[int, ...], style: PaddingStyle, *, first: bool, transposed: bool
+    kernel: tuple[int, ...],
+    style: PaddingStyle,
+    *,
+    first: bool,
+    transposed: bool,
+    normed: bool = False,
+    widens_unpooled: bool = False,
+    patch: bool = False,
 ) -> list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], float]]:
     """``(padding, extra right padding, stride, cost)`` readings of a convolution under a
-    padding ``style``."""
+    padding ``style`` (``normed``: the model's convolutions are followed by norms;
+    ``widens_unpooled``: and this one widens the channels after a gap without a pool)."""
     pads = _padding_options(kernel, style)
-    strides = _stride_options(kernel, first=first, transposed=transposed)
+    strides = _stride_options(
+        kernel,
+        first=first,
+        transposed=transposed,
+        normed=normed,
+        widens_unpooled=widens_unpooled,
+        patch=patch,
+    )
     out = [
         (p, extra, s, pc + sc)
         for (p, extra), pc in pads.items()
@@ -258,12 +316,23 @@ def conv_options(
         if not (max(extra) and (max(s) > 1 or transposed))  # exact 'same' keeps the size
     ]
     zeros = tuple(0 for _ in kernel)
+    if normed and not transposed:  # the normed stride prior is for padded convolutions
+        unpadded = STRIDE2_OTHER - STRIDE2_NORMED
+        out = [
+            (p, e, s, c + unpadded if max(s) == 2 and p == zeros and _small_square(kernel) else c)
+            for p, e, s, c in out
+        ]
     for s, sc in strides.items():
         halving = _halving_padding(kernel, s)
         if halving is not None and not transposed:
             out = [o for o in out if (o[0], o[2]) != (halving, s)]
             out.append((halving, zeros, s, sc))
     return out
+
+
+def _small_square(k: tuple[int, ...]) -> bool:
+    """A square 3x3 (or 3x3x3) window: the strided convolution of conv-norm bodies."""
+    return len(k) > 1 and len(set(k)) == 1 and k[0] in _NORMED_STRIDE_KERNELS
 
 
 def _halving_padding(kernel: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -322,6 +391,10 @@ def gap_options(
         out.append((Pool((1, 2, 2), (1, 2, 2)), pooled + POOL_SPATIAL_ONLY))
     if ndim == 2 and all(active):
         out.extend((Pool(k, k), pooled + POOL_ONE_AXIS) for k in ((2, 1), (1, 2)))
+        for w in _WIDE_1D_WINDOWS:  # (1, 3) along time, (4, 1) along frequency
+            out.extend(
+                (Pool(k, k), pooled + POOL_ONE_AXIS + POOL_WIDE_1D) for k in ((w, 1), (1, w))
+            )
     for axis in long_axes if ndim == 2 else ():
         for w in _LONG_AXIS_WINDOWS:
             k = tuple(w if a == axis else 1 for a in range(ndim))

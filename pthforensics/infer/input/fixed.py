@@ -8,7 +8,9 @@ walks the hypotheses back to the input.  Each distinct set of input sizes become
 of that size leaves the size free instead: a module in the file says so (``avgpool`` in
 ``_metadata``), or, when the file lists no modules at all, the naming and scale of a family
 known to do it (:data:`~..knowledge.ADAPTIVE_HEADS`); a file that lists its modules without
-one is evidence against.
+one is evidence against.  An attention that reads the whole map with one bias per offset
+(LeViT's ``attention_biases``, :func:`~.patches.attention_grid`) fixes that map the same
+way (:func:`grid_input`): a constraint the solver must meet, not a prior.
 
 Nothing here imports torch.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from pthforensics.core import InputGuess, InputKind, InputStatus
@@ -27,9 +30,18 @@ from .context import Entry, Plan
 from .free import free_result
 from .hypotheses import hypotheses_of, undecided_note
 from .maps import plan_entries
-from .solver import OpKind, PoolHint, Solution, SolveContext, SpatialOp, preimage, solve
+from .solver import (
+    Choice,
+    OpKind,
+    PoolHint,
+    Solution,
+    SolveContext,
+    SpatialOp,
+    preimage,
+    solve,
+)
 
-__all__ = ["fixed_input", "preimage_ok", "valid_of"]
+__all__ = ["fixed_input", "grid_input", "preimage_ok", "valid_of"]
 
 _MAX_LISTED = 64
 """Sizes listed in ``valid_sizes`` at most (the interval's start and on)."""
@@ -37,6 +49,8 @@ _MAX_ASPECT = 4
 """Non-square final maps considered: at most this elongated."""
 _NON_SQUARE_FINAL = 1.0
 """Prior cost of a non-square final map (square inputs and maps are the rule)."""
+_LESS_SQUARE_STEP = 0.2
+"""Prior cost per step away from the most nearly square factoring of a non-square map."""
 _LINE_FINAL = 0.5
 """Prior cost of a final map that is a line (``1 x m``) when kernels are anisotropic
 (EEG nets: a ``(C, 1)`` kernel consumes the electrode axis)."""
@@ -44,6 +58,8 @@ _MAX_FINAL_FRAMES = 64
 _FRAMES_STEP = 0.2
 """Prior cost per frame count tried, in increasing order, for a 3-d final map."""
 _MAX_VOLUME_FINALS = 4
+_IMPLAUSIBLE_GRID_INPUT = 4096
+"""An input side above this, reached through assumed pools, means they are not 2x pools."""
 _IMAGENET_SCALE = 200
 """An input at least this large ending on a 6x6/7x7 map is read as ImageNet-style with
 an adaptive pool (torchvision's avgpool) even without the family's naming."""
@@ -53,7 +69,7 @@ def fixed_input(
     entry: Entry, ops: list[SpatialOp], head: ChainLink, sctx: SolveContext
 ) -> InputGuess:
     """The input under the best hypotheses reaching the map the head stores."""
-    first, d, kind, c, dtype = entry.link, entry.dims, entry.kind, entry.channels, entry.dtype
+    first, d, kind, c = entry.link, entry.dims, entry.kind, entry.channels
     assert head.in_dim is not None
     channels = head.in_dim // head.factor
     finals = _finals(head.factor, d, sctx.active, _anisotropic(ops))
@@ -64,14 +80,60 @@ def fixed_input(
     ]
     if not finals:
         why = f"{head.factor} positions do not factor into a plausible {d}-d map"
-        return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
+        return InputGuess(InputStatus.UNKNOWN, kind, None, None, entry.dtype, (*ev, why))
+    return solved_input(entry, ops, finals, sctx, ev, head)
+
+
+def grid_input(
+    entry: Entry, ops: list[SpatialOp], sides: tuple[int, ...], sctx: SolveContext, why: str
+) -> InputGuess:
+    """The input whose map reaches ``sides`` (one per axis) where a table over the whole
+    grid of tokens is read (``why`` says which table)."""
+    ev = [f"{entry.link.name} takes {entry.channels} channels: {entry.kind} input", why]
+    sctx = replace(sctx, stride_priors=True)
+    finals = [(_point(sides), 0.0)]
+    convs = [i for i, op in enumerate(ops) if op.kind is not OpKind.GAP]
+    if len(convs) == 1:  # one convolution straight into attention: a patch embedding
+        ops = [replace(op, patch=True) if i == convs[0] else op for i, op in enumerate(ops)]
+    last = ops[-1] if ops else None
+    if last is not None and last.kind is OpKind.GAP and last.pool_hint is not PoolHint.POOL:
+        # the attention reads the map flattened into tokens: no pool module, no pool
+        ops = [*ops[:-1], replace(last, known=last.known or Choice(pool=None))]
+    best = solve(ops, finals, sctx, limit=1)
+    if best and max(best[0].sizes) > _IMPLAUSIBLE_GRID_INPUT:
+        # typed pools whose stride is not stored (PoolFormer/EfficientFormer token mixers,
+        # AvgPool2d(3, 1, 1), keep the size): read as 2x pools they demand absurd inputs
+        ops = [
+            replace(op, known=Choice(pool=None))
+            if op.kind is OpKind.GAP and op.known is None and op.pool_hint is PoolHint.POOL
+            else op
+            for op in ops
+        ]
+        ev.append(
+            f"read as 2x pools, the pool modules would demand {max(best[0].sizes)} pixels: "
+            "they keep the size (their windows are not stored)"
+        )
+    return solved_input(entry, ops, finals, sctx, ev, None)
+
+
+def solved_input(
+    entry: Entry,
+    ops: list[SpatialOp],
+    finals: Sequence[_Final],
+    sctx: SolveContext,
+    ev: list[str],
+    head: ChainLink | None,
+) -> InputGuess:
+    """The best hypotheses reaching one of ``finals`` (before a flatten ``head``, an
+    adaptive pool may leave the size free instead)."""
+    first, d, kind, dtype = entry.link, entry.dims, entry.kind, entry.dtype
     solutions = solve(ops, finals, sctx)
     if not solutions:
         why = "no padding/stride/pooling hypothesis reaches that map from a plausible size"
         return InputGuess(InputStatus.UNKNOWN, kind, None, None, dtype, (*ev, why))
     best = solutions[0]
     plan = plan_entries(ops, best.choices, d)
-    if _adaptive_head(ops, first, head, kind, best):
+    if head is not None and _adaptive_head(ops, first, head, kind, best):
         return _adaptive(entry, ops, best, plan, head, ev)
     hyps = hypotheses_of(solutions, ops, entry, valid_of)
     top = hyps[0]
@@ -198,12 +260,17 @@ def _finals(m: int, d: int, active: tuple[bool, ...], anisotropic: bool) -> list
 
 
 def _finals_2d(m: int, anisotropic: bool) -> list[_Final]:
+    """Every ``h x w`` factoring of ``m`` positions at most :data:`_MAX_ASPECT` elongated
+    (both orientations), the square first and each next less square one a step dearer: a
+    flatten width fixes the map's area, not its shape (a 40 x 101 spectrogram ends on
+    12 x 28, not on the more nearly square 14 x 24 or 16 x 21)."""
     r = math.isqrt(m)
     out: list[_Final] = [(_point((r, r)), 0.0)] if r * r == m else []
     pairs = [(h, m // h) for h in range(1, r + 1) if m % h == 0 and h != m // h]
-    near = [p for p in pairs if p[1] <= _MAX_ASPECT * p[0]][-2:]
-    for h, w in reversed(near):
-        out.extend([(_point((h, w)), _NON_SQUARE_FINAL), (_point((w, h)), _NON_SQUARE_FINAL)])
+    near = [p for p in pairs if p[1] <= _MAX_ASPECT * p[0]]
+    for rank, (h, w) in enumerate(reversed(near)):
+        cost = _NON_SQUARE_FINAL + _LESS_SQUARE_STEP * rank
+        out.extend([(_point((h, w)), cost), (_point((w, h)), cost)])
     if anisotropic and m > 1:
         out.extend([(_point((1, m)), _LINE_FINAL), (_point((m, 1)), _LINE_FINAL)])
     return out

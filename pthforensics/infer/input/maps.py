@@ -82,7 +82,26 @@ def spatial_ops(ctx: InputContext, first: ChainLink, head: ChainLink | None) -> 
         anchor = group.name
     if prev_conv is not None:
         ops.append(_gap(ctx, anchor, gap, prev_conv, head.name if head else None))
-    return _collapse_pins(ops)
+    branches = {lk.name for lk in ctx.links if lk.relation is Relation.CONCAT}
+    return _collapse_pins(_mark_unpooled(ops, branches))
+
+
+def _mark_unpooled(ops: list[SpatialOp], branches: set[str]) -> list[SpatialOp]:
+    """Mark the convolutions after a gap whose modules are listed and none is a pool
+    (not those of concatenated branches: an Inception branch widens without striding)."""
+    out = list(ops)
+    for i in range(1, len(out)):
+        gap = out[i - 1]
+        if (
+            out[i].kind is OpKind.CONV
+            and out[i].name not in branches
+            and gap.kind is OpKind.GAP
+            and gap.pool_hint in (PoolHint.NONE, PoolHint.EMPTY)
+            and not gap.modules
+            and not gap.functional
+        ):
+            out[i] = replace(out[i], unpooled=True)
+    return out
 
 
 def _collapse_pins(ops: list[SpatialOp]) -> list[SpatialOp]:

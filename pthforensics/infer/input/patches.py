@@ -14,11 +14,12 @@ import math
 import re
 
 from pthforensics.core import InputGuess, InputStatus
+from pthforensics.infer.chain import ChainLink
 from pthforensics.infer.priors import PATCH_GRID_FRAMES
 
 from .context import Entry, InputContext
 
-__all__ = ["patch_input"]
+__all__ = ["attention_grid", "axis_tables", "patch_input"]
 
 
 def patch_input(ctx: InputContext, entry: Entry) -> InputGuess | None:
@@ -121,6 +122,67 @@ def token_count(ctx: InputContext, dim: int) -> tuple[int, int, str] | None:
         ):
             why = f"{name} mixes across {n} tokens (in_features = the patch count)"
             return n, 0, why
+    return None
+
+
+_OFFSET_BIASES = "attention_biases"
+_OFFSET_INDEX = "attention_bias_idxs"
+"""LeViT's attention bias (Graham et al., 2021; timm models/levit.py, reused by
+EfficientFormer, models/efficientformer.py): one learned bias per head and per absolute
+offset ``(|dx|, |dy|)`` between two points of the ``R x R`` map the attention reads whole,
+so ``attention_biases`` is ``(heads, R^2)`` and ``attention_bias_idxs`` ``(R^2, R^2)``.  A
+window attention's table (Swin's ``relative_position_bias_table``, ``((2w-1)^2, heads)``)
+spans a window, not the map, and fixes nothing."""
+
+
+def attention_grid(ctx: InputContext, head: ChainLink) -> tuple[int, str] | None:
+    """(R, why): the side of the map an attention enclosing ``head`` reads whole, from its
+    offset-bias table; ``None`` when no enclosing module holds one."""
+    for group in ctx.groups:
+        if not group.name or not head.name.startswith(group.name + "."):
+            continue
+        for t in group.tensors:
+            leaf = t.key.rsplit(".", 1)[-1]
+            n = t.shape[-1] if len(t.shape) == 2 else 0
+            if n < 2 or math.isqrt(n) ** 2 != n:
+                continue
+            if leaf == _OFFSET_BIASES or (leaf == _OFFSET_INDEX and t.shape[0] == n):
+                r = math.isqrt(n)
+                why = (
+                    f"{t.key} {tuple(t.shape)}: one bias per offset over the {r}x{r} map "
+                    f"{group.name} attends to whole (LeViT-style), so the map there is {r}x{r}"
+                )
+                return r, why
+    return None
+
+
+_AXIS_TABLES = ("rel_pos_t", "rel_pos_h", "rel_pos_w")
+"""Decomposed relative positions (MViTv2: Li et al., 2022; torchvision
+models/video/mvit.py, timm mvitv2.py): one table per axis of ``2 * max(q, k) - 1`` rows,
+``q`` the query's size along that axis.  The first attention reads the whole map the patch
+embedding gives (keys and values may be pooled, queries are not), so its tables fix that
+map's size on every axis."""
+
+
+def axis_tables(ctx: InputContext, first: ChainLink, d: int) -> tuple[tuple[int, ...], str] | None:
+    """(sizes, why): the map the first attention after ``first`` reads, from its per-axis
+    relative position tables (time, height, width for 3-d; height, width for 2-d);
+    ``None`` when it has none."""
+    wanted = _AXIS_TABLES[-d:] if d in (2, 3) else ()
+    start = ctx.position.get(first.name, 0)
+    for group in ctx.groups[start + 1 :]:
+        rows = {t.key.rsplit(".", 1)[-1]: t.shape[0] for t in group.tensors if len(t.shape) == 2}
+        if not wanted or not all(w in rows for w in wanted):
+            continue
+        if any(rows[w] % 2 == 0 for w in wanted):
+            return None
+        sizes = tuple((rows[w] + 1) // 2 for w in wanted)
+        tables = ", ".join(f"{w} ({rows[w]} rows)" for w in wanted)
+        why = (
+            f"{group.name} holds {tables}: 2 x size - 1 rows per axis over the map its "
+            f"queries cover whole (MViTv2-style), so the map there is {'x'.join(map(str, sizes))}"
+        )
+        return sizes, why
     return None
 
 

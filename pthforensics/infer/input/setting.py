@@ -45,6 +45,7 @@ def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> 
         long_axes=_long_axes(ops, entry.dims),
         min_input=_min_input(ops, entry.dims),
         exact_axes=_collapsed_axes(ops),
+        normed=normed,
     )
 
 

@@ -131,6 +131,11 @@ class SpatialOp:
     widens: bool | None = None
     """A convolution taking fewer channels than it gives (``None``: unknown, or the
     model's first convolution, which reads the input's channels)."""
+    unpooled: bool = False
+    """The gap before this convolution is known to hold no pool (its modules are listed,
+    none a pool)."""
+    patch: bool = False
+    """The only convolution before attention over its tokens: a patch embedding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +211,14 @@ class SolveContext:
     exact_axes: tuple[int, ...] = ()
     """Axes whose size a convolution consuming them fixes (EEG electrodes): evidence, so
     no size prior is charged on them."""
+    normed: bool = False
+    """Most main-path convolutions are followed by a norm (conv-BN-act blocks)."""
+    stride_priors: bool = False
+    """Apply the conv-norm stride priors (:data:`~.costs.STRIDE2_NORMED`,
+    :data:`~.costs.WIDEN_KEEPS_SIZE`).  Only where a stored table fixes a map inside the
+    body (:func:`.fixed.grid_input`): elsewhere they would move the plans of adaptive and
+    free-size models (an Inception body's branch convolutions read as strided, its minimum
+    size as 1) without evidence to check them against."""
 
 
 def options(
@@ -214,6 +227,8 @@ def options(
     ndim: int,
     active: tuple[bool, ...] = (),
     long_axes: tuple[int, ...] = (),
+    *,
+    normed: bool = False,
 ) -> list[tuple[Choice, float]]:
     """Every hypothesis for ``op`` with its cost under a padding ``style``."""
     if op.known is not None:
@@ -223,7 +238,13 @@ def options(
         return [
             (Choice(padding=p, stride=s, extra=extra if max(extra) else ()), c)
             for p, extra, s, c in conv_options(
-                op.kernel, style, first=op.first, transposed=op.kind is OpKind.CONV_TRANSPOSE
+                op.kernel,
+                style,
+                first=op.first,
+                transposed=op.kind is OpKind.CONV_TRANSPOSE,
+                normed=normed,
+                widens_unpooled=normed and bool(op.widens) and op.unpooled,
+                patch=op.patch,
             )
             if not any(p[a] or (extra and extra[a]) for a in op.consumes)
         ]
@@ -345,7 +366,7 @@ def _step_back(
     """Every state extended by every option of ``op``; the cheapest per interval."""
     best: dict[tuple[tuple[int, int], ...], tuple[float, tuple[Choice, ...]]] = {}
     active = ctx.active or tuple(True for _ in range(ndim))
-    opts = options(op, style, ndim, active, ctx.long_axes)
+    opts = options(op, style, ndim, active, ctx.long_axes, normed=ctx.normed and ctx.stride_priors)
     for cost, iv, chosen in states:
         for choice, c in opts:
             pre = []

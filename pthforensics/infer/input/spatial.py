@@ -23,12 +23,12 @@ from pthforensics.infer.layer_types import layer_type
 
 from .clues import axis_norm, coordinate_channels, table_input, with_coordinates
 from .context import Entry, InputContext
-from .fixed import fixed_input, valid_of
+from .fixed import fixed_input, grid_input, valid_of
 from .free import free_input
 from .hypotheses import hypotheses_of
 from .layouts import TEXT_LINE, image_list, per_frame, signal_layout, waveform_layout
 from .maps import find_head, spatial_ops
-from .patches import patch_input
+from .patches import attention_grid, axis_tables, patch_input
 from .scorer import scorer_input
 from .setting import solve_context
 from .solver import SolveContext, SpatialOp, solve
@@ -55,6 +55,9 @@ def spatial_input(
         table = table_input(ctx, entry, ops, head, sctx)
         if table is not None:
             return table
+    axes = axis_tables(ctx, first, d)
+    if axes is not None:
+        return grid_input(entry, ops, axes[0], sctx, axes[1])
     vit = patch_input(ctx, entry)
     if vit is not None:
         return vit
@@ -94,6 +97,9 @@ def _by_head(
     if layer_type(head.type).reads_sequence:
         return _crnn(entry, ops, head, sctx)
     if head.relation is Relation.POOL or (head.in_dim == head.channels):
+        grid = attention_grid(ctx, head)
+        if grid is not None:
+            return grid_input(entry, ops, (grid[0],) * entry.dims, sctx, grid[1])
         ev = [
             f"{head.name} takes {head.in_dim} = the channels of the last "
             "convolution: global pooling before the head, so the size is free"
