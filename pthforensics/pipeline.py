@@ -148,7 +148,8 @@ def analyze_file(
     etag: str | None = None,
 ) -> FileReport:
     """The ``scan`` report of one file (a local path or a URL): safety verdict and tensor
-    summary, torch-free.
+    summary, torch-free.  The architecture is named by ``inspect`` and ``scan --deep``
+    only: reading the signature data costs more than the scan of a whole small file.
 
     ``fast``: see :func:`scan_container` (only where the process has a memory cap).
     ``storage``: options of the URL's file system (``pthforensics.container.remote``).
@@ -205,7 +206,6 @@ def _report(path: str, scanned: _Scanned, seconds: float) -> FileReport:
             "others": [s.path for s in checkpoint.state_dicts[1:]],
         }
         extra = (("state_dict", where),)
-    architecture = _architecture(path, container, checkpoint, findings)
     return FileReport(
         path=path,
         status=Status.OK,
@@ -220,7 +220,6 @@ def _report(path: str, scanned: _Scanned, seconds: float) -> FileReport:
         etag=scanned.etag,
         metadata=checkpoint.metadata[:_METADATA_KEPT] if checkpoint else (),
         checkpoint=checkpoint_context(checkpoint) if checkpoint is not None else None,
-        architecture=architecture,
         extra=extra,
     )
 
@@ -293,6 +292,8 @@ def _inspect_file(
     if isinstance(scanned, FileReport):
         return scanned
     report = _report(path, scanned, 0.0)
+    architecture = _architecture(path, scanned.container, scanned.checkpoint, report.findings)
+    report = replace(report, architecture=architecture)
     checkpoint = scanned.checkpoint
     main = checkpoint.main if checkpoint else None
     if main is None:

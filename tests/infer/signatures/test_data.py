@@ -49,14 +49,19 @@ def test_size_and_coverage() -> None:
     assert counts["transformers"] >= built["transformers"]  # module and checkpoint key forms
 
 
-def test_import_does_not_read_the_data_and_scan_names_without_torch() -> None:
+def test_import_does_not_read_the_data_and_inspect_names_without_torch() -> None:
+    """``scan`` does not name (the data costs more than a small file's scan); ``inspect``
+    without the trace names torch-free, and nothing reads the data on import."""
     sample = ROOT / "corpus" / "models" / "library" / "tv_resnet18_10cls.pt"
     code = (
         "import sys\n"
         "import pthforensics, pthforensics.infer.signatures as s\n"
-        "from pthforensics.pipeline import analyze_file\n"
+        "from pthforensics.pipeline import analyze_file, inspect_file\n"
         "assert s.load_store.cache_info().currsize == 0, 'data loaded on import'\n"
         f"r = analyze_file({str(sample)!r})\n"
+        "assert r.architecture is None, r.architecture\n"
+        "assert s.load_store.cache_info().currsize == 0, 'data loaded by scan'\n"
+        f"r = inspect_file({str(sample)!r}, trace=False)\n"
         "assert r.architecture.name == 'resnet18', r.architecture\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
