@@ -23,6 +23,7 @@ _ORDER = (
     "pipeline",
     "__init__",
     "cli_support",
+    "cli_args",
     "cli",
     "__main__",
 )
