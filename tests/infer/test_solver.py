@@ -8,19 +8,17 @@ import pytest
 import torch
 from torch import nn
 
-from pthforensics.infer.input.solver import (
+from pthforensics.infer.input.costs import Pool
+from pthforensics.infer.input.op_options import cheapest_plan
+from pthforensics.infer.input.preimage import pool_out, preimage
+from pthforensics.infer.input.size_ranking import common_sizes, size_cost
+from pthforensics.infer.input.solver import solve
+from pthforensics.infer.input.solver_records import (
     Choice,
     OpKind,
-    Pool,
     PoolHint,
     SolveContext,
     SpatialOp,
-    cheapest_plan,
-    common_sizes,
-    pool_out,
-    preimage,
-    size_cost,
-    solve,
 )
 from pthforensics.infer.priors import (
     PRIOR_TABLES,

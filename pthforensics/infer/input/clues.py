@@ -27,7 +27,8 @@ from pthforensics.infer.chain import ChainLink
 from .context import Entry, InputContext
 from .fixed import valid_of
 from .hypotheses import hypotheses_of, undecided_note
-from .solver import SolveContext, SpatialOp, solve
+from .solver import solve
+from .solver_records import SolveContext, SpatialOp
 
 __all__ = ["axis_norm", "coordinate_channels", "table_input", "with_coordinates"]
 

@@ -30,16 +30,9 @@ from .context import Entry, Plan
 from .free import free_result
 from .hypotheses import hypotheses_of, undecided_note
 from .maps import plan_entries
-from .solver import (
-    Choice,
-    OpKind,
-    PoolHint,
-    Solution,
-    SolveContext,
-    SpatialOp,
-    preimage,
-    solve,
-)
+from .preimage import preimage
+from .solver import solve
+from .solver_records import Choice, OpKind, PoolHint, Solution, SolveContext, SpatialOp
 
 __all__ = ["fixed_input", "grid_input", "preimage_ok", "valid_of"]
 

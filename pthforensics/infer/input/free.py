@@ -17,15 +17,10 @@ from pthforensics.infer.priors import DEFAULT_FREE_SIZES
 
 from .context import Entry, InputContext, Plan
 from .maps import plan_entries
-from .solver import (
-    Choice,
-    OpKind,
-    SolveContext,
-    SpatialOp,
-    cheapest_plan,
-    common_sizes,
-    preimage,
-)
+from .op_options import cheapest_plan
+from .preimage import preimage
+from .size_ranking import common_sizes
+from .solver_records import Choice, OpKind, SolveContext, SpatialOp
 
 __all__ = ["free_input", "free_result"]
 

@@ -18,8 +18,9 @@ from typing import Any
 from pthforensics.core import InputHypothesis
 
 from .context import Entry
+from .costs import PaddingStyle
 from .maps import plan_entries, pool_attrs
-from .solver import Choice, OpKind, PaddingStyle, Solution, SpatialOp
+from .solver_records import Choice, OpKind, Solution, SpatialOp
 
 __all__ = ["MAX_HYPOTHESES", "hypotheses_of", "undecided_note"]
 

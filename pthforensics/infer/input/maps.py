@@ -6,7 +6,7 @@ parameter-less modules say about a pool there.  What the file stores goes in as 
 full-model pickle's padding/stride/dilation and pool windows replace the hypotheses
 (``SpatialOp.known``), and a ``LayerNorm([C, L])`` reading a convolution's output pins
 that output's size (``SpatialOp.pin``).  ``plan_entries`` turns a hypothesis (one
-:class:`~.solver.Choice` per op) into :attr:`~pthforensics.core.InputGuess.plan`.
+:class:`~.solver_records.Choice` per op) into :attr:`~pthforensics.core.InputGuess.plan`.
 
 Nothing here imports torch.
 """
@@ -23,7 +23,8 @@ from pthforensics.infer.knowledge import AUX_HEAD_NAME, NOT_POOL_NAME
 from pthforensics.infer.layer_types import LayerFamily, layer_type
 
 from .context import InputContext, Plan, PlanEntry
-from .solver import Choice, OpKind, Pool, PoolHint, SpatialOp
+from .costs import Pool
+from .solver_records import Choice, OpKind, PoolHint, SpatialOp
 
 __all__ = ["describe", "find_head", "plan_entries", "spatial_ops"]
 

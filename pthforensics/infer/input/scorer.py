@@ -30,7 +30,8 @@ from pthforensics.infer.layer_types import layer_type
 from .context import Entry, InputContext
 from .fixed import valid_of
 from .hypotheses import hypotheses_of, undecided_note
-from .solver import Choice, OpKind, Solution, SolveContext, SpatialOp, solve
+from .solver import solve
+from .solver_records import Choice, OpKind, Solution, SolveContext, SpatialOp
 
 __all__ = ["scorer_input"]
 

@@ -1,6 +1,6 @@
-"""What the solver needs to know of the model besides its ops (:class:`~.solver.SolveContext`):
-the axes the kernels move along, the padding styles and what each costs, and sizes the
-file stores as hyper-parameters.
+"""What the solver needs to know of the model besides its ops
+(:class:`~.solver_records.SolveContext`): the axes the kernels move along, the padding
+styles and what each costs, and sizes the file stores as hyper-parameters.
 
 Nothing here imports torch.
 """
@@ -14,7 +14,7 @@ from pthforensics.infer.layer_types import layer_type
 
 from .context import Entry, InputContext
 from .costs import SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
-from .solver import OpKind, SolveContext, SpatialOp
+from .solver_records import OpKind, SolveContext, SpatialOp
 
 __all__ = ["INPUT_SIZE_NAME", "solve_context", "stored_sizes"]
 

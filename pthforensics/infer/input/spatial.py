@@ -31,7 +31,8 @@ from .maps import find_head, spatial_ops
 from .patches import attention_grid, axis_tables, patch_input
 from .scorer import scorer_input
 from .setting import solve_context
-from .solver import SolveContext, SpatialOp, solve
+from .solver import solve
+from .solver_records import SolveContext, SpatialOp
 
 __all__ = ["spatial_input"]
 
