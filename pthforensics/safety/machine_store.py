@@ -89,16 +89,30 @@ class StoreMixin:
             raise Broken(f"{operation} on a set is not supported", pos)
         raise Broken(f"{operation} on a {t.__name__} is not supported", pos)
 
-    def append_from(self, start: int, pos: int) -> int:
-        """``do_append``: the items above ``start`` go into the object below it."""
+    def _take_items(
+        self, start: int, pos: int, *, pairs: bool = False
+    ) -> tuple[Any, list[Any]] | None:
+        """The object below the mark at ``start`` and the items above it, taken off the
+        stack as CPython's ``do_append``/``do_setitems``/``load_additems`` take them
+        (``None`` when there are none; ``pairs``: SETITEMS' count must be even)."""
         stack = self.stack
         if start > len(stack) or start <= self.fence:
             raise Broken("unpickling stack underflow", pos - 1)
         if len(stack) == start:
-            return pos
+            return None
+        if pairs and (len(stack) - start) % 2:
+            raise Broken("odd number of items for SETITEMS", pos - 1)
         target = stack[start - 1]
         items = stack[start:]
         del stack[start:]
+        return target, items
+
+    def append_from(self, start: int, pos: int) -> int:
+        """``do_append``: the items above ``start`` go into the object below it."""
+        taken = self._take_items(start, pos)
+        if taken is None:
+            return pos
+        target, items = taken
         if type(target) is SymList:
             target.extend(items)
         else:
@@ -109,16 +123,10 @@ class StoreMixin:
 
     def setitems_from(self, start: int, pos: int) -> int:
         """``do_setitems``: key/value pairs above ``start`` go into the object below it."""
-        stack = self.stack
-        if start > len(stack) or start <= self.fence:
-            raise Broken("unpickling stack underflow", pos - 1)
-        if len(stack) == start:
+        taken = self._take_items(start, pos, pairs=True)
+        if taken is None:
             return pos
-        if (len(stack) - start) % 2:
-            raise Broken("odd number of items for SETITEMS", pos - 1)
-        target = stack[start - 1]
-        items = stack[start:]
-        del stack[start:]
+        target, items = taken
         pairs = list(zip(items[::2], items[1::2], strict=True))
         if type(target) is SymDict:
             for key, _ in pairs:
@@ -136,14 +144,10 @@ class StoreMixin:
 
     def additems_from(self, start: int, pos: int) -> int:
         """``load_additems``: the items above ``start`` are added to the set below it."""
-        stack = self.stack
-        if start > len(stack) or start <= self.fence:
-            raise Broken("unpickling stack underflow", pos - 1)
-        if len(stack) == start:
+        taken = self._take_items(start, pos)
+        if taken is None:
             return pos
-        target = stack[start - 1]
-        items = stack[start:]
-        del stack[start:]
+        target, items = taken
         if type(target) is SymSet and not target.frozen:
             for item in items:
                 self.check_key(item, pos - 1)
