@@ -598,6 +598,49 @@ def tiny_vit():
     return TinyViT(), _truth("fixed", "image", (1, 3, 32, 32))
 
 
+class DistilledEmbeddings(nn.Module):
+    """transformers DeiTEmbeddings / ASTEmbeddings layout: ``cls_token``,
+    ``distillation_token``, ``position_embeddings`` (1, patches + 2, D) and
+    ``patch_embeddings.projection``."""
+
+    def __init__(self, dim: int, patches: int) -> None:
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.distillation_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.position_embeddings = nn.Parameter(torch.zeros(1, patches + 2, dim))
+        self.patch_embeddings = nn.Module()
+        self.patch_embeddings.projection = nn.Conv2d(3, dim, 8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embeddings.projection(x).flatten(2).transpose(1, 2)
+        extra = [t.expand(x.shape[0], -1, -1) for t in (self.cls_token, self.distillation_token)]
+        return torch.cat([*extra, x], 1) + self.position_embeddings
+
+
+class TinyDistilledViT(nn.Module):
+    """DeiT distilled (Touvron et al., 2021) in transformers' naming: two extra tokens
+    (class and distillation) before the 4x4 patches of a 3x32x32 image, so the position
+    table holds 18 rows; a class head and a distillation head average their logits."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.embeddings = DistilledEmbeddings(dim, 16)
+        layer = nn.TransformerEncoderLayer(dim, 4, 2 * dim, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.layernorm = nn.LayerNorm(dim)
+        self.cls_classifier = nn.Linear(dim, 10)
+        self.distillation_classifier = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layernorm(self.encoder(self.embeddings(x)))
+        return (self.cls_classifier(x[:, 0]) + self.distillation_classifier(x[:, 1])) / 2
+
+
+@_register
+def tiny_distilled_vit():
+    return TinyDistilledViT(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int, kv_heads: int) -> None:
         super().__init__()

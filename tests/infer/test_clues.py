@@ -21,6 +21,7 @@ from tests._models import (
     hypothesis_with_truth,
     real_error,
     sizes_in,
+    truth_in_valid_sizes,
 )
 
 
@@ -81,6 +82,17 @@ def test_a_token_mixing_width_is_the_patch_count() -> None:
     assert guess.status == InputStatus.FIXED
     assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) == 0
     assert any("mixes across 16 tokens" in e for e in guess.evidence)
+
+
+def test_a_distillation_token_is_an_extra_token_before_the_patches() -> None:
+    """transformers' DeiT/AST ``distillation_token`` is a second prefix token: 18 positions
+    are 16 patches (4x4) and two extra tokens, so the input is 32x32."""
+    model, truth = build("tiny_distilled_vit")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert truth_in_valid_sizes(guess, tuple(truth["input_shape"]))
+    assert guess.shape is not None and real_error(model, guess.shape) is None
+    assert any("2 class/extra token(s)" in e for e in guess.evidence)
 
 
 def test_a_coordinate_map_fixes_its_axis_and_takes_a_channel() -> None:
