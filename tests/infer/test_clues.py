@@ -95,6 +95,33 @@ def test_a_distillation_token_is_an_extra_token_before_the_patches() -> None:
     assert any("2 class/extra token(s)" in e for e in guess.evidence)
 
 
+def test_a_stored_shifted_window_mask_fixes_the_map_of_its_stage() -> None:
+    """Official Swin stores ``attn_mask`` (nW, w^2, w^2): 4 windows of 4x4 -> an 8x8 map
+    after the 4x4 patches -> a 32x32 input, which the real model alone accepts."""
+    model, truth = build("tiny_swin")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert truth_in_valid_sizes(guess, tuple(truth["input_shape"]))
+    assert not sizes_in(guess.valid_sizes, [64, 64])
+    assert guess.shape is not None and real_error(model, guess.shape) is None
+    assert real_error(model, (1, 3, 64, 64)) is not None
+    assert any("4 windows of 4x4" in e for e in guess.evidence)
+
+
+def test_a_window_mask_of_a_constant_width_network_fixes_nothing() -> None:
+    """SwinIR-style (a 3x3 stem, blocks of one width, a convolution back to the image):
+    it recomputes its mask for any size, so the stored one is no constraint."""
+    model, _ = build("tiny_swin")
+    restore = nn.Module()
+    restore.conv_first = nn.Conv2d(3, 16, 3, padding=1)
+    restore.layers = nn.ModuleList([nn.Module()])
+    restore.layers[0].blocks = model.layers[0].blocks
+    restore.conv_last = nn.Conv2d(16, 3, 3, padding=1)
+    guess = analyse(restore)[2]
+    assert guess.status != InputStatus.FIXED
+    assert not any("shifted-window mask" in e for e in guess.evidence)
+
+
 def test_a_coordinate_map_fixes_its_axis_and_takes_a_channel() -> None:
     model, truth = build("coord_net")
     guess = analyse(model)[2]
