@@ -122,6 +122,18 @@ def test_a_window_mask_of_a_constant_width_network_fixes_nothing() -> None:
     assert not any("shifted-window mask" in e for e in guess.evidence)
 
 
+def test_a_single_window_mask_is_no_grid() -> None:
+    """A (1, N, N) mask (a causal or padding mask, or one window over the whole map, which
+    Swin never shifts nor masks) fixes no map."""
+    model, _ = build("tiny_swin")
+    state = {
+        k: (torch.zeros(1, 16, 16) if k.endswith("attn_mask") else v)
+        for k, v in model.state_dict().items()
+    }
+    guess = analyse_state(to_state(state))[2]
+    assert not any("shifted-window mask" in e for e in guess.evidence)
+
+
 def test_a_coordinate_map_fixes_its_axis_and_takes_a_channel() -> None:
     model, truth = build("coord_net")
     guess = analyse(model)[2]

@@ -162,9 +162,10 @@ models/swin_transformer.py ``SwinTransformerBlock.attn_mask``, a persistent buff
 official checkpoints store it; timm's ``checkpoint_filter_fn`` drops it on import): one
 ``(w^2, w^2)`` mask per window of the ``R x R`` map its block reads, ``(nW, w^2, w^2)`` with
 ``nW = (R/w)^2``.  It is computed once for that map and the block asserts ``L == H * W``,
-so the map is ``w * sqrt(nW)`` on a side there.  Read only in a hierarchical model (the
-width grows after the block, patch merging): a constant-width restoration network
-(SwinIR, Liang et al., 2021) recomputes its mask for any size."""
+so the map is ``w * sqrt(nW)`` on a side there.  A map of one window is not shifted and
+stores no mask, so ``nW >= 4``: a ``(1, T, T)`` causal mask is no window mask.  Read only
+in a hierarchical model (the width grows after the block, patch merging): a constant-width
+restoration network (SwinIR, Liang et al., 2021) recomputes its mask for any size."""
 
 
 def window_mask_grid(ctx: InputContext, head: ChainLink) -> tuple[int, str] | None:
@@ -180,7 +181,7 @@ def window_mask_grid(ctx: InputContext, head: ChainLink) -> tuple[int, str] | No
                 continue
             n_win, n, n2 = t.shape
             w, k = math.isqrt(n), math.isqrt(n_win)
-            if n != n2 or n < 4 or w * w != n or k * k != n_win:
+            if n != n2 or n < 4 or w * w != n or k < 2 or k * k != n_win:
                 continue
             inside = [lk for lk in ctx.links if lk.name.startswith(prefix)]
             after = ctx.links[ctx.links.index(inside[-1]) + 1 :] if inside else []
