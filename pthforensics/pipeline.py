@@ -284,7 +284,11 @@ def _inspect_file(
     fast: bool,
     hints: _Hints,
 ) -> FileReport:
-    from .infer import infer_input, infer_layers  # noqa: PLC0415 - only inspect needs them
+    from .infer import (  # noqa: PLC0415 - only inspect needs them
+        infer_input,
+        infer_layers,
+        with_convention,
+    )
     from .structure import group_layers  # noqa: PLC0415
 
     start = time.perf_counter()
@@ -301,7 +305,7 @@ def _inspect_file(
     try:
         groups = group_layers(main)
         guesses = infer_layers(groups)
-        guess_input = infer_input(groups, guesses)
+        guess_input = with_convention(infer_input(groups, guesses), architecture)
     except PthForensicsError as exc:
         logger.warning("%s: inference failed: %s", path, exc)
         return replace(report, layers=(), seconds=_elapsed(start))

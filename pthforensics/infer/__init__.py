@@ -4,6 +4,7 @@ The pipeline calls the two stage functions in this order::
 
     guesses = infer.infer_layers(groups)          # LayerGroup -> LayerGuess (infer.layers)
     input_guess = infer.infer_input(groups, guesses)   # -> InputGuess (infer.input)
+    input_guess = infer.with_convention(input_guess, architecture)  # the named family's input
 
 Inside: ``layers/`` (layer types from tensor names and shapes), ``chain`` (how each
 layer's input relates to the outputs before it), ``input/`` (the input verdict and the
@@ -19,7 +20,7 @@ Pure: nothing here imports torch, and nothing here imports ``rebuild``.
 from __future__ import annotations
 
 from .chain import ChainLink, Relation, chain_links, channel_chain
-from .input import infer_input
+from .input import infer_input, with_convention
 from .knowledge import CLASS_TOKEN_LEAF, POSITION_LEAF
 from .layer_types import LayerFamily, LayerType, layer_dims, layer_type
 from .layers import infer_layers
@@ -40,6 +41,7 @@ __all__ = [
     "chain_links",
     "channel_chain",
     "infer_input",
+    "with_convention",
     "infer_layers",
     "layer_dims",
     "layer_type",

@@ -33,10 +33,11 @@ from pthforensics.infer.chain import ChainLink, Relation, chain_links, channel_c
 from pthforensics.infer.layer_types import LayerFamily, layer_type
 
 from .context import InputContext
+from .convention import with_convention
 from .sequences import latent_input, norm_input, sequence_input, token_input, vector_input
 from .spatial import spatial_input
 
-__all__ = ["infer_input"]
+__all__ = ["infer_input", "with_convention"]
 
 logger = logging.getLogger(__name__)
 
