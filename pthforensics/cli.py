@@ -16,7 +16,6 @@ import itertools
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -40,16 +39,11 @@ from .report import (
     EXIT_INTERRUPTED,
     BatchReport,
     batch_json,
-    batch_summary,
     csv_text,
     escape,
-    inspect_text,
-    json_schema,
     model_entries,
     report_json,
     report_jsonl_line,
-    sarif_json,
-    scan_table,
 )
 
 __all__ = ["main"]
@@ -92,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _schema(args: argparse.Namespace) -> int:
     """``schema``: the JSON Schema (draft 2020-12) of a FileReport and of the documents."""
+    from .report import json_schema  # noqa: PLC0415 - imported on first use (report/__init__)
+
     with open_output(args.output) as out:
         out.write(json.dumps(json_schema(), indent=2) + "\n")
     return 0
@@ -243,6 +239,8 @@ def _render_scan(
 ) -> None:
     """``--csv``, then the JSON document (``--json``/``-o``) or the human text on stdout
     (the table for one file, else the batch summary)."""
+    from .report import batch_summary, sarif_json, scan_table  # noqa: PLC0415 - on first use
+
     reports = batch.reports
     if args.csv:
         with open_output(args.csv) as out:
@@ -274,6 +272,8 @@ def _columns() -> int:
     """The terminal's width when printing to one; ``COLUMNS`` or a fixed width otherwise
     (so that piped output does not depend on the terminal the command ran in)."""
     if sys.stdout.isatty():
+        import shutil  # noqa: PLC0415 - ~2 ms (bz2, lzma) that only inspect on a terminal needs
+
         return shutil.get_terminal_size().columns
     columns = os.environ.get("COLUMNS", "")
     return int(columns) if columns.isdigit() else _PIPE_COLUMNS
@@ -303,6 +303,8 @@ def _inspect(args: argparse.Namespace) -> int:
         with open_output(args.output) as out:
             out.write(report_json(report) + "\n")
     else:
+        from .report import inspect_text  # noqa: PLC0415 - imported on first use
+
         print(inspect_text(report, width=_columns(), wide=args.wide))
     return BatchReport((report,), Severity[args.fail_on.upper()]).exit_code()
 
