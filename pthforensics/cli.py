@@ -139,6 +139,8 @@ def _scan(args: argparse.Namespace) -> int:
     progress: Any = NoProgress()
 
     def on_start(candidate: Candidate) -> None:
+        if isinstance(progress, NoProgress):
+            return  # nothing drawn: no name to escape (once per file)
         progress.set_postfix_str(escape(os.path.basename(candidate.path))[-40:], refresh=False)
 
     _check_outputs(args)
@@ -250,22 +252,27 @@ def _render_scan(
     args: argparse.Namespace, batch: BatchReport, models: list[dict[str, object]], elapsed: float
 ) -> None:
     """``--csv``, then the JSON document (``--json``/``-o``) or the human text on stdout
-    (the table for one file, else the batch summary)."""
-    from .report import batch_summary, sarif_json, scan_table  # noqa: PLC0415 - on first use
-
+    (the table for one file, else the batch summary).  The renderings are imported where
+    used (``pthforensics.report`` loads them on first use): a JSON run needs none."""
     reports = batch.reports
     if args.csv:
         with open_output(args.csv) as out:
             out.write(csv_text(reports))
     if args.sarif:
+        from .report import sarif_json  # noqa: PLC0415
+
         with open_output(args.sarif) as out:
             out.write(sarif_json(batch, __version__) + "\n")
     if args.json or args.output:
         with open_output(args.output) as out:
             out.write(batch_json(batch, models) + "\n")
         if len(reports) > 1 and not args.quiet and sys.stderr.isatty():
+            from .report import batch_summary  # noqa: PLC0415
+
             print(batch_summary(batch, models, elapsed), file=sys.stderr)
     elif "-" not in (args.jsonl, args.sarif, args.csv):
+        from .report import batch_summary, scan_table  # noqa: PLC0415
+
         severity = Severity.INFO if args.verbose else Severity.SUSPICIOUS
         if len(reports) == 1 and not models and not batch.interrupted:
             print(scan_table(reports, severity, inputs=args.deep))
