@@ -598,6 +598,164 @@ def tiny_vit():
     return TinyViT(), _truth("fixed", "image", (1, 3, 32, 32))
 
 
+class DistilledEmbeddings(nn.Module):
+    """transformers DeiTEmbeddings / ASTEmbeddings layout: ``cls_token``,
+    ``distillation_token``, ``position_embeddings`` (1, patches + 2, D) and
+    ``patch_embeddings.projection``."""
+
+    def __init__(self, dim: int, patches: int) -> None:
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.distillation_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.position_embeddings = nn.Parameter(torch.zeros(1, patches + 2, dim))
+        self.patch_embeddings = nn.Module()
+        self.patch_embeddings.projection = nn.Conv2d(3, dim, 8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embeddings.projection(x).flatten(2).transpose(1, 2)
+        extra = [t.expand(x.shape[0], -1, -1) for t in (self.cls_token, self.distillation_token)]
+        return torch.cat([*extra, x], 1) + self.position_embeddings
+
+
+class TinyDistilledViT(nn.Module):
+    """DeiT distilled (Touvron et al., 2021) in transformers' naming: two extra tokens
+    (class and distillation) before the 4x4 patches of a 3x32x32 image, so the position
+    table holds 18 rows; a class head and a distillation head average their logits."""
+
+    def __init__(self, dim: int = 32) -> None:
+        super().__init__()
+        self.embeddings = DistilledEmbeddings(dim, 16)
+        layer = nn.TransformerEncoderLayer(dim, 4, 2 * dim, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.layernorm = nn.LayerNorm(dim)
+        self.cls_classifier = nn.Linear(dim, 10)
+        self.distillation_classifier = nn.Linear(dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layernorm(self.encoder(self.embeddings(x)))
+        return (self.cls_classifier(x[:, 0]) + self.distillation_classifier(x[:, 1])) / 2
+
+
+@_register
+def tiny_distilled_vit():
+    return TinyDistilledViT(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
+def _windows(x: torch.Tensor, w: int) -> torch.Tensor:
+    b, h, wd, c = x.shape
+    x = x.view(b, h // w, w, wd // w, w, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(-1, w * w, c)
+
+
+def _unwindows(x: torch.Tensor, w: int, h: int, wd: int) -> torch.Tensor:
+    b = x.shape[0] // ((h // w) * (wd // w))
+    x = x.view(b, h // w, wd // w, w, w, -1).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h, wd, -1)
+
+
+class WindowAttention(nn.Module):
+    """qkv, proj and a ((2w-1)^2, heads) relative position bias table."""
+
+    def __init__(self, dim: int, w: int) -> None:
+        super().__init__()
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * w - 1) ** 2, 2))
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+
+class SwinBlock(nn.Module):
+    """microsoft/Swin-Transformer ``SwinTransformerBlock``: window attention (qkv, proj,
+    a ((2w-1)^2, heads) relative bias table), shifted by w/2 in odd blocks, whose mask over
+    the windows of its ``res x res`` map is a persistent buffer ``attn_mask`` (nW, w^2, w^2)
+    and whose forward asserts that map (``L == H * W``)."""
+
+    def __init__(self, dim: int, res: int, w: int, shift: int) -> None:
+        super().__init__()
+        self.res, self.w, self.shift = res, w, shift
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, w)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(dim, 2 * dim)
+        self.mlp.fc2 = nn.Linear(2 * dim, dim)
+        if shift:
+            img = torch.zeros(1, res, res, 1)
+            cuts = (slice(0, -w), slice(-w, -shift), slice(-shift, None))
+            for n, (hs, ws) in enumerate((a, b) for a in cuts for b in cuts):
+                img[:, hs, ws, :] = n
+            ids = _windows(img, w).squeeze(-1)
+            mask = (ids[:, None, :] - ids[:, :, None]).ne(0).float() * -100.0
+            self.register_buffer("attn_mask", mask)
+        else:
+            self.attn_mask = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        assert n == self.res * self.res, "input feature has wrong size"
+        y = self.norm1(x).view(b, self.res, self.res, c)
+        if self.shift:
+            y = torch.roll(y, (-self.shift, -self.shift), (1, 2))
+        win = _windows(y, self.w)
+        q, k, v = self.attn.qkv(win).chunk(3, -1)
+        a = q @ k.transpose(1, 2) / c**0.5
+        if self.attn_mask is not None:
+            a = a.view(b, -1, a.shape[-2], a.shape[-1]) + self.attn_mask[None]
+            a = a.view(-1, a.shape[-2], a.shape[-1])
+        y = _unwindows(self.attn.proj(a.softmax(-1) @ v), self.w, self.res, self.res)
+        if self.shift:
+            y = torch.roll(y, (self.shift, self.shift), (1, 2))
+        x = x + y.reshape(b, n, c)
+        return x + self.mlp.fc2(F.gelu(self.mlp.fc1(self.norm2(x))))
+
+
+class PatchMerging(nn.Module):
+    """Swin's downsampling between stages: 2x2 neighbours concatenated, 4C -> 2C."""
+
+    def __init__(self, dim: int, res: int) -> None:
+        super().__init__()
+        self.res = res
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, c = x.shape
+        x = x.view(b, self.res, self.res, c)
+        parts = [x[:, i::2, j::2] for j in (0, 1) for i in (0, 1)]
+        return self.reduction(self.norm(torch.cat(parts, -1).view(b, -1, 4 * c)))
+
+
+class TinySwin(nn.Module):
+    """Swin (Liu et al., 2021) in the official layout: patch 4 on 3x32x32 -> an 8x8 map,
+    windows of 4, so the shifted block's stored ``attn_mask`` is (4, 16, 16); merging to
+    4x4 (one window, no shift); average pooling and a head."""
+
+    def __init__(self, dim: int = 16) -> None:
+        super().__init__()
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dim, 4, 4)
+        self.patch_embed.norm = nn.LayerNorm(dim)
+        self.layers = nn.ModuleList([nn.Module(), nn.Module()])
+        self.layers[0].blocks = nn.ModuleList([SwinBlock(dim, 8, 4, 0), SwinBlock(dim, 8, 4, 2)])
+        self.layers[0].downsample = PatchMerging(dim, 8)
+        self.layers[1].blocks = nn.ModuleList([SwinBlock(2 * dim, 4, 4, 0)])
+        self.norm = nn.LayerNorm(2 * dim)
+        self.head = nn.Linear(2 * dim, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed.norm(self.patch_embed.proj(x).flatten(2).transpose(1, 2))
+        for block in self.layers[0].blocks:
+            x = block(x)
+        x = self.layers[0].downsample(x)
+        for block in self.layers[1].blocks:
+            x = block(x)
+        return self.head(self.norm(x).mean(1))
+
+
+@_register
+def tiny_swin():
+    return TinySwin(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
 class Attention(nn.Module):
     def __init__(self, dim: int, heads: int, kv_heads: int) -> None:
         super().__init__()

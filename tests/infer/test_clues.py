@@ -21,6 +21,7 @@ from tests._models import (
     hypothesis_with_truth,
     real_error,
     sizes_in,
+    truth_in_valid_sizes,
 )
 
 
@@ -81,6 +82,56 @@ def test_a_token_mixing_width_is_the_patch_count() -> None:
     assert guess.status == InputStatus.FIXED
     assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) == 0
     assert any("mixes across 16 tokens" in e for e in guess.evidence)
+
+
+def test_a_distillation_token_is_an_extra_token_before_the_patches() -> None:
+    """transformers' DeiT/AST ``distillation_token`` is a second prefix token: 18 positions
+    are 16 patches (4x4) and two extra tokens, so the input is 32x32."""
+    model, truth = build("tiny_distilled_vit")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert truth_in_valid_sizes(guess, tuple(truth["input_shape"]))
+    assert guess.shape is not None and real_error(model, guess.shape) is None
+    assert any("2 class/extra token(s)" in e for e in guess.evidence)
+
+
+def test_a_stored_shifted_window_mask_fixes_the_map_of_its_stage() -> None:
+    """Official Swin stores ``attn_mask`` (nW, w^2, w^2): 4 windows of 4x4 -> an 8x8 map
+    after the 4x4 patches -> a 32x32 input, which the real model alone accepts."""
+    model, truth = build("tiny_swin")
+    guess = analyse(model)[2]
+    assert guess.status == InputStatus.FIXED
+    assert truth_in_valid_sizes(guess, tuple(truth["input_shape"]))
+    assert not sizes_in(guess.valid_sizes, [64, 64])
+    assert guess.shape is not None and real_error(model, guess.shape) is None
+    assert real_error(model, (1, 3, 64, 64)) is not None
+    assert any("4 windows of 4x4" in e for e in guess.evidence)
+
+
+def test_a_window_mask_of_a_constant_width_network_fixes_nothing() -> None:
+    """SwinIR-style (a 3x3 stem, blocks of one width, a convolution back to the image):
+    it recomputes its mask for any size, so the stored one is no constraint."""
+    model, _ = build("tiny_swin")
+    restore = nn.Module()
+    restore.conv_first = nn.Conv2d(3, 16, 3, padding=1)
+    restore.layers = nn.ModuleList([nn.Module()])
+    restore.layers[0].blocks = model.layers[0].blocks
+    restore.conv_last = nn.Conv2d(16, 3, 3, padding=1)
+    guess = analyse(restore)[2]
+    assert guess.status != InputStatus.FIXED
+    assert not any("shifted-window mask" in e for e in guess.evidence)
+
+
+def test_a_single_window_mask_is_no_grid() -> None:
+    """A (1, N, N) mask (a causal or padding mask, or one window over the whole map, which
+    Swin never shifts nor masks) fixes no map."""
+    model, _ = build("tiny_swin")
+    state = {
+        k: (torch.zeros(1, 16, 16) if k.endswith("attn_mask") else v)
+        for k, v in model.state_dict().items()
+    }
+    guess = analyse_state(to_state(state))[2]
+    assert not any("shifted-window mask" in e for e in guess.evidence)
 
 
 def test_a_coordinate_map_fixes_its_axis_and_takes_a_channel() -> None:

@@ -19,7 +19,7 @@ from pthforensics.infer.priors import PATCH_GRID_FRAMES
 
 from .context import Entry, InputContext
 
-__all__ = ["attention_grid", "axis_tables", "patch_input"]
+__all__ = ["attention_grid", "axis_tables", "patch_input", "window_mask_grid"]
 
 
 def patch_input(ctx: InputContext, entry: Entry) -> InputGuess | None:
@@ -153,6 +153,48 @@ def attention_grid(ctx: InputContext, head: ChainLink) -> tuple[int, str] | None
                     f"{group.name} attends to whole (LeViT-style), so the map there is {r}x{r}"
                 )
                 return r, why
+    return None
+
+
+_WINDOW_MASK = re.compile(r"(^|_)mask$")
+"""A shifted-window attention mask (Liu et al., 2021; microsoft/Swin-Transformer
+models/swin_transformer.py ``SwinTransformerBlock.attn_mask``, a persistent buffer, so the
+official checkpoints store it; timm's ``checkpoint_filter_fn`` drops it on import): one
+``(w^2, w^2)`` mask per window of the ``R x R`` map its block reads, ``(nW, w^2, w^2)`` with
+``nW = (R/w)^2``.  It is computed once for that map and the block asserts ``L == H * W``,
+so the map is ``w * sqrt(nW)`` on a side there.  A map of one window is not shifted and
+stores no mask, so ``nW >= 4``: a ``(1, T, T)`` causal mask is no window mask.  Read only
+in a hierarchical model (the width grows after the block, patch merging): a constant-width
+restoration network (SwinIR, Liang et al., 2021) recomputes its mask for any size."""
+
+
+def window_mask_grid(ctx: InputContext, head: ChainLink) -> tuple[int, str] | None:
+    """(R, why): the map side a stored shifted-window mask fixes in the stage ``head``
+    reads (a block of the same width, the width growing later); ``None`` otherwise."""
+    width = head.in_dim
+    if not width:
+        return None
+    for group in ctx.groups:
+        prefix = group.name + "."
+        for t in group.tensors:
+            if len(t.shape) != 3 or not _WINDOW_MASK.search(t.key.rsplit(".", 1)[-1]):
+                continue
+            n_win, n, n2 = t.shape
+            w, k = math.isqrt(n), math.isqrt(n_win)
+            if n != n2 or n < 4 or w * w != n or k < 2 or k * k != n_win:
+                continue
+            inside = [lk for lk in ctx.links if lk.name.startswith(prefix)]
+            after = ctx.links[ctx.links.index(inside[-1]) + 1 :] if inside else []
+            if not any(lk.in_dim == width for lk in inside) or not any(
+                (lk.in_dim or 0) > width for lk in after
+            ):
+                return None
+            r = w * k
+            why = (
+                f"{t.key} {tuple(t.shape)}: a shifted-window mask for {n_win} windows of "
+                f"{w}x{w} over the map {group.name} reads (Swin), so the map there is {r}x{r}"
+            )
+            return r, why
     return None
 
 

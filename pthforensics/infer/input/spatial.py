@@ -28,7 +28,7 @@ from .free import free_input
 from .hypotheses import hypotheses_of
 from .layouts import TEXT_LINE, image_list, per_frame, signal_layout, waveform_layout
 from .maps import find_head, spatial_ops
-from .patches import attention_grid, axis_tables, patch_input
+from .patches import attention_grid, axis_tables, patch_input, window_mask_grid
 from .scorer import scorer_input
 from .setting import solve_context
 from .solver import solve
@@ -98,7 +98,7 @@ def _by_head(
     if layer_type(head.type).reads_sequence:
         return _crnn(entry, ops, head, sctx)
     if head.relation is Relation.POOL or (head.in_dim == head.channels):
-        grid = attention_grid(ctx, head)
+        grid = attention_grid(ctx, head) or window_mask_grid(ctx, head)
         if grid is not None:
             return grid_input(entry, ops, (grid[0],) * entry.dims, sctx, grid[1])
         ev = [

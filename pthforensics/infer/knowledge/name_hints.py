@@ -158,10 +158,11 @@ timm: models/vision_transformer.py (attn)."""
 # --- bare parameters on custom modules ----------------------------------------------------
 
 CLASS_TOKEN_LEAF = _hint(
-    r"cls|class|dist_token|reg_token|register",
+    r"cls|class|dist_token|distillation_token|reg_token|register",
     "class / distillation / register token(s) prepended to the patch tokens",
     "timm: models/vision_transformer.py (cls_token, reg_token), models/deit.py "
-    "(dist_token); torchvision: models/vision_transformer.py (class_token)",
+    "(dist_token); torchvision: models/vision_transformer.py (class_token); transformers: "
+    "models/deit/modeling_deit.py, models/audio_spectrogram_transformer (distillation_token)",
 )
 POSITION_LEAF = _hint(
     r"pos",
