@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import itertools
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -40,19 +40,14 @@ from .report import (
     EXIT_INTERRUPTED,
     BatchReport,
     batch_json,
-    batch_summary,
     csv_text,
     escape,
-    inspect_text,
-    json_schema,
     model_entries,
     report_json,
     report_jsonl_line,
-    sarif_json,
-    scan_table,
 )
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 logger = logging.getLogger("pthforensics")
 
@@ -90,8 +85,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def run() -> NoReturn:
+    """The ``pthforensics`` command (console script and ``python -m``): :func:`main`, then
+    exit with its code.  Every object alive is frozen out of the garbage collector first:
+    the interpreter's collections at exit would walk the whole package again (~10 ms, a
+    twentieth of a batch of a few hundred small files) to free memory the OS takes back
+    anyway.  Outputs are closed by then; standard streams are still flushed at exit."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 def _schema(args: argparse.Namespace) -> int:
     """``schema``: the JSON Schema (draft 2020-12) of a FileReport and of the documents."""
+    from .report import json_schema  # noqa: PLC0415 - imported on first use (report/__init__)
+
     with open_output(args.output) as out:
         out.write(json.dumps(json_schema(), indent=2) + "\n")
     return 0
@@ -131,6 +139,8 @@ def _scan(args: argparse.Namespace) -> int:
     progress: Any = NoProgress()
 
     def on_start(candidate: Candidate) -> None:
+        if isinstance(progress, NoProgress):
+            return  # nothing drawn: no name to escape (once per file)
         progress.set_postfix_str(escape(os.path.basename(candidate.path))[-40:], refresh=False)
 
     _check_outputs(args)
@@ -242,20 +252,27 @@ def _render_scan(
     args: argparse.Namespace, batch: BatchReport, models: list[dict[str, object]], elapsed: float
 ) -> None:
     """``--csv``, then the JSON document (``--json``/``-o``) or the human text on stdout
-    (the table for one file, else the batch summary)."""
+    (the table for one file, else the batch summary).  The renderings are imported where
+    used (``pthforensics.report`` loads them on first use): a JSON run needs none."""
     reports = batch.reports
     if args.csv:
         with open_output(args.csv) as out:
             out.write(csv_text(reports))
     if args.sarif:
+        from .report import sarif_json  # noqa: PLC0415
+
         with open_output(args.sarif) as out:
             out.write(sarif_json(batch, __version__) + "\n")
     if args.json or args.output:
         with open_output(args.output) as out:
             out.write(batch_json(batch, models) + "\n")
         if len(reports) > 1 and not args.quiet and sys.stderr.isatty():
+            from .report import batch_summary  # noqa: PLC0415
+
             print(batch_summary(batch, models, elapsed), file=sys.stderr)
     elif "-" not in (args.jsonl, args.sarif, args.csv):
+        from .report import batch_summary, scan_table  # noqa: PLC0415
+
         severity = Severity.INFO if args.verbose else Severity.SUSPICIOUS
         if len(reports) == 1 and not models and not batch.interrupted:
             print(scan_table(reports, severity, inputs=args.deep))
@@ -274,6 +291,8 @@ def _columns() -> int:
     """The terminal's width when printing to one; ``COLUMNS`` or a fixed width otherwise
     (so that piped output does not depend on the terminal the command ran in)."""
     if sys.stdout.isatty():
+        import shutil  # noqa: PLC0415 - ~2 ms (bz2, lzma) that only inspect on a terminal needs
+
         return shutil.get_terminal_size().columns
     columns = os.environ.get("COLUMNS", "")
     return int(columns) if columns.isdigit() else _PIPE_COLUMNS
@@ -303,6 +322,8 @@ def _inspect(args: argparse.Namespace) -> int:
         with open_output(args.output) as out:
             out.write(report_json(report) + "\n")
     else:
+        from .report import inspect_text  # noqa: PLC0415 - imported on first use
+
         print(inspect_text(report, width=_columns(), wide=args.wide))
     return BatchReport((report,), Severity[args.fail_on.upper()]).exit_code()
 

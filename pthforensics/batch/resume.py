@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 
 from pthforensics.core import Candidate, FileReport
@@ -80,6 +79,8 @@ def compact_resume(path: str | os.PathLike[str], files: Iterable[Candidate]) -> 
             dropped += report.path in kept
             kept[report.path] = line if line.endswith("\n") else line + "\n"
     if dropped:
+        import tempfile  # noqa: PLC0415 - ~3 ms (shutil, random) a scan without --resume never needs
+
         folder = os.path.dirname(os.path.abspath(path))
         fd, temp = tempfile.mkstemp(prefix=".pthforensics-", suffix=".jsonl", dir=folder)
         try:

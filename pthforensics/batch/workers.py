@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
+import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -208,23 +210,22 @@ class _Pool:
     def collect(self) -> list[FileReport]:
         """Wait until a worker reports, dies or overruns its file's time; return the
         reports this settles (crashes and timeouts as ``error`` reports)."""
-        from multiprocessing.connection import wait  # noqa: PLC0415
-
         busy = [s for s in self._slots if s.tasks]
         if not busy:  # every worker died idle and was replaced: nothing in flight yet
             return []
         deadline = min(s.started for s in busy) + self._options.file_timeout
-        ready = wait(
+        ready = _ready(
             [s.conn for s in busy] + [s.process.sentinel for s in busy],
-            timeout=max(0.0, deadline - time.monotonic()),
+            max(0.0, deadline - time.monotonic()),
         )
         now = time.monotonic()
         reports: list[FileReport] = []
         for slot in busy:
-            if slot.conn in ready and _receive(slot, now, reports):
+            answered = slot.conn in ready
+            if answered and _receive(slot, now, reports):
                 self._futile = 0
                 continue
-            if slot.conn in ready or slot.process.sentinel in ready:
+            if answered or slot.process.sentinel in ready:
                 crashed = self._crashed(slot)
                 if crashed is not None:
                     reports.append(crashed)
@@ -347,9 +348,25 @@ def _receive(slot: _Slot, now: float, reports: list[FileReport]) -> bool:
         slot.tasks.popleft()
         slot.started = now  # the next queued file starts now
         reports.append(report)
-        if not slot.conn.poll():
+        if not _ready([slot.conn], 0.0):
             break
     return True
+
+
+def _ready(objects: list[Any], timeout: float) -> list[Any]:
+    """Those of ``objects`` (pipe ends, process sentinels) that can be read or are closed,
+    waiting up to ``timeout`` seconds for one: ``multiprocessing.connection.wait``, with
+    one ``poll`` object per call instead of a selector (which costs ~30 us a call, twice
+    per report)."""
+    if not hasattr(select, "poll"):  # pragma: no cover - not Linux
+        from multiprocessing.connection import wait  # noqa: PLC0415
+
+        return wait(objects, timeout)
+    poller = select.poll()
+    for obj in objects:
+        poller.register(obj, select.POLLIN)
+    fds = {fd for fd, _ in poller.poll(math.ceil(timeout * 1e3) if timeout > 0 else 0)}
+    return [obj for obj in objects if (obj if isinstance(obj, int) else obj.fileno()) in fds]
 
 
 def run_batch(

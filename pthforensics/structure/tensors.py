@@ -38,6 +38,7 @@ _REBUILD_PARAM = frozenset({"_rebuild_parameter", "_rebuild_parameter_with_state
 #: The dtype of a tensor whose dtype argument is not a torch dtype.
 _DEFAULT_DTYPE = "float32"
 _UNTYPED_STORAGE = "UntypedStorage"
+_INDEX = operator.index
 
 
 def global_of(obj: Any) -> GlobalName | None:
@@ -165,11 +166,12 @@ def _storage_dtype(storage: StorageRef) -> tuple[str, int]:
 
 
 def _ints(value: Any) -> tuple[int, ...] | None:
-    if isinstance(value, Stub) and value.pf_global.name == "Size":
-        value = value.pf_args[0] if value.pf_args else ()
-    if not isinstance(value, tuple | list):
-        return None
+    if type(value) is not tuple:  # a plain tuple (every shape and stride torch writes) skips
+        if isinstance(value, Stub) and value.pf_global.name == "Size":  # the type tests
+            value = value.pf_args[0] if value.pf_args else ()
+        if not isinstance(value, tuple | list):
+            return None
     try:
-        return tuple(map(operator.index, value))  # ints only (C speed); anything else: None
+        return tuple(map(_INDEX, value))  # ints only (C speed); anything else: None
     except TypeError:
         return None
