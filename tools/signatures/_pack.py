@@ -32,9 +32,8 @@ from pthforensics.infer.signatures._keys import (
     skeleton_hash,
     template_of,
 )
+from pthforensics.infer.signatures._lookup import head_templates
 
-#: Arguments whose formulas mark a template as part of the classification head.
-HEAD_PARAMS = ("num_classes",)
 #: Libraries whose files often have the head removed (``fc = Identity``, ``num_classes=0``).
 HEADLESS_LIBS = ("torchvision", "timm")
 
@@ -63,16 +62,6 @@ def _read(sources: list[Path]) -> list[dict[str, Any]]:
                     rec = json.loads(line)
                     records[f"{rec['lib']}|{rec['job']}"] = rec  # the last attempt wins
     return list(records.values())
-
-
-def _head_templates(layout: dict[str, Any]) -> set[str]:
-    heads = {i for i, p in enumerate(layout["params"]) if p in HEAD_PARAMS}
-    out: set[str] = set()
-    for template, _, _, per_key, dims in layout["t"]:
-        formulas = [f for inst in dims for f in inst] if per_key else dims
-        if any(not isinstance(f, int) and any(t[0] in heads for t in f[-1]) for f in formulas):
-            out.add(template)
-    return out
 
 
 _DERIVED = re.compile(
@@ -181,7 +170,7 @@ def pack(sources: list[Path], out: Path) -> dict[str, Any]:
                 if tied & core:
                     index["untied"].setdefault(skeleton_hash(core - tied), []).append(layout_id)
                 if rec["lib"] in HEADLESS_LIBS:
-                    heads = _head_templates(layout)
+                    heads = head_templates(layout)  # the matcher's own rule
                     if heads:
                         key = skeleton_hash(core - heads)
                         index["headless"].setdefault(key, []).append(layout_id)
