@@ -29,6 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812 - the name everybody uses
 from structures import STRUCTURES  # the non-chain structures (issue 10), same directory
+from structures import input_truth as _truth
 from torch import nn
 
 Builder = Callable[[], tuple[nn.Module, dict[str, Any]]]
@@ -38,17 +39,6 @@ BUILDERS: dict[str, Builder] = {}
 def _register(fn: Builder) -> Builder:
     BUILDERS[fn.__name__] = fn
     return fn
-
-
-def _truth(
-    status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32"
-) -> dict[str, Any]:
-    return {
-        "input_status": status,
-        "input_kind": kind,
-        "input_shape": list(shape),
-        "input_dtype": dtype,
-    }
 
 
 # --- classic CNNs with flatten heads -------------------------------------------------------

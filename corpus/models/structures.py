@@ -40,9 +40,10 @@ def _register(fn: Builder) -> Builder:
     return fn
 
 
-def _truth(
+def input_truth(
     status: str, kind: str, shape: tuple[int, ...], dtype: str = "float32"
 ) -> dict[str, Any]:
+    """The input part of a sample's truth file (also used by ``generate_models.py``)."""
     return {
         "input_status": status,
         "input_kind": kind,
@@ -100,7 +101,7 @@ class BottleneckResNet(nn.Module):
 
 @_register
 def bottleneck_resnet() -> tuple[nn.Module, dict[str, Any]]:
-    return BottleneckResNet(), _truth("free", "image", (1, 3, 64, 64))
+    return BottleneckResNet(), input_truth("free", "image", (1, 3, 64, 64))
 
 
 # --- inverted residuals with squeeze-excitation ------------------------------------------------
@@ -172,7 +173,7 @@ class MobileNetV3Like(nn.Module):
 
 @_register
 def mobilenet_v3_like() -> tuple[nn.Module, dict[str, Any]]:
-    return MobileNetV3Like(), _truth("free", "image", (1, 3, 64, 64))
+    return MobileNetV3Like(), input_truth("free", "image", (1, 3, 64, 64))
 
 
 # --- dense blocks ----------------------------------------------------------------------------
@@ -232,7 +233,7 @@ class DenseNetLike(nn.Module):
 
 @_register
 def densenet_like() -> tuple[nn.Module, dict[str, Any]]:
-    return DenseNetLike(), _truth("free", "image", (1, 3, 64, 64))
+    return DenseNetLike(), input_truth("free", "image", (1, 3, 64, 64))
 
 
 # --- inception branches ----------------------------------------------------------------------
@@ -321,7 +322,7 @@ class InceptionLike(nn.Module):
 
 @_register
 def inception_like() -> tuple[nn.Module, dict[str, Any]]:
-    return InceptionLike(), _truth("free", "image", (1, 3, 75, 75))
+    return InceptionLike(), input_truth("free", "image", (1, 3, 75, 75))
 
 
 # --- U-Net with bilinear upsampling ------------------------------------------------------------
@@ -367,7 +368,7 @@ class UNetUpsample(nn.Module):
 
 @_register
 def unet_upsample() -> tuple[nn.Module, dict[str, Any]]:
-    return UNetUpsample(), _truth("free", "image", (1, 3, 64, 64))
+    return UNetUpsample(), input_truth("free", "image", (1, 3, 64, 64))
 
 
 # --- transformer blocks ------------------------------------------------------------------------
@@ -432,7 +433,7 @@ class EncoderPreNorm(nn.Module):
 
 @_register
 def encoder_prenorm() -> tuple[nn.Module, dict[str, Any]]:
-    return EncoderPreNorm(), _truth("free", "tokens", (1, 32), "int64")
+    return EncoderPreNorm(), input_truth("free", "tokens", (1, 32), "int64")
 
 
 class PackedAttention(nn.Module):
@@ -483,7 +484,7 @@ class EncoderPostNorm(nn.Module):
 
 @_register
 def encoder_postnorm() -> tuple[nn.Module, dict[str, Any]]:
-    return EncoderPostNorm(), _truth("free", "tokens", (1, 32), "int64")
+    return EncoderPostNorm(), input_truth("free", "tokens", (1, 32), "int64")
 
 
 class DecoderBlock(nn.Module):
@@ -534,7 +535,7 @@ class Seq2Seq(nn.Module):
 
 @_register
 def seq2seq_transformer() -> tuple[nn.Module, dict[str, Any]]:
-    return Seq2Seq(), _truth("free", "tokens", (1, 32), "int64")
+    return Seq2Seq(), input_truth("free", "tokens", (1, 32), "int64")
 
 
 # --- patch embeddings --------------------------------------------------------------------------
@@ -589,7 +590,7 @@ class ViTPacked(nn.Module):
 
 @_register
 def vit_packed() -> tuple[nn.Module, dict[str, Any]]:
-    return ViTPacked(), _truth("fixed", "image", (1, 3, 48, 48))
+    return ViTPacked(), input_truth("fixed", "image", (1, 3, 48, 48))
 
 
 # --- token mixing ------------------------------------------------------------------------------
@@ -629,7 +630,7 @@ class TokenMixer(nn.Module):
 
 @_register
 def token_mixer() -> tuple[nn.Module, dict[str, Any]]:
-    return TokenMixer(), _truth("fixed", "tokens", (1, 16), "int64")
+    return TokenMixer(), input_truth("fixed", "tokens", (1, 16), "int64")
 
 
 # --- channels-last blocks ------------------------------------------------------------------------
@@ -685,4 +686,4 @@ class ConvNeXtLike(nn.Module):
 
 @_register
 def convnext_like() -> tuple[nn.Module, dict[str, Any]]:
-    return ConvNeXtLike(), _truth("free", "image", (1, 3, 64, 64))
+    return ConvNeXtLike(), input_truth("free", "image", (1, 3, 64, 64))
