@@ -72,6 +72,10 @@ FREE_OVER_WINDOW = 0.5
 after it); and of a window reading listed after the free one."""
 _NO_POOL = (PoolHint.NONE, PoolHint.EMPTY)
 _MAX_WINDOW_HYPOTHESES = 2
+_MAX_LISTED_COST = 3.0
+"""A window reading listed after the free one costs at most this (the price of an input
+size no prior lists): a dearer one needs departures nothing in the file suggests (a deep
+body read as striding once, its map then windowed), and would only crowd the report."""
 """Fixed-window readings listed at most."""
 _COMMON_SIZES = 8
 """The input size of a window reading counts as common among the commonest this many."""
@@ -229,11 +233,12 @@ def _positive_reason(
     if window is None or not exact or sol.sizes[0] not in _common(entry):
         return ""
     k = window.kernel[0]
+    side = sol.sizes[0]
     return (
-        "the file lists its modules and registers no activation or pool anywhere (all in "
-        f"forward()): a hard-coded window of {k} reducing the {k}x{k} map of a common "
-        f"{sol.sizes[0]}x{sol.sizes[0]} input to one position ({WINDOW_PRIORS[k][1]}) is "
-        "ranked above a global mean in forward(); the weights cannot tell them apart"
+        "the file lists its modules and registers no activation or pool anywhere: its "
+        f"forward() pools; a hard-coded window of {k} on the {k}x{k} map of a common "
+        f"{side}x{side} input is ranked above a global mean, which the weights cannot tell "
+        f"apart (windows written so: {WINDOW_PRIORS[k][1]})"
     )
 
 
@@ -297,6 +302,7 @@ def _free_with_windows(
     meta: bool,
 ) -> InputGuess:
     """The free reading first, the window readings after it, and why."""
+    hyps = [h for h in hyps if h.cost <= _MAX_LISTED_COST]
     if not hyps:
         return free
     if last.pool_module:
