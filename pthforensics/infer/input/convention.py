@@ -47,10 +47,11 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
             guess, f"{source} documents {_dims(shape)}, which the stored shapes do not give"
         )
     if convention.get("fixed_input_size") is True:
+        how = convention.get("fixed_input_size_source")
         return replace(
             guess,
             status=InputStatus.FIXED,
-            kind=_kind(guess, convention),
+            kind=_kind(guess, convention, shape),
             shape=shape,
             valid_sizes=_sizes(shape),
             min_size=None,
@@ -58,10 +59,20 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
             evidence=(
                 *guess.evidence,
                 f"{source}: fixed_input_size, the model checks its input is "
-                f"{_dims(shape)} (not stored in the weights)",
+                f"{_dims(shape)} (not stored in the weights)" + (f"; {how}" if how else ""),
             ),
         )
     evidence = (*guess.evidence, f"shape {_dims(shape)}: the input {source} documents")
+    if guess.status is InputStatus.UNKNOWN and convention.get("fixed_input_size") is False:
+        # the weights left the input open; the library's measurement says other sizes run
+        how = convention.get("fixed_input_size_source") or "not fixed_input_size"
+        guess = replace(
+            guess,
+            status=InputStatus.FREE,
+            valid_sizes=_sizes(shape),
+            evidence=(*evidence, f"{source}: the size is free ({how})"),
+        )
+        return replace(guess, kind=_kind(guess, convention, shape), shape=shape)
     documented = convention.get("min_size")
     if guess.status is InputStatus.FREE and isinstance(documented, list | tuple) and documented:
         smallest = min(int(n) for n in documented)
@@ -72,7 +83,7 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
                 min_size=smallest,
                 valid_sizes=_at_least(guess.valid_sizes, smallest, shape),
             )
-    return replace(guess, kind=_kind(guess, convention), shape=shape, evidence=evidence)
+    return replace(guess, kind=_kind(guess, convention, shape), shape=shape, evidence=evidence)
 
 
 def _at_least(sizes: tuple[Any, ...] | None, smallest: int, shape: tuple[int, ...]) -> Any:
@@ -122,13 +133,18 @@ def _sizes(shape: tuple[int, ...]) -> tuple[Any, ...]:
     return tuple((n,) for n in spatial)
 
 
-def _kind(guess: InputGuess, convention: dict[str, Any]) -> InputKind:
-    if guess.kind is not InputKind.UNKNOWN:
-        return guess.kind
+def _kind(guess: InputGuess, convention: dict[str, Any], shape: tuple[int, ...]) -> InputKind:
+    """The guess's kind, or the convention's when the guess has none or read the input
+    with another rank (AST's patch convolution reads an image its forward makes from a
+    frames x mel-bins spectrogram)."""
     try:
-        return InputKind(str(convention.get("kind", "unknown")))
+        documented = InputKind(str(convention.get("kind", "unknown")))
     except ValueError:
-        return InputKind.UNKNOWN
+        documented = InputKind.UNKNOWN
+    if guess.kind is InputKind.UNKNOWN:
+        return documented
+    same_rank = guess.shape is not None and len(guess.shape) == len(shape)
+    return guess.kind if same_rank or documented is InputKind.UNKNOWN else documented
 
 
 def _with_evidence(guess: InputGuess, sentence: str) -> InputGuess:
