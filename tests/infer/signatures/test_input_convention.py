@@ -105,3 +105,21 @@ def test_the_data_holds_the_feature_extractor_shapes() -> None:
     assert ast["input_config"]["num_mel_bins"] == 128
     wav2vec2 = _info_of("transformers", "Wav2Vec2ForCTC")
     assert wav2vec2["extractor"]["shape"] == [1, 16000] and wav2vec2["fixed_input_size"] is False
+
+
+def test_an_ast_file_gets_the_measured_fixed_spectrogram_input() -> None:
+    from pthforensics.pipeline import inspect_file
+
+    from ._support import LIBRARY
+
+    report = inspect_file(str(LIBRARY / "hf_ast_audio.bin"), trace=False)
+    assert report.architecture is not None
+    assert report.architecture.name == "ASTForAudioClassification"
+    guess = report.input
+    assert guess is not None
+    assert (guess.status.value, guess.shape, guess.kind.value) == (
+        "fixed",
+        (1, 1024, 128),
+        "sequence",
+    )
+    assert any("ASTFeatureExtractor" in e and "measured" in e for e in guess.evidence)
