@@ -4,12 +4,17 @@ When :mod:`pthforensics.infer.signatures` names the constructor, its library doc
 input the model takes (``architecture.input_convention``: timm's ``pretrained_cfg``,
 torchvision's transforms, ...).  Two facts there are not in the weights:
 
-- ``fixed_input_size`` (timm): the model checks the input size in ``forward()`` (a Swin,
-  a MaxViT or a ViT built for one resolution), so the size is **fixed** at ``input_size``
-  even when no stored table fixes it;
-- the documented ``shape``: one input the library's own transforms produce, a better
-  answer than a size prior when the weights leave the size free or unknown, and the
-  documented smallest size (torchvision's ``min_size``), which bounds a free size.
+- ``fixed_input_size``: the model checks the input size in ``forward()`` (a Swin, a
+  MaxViT or a ViT built for one resolution, AST's position table over 1024 frames), so
+  the size is **fixed** at the documented shape even when no stored table fixes it
+  (timm's ``pretrained_cfg`` says so; for torchvision and transformers audio models it
+  is measured when the data is built, ``fixed_input_size_source`` saying how); measured
+  ``false``, it makes an input the weights left unknown **free**;
+- the documented ``shape``: one input the library's own transforms (or feature
+  extractor) produce, a better answer than a size prior when the weights leave the size
+  free or unknown, with the convention's ``kind`` when the weights read the input at
+  another rank; and the documented smallest size (torchvision's ``min_size``), which
+  bounds a free size.
 
 The weights stay the first witness: a size they fix that the convention does not match is
 kept, and the disagreement is said.  Pure: no torch.
