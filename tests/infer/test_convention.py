@@ -85,3 +85,50 @@ def test_nothing_changes_without_a_named_documented_input() -> None:
 
 def _with_sizes(guess: InputGuess, sizes: tuple[int, ...]) -> InputGuess:
     return replace(guess, shape=(1, 3, sizes[0], sizes[0]), valid_sizes=sizes)
+
+
+_UNKNOWN = InputGuess(
+    InputStatus.UNKNOWN,
+    InputKind.IMAGE,
+    evidence=("1214 positions do not form a square grid",),
+)
+
+
+def test_an_unknown_input_takes_a_fixed_documented_shape_and_its_kind() -> None:
+    # AST: the patch convolution reads an image, the model takes frames x mel bins
+    how = "measured: forward runs on [1, 1024, 128] and raises on [1, 1056, 128]"
+    arch = _named(
+        shape=[1, 1024, 128], fixed_input_size=True, kind="sequence", fixed_input_size_source=how
+    )
+    guess = with_convention(_UNKNOWN, arch)
+    assert (guess.status, guess.shape, guess.kind) == (
+        InputStatus.FIXED,
+        (1, 1024, 128),
+        InputKind.SEQUENCE,
+    )
+    assert how in guess.evidence[-1] and guess.evidence[0] == _UNKNOWN.evidence[0]
+
+
+def test_an_unknown_input_measured_free_becomes_free_at_the_documented_shape() -> None:
+    arch = _named(shape=[1, 16000], fixed_input_size=False, kind="sequence")
+    guess = with_convention(replace(_UNKNOWN, kind=InputKind.UNKNOWN), arch)
+    assert (guess.status, guess.shape, guess.kind) == (
+        InputStatus.FREE,
+        (1, 16000),
+        InputKind.SEQUENCE,
+    )
+    assert "the size is free" in guess.evidence[-1]
+
+
+def test_an_unknown_input_without_a_measurement_stays_unknown_with_the_shape() -> None:
+    guess = with_convention(_UNKNOWN, _named(shape=[1, 3, 224, 224], kind="image"))
+    assert (guess.status, guess.shape, guess.kind) == (
+        InputStatus.UNKNOWN,
+        (1, 3, 224, 224),
+        InputKind.IMAGE,
+    )
+
+
+def test_the_guess_keeps_its_kind_when_the_convention_has_none_valid() -> None:
+    guess = with_convention(_FREE, _named(shape=[1, 3, 224, 224], kind="images"))
+    assert guess.kind is InputKind.IMAGE

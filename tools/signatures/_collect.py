@@ -262,6 +262,68 @@ def torchvision_variants(name: str) -> list[dict[str, Any]]:
     return variants
 
 
+#: Constructor arguments that build a model for one input size (MaxVit's ``input_size``,
+#: VisionTransformer's ``image_size``), named in the probe's sentence when the class has one.
+_SIZE_ARGUMENTS = ("input_size", "image_size", "img_size")
+#: Transforms whose models take one image tensor (detection takes a list, video 5-D clips).
+_PROBED_TRANSFORMS = ("ImageClassification",)
+#: Sizes tried besides the documented crop: crop + 32 and twice the crop, rounded to 32
+#: (a stride-32 network runs at both when its size is free).
+_PROBE_STEP = 32
+
+
+def _probe_sizes(crop: int) -> list[int]:
+    double = round(2 * crop / _PROBE_STEP) * _PROBE_STEP
+    return [crop + _PROBE_STEP, double]
+
+
+def _run_at(model: torch.nn.Module, size: int) -> str | None:
+    """None when ``model`` runs on a ``1 x 3 x size x size`` input, else why not."""
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size, device="meta"))
+    except Exception as exc:  # noqa: BLE001 - any failure of the forward is the measurement
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {first[:100]}"
+    return None
+
+
+def probe_fixed_size(model: torch.nn.Module, info: dict[str, Any]) -> dict[str, Any]:
+    """Whether an image classifier's forward accepts only its documented crop, measured:
+    the model (built at its defaults, on the meta device) is run at the crop and at
+    :func:`_probe_sizes`; fixed when the crop runs and every other size raises.  Gives
+    ``fixed_input_size`` and the sentence saying how it was found, or nothing when the
+    transform is not a single-image one or the crop itself does not run."""
+    crop = info.get("crop_size")
+    if info.get("transform") not in _PROBED_TRANSFORMS or not crop:
+        return {}
+    side = int(crop[0])
+    # shapes only: a model built on the CPU (regnet's widths) is moved to the meta device,
+    # or a 128 GFLOP forward would run for real
+    model = model.to("meta").eval()
+    failure = _run_at(model, side)
+    own = inspect.signature(type(model).__init__).parameters
+    argument = next((a for a in _SIZE_ARGUMENTS if a in own), None)
+    built = f" (its class takes {argument})" if argument else ""
+    if failure is not None:
+        return {
+            "fixed_input_size_source": f"not measured: the default-built model does not run "
+            f"at the documented crop {side}{built}: {failure}"
+        }
+    others = {size: _run_at(model, size) for size in _probe_sizes(side)}
+    fixed = all(why is not None for why in others.values())
+    tried = ", ".join(str(s) for s in others)
+    if fixed:
+        why = "; ".join(f"{s}: {w}" for s, w in others.items())
+        sentence = (
+            f"measured: forward runs at the documented {side} and raises at {tried}{built} ({why})"
+        )
+    else:
+        runs = ", ".join(str(s) for s, w in others.items() if w is None)
+        sentence = f"measured: forward runs at the documented {side} and at {runs}{built}"
+    return {"fixed_input_size": fixed, "fixed_input_size_source": sentence}
+
+
 def collect_torchvision(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     import torchvision
 
@@ -276,7 +338,11 @@ def collect_torchvision(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     default = declared.default if declared is not None else None
     if isinstance(default, int) or categories:
         params["num_classes"] = default if isinstance(default, int) else categories
-    return record("torchvision", name, make, params, kwargs, lambda m: {"input": info})
+
+    def extra(model: torch.nn.Module) -> dict[str, Any]:
+        return {"input": {**info, **probe_fixed_size(model, info)}}
+
+    return record("torchvision", name, make, params, kwargs, extra)
 
 
 # --- timm ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from _collect import _NOT_SIZES, _SKIP_PARAMS, record
+from _input_hf import input_facts
 
 
 def transformers_classes() -> list[tuple[str, str]]:
@@ -153,19 +154,28 @@ SHAPING: dict[str, set[str]] = {}
 _HEAD_LIKE = re.compile(r"label|class|vocab|proj|quer|codevector|xvector|output")
 
 
-def collect_transformers(model_type: str, class_name: str) -> dict[str, Any]:
+def default_config(model_type: str, class_name: str) -> Any:
+    """A class's own config class (a sub-model's: CLIPTextConfig) at its defaults, else the
+    model type's default config."""
     import transformers
     from transformers import AutoConfig
 
     cls = getattr(transformers, class_name)
     own = getattr(cls, "config_class", None)
-    # a class's own config class (a sub-model's: CLIPTextConfig), else the type's default
     config = (
         own()
         if own is not None and own.model_type == model_type
         else AutoConfig.for_model(model_type)
     )
     _offline(config)
+    return config
+
+
+def collect_transformers(model_type: str, class_name: str) -> dict[str, Any]:
+    import transformers
+
+    cls = getattr(transformers, class_name)
+    config = default_config(model_type, class_name)
     params = _flat_ints(config.to_dict())
     params["num_labels"] = config.num_labels
     shaping = None if class_name == base_class(model_type) else SHAPING.get(model_type)
@@ -218,6 +228,7 @@ def collect_transformers(model_type: str, class_name: str) -> dict[str, Any]:
             "image_size": _value(config, "image_size"),
             "num_channels": _value(config, "num_channels"),
             "max_positions": _value(config, "max_position_embeddings"),
+            **input_facts(model_type, config, model),
         }
 
     from transformers.core_model_loading import revert_weight_conversion

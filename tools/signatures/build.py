@@ -121,6 +121,20 @@ def _drop_stale(work: Path) -> None:
     print(f"{len(stale)} stale transformers records removed", flush=True)
 
 
+def _supplement(work: Path) -> None:
+    """Give transformers records collected before the input facts were recorded the same
+    facts a fresh collection records (``_input_hf.py``)."""
+    import torch
+    import transformers
+    from _input_hf import supplement
+
+    transformers.logging.set_verbosity_error()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)
+    done = supplement(sorted(work.glob("transformers*.jsonl")))
+    print(f"{done} transformers records given their input facts", flush=True)
+
+
 def collect(
     libs: list[str], work: Path, limit: int | None, shard: tuple[int, int] = (0, 1)
 ) -> None:
@@ -184,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         collect(libs, args.work, args.limit, (part, parts))
         if parts > 1:
             return 0  # the shards are packed together afterwards
+    if "transformers" in libs:
+        _supplement(args.work)
     stats = pack(sorted(p for lib in libs for p in args.work.glob(f"{lib}*.jsonl")), args.out)
     print(json.dumps(stats, indent=1))
     return 0

@@ -24,7 +24,8 @@ the tied output embedding left out.
     {"status": "named", "library": ..., "name": ..., "config": {argument: value, ...},
      "source": "how the file was made"}
 
-Run with the libraries installed (not in CI): ``python corpus/models/library/generate_library.py``.
+Run with the libraries installed (not in CI): ``python corpus/models/library/generate_library.py``
+(all samples) or ``... generate_library.py hf_ast_audio`` (the named ones).
 """
 
 from __future__ import annotations
@@ -184,10 +185,30 @@ def hf_llama_gqa() -> tuple[Any, dict[str, Any]]:
     )
 
 
-def main() -> None:
+@_sample("hf_ast_audio.bin")
+def hf_ast_audio() -> tuple[Any, dict[str, Any]]:
+    import transformers
+
+    config = transformers.ASTConfig(num_hidden_layers=2, num_labels=5)
+    with torch.device("meta"):
+        model = transformers.ASTForAudioClassification(config)
+    state = views({k: torch.empty(v.shape, dtype=v.dtype) for k, v in model.state_dict().items()})
+    return state, _truth(
+        "transformers",
+        "ASTForAudioClassification",
+        {"num_hidden_layers": 2, "num_labels": 5, "num_mel_bins": 128},
+        "transformers ASTForAudioClassification(ASTConfig(num_hidden_layers=2, num_labels=5)), "
+        "stride-0 views; its input is the feature extractor's 1024 frames x 128 mel bins",
+    )
+
+
+def main(only: list[str] | None = None) -> None:
+    """Write every sample, or the ``only`` ones (function names)."""
     from safetensors.torch import save_file
 
     for name, (filename, make) in SAMPLES.items():
+        if only and name not in only:
+            continue
         obj, truth = make()
         path = HERE / filename
         if filename.endswith(".safetensors"):
@@ -199,4 +220,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

@@ -4,12 +4,17 @@ When :mod:`pthforensics.infer.signatures` names the constructor, its library doc
 input the model takes (``architecture.input_convention``: timm's ``pretrained_cfg``,
 torchvision's transforms, ...).  Two facts there are not in the weights:
 
-- ``fixed_input_size`` (timm): the model checks the input size in ``forward()`` (a Swin,
-  a MaxViT or a ViT built for one resolution), so the size is **fixed** at ``input_size``
-  even when no stored table fixes it;
-- the documented ``shape``: one input the library's own transforms produce, a better
-  answer than a size prior when the weights leave the size free or unknown, and the
-  documented smallest size (torchvision's ``min_size``), which bounds a free size.
+- ``fixed_input_size``: the model checks the input size in ``forward()`` (a Swin, a
+  MaxViT or a ViT built for one resolution, AST's position table over 1024 frames), so
+  the size is **fixed** at the documented shape even when no stored table fixes it
+  (timm's ``pretrained_cfg`` says so; for torchvision and transformers audio models it
+  is measured when the data is built, ``fixed_input_size_source`` saying how); measured
+  ``false``, it makes an input the weights left unknown **free**;
+- the documented ``shape``: one input the library's own transforms (or feature
+  extractor) produce, a better answer than a size prior when the weights leave the size
+  free or unknown, with the convention's ``kind`` when the weights read the input at
+  another rank; and the documented smallest size (torchvision's ``min_size``), which
+  bounds a free size.
 
 The weights stay the first witness: a size they fix that the convention does not match is
 kept, and the disagreement is said.  Pure: no torch.
@@ -47,10 +52,11 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
             guess, f"{source} documents {_dims(shape)}, which the stored shapes do not give"
         )
     if convention.get("fixed_input_size") is True:
+        how = convention.get("fixed_input_size_source")
         return replace(
             guess,
             status=InputStatus.FIXED,
-            kind=_kind(guess, convention),
+            kind=_kind(guess, convention, shape),
             shape=shape,
             valid_sizes=_sizes(shape),
             min_size=None,
@@ -58,10 +64,20 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
             evidence=(
                 *guess.evidence,
                 f"{source}: fixed_input_size, the model checks its input is "
-                f"{_dims(shape)} (not stored in the weights)",
+                f"{_dims(shape)} (not stored in the weights)" + (f"; {how}" if how else ""),
             ),
         )
     evidence = (*guess.evidence, f"shape {_dims(shape)}: the input {source} documents")
+    if guess.status is InputStatus.UNKNOWN and convention.get("fixed_input_size") is False:
+        # the weights left the input open; the library's measurement says other sizes run
+        how = convention.get("fixed_input_size_source") or "not fixed_input_size"
+        guess = replace(
+            guess,
+            status=InputStatus.FREE,
+            valid_sizes=_sizes(shape),
+            evidence=(*evidence, f"{source}: the size is free ({how})"),
+        )
+        return replace(guess, kind=_kind(guess, convention, shape), shape=shape)
     documented = convention.get("min_size")
     if guess.status is InputStatus.FREE and isinstance(documented, list | tuple) and documented:
         smallest = min(int(n) for n in documented)
@@ -72,7 +88,7 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
                 min_size=smallest,
                 valid_sizes=_at_least(guess.valid_sizes, smallest, shape),
             )
-    return replace(guess, kind=_kind(guess, convention), shape=shape, evidence=evidence)
+    return replace(guess, kind=_kind(guess, convention, shape), shape=shape, evidence=evidence)
 
 
 def _at_least(sizes: tuple[Any, ...] | None, smallest: int, shape: tuple[int, ...]) -> Any:
@@ -122,13 +138,18 @@ def _sizes(shape: tuple[int, ...]) -> tuple[Any, ...]:
     return tuple((n,) for n in spatial)
 
 
-def _kind(guess: InputGuess, convention: dict[str, Any]) -> InputKind:
-    if guess.kind is not InputKind.UNKNOWN:
-        return guess.kind
+def _kind(guess: InputGuess, convention: dict[str, Any], shape: tuple[int, ...]) -> InputKind:
+    """The guess's kind, or the convention's when the guess has none or read the input
+    with another rank (AST's patch convolution reads an image its forward makes from a
+    frames x mel-bins spectrogram)."""
     try:
-        return InputKind(str(convention.get("kind", "unknown")))
+        documented = InputKind(str(convention.get("kind", "unknown")))
     except ValueError:
-        return InputKind.UNKNOWN
+        documented = InputKind.UNKNOWN
+    if guess.kind is InputKind.UNKNOWN:
+        return documented
+    same_rank = guess.shape is not None and len(guess.shape) == len(shape)
+    return guess.kind if same_rank or documented is InputKind.UNKNOWN else documented
 
 
 def _with_evidence(guess: InputGuess, sentence: str) -> InputGuess:

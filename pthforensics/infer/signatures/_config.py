@@ -181,8 +181,70 @@ def _hf_input(info: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         for name in ("vocab_size",):
             if name in kwargs:
                 doc["vocab_size"] = kwargs[name]
+    elif main in AUDIO_INPUTS:
+        doc.update(_audio_input(info, kwargs))
     elif main:
-        doc["kind"] = {"input_values": "waveform", "input_features": "features"}.get(
-            main, "unknown"
-        )
+        doc["kind"] = "unknown"
     return doc
+
+
+#: Main inputs made from audio by a feature extractor (``input_values``: a waveform, or
+#: AST's frames x mel bins; ``input_features``: Whisper's mel bins x frames, Speech2Text's
+#: frames x filter banks).  Their kind is ``sequence`` (the contract has no audio kind);
+#: ``signal`` says which.
+AUDIO_INPUTS = ("input_values", "input_features")
+
+
+def _audio_input(info: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The shape the family's feature extractor gives one second of silence (recorded at
+    build time), with the sizes recovered from the file in place of the config defaults
+    they replace; else, with no extractor recorded, AST's ``max_length`` frames of
+    ``num_mel_bins`` bins, or one second of waveform at the config's ``sampling_rate``."""
+    defaults: dict[str, Any] = info.get("input_config") or {}
+    values = {**defaults, **{k: v for k, v in kwargs.items() if k in defaults}}
+    extractor = info.get("extractor")
+    doc: dict[str, Any] = {"kind": "sequence"}
+    if extractor and extractor.get("shape"):
+        batch, *sizes = extractor["shape"]
+        shape = [batch, *(_recovered_dim(n, defaults, values) for n in sizes)]
+        doc["source"] = f"transformers {extractor.get('class')} (defaults) on one second of silence"
+        doc["signal"] = _signal(extractor)
+        doc["sampling_rate"] = extractor.get("sampling_rate")
+        for key in ("fixed_input_size", "fixed_input_size_source"):
+            if key in info:
+                doc[key] = info[key]
+    elif info.get("main_input") == "input_values" and {"num_mel_bins", "max_length"} <= set(values):
+        shape = [1, values["max_length"], values["num_mel_bins"]]
+        doc["source"] = f"transformers {info.get('config_class')} max_length x num_mel_bins"
+        doc["signal"] = "features"
+    elif info.get("main_input") == "input_values" and values.get("sampling_rate"):
+        shape = [1, values["sampling_rate"]]
+        doc["source"] = f"transformers {info.get('config_class')} sampling_rate: one second"
+        doc["signal"] = "waveform"
+    else:
+        return doc
+    if all(isinstance(n, int) and n > 0 for n in shape):
+        doc["shape"] = shape
+    return doc
+
+
+def _recovered_dim(size: int, defaults: dict[str, Any], values: dict[str, Any]) -> int:
+    """``size`` of the extractor's output, or the file's value of the one config entry
+    whose default it equals (``num_mel_bins`` 128 recovered as 80)."""
+    names = [name for name, value in defaults.items() if value == size]
+    chosen = {values[name] for name in names}
+    return int(chosen.pop()) if len(chosen) == 1 else size
+
+
+def _signal(extractor: dict[str, Any]) -> str:
+    """``waveform`` when an axis grows by the sampling rate from one second of audio to
+    two (the samples themselves), else ``features`` (frames of a spectrogram)."""
+    one, two, rate = (
+        extractor.get("shape"),
+        extractor.get("shape_2s"),
+        extractor.get("sampling_rate"),
+    )
+    if not (isinstance(one, list) and isinstance(two, list) and len(one) == len(two)):
+        return "features"
+    grows = any(b - a == rate for a, b in zip(one, two, strict=True))
+    return "waveform" if grows else "features"
