@@ -45,6 +45,7 @@ __all__ = [
     "TEXT_LINE_KIND",
     "SizeTable",
     "prior_table",
+    "raw_signal",
     "round_size_bonus",
 ]
 
@@ -294,6 +295,12 @@ PRIOR_ENTRIES: Mapping[SizeTable, tuple[SizePrior, ...]] = MappingProxyType(
 
 TEXT_LINE_KIND = "text-line"
 """The kind the solver uses for the map a CRNN reads (axis 0 height, axis 1 width)."""
+
+
+def raw_signal(kind: str, channels: int | None) -> bool:
+    """A 1-d input of a few channels: a waveform or sensor signal, not frames of feature
+    vectors (:data:`_FRAMES_CHANNELS`)."""
+    return kind == InputKind.SEQUENCE and channels is not None and channels <= _FRAMES_CHANNELS
 
 
 def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:

@@ -51,7 +51,13 @@ class PaddingStyle(StrEnum):
     SAME = "same"
     """``padding=(k-1)//2``: stride-1 convolutions keep the size (odd kernels)."""
     HALF = "half"
-    """``padding=k//2``: the same for odd kernels, one more for even ones."""
+    """``padding=k//2``: the same for odd kernels, one more for even ones (braindecode's
+    EEGNetv4: ``Conv2d(1, F1, (1, 64), padding=(0, 32))``, separable ``(1, 16)`` padding
+    ``(0, 8)``)."""
+    EXACT = "exact-same"
+    """``(k-1)//2`` left and ``k//2`` right: even kernels keep the size exactly
+    (``padding='same'`` of PyTorch >= 1.9 and of Keras, whose ports pad this way: CREPE's
+    ``ZeroPad2d`` before every ``(k, 1)`` convolution, torchcrepe model.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +191,11 @@ def _padding_options(
         add((same, exact_extra), OTHER_STYLE_PADDING)
         add((half, zeros), OTHER_STYLE_PADDING)
     else:
-        add((same, zeros), 0.0)  # (k-1)//2 each side: DCGAN's 4x4 padding 1, CRNN's 2x2 0
+        # (k-1)//2 each side: DCGAN's 4x4 padding 1, CRNN's 2x2 0; under the exact style it
+        # is also what a strided even convolution keeps of the asymmetric padding
+        add((same, zeros), HALF_PADDING if style is PaddingStyle.HALF and same != half else 0.0)
         add((half, zeros), 0.0 if style is PaddingStyle.HALF else HALF_PADDING)
-        add((same, exact_extra), EXACT_SAME_EVEN)
+        add((same, exact_extra), 0.0 if style is PaddingStyle.EXACT else EXACT_SAME_EVEN)
         add((zeros, zeros), OTHER_STYLE_PADDING)
     return pads
 
@@ -201,10 +209,12 @@ def conv_options(
     normed: bool = False,
     widens_unpooled: bool = False,
     patch: bool = False,
+    raw_signal: bool = False,
 ) -> list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], float]]:
     """``(padding, extra right padding, stride, cost)`` readings of a convolution under a
     padding ``style`` (``normed``: the model's convolutions are followed by norms;
-    ``widens_unpooled``: and this one widens the channels after a gap without a pool)."""
+    ``widens_unpooled``: and this one widens the channels after a gap without a pool;
+    ``raw_signal``: the input is a raw signal, :data:`~.strides.LONG_KERNEL_STRIDE1`)."""
     pads = _padding_options(kernel, style)
     strides = stride_options(
         kernel,
@@ -213,6 +223,7 @@ def conv_options(
         normed=normed,
         widens_unpooled=widens_unpooled,
         patch=patch,
+        raw_signal=raw_signal,
     )
     out = [
         (p, extra, s, pc + sc)

@@ -30,6 +30,7 @@ def options(
     long_axes: tuple[int, ...] = (),
     *,
     normed: bool = False,
+    raw_signal: bool = False,
 ) -> list[tuple[Choice, float]]:
     """Every hypothesis for ``op`` with its cost under a padding ``style``."""
     if op.known is not None:
@@ -46,6 +47,7 @@ def options(
                 normed=normed,
                 widens_unpooled=normed and bool(op.widens) and op.unpooled,
                 patch=op.patch,
+                raw_signal=raw_signal,
             )
             if not any(p[a] or (extra and extra[a]) for a in op.consumes)
         ]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pthforensics.infer.layer_types import layer_type
 
 from .context import Entry, InputContext
-from .costs import SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
+from .costs import EXACT_SAME_EVEN, HALF_PADDING, SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
 from .solver_records import OpKind, SolveContext, SpatialOp
 
 __all__ = ["INPUT_SIZE_NAME", "solve_context", "stored_sizes"]
@@ -37,16 +37,41 @@ def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> 
         kind=entry.kind,
         channels=entry.channels,
         active=_active_axes(ops, entry.dims),
-        style_costs=(
-            (PaddingStyle.VALID, 0.0),
-            (PaddingStyle.SAME, SAME_STYLE_NORMED if normed else SAME_STYLE),
-        ),
+        style_costs=_style_costs(ops, SAME_STYLE_NORMED if normed else SAME_STYLE),
         stored_sizes=frozenset(stored_sizes(ctx)),
         long_axes=_long_axes(ops, entry.dims),
         min_input=_min_input(ops, entry.dims),
         exact_axes=_collapsed_axes(ops),
         normed=normed,
     )
+
+
+def _style_costs(ops: Sequence[SpatialOp], same: float) -> tuple[tuple[PaddingStyle, float], ...]:
+    """The padding styles tried and what each costs.  A model with even kernels that do
+    not downsample by design (not the square 4x4-8x8 windows, which take the halving
+    padding in any style) also gets the two conventions of even kernels as a whole-model
+    style: ``k//2`` (:attr:`~.costs.PaddingStyle.HALF`) and the exact asymmetric 'same'
+    (:attr:`~.costs.PaddingStyle.EXACT`).  Code pads all its convolutions one way, so the
+    departure is charged once for the model (:data:`~.costs.HALF_PADDING`,
+    :data:`~.costs.EXACT_SAME_EVEN` on top of the 'same' style), not once per layer."""
+    styles = ((PaddingStyle.VALID, 0.0), (PaddingStyle.SAME, same))
+    if not any(_free_even(op) for op in ops):
+        return styles
+    return (
+        *styles,
+        (PaddingStyle.HALF, same + HALF_PADDING),
+        (PaddingStyle.EXACT, same + EXACT_SAME_EVEN),
+    )
+
+
+def _free_even(op: SpatialOp) -> bool:
+    """A convolution whose padding is not stored with an even side > 1 that is not a square
+    downsampling window (4x4, 8x8: see :func:`~.strides.halving_padding`)."""
+    if op.kind is not OpKind.CONV or op.known is not None:
+        return False
+    k = op.kernel
+    square = len(k) > 1 and len(set(k)) == 1
+    return any(x > 1 and x % 2 == 0 for x in k) and not square
 
 
 def _collapsed_axes(ops: Sequence[SpatialOp]) -> tuple[int, ...]:

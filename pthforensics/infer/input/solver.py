@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pthforensics.infer.priors import raw_signal
+
 from .costs import PaddingStyle
 from .op_options import irregularity, options
 from .preimage import axis_preimage
@@ -44,7 +46,15 @@ def _step_back(
     """Every state extended by every option of ``op``; the cheapest per interval."""
     best: dict[tuple[tuple[int, int], ...], tuple[float, tuple[Choice, ...]]] = {}
     active = ctx.active or tuple(True for _ in range(ndim))
-    opts = options(op, style, ndim, active, ctx.long_axes, normed=ctx.normed and ctx.stride_priors)
+    opts = options(
+        op,
+        style,
+        ndim,
+        active,
+        ctx.long_axes,
+        normed=ctx.normed and ctx.stride_priors,
+        raw_signal=raw_signal(ctx.kind, ctx.channels),
+    )
     for cost, iv, chosen in states:
         for choice, c in opts:
             pre = []
@@ -76,13 +86,9 @@ def solve(
         ndim = len(final)
         for style, style_cost in ctx.style_costs:
             states: list[_State] = [(final_cost + style_cost, tuple(final), ())]
-            for op in reversed(ops):
+            for op in reversed(ops[1:]):
                 states = _step_back(states, op, style, ndim, ctx)[:beam]
-            for cost0, iv0, chosen in states:
-                cost = cost0 + irregularity(ops, chosen)
-                iv = _at_least(iv0, ctx.min_input)
-                if iv is None:
-                    continue
+            for cost, iv, chosen in _inputs(states, ops, style, ndim, ctx)[:beam]:
                 sizes, size_part, stored = best_sizes(iv, ctx)
                 results.append(
                     Solution(
@@ -98,6 +104,27 @@ def solve(
                 )
     results.sort(key=lambda s: (s.cost, s.sizes))
     return results[:limit]
+
+
+def _inputs(
+    states: list[_State],
+    ops: Sequence[SpatialOp],
+    style: PaddingStyle,
+    ndim: int,
+    ctx: SolveContext,
+) -> list[_State]:
+    """The states stepped back through the first op, as whole hypotheses: with their
+    plan-wide cost (:func:`.op_options.irregularity`) and cut to the plausible input sizes
+    *before* the beam keeps the cheapest, so that readings too small for the first kernel
+    or irregular ones do not crowd out those that hold."""
+    if ops:
+        states = _step_back(states, ops[0], style, ndim, ctx)
+    out = []
+    for cost, iv0, chosen in states:
+        iv = _at_least(iv0, ctx.min_input)
+        if iv is not None:
+            out.append((cost + irregularity(ops, chosen), iv, chosen))
+    return sorted(out, key=lambda s: s[0])
 
 
 def _at_least(

@@ -11,6 +11,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 __all__ = [
+    "LONG_KERNEL_STRIDE1",
     "STRIDE1_EVEN",
     "STRIDE2_NORMED",
     "STRIDE2_OTHER",
@@ -66,6 +67,14 @@ CONVT_NO_UPSAMPLE = 0.2
 """A transposed convolution with stride 1 (it does not upsample)."""
 CONVT_ODD_STRIDE_EXTRA = 0.3
 """A transposed convolution upsampling by other than 2 (decoders double)."""
+LONG_KERNEL_STRIDE1 = LONG_KERNEL_STRIDE + 0.2
+"""Stride 1 of a long first kernel reading a raw signal of a few channels: dearer than any
+hop (:data:`LONG_KERNEL_STRIDE`).  Such a layer is a learned filterbank, and filterbanks
+hop: M5 80/16 and 80/4 (Dai et al., 2017; torchaudio's speech-command tutorial), SoundNet
+64/2 (Aytar et al., 2016), CREPE 512/4 (Kim et al., 2018), Conv-TasNet's encoder 16/8 (Luo
+& Mesgarani, 2019), wav2vec 2.0 10/5 (Baevski et al., 2020), DeepSleepNet 50/6 (Supratak
+et al., 2017); SincNet's 251/1 (Ravanelli & Bengio, 2018) is the exception.  Only the
+solver for a fixed size applies it (where the size priors weigh the readings)."""
 _STEM_KERNEL = 7
 _EVEN_KERNEL_MIN = 4
 _EVEN_KERNEL_MAX = 8
@@ -83,7 +92,10 @@ def stride_options(
     normed: bool = False,
     widens_unpooled: bool = False,
     patch: bool = False,
+    raw_signal: bool = False,
 ) -> dict[tuple[int, ...], float]:
+    """``{stride: cost}`` of a convolution with kernel ``k`` (``raw_signal``: the model's
+    input is a raw signal of a few channels, see :data:`LONG_KERNEL_STRIDE1`)."""
     kmax = max(k)
     square_even = _square_even(k)
     square3 = small_square(k)
@@ -91,6 +103,8 @@ def stride_options(
     keep = STRIDE1_EVEN if square_even and not transposed else 0.0
     if widens_unpooled and square3 and not transposed:
         keep += WIDEN_KEEPS_SIZE
+    if first and raw_signal and kmax >= _LONG_KERNEL and sum(x > 1 for x in k) == 1:
+        keep = max(keep, LONG_KERNEL_STRIDE1)
     strides: dict[tuple[int, ...], float] = {tuple(1 for _ in k): keep}
     if kmax >= _LONG_KERNEL:
         for s in (*_LONG_KERNEL_STRIDES, kmax // 4, kmax // 2):
