@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_SHAPES",
     "DEFAULT_STEPS",
     "DEFAULT_TOKENS",
+    "EEG_KIND",
     "GROUPNORM_GROUPS",
     "LATENT_POINT_KERNEL",
     "LATENT_SIDE_MAP",
@@ -70,6 +71,7 @@ class SizeTable(StrEnum):
     VIDEO_FRAMES = "video-frames"
     VIDEO_SIDE = "video-side"
     FEATURE_FRAMES = "feature-frames"
+    EEG_SAMPLES = "eeg-samples"
     TEXT_HEIGHT = "text-height"
     TEXT_WIDTH = "text-width"
     TOKEN_LENGTH = "token-length"
@@ -226,6 +228,27 @@ _FEATURE_FRAMES = (
 _FRAMES_CHANNELS = 4
 """A 1-d input of more channels than this is frames of feature vectors, not a waveform."""
 
+# Samples per trial of an EEG net reading [N, 1, electrodes, time] (a (1, k) temporal then
+# a (C, 1) spatial convolution): a sampling rate times an epoch length of a public dataset.
+_BCI4_2A = "BCI Competition IV 2a (250 Hz)"
+_EEG_SAMPLES = (
+    SizePrior(1125, 0.0, _BCI4_2A + ", 4.5-s trials: braindecode's ShallowFBCSPNet/Deep4"),
+    SizePrior(128, 0.1, "1 s at 128 Hz: EEGNet's Samples=128 (Lawhern et al., 2018)"),
+    SizePrior(256, 0.1, "2 s at 128 Hz: EEGNet on BCI IV 2a resampled (Lawhern et al., 2018)"),
+    SizePrior(1000, 0.2, _BCI4_2A + ", the 4-s imagery period"),
+    SizePrior(640, 0.3, "4 s at 160 Hz: PhysioNet EEG Motor Movement/Imagery (EEGMMIDB)"),
+    SizePrior(500, 0.4, "2 s at 250 Hz"),
+    SizePrior(750, 0.4, "3 s at 250 Hz"),
+    SizePrior(384, 0.4, "3 s at 128 Hz"),
+    SizePrior(512, 0.4, "2 s at 256 Hz or 1 s at 512 Hz"),
+    SizePrior(480, 0.5, "3 s at 160 Hz (EEGMMIDB)"),
+    SizePrior(1024, 0.5, "4 s at 256 Hz"),
+    SizePrior(3000, 0.5, "a 30-s sleep epoch at 100 Hz (Sleep-EDF)"),
+)
+EEG_KIND = "eeg"
+"""The kind the solver uses for [N, 1, electrodes, time] (its time axis reads
+:data:`_EEG_SAMPLES`); reported as an image input, as before."""
+
 _CRNN = "CRNN (Shi et al., 2016): text lines scaled to height 32"
 _TEXT_HEIGHT = (
     SizePrior(32, 0.0, _CRNN),
@@ -270,6 +293,7 @@ PRIOR_TABLES: Mapping[SizeTable, Mapping[int, float]] = MappingProxyType(
         SizeTable.VIDEO_FRAMES: _costs(_VIDEO_FRAMES),
         SizeTable.VIDEO_SIDE: _costs(_VIDEO_SIDE),
         SizeTable.FEATURE_FRAMES: _costs(_FEATURE_FRAMES),
+        SizeTable.EEG_SAMPLES: _costs(_EEG_SAMPLES),
         SizeTable.TEXT_HEIGHT: _costs(_TEXT_HEIGHT),
         SizeTable.TEXT_WIDTH: _costs(_TEXT_WIDTH),
         SizeTable.TOKEN_LENGTH: _costs(_TOKEN_LENGTH),
@@ -286,6 +310,7 @@ PRIOR_ENTRIES: Mapping[SizeTable, tuple[SizePrior, ...]] = MappingProxyType(
         SizeTable.VIDEO_FRAMES: _VIDEO_FRAMES,
         SizeTable.VIDEO_SIDE: _VIDEO_SIDE,
         SizeTable.FEATURE_FRAMES: _FEATURE_FRAMES,
+        SizeTable.EEG_SAMPLES: _EEG_SAMPLES,
         SizeTable.TEXT_HEIGHT: _TEXT_HEIGHT,
         SizeTable.TEXT_WIDTH: _TEXT_WIDTH,
         SizeTable.TOKEN_LENGTH: _TOKEN_LENGTH,
@@ -305,12 +330,15 @@ def raw_signal(kind: str, channels: int | None) -> bool:
 
 def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
     """The table for one spatial axis of an input of this kind (``sequence``, ``volume``,
-    else an image) with this many channels; ``axis`` 0 of a volume is its frames."""
+    :data:`EEG_KIND`, else an image) with this many channels; ``axis`` 0 of a volume is its
+    frames."""
     if kind == InputKind.SEQUENCE:
         many = channels is not None and channels > _FRAMES_CHANNELS
         return SizeTable.FEATURE_FRAMES if many else SizeTable.SIGNAL_LENGTH
     if kind == InputKind.TOKENS:
         return SizeTable.TOKEN_LENGTH
+    if kind == EEG_KIND:
+        return SizeTable.EEG_SAMPLES
     if kind == TEXT_LINE_KIND:
         return SizeTable.TEXT_HEIGHT if axis == 0 else SizeTable.TEXT_WIDTH
     if kind == InputKind.VOLUME:

@@ -162,6 +162,11 @@ _WIDE_1D_WINDOWS = (3, 4)
 _LONG_AXIS_WINDOWS = (3, 4, 8)
 """Windows along the long axis of an anisotropic 2-d model: EEGNet's ``AvgPool2d((1, 4))``
 and ``((1, 8))`` (Lawhern et al., 2018), spectrogram nets' ``(1, 3)`` along time."""
+_LONG_AXIS_OVERLAPPING = ((75, 15),)
+"""Overlapping (window, stride) pools along such an axis: ShallowConvNet's mean pool of 75
+samples every 15 over the squared activations (Schirrmeister et al., 2017; braindecode
+ShallowFBCSPNet ``pool_time_length=75, pool_time_stride=15``); they cost
+:data:`POOL_ONE_AXIS` + :data:`POOL_OVERLAPPING`."""
 NO_DOWNSAMPLING = 1.0
 """A body that neither pools nor strides before a flatten head: convolutional bodies
 reduce their map (LeNet 32 -> 5, AlexNet 227 -> 6, VGG 224 -> 7), so a reading in which
@@ -284,4 +289,7 @@ def gap_options(
         for w in _LONG_AXIS_WINDOWS:
             k = tuple(w if a == axis else 1 for a in range(ndim))
             out.append((Pool(k, k), pooled + POOL_ONE_AXIS))
+        for w, st in _LONG_AXIS_OVERLAPPING:
+            k, s = (tuple(x if a == axis else 1 for a in range(ndim)) for x in (w, st))
+            out.append((Pool(k, s), pooled + POOL_ONE_AXIS + POOL_OVERLAPPING))
     return out

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from pthforensics.infer.layer_types import layer_type
+from pthforensics.infer.priors import EEG_KIND
 
 from .context import Entry, InputContext
 from .costs import EXACT_SAME_EVEN, HALF_PADDING, SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
@@ -31,17 +32,24 @@ _NORMED_SHARE = 0.25
 
 
 def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> SolveContext:
-    """The solver's context for the map input read by ``entry``."""
+    """The solver's context for the map input read by ``entry``.  A one-channel map whose
+    kernels move along one axis alone (``(1, k)``) and that a convolution consumes whole
+    along the other (``(C, 1)``) is an EEG trial, electrodes x time (EEGNet, Lawhern et
+    al., 2018; ShallowConvNet/Deep4, Schirrmeister et al., 2017): its time axis reads the
+    EEG size priors (:data:`~pthforensics.infer.priors.EEG_KIND`)."""
     normed = _normed(ctx, ops)
+    long_axes = _long_axes(ops, entry.dims)
+    exact_axes = _collapsed_axes(ops)
+    eeg = entry.dims == 2 and entry.channels == 1 and bool(long_axes) and bool(exact_axes)
     return SolveContext(
-        kind=entry.kind,
+        kind=EEG_KIND if eeg else entry.kind,
         channels=entry.channels,
         active=_active_axes(ops, entry.dims),
         style_costs=_style_costs(ops, SAME_STYLE_NORMED if normed else SAME_STYLE),
         stored_sizes=frozenset(stored_sizes(ctx)),
-        long_axes=_long_axes(ops, entry.dims),
+        long_axes=long_axes,
         min_input=_min_input(ops, entry.dims),
-        exact_axes=_collapsed_axes(ops),
+        exact_axes=exact_axes,
         normed=normed,
     )
 
