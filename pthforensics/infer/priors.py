@@ -41,6 +41,7 @@ __all__ = [
     "ROUND_DECIMAL_BONUS",
     "ROUND_SIZE_MAX_TWOS",
     "ROUND_SIZE_STEP",
+    "SPECTROGRAM_KIND",
     "UNLISTED_COST",
     "SizePrior",
     "TEXT_LINE_KIND",
@@ -72,6 +73,7 @@ class SizeTable(StrEnum):
     VIDEO_SIDE = "video-side"
     FEATURE_FRAMES = "feature-frames"
     EEG_SAMPLES = "eeg-samples"
+    SPECTROGRAM_AXIS = "spectrogram-axis"
     TEXT_HEIGHT = "text-height"
     TEXT_WIDTH = "text-width"
     TOKEN_LENGTH = "token-length"
@@ -249,6 +251,31 @@ EEG_KIND = "eeg"
 """The kind the solver uses for [N, 1, electrodes, time] (its time axis reads
 :data:`_EEG_SAMPLES`); reported as an image input, as before."""
 
+# Either axis of a one-channel time-frequency map (mel bins and frame counts, in either
+# order: [N, 1, F, T] and [N, 1, T, F] are both common).
+_FRAMES_1S = "frames of 1 s at 16 kHz, hop 160 (10 ms)"
+_SPECTROGRAM_AXIS = (
+    SizePrior(40, 0.0, "40 log-mel bins: keyword spotting (Sainath & Parada, 2015)"),
+    SizePrior(101, 0.0, _FRAMES_1S + ", center=True: torchaudio MelSpectrogram defaults"),
+    SizePrior(64, 0.1, "64 mel bins: VGGish, PANNs (Kong et al., 2020)"),
+    SizePrior(80, 0.1, "80 mel bins: Whisper, Tacotron 2 / HiFi-GAN"),
+    SizePrior(128, 0.1, "128 mel bins: torchaudio MelSpectrogram/librosa n_mels default"),
+    SizePrior(98, 0.2, _FRAMES_1S + ", 25-ms windows: Kaldi fbank (torchaudio.compliance)"),
+    SizePrior(100, 0.2, "one second of 10-ms frames"),
+    SizePrior(96, 0.2, "VGGish's 0.96-s patches of 96 frames (Hershey et al., 2017)"),
+    SizePrior(3000, 0.3, "Whisper: 30 s of 10-ms frames (Radford et al., 2022)"),
+    SizePrior(431, 0.3, "10 s at 22.05 kHz, hop 512, center=True (librosa defaults)"),
+    SizePrior(216, 0.3, "5 s at 22.05 kHz, hop 512 (librosa defaults; ESC-50 clips)"),
+    SizePrior(201, 0.3, "STFT bins of n_fft=400 (torchaudio Spectrogram default)"),
+    SizePrior(257, 0.3, "STFT bins of n_fft=512"),
+    SizePrior(500, 0.4, "five seconds of 10-ms frames"),
+    SizePrior(1000, 0.4, "ten seconds of 10-ms frames"),
+    SizePrior(32, 0.5, _NO_DEFAULT + " (short patches)"),
+)
+SPECTROGRAM_KIND = "spectrogram"
+"""The kind the solver uses for a one-channel map read by rectangular kernels (both
+axes read :data:`_SPECTROGRAM_AXIS`); reported as an image input, as before."""
+
 _CRNN = "CRNN (Shi et al., 2016): text lines scaled to height 32"
 _TEXT_HEIGHT = (
     SizePrior(32, 0.0, _CRNN),
@@ -294,6 +321,7 @@ PRIOR_TABLES: Mapping[SizeTable, Mapping[int, float]] = MappingProxyType(
         SizeTable.VIDEO_SIDE: _costs(_VIDEO_SIDE),
         SizeTable.FEATURE_FRAMES: _costs(_FEATURE_FRAMES),
         SizeTable.EEG_SAMPLES: _costs(_EEG_SAMPLES),
+        SizeTable.SPECTROGRAM_AXIS: _costs(_SPECTROGRAM_AXIS),
         SizeTable.TEXT_HEIGHT: _costs(_TEXT_HEIGHT),
         SizeTable.TEXT_WIDTH: _costs(_TEXT_WIDTH),
         SizeTable.TOKEN_LENGTH: _costs(_TOKEN_LENGTH),
@@ -311,6 +339,7 @@ PRIOR_ENTRIES: Mapping[SizeTable, tuple[SizePrior, ...]] = MappingProxyType(
         SizeTable.VIDEO_SIDE: _VIDEO_SIDE,
         SizeTable.FEATURE_FRAMES: _FEATURE_FRAMES,
         SizeTable.EEG_SAMPLES: _EEG_SAMPLES,
+        SizeTable.SPECTROGRAM_AXIS: _SPECTROGRAM_AXIS,
         SizeTable.TEXT_HEIGHT: _TEXT_HEIGHT,
         SizeTable.TEXT_WIDTH: _TEXT_WIDTH,
         SizeTable.TOKEN_LENGTH: _TOKEN_LENGTH,
@@ -330,8 +359,8 @@ def raw_signal(kind: str, channels: int | None) -> bool:
 
 def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
     """The table for one spatial axis of an input of this kind (``sequence``, ``volume``,
-    :data:`EEG_KIND`, else an image) with this many channels; ``axis`` 0 of a volume is its
-    frames."""
+    :data:`EEG_KIND`, :data:`SPECTROGRAM_KIND`, else an image) with this many channels;
+    ``axis`` 0 of a volume is its frames."""
     if kind == InputKind.SEQUENCE:
         many = channels is not None and channels > _FRAMES_CHANNELS
         return SizeTable.FEATURE_FRAMES if many else SizeTable.SIGNAL_LENGTH
@@ -339,6 +368,8 @@ def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
         return SizeTable.TOKEN_LENGTH
     if kind == EEG_KIND:
         return SizeTable.EEG_SAMPLES
+    if kind == SPECTROGRAM_KIND:
+        return SizeTable.SPECTROGRAM_AXIS
     if kind == TEXT_LINE_KIND:
         return SizeTable.TEXT_HEIGHT if axis == 0 else SizeTable.TEXT_WIDTH
     if kind == InputKind.VOLUME:

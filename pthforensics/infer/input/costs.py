@@ -158,6 +158,11 @@ time alone (CREPE's ``MaxPool2d((2, 1))``); a window of 3 or 4 along it costs
 :data:`POOL_WIDE_1D` more (sound-event CRNNs pool frequency by ``(4, 1)`` and keep time:
 Cakir et al., 2017; keyword-spotting CNNs pool time by ``(1, 3)``: Sainath & Parada,
 2015)."""
+POOL_ONE_AXIS_TF = 0.2
+""":data:`POOL_ONE_AXIS` on a time-frequency map (a spectrogram, read by rectangular
+kernels): there pooling one axis alone is the rule (Sainath & Parada, 2015: ``(1, 3)``
+along time after a ``(20, 8)`` convolution; Cakir et al., 2017: frequency only; CREPE),
+not the exception."""
 _WIDE_1D_WINDOWS = (3, 4)
 _LONG_AXIS_WINDOWS = (3, 4, 8)
 """Windows along the long axis of an anisotropic 2-d model: EEGNet's ``AvgPool2d((1, 4))``
@@ -258,9 +263,11 @@ def gap_options(
     *,
     adaptive: bool,
     long_axes: tuple[int, ...] = (),
+    time_frequency: bool = False,
 ) -> list[tuple[Pool | None, float]]:
     """``(pool or None, cost)`` readings of a gap; pools act on ``active`` axes only, and
-    along an axis that only ``(1, k)`` kernels move on, windows of 3, 4 or 8 along it."""
+    along an axis that only ``(1, k)`` kernels move on, windows of 3, 4 or 8 along it
+    (``time_frequency``: the map is a spectrogram, :data:`POOL_ONE_AXIS_TF`)."""
     if adaptive:
         return [(None, 0.0)]
 
@@ -280,11 +287,10 @@ def gap_options(
     if ndim == 3 and all(active):
         out.append((Pool((1, 2, 2), (1, 2, 2)), pooled + POOL_SPATIAL_ONLY))
     if ndim == 2 and all(active):
-        out.extend((Pool(k, k), pooled + POOL_ONE_AXIS) for k in ((2, 1), (1, 2)))
+        one = POOL_ONE_AXIS_TF if time_frequency else POOL_ONE_AXIS
+        out.extend((Pool(k, k), pooled + one) for k in ((2, 1), (1, 2)))
         for w in _WIDE_1D_WINDOWS:  # (1, 3) along time, (4, 1) along frequency
-            out.extend(
-                (Pool(k, k), pooled + POOL_ONE_AXIS + POOL_WIDE_1D) for k in ((w, 1), (1, w))
-            )
+            out.extend((Pool(k, k), pooled + one + POOL_WIDE_1D) for k in ((w, 1), (1, w)))
     for axis in long_axes if ndim == 2 else ():
         for w in _LONG_AXIS_WINDOWS:
             k = tuple(w if a == axis else 1 for a in range(ndim))

@@ -31,6 +31,7 @@ def options(
     *,
     normed: bool = False,
     raw_signal: bool = False,
+    time_frequency: bool = False,
 ) -> list[tuple[Choice, float]]:
     """Every hypothesis for ``op`` with its cost under a padding ``style``."""
     if op.known is not None:
@@ -54,7 +55,12 @@ def options(
     return [
         (Choice(pool=pool), c)
         for pool, c in gap_options(
-            _situation(op), ndim, active, adaptive=_adaptive(op), long_axes=long_axes
+            _situation(op),
+            ndim,
+            active,
+            adaptive=_adaptive(op),
+            long_axes=long_axes,
+            time_frequency=time_frequency,
         )
     ]
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from pthforensics.infer.layer_types import layer_type
-from pthforensics.infer.priors import EEG_KIND
+from pthforensics.infer.priors import EEG_KIND, SPECTROGRAM_KIND
 
 from .context import Entry, InputContext
 from .costs import EXACT_SAME_EVEN, HALF_PADDING, SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
@@ -36,13 +36,16 @@ def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> 
     kernels move along one axis alone (``(1, k)``) and that a convolution consumes whole
     along the other (``(C, 1)``) is an EEG trial, electrodes x time (EEGNet, Lawhern et
     al., 2018; ShallowConvNet/Deep4, Schirrmeister et al., 2017): its time axis reads the
-    EEG size priors (:data:`~pthforensics.infer.priors.EEG_KIND`)."""
+    EEG size priors (:data:`~pthforensics.infer.priors.EEG_KIND`).  One whose convolutions
+    read rectangular windows (``(20, 8)``, ``(10, 4)``: Sainath & Parada, 2015, span more
+    frequency bins than frames) is a time-frequency map, each axis a mel/STFT bin count or a
+    frame count (:data:`~pthforensics.infer.priors.SPECTROGRAM_KIND`); images are read by
+    square windows."""
     normed = _normed(ctx, ops)
     long_axes = _long_axes(ops, entry.dims)
     exact_axes = _collapsed_axes(ops)
-    eeg = entry.dims == 2 and entry.channels == 1 and bool(long_axes) and bool(exact_axes)
     return SolveContext(
-        kind=EEG_KIND if eeg else entry.kind,
+        kind=_kind(entry, ops, long_axes, exact_axes),
         channels=entry.channels,
         active=_active_axes(ops, entry.dims),
         style_costs=_style_costs(ops, SAME_STYLE_NORMED if normed else SAME_STYLE),
@@ -52,6 +55,27 @@ def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> 
         exact_axes=exact_axes,
         normed=normed,
     )
+
+
+def _kind(
+    entry: Entry, ops: Sequence[SpatialOp], long_axes: tuple[int, ...], exact: tuple[int, ...]
+) -> str:
+    """The kind whose size priors the input reads: an EEG trial or a spectrogram for
+    one-channel maps that say so by their kernels (see :func:`solve_context`), else the
+    entry's."""
+    if entry.dims != 2 or entry.channels != 1:
+        return entry.kind
+    if long_axes and exact:
+        return EEG_KIND
+    if not exact and any(_rectangular(op) for op in ops):
+        return SPECTROGRAM_KIND
+    return entry.kind
+
+
+def _rectangular(op: SpatialOp) -> bool:
+    """A 2-d kernel longer on one axis than the other, both above 1 (``(20, 8)``)."""
+    k = op.kernel
+    return op.kind is OpKind.CONV and len(k) == 2 and min(k) > 1 and k[0] != k[1]
 
 
 def _style_costs(ops: Sequence[SpatialOp], same: float) -> tuple[tuple[PaddingStyle, float], ...]:

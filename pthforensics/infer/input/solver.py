@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pthforensics.infer.priors import raw_signal
+from pthforensics.infer.priors import SPECTROGRAM_KIND, raw_signal
 
 from .costs import PaddingStyle
 from .op_options import irregularity, options
@@ -54,6 +54,7 @@ def _step_back(
         ctx.long_axes,
         normed=ctx.normed and ctx.stride_priors,
         raw_signal=raw_signal(ctx.kind, ctx.channels),
+        time_frequency=ctx.kind == SPECTROGRAM_KIND,
     )
     for cost, iv, chosen in states:
         for choice, c in opts:

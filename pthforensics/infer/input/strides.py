@@ -55,7 +55,9 @@ STRIDE_HALF_KERNEL = 0.6
 the overlapping patch embedding of CvT, PVTv2, SegFormer (7x7, stride 4, padding 3) and
 MViTv2 (3x7x7, stride (2, 4, 4): torchvision models/video/mvit.py)."""
 STRIDE4_LARGE_KERNEL = 0.6
-"""Stride 4 of a very large kernel (AlexNet: 11x11 stride 4)."""
+"""Stride 4 of a very large square first kernel: a stem (AlexNet: 11x11 stride 4;
+Krizhevsky et al., 2012).  A rectangular window (a spectrogram's ``(20, 8)``) is no such
+stem; long 1-d kernels have their own hops (:data:`LONG_KERNEL_STRIDE`)."""
 PATCH_STRIDE = 0.3
 """Stride = kernel, or the overlapping (k+1)/2, of a patch embedding (the only convolution
 before attention over its tokens): it patchifies (ViT, Swin: stride = kernel; CvT, PVTv2,
@@ -127,7 +129,7 @@ def stride_options(
         two = tuple(2 if x > 1 else 1 for x in k)
         if two in strides:
             strides[two] = max(strides[two], STRIDE_HALF_KERNEL)
-    if kmax >= _STRIDE4_KERNEL_MIN:
+    if kmax >= _STRIDE4_KERNEL_MIN and first and len(set(k)) == 1:
         strides.setdefault(tuple(4 if x > 1 else 1 for x in k), STRIDE4_LARGE_KERNEL)
     if kmax >= 2:
         strides.setdefault(k, STRIDE_KERNEL)
