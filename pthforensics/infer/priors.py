@@ -255,7 +255,7 @@ EEG_KIND = "eeg"
 # order: [N, 1, F, T] and [N, 1, T, F] are both common).
 _FRAMES_1S = "frames of 1 s at 16 kHz, hop 160 (10 ms)"
 _SPECTROGRAM_AXIS = (
-    SizePrior(40, 0.0, "40 log-mel bins: keyword spotting (Sainath & Parada, 2015)"),
+    SizePrior(40, 0.05, "40 log-mel bins: keyword spotting (Sainath & Parada, 2015)"),
     SizePrior(101, 0.0, _FRAMES_1S + ", center=True: torchaudio MelSpectrogram defaults"),
     SizePrior(64, 0.1, "64 mel bins: VGGish, PANNs (Kong et al., 2020)"),
     SizePrior(80, 0.1, "80 mel bins: Whisper, Tacotron 2 / HiFi-GAN"),
