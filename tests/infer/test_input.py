@@ -60,7 +60,8 @@ def check_against_truth(model: nn.Module, truth: dict[str, Any], sort: bool) -> 
 NEEDS_ORDER = frozenset({"features_no_avgpool", "layernorm_front", "eegnet"})
 #: Samples whose weights leave dozens of readings open, the true one ranked below the
 #: reported hypotheses: checked by their own test for what the solver must reach.
-UNDECIDED = frozenset({"spec_strip"})
+UNDECIDED = frozenset({"spec_strip", "pitch_frames", "eeg_shallow"})
+"""(pitch_frames and eeg_shallow: tests/infer/test_input_priors.py.)"""
 
 
 @pytest.mark.parametrize("sort", [False, True], ids=["metadata", "sorted"])

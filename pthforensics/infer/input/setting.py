@@ -98,12 +98,14 @@ def _style_costs(ops: Sequence[SpatialOp], same: float) -> tuple[tuple[PaddingSt
 
 def _free_even(op: SpatialOp) -> bool:
     """A convolution whose padding is not stored with an even side > 1 that is not a square
-    downsampling window (4x4, 8x8: see :func:`~.strides.halving_padding`)."""
+    downsampling window (4x4, 8x8: see :func:`~.strides.halving_padding`) nor an axis it
+    consumes whole (an EEG net's ``(C, 1)`` over C electrodes)."""
     if op.kind is not OpKind.CONV or op.known is not None:
         return False
     k = op.kernel
     square = len(k) > 1 and len(set(k)) == 1
-    return any(x > 1 and x % 2 == 0 for x in k) and not square
+    free = [x for a, x in enumerate(k) if a not in op.consumes]  # not the electrodes' C
+    return any(x > 1 and x % 2 == 0 for x in free) and not square
 
 
 def _collapsed_axes(ops: Sequence[SpatialOp]) -> tuple[int, ...]:
