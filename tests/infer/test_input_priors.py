@@ -16,6 +16,7 @@ from pthforensics.infer.input.costs import GapSituation, PaddingStyle, gap_optio
 from pthforensics.infer.input.solver import solve as real_solve
 from pthforensics.infer.input.solver_records import Solution
 from pthforensics.infer.input.strides import (
+    EEG_STRIDE,
     LONG_KERNEL_STRIDE1,
     stride_options,
 )
@@ -65,6 +66,19 @@ def test_a_long_first_kernel_on_a_raw_signal_hops() -> None:
     assert stride_options((256,), first=True, transposed=False)[(1,)] == 0
     assert raw_signal("sequence", 1) and raw_signal("sequence", 2)
     assert not raw_signal("sequence", 80) and not raw_signal("image", 1)
+
+
+def test_eeg_convolutions_do_not_hop() -> None:
+    """In an EEG net every stride > 1 costs :data:`EEG_STRIDE` more; the eegnet sample
+    (EEGNet-4,2 on 8 x 128, arl-eegmodels' Samples=128) then ranks its true size first,
+    where a hop of 8 on its (1, 32) temporal filter had read 1125 samples."""
+    plain = stride_options((1, 32), first=True, transposed=False)
+    eeg = stride_options((1, 32), first=True, transposed=False, eeg=True)
+    assert eeg[(1, 1)] == plain[(1, 1)]
+    assert all(eeg[s] == plain[s] + EEG_STRIDE for s in plain if max(s) > 1)
+    _, ctx, (guess, truth) = solutions_of("eegnet")
+    assert ctx.kind == EEG_KIND
+    assert hypothesis_with_truth(guess, tuple(truth["input_shape"])) == 0, guess.evidence
 
 
 def test_stride_4_is_for_square_first_stems() -> None:
@@ -134,8 +148,9 @@ def test_pitch_frames_reach_the_exact_same_reading() -> None:
 def test_eeg_shallow_reaches_the_overlapping_pool_reading() -> None:
     """eeg_shallow (ShallowFBCSPNet on 8 electrodes x 1000 samples): an EEG trial, its time
     axis read against the EEG table; the mean pool of 75 every 15 reaches the true 1000
-    samples.  A (1, 4) pool reaching 256 samples (2 s at 128 Hz) fits the weights as well,
-    so the true reading need not rank first."""
+    samples.  A (1, 4) pool reaching 256 samples (2 s at 128 Hz) fits the weights as well
+    and ranks above it (the generic test finds 1000 in a hypothesis the evidence names as
+    not ruled out)."""
     reached, ctx, (guess, truth) = solutions_of("eeg_shallow")
     assert ctx.kind == EEG_KIND
     n = truth["input_shape"][-1]

@@ -220,11 +220,13 @@ def conv_options(
     widens_unpooled: bool = False,
     patch: bool = False,
     raw_signal: bool = False,
+    eeg: bool = False,
 ) -> list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], float]]:
     """``(padding, extra right padding, stride, cost)`` readings of a convolution under a
     padding ``style`` (``normed``: the model's convolutions are followed by norms;
     ``widens_unpooled``: and this one widens the channels after a gap without a pool;
-    ``raw_signal``: the input is a raw signal, :data:`~.strides.LONG_KERNEL_STRIDE1`)."""
+    ``raw_signal``: the input is a raw signal, :data:`~.strides.LONG_KERNEL_STRIDE1`;
+    ``eeg``: an EEG trial, :data:`~.strides.EEG_STRIDE`)."""
     pads = _padding_options(kernel, style)
     strides = stride_options(
         kernel,
@@ -234,6 +236,7 @@ def conv_options(
         widens_unpooled=widens_unpooled,
         patch=patch,
         raw_signal=raw_signal,
+        eeg=eeg,
     )
     out = [
         (p, extra, s, pc + sc)

@@ -32,6 +32,7 @@ def options(
     normed: bool = False,
     raw_signal: bool = False,
     time_frequency: bool = False,
+    eeg: bool = False,
 ) -> list[tuple[Choice, float]]:
     """Every hypothesis for ``op`` with its cost under a padding ``style``."""
     if op.known is not None:
@@ -49,6 +50,7 @@ def options(
                 widens_unpooled=normed and bool(op.widens) and op.unpooled,
                 patch=op.patch,
                 raw_signal=raw_signal,
+                eeg=eeg,
             )
             if not any(p[a] or (extra and extra[a]) for a in op.consumes)
         ]

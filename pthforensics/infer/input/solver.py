@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pthforensics.infer.priors import SPECTROGRAM_KIND, raw_signal
+from pthforensics.infer.priors import EEG_KIND, SPECTROGRAM_KIND, raw_signal
 
 from .costs import PaddingStyle
 from .op_options import irregularity, options
@@ -55,6 +55,7 @@ def _step_back(
         normed=ctx.normed and ctx.stride_priors,
         raw_signal=raw_signal(ctx.kind, ctx.channels),
         time_frequency=ctx.kind == SPECTROGRAM_KIND,
+        eeg=ctx.kind == EEG_KIND,
     )
     for cost, iv, chosen in states:
         for choice, c in opts:

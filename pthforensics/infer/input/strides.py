@@ -11,6 +11,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 __all__ = [
+    "EEG_STRIDE",
     "LONG_KERNEL_STRIDE1",
     "STRIDE1_EVEN",
     "STRIDE2_NORMED",
@@ -77,6 +78,12 @@ hop: M5 80/16 and 80/4 (Dai et al., 2017; torchaudio's speech-command tutorial),
 & Mesgarani, 2019), wav2vec 2.0 10/5 (Baevski et al., 2020), DeepSleepNet 50/6 (Supratak
 et al., 2017); SincNet's 251/1 (Ravanelli & Bengio, 2018) is the exception.  Only the
 solver for a fixed size applies it (where the size priors weigh the readings)."""
+EEG_STRIDE = 1.0
+"""Any stride > 1 in an EEG net (electrodes x time, see :func:`.setting.solve_context`):
+its convolutions keep stride 1 and it downsamples time by pools alone (EEGNet: Lawhern et
+al., 2018; ShallowConvNet and Deep4: Schirrmeister et al., 2017; braindecode's
+EEGNetv4, ShallowFBCSPNet, Deep4Net), so a hop on its temporal filter is no hop of a raw
+filterbank (:data:`LONG_KERNEL_STRIDE`)."""
 _STEM_KERNEL = 7
 _EVEN_KERNEL_MIN = 4
 _EVEN_KERNEL_MAX = 8
@@ -95,9 +102,11 @@ def stride_options(
     widens_unpooled: bool = False,
     patch: bool = False,
     raw_signal: bool = False,
+    eeg: bool = False,
 ) -> dict[tuple[int, ...], float]:
     """``{stride: cost}`` of a convolution with kernel ``k`` (``raw_signal``: the model's
-    input is a raw signal of a few channels, see :data:`LONG_KERNEL_STRIDE1`)."""
+    input is a raw signal of a few channels, see :data:`LONG_KERNEL_STRIDE1`; ``eeg``: an
+    EEG trial, :data:`EEG_STRIDE`)."""
     kmax = max(k)
     square_even = _square_even(k)
     square3 = small_square(k)
@@ -133,6 +142,8 @@ def stride_options(
         strides.setdefault(tuple(4 if x > 1 else 1 for x in k), STRIDE4_LARGE_KERNEL)
     if kmax >= 2:
         strides.setdefault(k, STRIDE_KERNEL)
+    if eeg and not transposed:
+        strides = {s: c + EEG_STRIDE if max(s) > 1 else c for s, c in strides.items()}
     if transposed:
         strides = {
             s: (0.0 if max(s) == 2 else c + CONVT_ODD_STRIDE_EXTRA)
