@@ -12,7 +12,12 @@ from typing import Any
 
 from pthforensics.core import InputStatus
 from pthforensics.infer.input import fixed as fixed_module
-from pthforensics.infer.input.costs import GapSituation, PaddingStyle, gap_options
+from pthforensics.infer.input.costs import (
+    EEG_NARROW_POOL,
+    GapSituation,
+    PaddingStyle,
+    gap_options,
+)
 from pthforensics.infer.input.solver import solve as real_solve
 from pthforensics.infer.input.solver_records import Solution
 from pthforensics.infer.input.strides import (
@@ -96,6 +101,17 @@ def test_the_eeg_overlapping_time_pool_is_a_hypothesis() -> None:
     assert any(p.kernel == (1, 75) and p.stride == (1, 15) for p in pools)
     plain = {p for p, _ in gap_options(*args, adaptive=False) if p is not None}
     assert not any(p.kernel == (1, 75) for p in plain)
+
+
+def test_eeg_time_pools_are_wide() -> None:
+    """In an EEG trial a window of 2 along time costs :data:`EEG_NARROW_POOL` more; wider
+    windows and other models are unchanged."""
+    args = (GapSituation.POOL, 2, (True, True))
+    plain = dict(gap_options(*args, adaptive=False, long_axes=(1,)))
+    eeg = dict(gap_options(*args, adaptive=False, long_axes=(1,), eeg=True))
+    for pool, cost in plain.items():
+        narrow = pool is not None and pool.kernel[1] == 2
+        assert eeg[pool] == cost + (EEG_NARROW_POOL if narrow else 0.0), pool
 
 
 def test_signal_kinds_read_their_own_tables() -> None:

@@ -172,6 +172,11 @@ _LONG_AXIS_OVERLAPPING = ((75, 15),)
 samples every 15 over the squared activations (Schirrmeister et al., 2017; braindecode
 ShallowFBCSPNet ``pool_time_length=75, pool_time_stride=15``); they cost
 :data:`POOL_ONE_AXIS` + :data:`POOL_OVERLAPPING`."""
+EEG_NARROW_POOL = 0.3
+"""A window of 2 along the time axis of an EEG net (electrodes x time): their time pools
+are wide, at 128-250 Hz a pool of 2 barely reduces (EEGNet 4 then 8: Lawhern et al., 2018;
+Deep4 3/3 and ShallowConvNet 75/15: Schirrmeister et al., 2017; EEG-TCNet and ATCNet 8
+then 7: Ingolfsson et al., 2020, Altaheri et al., 2022)."""
 NO_DOWNSAMPLING = 1.0
 """A body that neither pools nor strides before a flatten head: convolutional bodies
 reduce their map (LeNet 32 -> 5, AlexNet 227 -> 6, VGG 224 -> 7), so a reading in which
@@ -267,10 +272,12 @@ def gap_options(
     adaptive: bool,
     long_axes: tuple[int, ...] = (),
     time_frequency: bool = False,
+    eeg: bool = False,
 ) -> list[tuple[Pool | None, float]]:
     """``(pool or None, cost)`` readings of a gap; pools act on ``active`` axes only, and
     along an axis that only ``(1, k)`` kernels move on, windows of 3, 4 or 8 along it
-    (``time_frequency``: the map is a spectrogram, :data:`POOL_ONE_AXIS_TF`)."""
+    (``time_frequency``: the map is a spectrogram, :data:`POOL_ONE_AXIS_TF`; ``eeg``: an
+    EEG trial, :data:`EEG_NARROW_POOL`)."""
     if adaptive:
         return [(None, 0.0)]
 
@@ -301,4 +308,12 @@ def gap_options(
         for w, st in _LONG_AXIS_OVERLAPPING:
             k, s = (tuple(x if a == axis else 1 for a in range(ndim)) for x in (w, st))
             out.append((Pool(k, s), pooled + POOL_ONE_AXIS + POOL_OVERLAPPING))
+    if eeg:
+        out = [(p, c + _eeg_narrow(p, long_axes)) for p, c in out]
     return out
+
+
+def _eeg_narrow(pool: Pool | None, long_axes: tuple[int, ...]) -> float:
+    """:data:`EEG_NARROW_POOL` for a window of 2 along a time axis."""
+    narrow = pool is not None and any(pool.kernel[a] == 2 for a in long_axes)
+    return EEG_NARROW_POOL if narrow else 0.0

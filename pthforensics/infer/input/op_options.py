@@ -63,6 +63,7 @@ def options(
             adaptive=_adaptive(op),
             long_axes=long_axes,
             time_frequency=time_frequency,
+            eeg=eeg,
         )
     ]
 
