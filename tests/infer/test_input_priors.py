@@ -177,3 +177,18 @@ def test_eeg_shallow_reaches_the_overlapping_pool_reading() -> None:
     ), [(s.intervals, s.sizes) for s in reached[:8]]
     assert guess.status == InputStatus.FIXED and guess.shape is not None
     assert guess.shape[2] == truth["input_shape"][2]  # the electrodes the spatial conv reads
+
+
+def test_listed_valid_sizes_hold_the_chosen_size() -> None:
+    """A hypothesis whose interval is longer than the listing shows a window around the
+    chosen size (CREPE's 770..1025 lists 1024), not only the interval's start."""
+    from pthforensics.infer.input.fixed import valid_of
+
+    listed = valid_of(((770, 1025),), (1024,))
+    assert 1024 in listed and len(listed) == 64 and max(listed) == 1025
+    assert valid_of(((770, 1025),))[0] == 770  # no chosen size: from the start
+    per_axis = valid_of(((8, 8), (900, 2000)), (8, 1000))
+    assert per_axis[0] == (8,) and 1000 in per_axis[1]
+    _, _, (guess, _) = solutions_of("pitch_frames")
+    for h in guess.hypotheses:
+        assert h.shape is not None and h.shape[-1] in h.valid_sizes, h.name

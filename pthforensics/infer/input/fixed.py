@@ -276,13 +276,28 @@ def _finals_2d(m: int, anisotropic: bool, square: bool = True) -> list[_Final]:
     return out
 
 
-def valid_of(intervals: tuple[tuple[int, int], ...]) -> tuple[Any, ...]:
-    """``valid_sizes``: every size of a shared interval (up to :data:`_MAX_LISTED`), or
-    one list of sizes per axis when the axes differ."""
+def valid_of(
+    intervals: tuple[tuple[int, int], ...], sizes: tuple[int, ...] = ()
+) -> tuple[Any, ...]:
+    """``valid_sizes``: every size of a shared interval, or one list of sizes per axis when
+    the axes differ; of a longer interval :data:`_MAX_LISTED` sizes, from its start or,
+    given the chosen ``sizes``, around them (the reported shape is always listed)."""
     if len(set(intervals)) == 1:
-        lo, hi = intervals[0]
-        return tuple(range(lo, min(hi, lo + _MAX_LISTED - 1) + 1))
-    return tuple(tuple(range(lo, min(hi, lo + _MAX_LISTED - 1) + 1)) for lo, hi in intervals)
+        return _listed(intervals[0], sizes[0] if sizes else None)
+    return tuple(
+        _listed(iv, sizes[axis] if len(sizes) == len(intervals) else None)
+        for axis, iv in enumerate(intervals)
+    )
+
+
+def _listed(iv: tuple[int, int], size: int | None) -> tuple[int, ...]:
+    """Up to :data:`_MAX_LISTED` sizes of ``iv``: from its start, or a window holding
+    ``size`` (half of it before the size when the interval allows)."""
+    lo, hi = iv
+    start = lo
+    if size is not None and lo <= size <= hi:
+        start = max(lo, min(size - _MAX_LISTED // 2, hi - _MAX_LISTED + 1))
+    return tuple(range(start, min(hi, start + _MAX_LISTED - 1) + 1))
 
 
 def _span(intervals: tuple[tuple[int, int], ...]) -> str:
