@@ -19,6 +19,7 @@ Pure arithmetic: no torch.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 from pthforensics.infer.priors import EEG_KIND, SPECTROGRAM_KIND, raw_signal
@@ -90,7 +91,7 @@ def solve(
             states: list[_State] = [(final_cost + style_cost, tuple(final), ())]
             for op in reversed(ops[1:]):
                 states = _step_back(states, op, style, ndim, ctx)[:beam]
-            for cost, iv, chosen in _inputs(states, ops, style, ndim, ctx)[:beam]:
+            for cost, iv, chosen in _inputs(states, ops, style, ndim, ctx, beam):
                 sizes, size_part, stored = best_sizes(iv, ctx)
                 results.append(
                     Solution(
@@ -114,19 +115,30 @@ def _inputs(
     style: PaddingStyle,
     ndim: int,
     ctx: SolveContext,
+    beam: int,
 ) -> list[_State]:
-    """The states stepped back through the first op, as whole hypotheses: with their
-    plan-wide cost (:func:`.op_options.irregularity`) and cut to the plausible input sizes
-    *before* the beam keeps the cheapest, so that readings too small for the first kernel
-    or irregular ones do not crowd out those that hold."""
+    """The ``beam`` cheapest states stepped back through the first op, as whole
+    hypotheses: with their plan-wide cost (:func:`.op_options.irregularity`) and cut to
+    the plausible input sizes *before* the beam keeps the cheapest, so that readings too
+    small for the first kernel or irregular ones do not crowd out those that hold.  The
+    plan-wide cost is never negative, so the walk (cheapest first) stops at the first
+    state that cannot enter the beam."""
     if ops:
         states = _step_back(states, ops[0], style, ndim, ctx)
-    out = []
-    for cost, iv0, chosen in states:
+    kept: list[tuple[float, int, _State]] = []  # (-total, -order, state): a max-heap
+    for order, (cost, iv0, chosen) in enumerate(states):
+        if len(kept) >= beam and cost >= -kept[0][0]:
+            break
         iv = _at_least(iv0, ctx.min_input)
-        if iv is not None:
-            out.append((cost + irregularity(ops, chosen), iv, chosen))
-    return sorted(out, key=lambda s: s[0])
+        if iv is None:
+            continue
+        total = cost + irregularity(ops, chosen)
+        item = (-total, -order, (total, iv, chosen))
+        if len(kept) < beam:
+            heapq.heappush(kept, item)
+        elif item > kept[0]:
+            heapq.heapreplace(kept, item)
+    return [state for _, _, state in sorted(kept, key=lambda k: (-k[0], -k[1]))]
 
 
 def _at_least(
