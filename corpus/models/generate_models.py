@@ -268,6 +268,87 @@ def _conv_bn(cin: int, cout: int, stride: int, groups: int = 1) -> nn.Sequential
     )
 
 
+# --- global reductions before the head, written in forward() ---------------------------------
+
+
+class _FunctionalBlock(nn.Module):
+    """kuangliu/pytorch-cifar models/resnet.py BasicBlock: ``F.relu`` in forward(), an
+    empty ``nn.Sequential()`` as the identity shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class KuangliuResNet(nn.Module):
+    """kuangliu/pytorch-cifar ResNet18's layout (one block per stage, narrow): four stages
+    halving the map three times, ``F.avg_pool2d(out, 4)``, a Linear of the last width.  The
+    fixed window makes the 32x32 input fixed (29..60 run), though the head reads only the
+    channels."""
+
+    def __init__(self, width: int = 4, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        widths = (width, 2 * width, 4 * width, 8 * width)
+        self.layer1 = nn.Sequential(_FunctionalBlock(width, widths[0]))
+        self.layer2 = nn.Sequential(_FunctionalBlock(widths[0], widths[1], 2))
+        self.layer3 = nn.Sequential(_FunctionalBlock(widths[1], widths[2], 2))
+        self.layer4 = nn.Sequential(_FunctionalBlock(widths[2], widths[3], 2))
+        self.linear = nn.Linear(widths[3], classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
+        out = F.avg_pool2d(out, 4)
+        return self.linear(out.view(out.size(0), -1))
+
+
+@_register
+def kuangliu_resnet():
+    return KuangliuResNet(), _truth("fixed", "image", (1, 3, 32, 32))
+
+
+class FunctionalGapCNN(nn.Module):
+    """torchvision MobileNetV2's habit: activation modules registered, the global pool
+    applied in forward() (``F.adaptive_avg_pool2d(x, (1, 1))``, no module): any size runs."""
+
+    def __init__(self, width: int = 8, classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *(
+                nn.Sequential(
+                    nn.Conv2d(cin, cout, 3, 2, 1, bias=False),
+                    nn.BatchNorm2d(cout),
+                    nn.ReLU(inplace=True),
+                )
+                for cin, cout in ((3, width), (width, 2 * width), (2 * width, 4 * width))
+            )
+        )
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(4 * width, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+@_register
+def functional_gap_cnn():
+    return FunctionalGapCNN(), _truth("free", "image", (1, 3, 224, 224))
+
+
 @_register
 def mobilenet_like():
     """Depthwise-separable MobileNetV1 chain: features.N.{0,1,2} / classifier."""

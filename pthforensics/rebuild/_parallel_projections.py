@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .accept import LINEAR_TYPES
+from .accept_common import LINEAR_TYPES
 from .values import Layout, ModuleSpec, OpKind, Value
 
 if TYPE_CHECKING:

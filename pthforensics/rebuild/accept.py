@@ -15,31 +15,28 @@ Pure: no torch.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pthforensics.infer import LayerFamily, layer_dims, layer_type
+from pthforensics.infer import LayerFamily, layer_type
 
+from .accept_common import (
+    CELL_TYPES,
+    LINEAR_TYPES,
+    RECURRENT_TYPES,
+    layer_dims_of,
+    same,
+    to_channels_first,
+)
+from .accept_tokens import attention, embedding, recurrent
 from .sizes import is_map, resized
 from .values import Layout, ModuleSpec, Value
 
 if TYPE_CHECKING:
     from .walk import Walker
 
-__all__ = [
-    "LINEAR_TYPES",
-    "accept",
-    "added_table",
-    "layer_dims_of",
-    "paramless",
-    "to_channels_first",
-]
+__all__ = ["accept", "paramless"]
 
-#: Linear-like types: they map the last dim.
-LINEAR_TYPES = frozenset({"Linear", "NonDynamicallyQuantizableLinear", "Conv1D", "LazyLinear"})
-_RECURRENT = ("RNN", "LSTM", "GRU")
-_CELLS = ("RNNCell", "LSTMCell", "GRUCell")
 _CHANNELS_FIRST_NORMS = (LayerFamily.BATCH_NORM, LayerFamily.INSTANCE_NORM)
 
 
@@ -55,40 +52,26 @@ def accept(w: Walker, spec: ModuleSpec, v: Value, *, relaxed: bool = False) -> V
     if lt.family in _CHANNELS_FIRST_NORMS or lt.family is LayerFamily.GROUP_NORM:
         return _stat_norm(w, spec, v)
     if t == "LayerNorm2d":
-        return _same(w, spec, v, _need(spec)) if v.layout is Layout.MAP else "not a map"
+        return same(w, spec, v, _need(spec)) if v.layout is Layout.MAP else "not a map"
     if lt.family in (LayerFamily.LAYER_NORM, LayerFamily.RMS_NORM):
         return _layer_norm(w, spec, v)
     if lt.family is LayerFamily.EMBEDDING:
-        return _embedding(w, spec, v)
-    if t in _RECURRENT or t in _CELLS:
-        return _recurrent(w, spec, v)
+        return embedding(w, spec, v)
+    if t in RECURRENT_TYPES or t in CELL_TYPES:
+        return recurrent(w, spec, v)
     if t == "MultiheadAttention":
-        return _attention(w, spec, v)
+        return attention(w, spec, v)
     if lt.family is LayerFamily.PRELU:
         n = spec.attrs.get("num_parameters", 1)
         if n > 1 and v.features != n:
             return f"a PReLU of {n} channels after {v.features}"
-        return _same(w, spec, v, None)
+        return same(w, spec, v, None)
     return f"{t} layers are not rebuilt"
 
 
 def _need(spec: ModuleSpec) -> int | None:
     din, _ = layer_dims_of(spec)
     return din
-
-
-def layer_dims_of(spec: ModuleSpec) -> tuple[int | None, int | None]:
-    """(input, output) features of a spec, from its attributes."""
-    from pthforensics.core import LayerGuess
-
-    return layer_dims(LayerGuess(spec.path, spec.type, tuple(spec.attrs.items())))
-
-
-def _same(w: Walker, spec: ModuleSpec, v: Value, need: int | None) -> Value | str:
-    """A module that keeps its input's shape."""
-    if need is not None and v.features != need:
-        return f"takes {need} features but gets {v.features}"
-    return w.call(spec, v, w.derive(v, producer=spec.path))
 
 
 # --- convolutions -------------------------------------------------------------------------
@@ -138,11 +121,6 @@ def _regroup(spec: ModuleSpec, v: Value) -> bool:
     a["groups"], a["in_channels"] = c // per_group, c
     spec.assumed = spec.assumed or f"groups={c // per_group} from the {c} channels it reads"
     return True
-
-
-def to_channels_first(w: Walker, v: Value, where: str) -> Value:
-    """A channels-last map back to channels first (what a ``Permute`` module does)."""
-    return w.permute(v, Layout.MAP, where, "channels-last map back to channels first")
 
 
 # --- Linear-like ------------------------------------------------------------------------------
@@ -255,7 +233,7 @@ def _head_select(w: Walker, spec: ModuleSpec, v: Value) -> str:
     ctx = w.ctx
     if not ctx.in_head(spec.path) or (ctx.vocab and spec.attrs.get("out_features") == ctx.vocab):
         return ""
-    if w.last_type in _RECURRENT:
+    if w.last_type in RECURRENT_TYPES:
         return "last"
     if ctx.prefix_tokens:
         return "first"
@@ -325,82 +303,6 @@ def _over_the_map(spec: ModuleSpec, v: Value) -> bool:
         return False
     dims = v.dims if v.layout is Layout.MAP else 1
     return len(ns) == dims + 1 and (not v.sizes or tuple(v.sizes) == tuple(ns[1:]))
-
-
-# --- tokens and sequences -----------------------------------------------------------------------
-
-
-def _embedding(w: Walker, spec: ModuleSpec, v: Value) -> Value | str:
-    dim = spec.attrs.get("embedding_dim")
-    if v.layout is Layout.MAP and v.dims == 1 and v.features == dim:
-        v = w.permute(v, Layout.SEQ, spec.path, "a signal's steps read as a sequence")
-    if v.layout is Layout.IDS:
-        layout = Layout.SEQ if spec.type == "Embedding" else Layout.FLAT
-        extent = v.extent if layout is Layout.SEQ else ()
-        sizes = v.sizes if layout is Layout.SEQ else ()
-        out = w.derive(
-            v, layout=layout, features=dim, extent=extent, sizes=sizes, producer=spec.path
-        )
-        return w.call(spec, v, out)
-    if v.layout is Layout.SEQ and v.features == dim and added_table(spec):
-        return w.embed_add(spec, v)
-    return f"an {spec.type} of width {dim} after a {v.layout} value of {v.features}"
-
-
-_SEGMENT_ROWS = 16
-"""Rows of a segment/token-type table at most (BERT's has 2)."""
-
-
-def added_table(spec: ModuleSpec) -> bool:
-    """An Embedding added to the stream (a position or segment table), not one reading
-    token ids of its own (a decoder's vocabulary)."""
-    return (
-        spec.attrs.get("role") == "position"
-        or (spec.attrs.get("num_embeddings") or 0) <= _SEGMENT_ROWS
-    )
-
-
-def _recurrent(w: Walker, spec: ModuleSpec, v: Value) -> Value | str:
-    t = spec.type
-    need = spec.attrs.get("input_size")
-    _, dout = layer_dims_of(spec)
-    if t in _CELLS:
-        if v.layout is not Layout.FLAT or v.features != need:
-            return f"a {t} taking {need} features after a {v.layout} value of {v.features}"
-        return w.call(spec, v, w.derive(v, features=dout, producer=spec.path))
-    if is_map(v):
-        got = _map_to_sequence(w, spec, v, need)
-        if isinstance(got, str):
-            return got
-        v = got
-    if v.layout is not Layout.SEQ or v.features != need:
-        return f"a {t} taking {need} features after a {v.layout} value of {v.features}"
-    spec.attrs["vocab"] = w.ctx.vocab
-    return w.call(spec, v, w.derive(v, features=dout, producer=spec.path))
-
-
-def _map_to_sequence(w: Walker, spec: ModuleSpec, v: Value, need: Any) -> Value | str:
-    """A map read by an RNN: steps along its last axis, features = channels x the other
-    axes (a CRNN's columns)."""
-    if v.layout is Layout.LAST:
-        v = to_channels_first(w, v, spec.path)
-    rest = math.prod(v.sizes[:-1]) if v.sizes else None
-    c = v.features or 0
-    if need == c and (v.dims == 1 or rest == 1):
-        return w.permute(v, Layout.SEQ, spec.path, "the map's last axis read as time steps")
-    if rest is not None and need == c * rest:
-        return w.permute(v, Layout.SEQ, spec.path, "the map's columns read as time steps")
-    return f"an RNN taking {need} features after a map of {c} channels"
-
-
-def _attention(w: Walker, spec: ModuleSpec, v: Value) -> Value | str:
-    need = spec.attrs.get("embed_dim")
-    if v.layout is Layout.MAP and v.features == need:
-        v = w.permute(v, Layout.LAST, spec.path, "attention over the positions of a map")
-    if v.layout not in (Layout.SEQ, Layout.LAST, Layout.FLAT) or v.features != need:
-        return f"attention over {need} features after a {v.layout} value of {v.features}"
-    out = w.derive(v, producer=spec.path)
-    return w.attend_module(spec, v, out)
 
 
 # --- parameter-less modules -------------------------------------------------------------------

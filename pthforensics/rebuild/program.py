@@ -26,7 +26,7 @@ from pthforensics.core import (
 )
 from pthforensics.infer import LayerFamily, layer_dims, layer_type
 
-from .accept import LINEAR_TYPES
+from .accept_common import LINEAR_TYPES
 from .context import Context, default_input, plan_maps
 from .specs import buildable
 from .traverse import walk_tree

@@ -19,8 +19,10 @@ from __future__ import annotations
 from pthforensics.core import vocab
 from pthforensics.infer import LayerFamily, layer_type
 
-from .accept import LINEAR_TYPES, paramless, to_channels_first
+from .accept import paramless
+from .accept_common import LINEAR_TYPES, to_channels_first
 from .specs import SIZE_FAMILIES, buildable, layer_spec, paramless_spec
+from .traverse_tokens import add_tokens, tokenise, tokens_due_before
 from .tree import Node
 from .values import Affine, Layout, ModuleSpec, OpKind, Value
 from .walk import Scope, Walker
@@ -137,8 +139,8 @@ def _leaf(w: Walker, node: Node, squeeze: bool) -> None:
             _scale(w, key, node.path)
         w.prev = node
         return
-    if _tokens_due_before(w, node):
-        _add_tokens(w)
+    if tokens_due_before(w, node):
+        add_tokens(w)
     spec = layer_spec(node, w.ctx)
     embedding = layer_type(spec.type).family is LayerFamily.EMBEDDING
     if embedding and _attention_table(w, spec):
@@ -156,7 +158,7 @@ def _leaf(w: Walker, node: Node, squeeze: bool) -> None:
         _after(w, node)
         tokens = w.ctx.tokens
         if tokens is not None and node.path == tokens.conv:
-            _tokenise(w)
+            tokenise(w)
     w.prev = node
 
 
@@ -306,58 +308,9 @@ def _squeeze(w: Walker, where: str) -> None:
         w.stream = w.insert_pool(stream, where, 1, "squeeze-excitation reads its input pooled")
 
 
-def _tokenise(w: Walker) -> None:
-    """Patch map -> patch tokens; the class tokens and the position table follow once the
-    patch embedding is done (timm's PatchEmbed norms the patch tokens first)."""
-    tokens = w.ctx.tokens
-    stream = w.stream
-    assert tokens is not None and stream is not None
-    if stream.layout is not Layout.MAP:
-        return
-    n = stream.positions
-    out = w.derive(
-        stream,
-        layout=Layout.SEQ,
-        features=tokens.dim,
-        extent=(("patches", stream.extent, 0),),
-        sizes=(n,) if n is not None else None,
-    )
-    w.stream = w.insert(tokens.conv, "patches", "PatchTokens", {}, stream, out,
-                        "the patch map read as a sequence of tokens", False)  # fmt: skip
-    w.tokens_due = tokens.conv.rpartition(".")[0] if "." in tokens.conv else ""
-
-
-def _add_tokens(w: Walker) -> None:
-    """Class tokens prepended, the position table added (the stored table's length must
-    be the patch count plus the class tokens)."""
-    tokens = w.ctx.tokens
-    stream = w.stream
-    w.tokens_due = None
-    if tokens is None or stream is None or stream.layout is not Layout.SEQ:
-        return
-    n = stream.sizes[0] if stream.sizes else None
-    patches = stream.extent[0][1] if stream.extent and isinstance(stream.extent[0], tuple) else ()
-    out = w.derive(
-        stream,
-        extent=(("patches", patches, tokens.prefix),),
-        sizes=(n + tokens.prefix,) if n is not None else None,
-    )
-    attrs = (("cls", tokens.cls_keys), ("pos", tokens.pos_key))
-    w.stream = w.emit(OpKind.TOKENS, (stream,), out, f"{tokens.conv}<tokens", attrs)
-
-
-def _tokens_due_before(w: Walker, node: Node) -> bool:
-    """The class tokens and position table come before a module owning tensors outside
-    the patch embedding (any module, when the patch convolution sits on the root)."""
-    due = w.tokens_due
-    if due is None:
-        return False
-    return due == "" or not (node.path + ".").startswith(due + ".")
-
-
 def _close(w: Walker, scope: Scope, scales: list[str]) -> None:
     if w.tokens_due is not None and w.tokens_due == scope.node.path and scope.node.path:
-        _add_tokens(w)
+        add_tokens(w)
     if w.stream is not None:
         waiting, scope.deferred = scope.deferred, []
         for spec in waiting:

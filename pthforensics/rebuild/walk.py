@@ -28,6 +28,7 @@ from .accept import accept, paramless
 from .context import Context
 from .tree import Node
 from .values import Layout, ModuleSpec, Op, OpKind, Value
+from .walk_state import restore, save
 
 __all__ = ["Scope", "Walker"]
 
@@ -295,63 +296,12 @@ class Walker:
         """Undo everything done inside unless the caller sets ``ok[0]`` (``whole``: also
         the stream, the modules visited and what was held: a container walked on trial)."""
         ok = [False]
-        ops, next_id, specs = list(self.ops), self.next_id, set(self.specs)
-        pending, parallel, between = list(self.pending), list(self.parallel), list(self.between)
-        scopes = [(s, s.input, list(s.outputs), list(s.deferred)) for s in self.scopes]
-        n_inputs, unused = len(self.inputs), dict(self.unused)
-        waiting = [(sp, sp.type, dict(sp.attrs)) for s in self.scopes for sp in s.deferred]
-        state = self._state() if whole else None
+        saved = save(self, whole=whole)
         try:
             yield ok
         finally:
             if not ok[0]:
-                self.ops[:] = ops  # ops may have been rewired, not only appended
-                for key in set(self.specs) - specs:
-                    del self.specs[key]
-                self.next_id = next_id
-                self.pending, self.parallel, self.between = pending, parallel, between
-                for s, inp, outs, deferred in scopes:
-                    s.input, s.outputs, s.deferred = inp, outs, deferred
-                for sp, type_, attrs in waiting:
-                    sp.type, sp.attrs = type_, attrs
-                del self.inputs[n_inputs:]
-                self.unused = unused
-                if state is not None:
-                    self._restore(state)
-
-    def _state(self) -> tuple[Any, ...]:
-        return (
-            self.stream,
-            self.prev,
-            self.last_closed,
-            set(self.covered),
-            len(self.held),
-            dict(self.unused),
-            self.tensor_modules,
-            self.last_type,
-            len(self.inputs),
-            self.stop,
-            self.tokens_due,
-            len(self.closed),
-        )
-
-    def _restore(self, state: tuple[Any, ...]) -> None:
-        (
-            self.stream,
-            self.prev,
-            self.last_closed,
-            self.covered,
-            n_held,
-            self.unused,
-            self.tensor_modules,
-            self.last_type,
-            n_inputs,
-            self.stop,
-            self.tokens_due,
-            n_closed,
-        ) = state
-        del self.held[n_held:], self.inputs[n_inputs:]
-        del self.closed[n_closed:]
+                restore(self, saved)
 
     # --- the walk --------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ from pthforensics.infer import LayerFamily, layer_type
 from ._appended_channels import with_channels
 from ._earlier_values import concatenation, earlier, same_size
 from ._parallel_projections import attend_packed, close_group, joins_parallel, reads_packed
-from .accept import added_table, layer_dims_of
+from .accept_common import layer_dims_of
+from .accept_tokens import added_table
 from .inputs import input_value
 from .sizes import is_map
 from .values import Affine, ModuleSpec, OpKind, Value

@@ -333,8 +333,9 @@ def _gap_entries(op: SpatialOp, ch: Choice, d: int) -> Plan:
     mods = list(op.modules)
     if ch.pooled and ch.pool is not None:
         target = op.pool_module or (mods.pop() if mods else "+" + op.name)
-        # a typed pool module keeps its type (AvgPool2d); an assumed one is a MaxPool
-        type_ = op.pool_type if op.pool_module and op.pool_type else f"MaxPool{d}d"
+        # a typed pool module keeps its type (AvgPool2d), as does a functional pool of a
+        # known kind; an assumed one is a MaxPool
+        type_ = op.pool_type or f"MaxPool{d}d"
         plan.append((target, type_, pool_attrs(ch.pool)))
     elif op.pool_module and op.pool_hint is PoolHint.POOL:
         plan.append((op.pool_module, "Identity", ()))

@@ -25,6 +25,7 @@ from .clues import axis_norm, coordinate_channels, table_input, with_coordinates
 from .context import Entry, InputContext
 from .fixed import fixed_input, grid_input, valid_of
 from .free import free_input
+from .head_pool import head_pool_input
 from .hypotheses import hypotheses_of
 from .layouts import TEXT_LINE, image_list, per_frame, signal_layout, waveform_layout
 from .maps import find_head, spatial_ops
@@ -105,7 +106,7 @@ def _by_head(
             f"{head.name} takes {head.in_dim} = the channels of the last "
             "convolution: global pooling before the head, so the size is free"
         ]
-        return free_input(ctx, entry, ops, head, ev, sctx)
+        return head_pool_input(ctx, entry, ops, head, sctx, ev)
     if head.relation is Relation.FLATTEN and head.in_dim:
         return fixed_input(entry, ops, head, sctx)
     concat = _concatenated(ctx, head)

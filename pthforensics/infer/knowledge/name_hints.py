@@ -22,6 +22,7 @@ __all__ = [
     "GPT2_CONV1D_NAMES",
     "GROUP_NORM_NAME",
     "IDENTITY_AT_DEFAULT_NAME",
+    "IDENTITY_BRANCH_NAME",
     "INSTANCE_NORM_NAME",
     "LAYER_NORM_NAME",
     "LAYER_SCALE_LEAF",
@@ -119,6 +120,14 @@ NOT_POOL_NAME = _hint(
     r"flatten|softmax|mish|elu|nonlin|gate|scale|permute|norm",
     "a parameter-less module named like this between convolutions is no pool",
     "timm/torchvision naming of activations, dropouts and reshapes",
+)
+
+IDENTITY_BRANCH_NAME = _hint(
+    r"^(shortcut|downsample|skip|residual|identity|short_cut)\d*$",
+    "a parameter-less module named like this is a residual block's identity branch "
+    "(an empty nn.Sequential or a lambda), no activation or pool on the main path",
+    "kuangliu/pytorch-cifar models/resnet.py BasicBlock (self.shortcut = nn.Sequential()); "
+    "akamaster/pytorch_resnet_cifar10 resnet.py (shortcut = LambdaLayer/nn.Sequential())",
 )
 
 WAVEFORM_ENCODER_NAME = _hint(
