@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F  # noqa: N812 - the name everybody uses
+from signals import SIGNALS  # signal models resting on documented conventions (issue 10)
 from structures import STRUCTURES  # the non-chain structures (issue 10), same directory
 from structures import input_truth as _truth
 from torch import nn
@@ -1258,6 +1259,8 @@ class TwoHeads(nn.Module):
 def two_heads():
     return TwoHeads(), _truth("free", "image", (1, 16, 224, 224))
 
+
+BUILDERS.update(SIGNALS)
 
 # --- output ----------------------------------------------------------------------------------
 

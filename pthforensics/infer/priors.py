@@ -24,12 +24,26 @@ from types import MappingProxyType
 
 from pthforensics.core import InputKind
 
+from .defaults import (
+    DEFAULT_ATTENTION_TOKENS,
+    DEFAULT_FREE_SIZES,
+    DEFAULT_SHAPES,
+    DEFAULT_STEPS,
+    DEFAULT_TOKENS,
+    GROUPNORM_GROUPS,
+    LATENT_POINT_KERNEL,
+    LATENT_SIDE_MAP,
+    LATENT_SIDE_POINT,
+    PATCH_GRID_FRAMES,
+)
+
 __all__ = [
     "DEFAULT_ATTENTION_TOKENS",
     "DEFAULT_FREE_SIZES",
     "DEFAULT_SHAPES",
     "DEFAULT_STEPS",
     "DEFAULT_TOKENS",
+    "EEG_KIND",
     "GROUPNORM_GROUPS",
     "LATENT_POINT_KERNEL",
     "LATENT_SIDE_MAP",
@@ -40,11 +54,13 @@ __all__ = [
     "ROUND_DECIMAL_BONUS",
     "ROUND_SIZE_MAX_TWOS",
     "ROUND_SIZE_STEP",
+    "SPECTROGRAM_KIND",
     "UNLISTED_COST",
     "SizePrior",
     "TEXT_LINE_KIND",
     "SizeTable",
     "prior_table",
+    "raw_signal",
     "round_size_bonus",
 ]
 
@@ -69,6 +85,8 @@ class SizeTable(StrEnum):
     VIDEO_FRAMES = "video-frames"
     VIDEO_SIDE = "video-side"
     FEATURE_FRAMES = "feature-frames"
+    EEG_SAMPLES = "eeg-samples"
+    SPECTROGRAM_AXIS = "spectrogram-axis"
     TEXT_HEIGHT = "text-height"
     TEXT_WIDTH = "text-width"
     TOKEN_LENGTH = "token-length"
@@ -225,6 +243,52 @@ _FEATURE_FRAMES = (
 _FRAMES_CHANNELS = 4
 """A 1-d input of more channels than this is frames of feature vectors, not a waveform."""
 
+# Samples per trial of an EEG net reading [N, 1, electrodes, time] (a (1, k) temporal then
+# a (C, 1) spatial convolution): a sampling rate times an epoch length of a public dataset.
+_BCI4_2A = "BCI Competition IV 2a (250 Hz)"
+_EEG_SAMPLES = (
+    SizePrior(1125, 0.0, _BCI4_2A + ", 4.5-s trials: braindecode's ShallowFBCSPNet/Deep4"),
+    SizePrior(128, 0.1, "1 s at 128 Hz: EEGNet's Samples=128 (Lawhern et al., 2018)"),
+    SizePrior(256, 0.1, "2 s at 128 Hz: EEGNet on BCI IV 2a resampled (Lawhern et al., 2018)"),
+    SizePrior(1000, 0.2, _BCI4_2A + ", the 4-s imagery period"),
+    SizePrior(640, 0.3, "4 s at 160 Hz: PhysioNet EEG Motor Movement/Imagery (EEGMMIDB)"),
+    SizePrior(500, 0.4, "2 s at 250 Hz"),
+    SizePrior(750, 0.4, "3 s at 250 Hz"),
+    SizePrior(384, 0.4, "3 s at 128 Hz"),
+    SizePrior(512, 0.4, "2 s at 256 Hz or 1 s at 512 Hz"),
+    SizePrior(480, 0.5, "3 s at 160 Hz (EEGMMIDB)"),
+    SizePrior(1024, 0.5, "4 s at 256 Hz"),
+    SizePrior(3000, 0.5, "a 30-s sleep epoch at 100 Hz (Sleep-EDF)"),
+)
+EEG_KIND = "eeg"
+"""The kind the solver uses for [N, 1, electrodes, time] (its time axis reads
+:data:`_EEG_SAMPLES`); reported as an image input, as before."""
+
+# Either axis of a one-channel time-frequency map (mel bins and frame counts, in either
+# order: [N, 1, F, T] and [N, 1, T, F] are both common).
+_FRAMES_1S = "frames of 1 s at 16 kHz, hop 160 (10 ms)"
+_SPECTROGRAM_AXIS = (
+    SizePrior(40, 0.05, "40 log-mel bins: keyword spotting (Sainath & Parada, 2015)"),
+    SizePrior(101, 0.0, _FRAMES_1S + ", center=True: torchaudio MelSpectrogram defaults"),
+    SizePrior(64, 0.1, "64 mel bins: VGGish, PANNs (Kong et al., 2020)"),
+    SizePrior(80, 0.1, "80 mel bins: Whisper, Tacotron 2 / HiFi-GAN"),
+    SizePrior(128, 0.1, "128 mel bins: torchaudio MelSpectrogram/librosa n_mels default"),
+    SizePrior(98, 0.2, _FRAMES_1S + ", 25-ms windows: Kaldi fbank (torchaudio.compliance)"),
+    SizePrior(100, 0.2, "one second of 10-ms frames"),
+    SizePrior(96, 0.2, "VGGish's 0.96-s patches of 96 frames (Hershey et al., 2017)"),
+    SizePrior(3000, 0.3, "Whisper: 30 s of 10-ms frames (Radford et al., 2022)"),
+    SizePrior(431, 0.3, "10 s at 22.05 kHz, hop 512, center=True (librosa defaults)"),
+    SizePrior(216, 0.3, "5 s at 22.05 kHz, hop 512 (librosa defaults; ESC-50 clips)"),
+    SizePrior(201, 0.3, "STFT bins of n_fft=400 (torchaudio Spectrogram default)"),
+    SizePrior(257, 0.3, "STFT bins of n_fft=512"),
+    SizePrior(500, 0.4, "five seconds of 10-ms frames"),
+    SizePrior(1000, 0.4, "ten seconds of 10-ms frames"),
+    SizePrior(32, 0.5, _NO_DEFAULT + " (short patches)"),
+)
+SPECTROGRAM_KIND = "spectrogram"
+"""The kind the solver uses for a one-channel map read by rectangular kernels (both
+axes read :data:`_SPECTROGRAM_AXIS`); reported as an image input, as before."""
+
 _CRNN = "CRNN (Shi et al., 2016): text lines scaled to height 32"
 _TEXT_HEIGHT = (
     SizePrior(32, 0.0, _CRNN),
@@ -269,6 +333,8 @@ PRIOR_TABLES: Mapping[SizeTable, Mapping[int, float]] = MappingProxyType(
         SizeTable.VIDEO_FRAMES: _costs(_VIDEO_FRAMES),
         SizeTable.VIDEO_SIDE: _costs(_VIDEO_SIDE),
         SizeTable.FEATURE_FRAMES: _costs(_FEATURE_FRAMES),
+        SizeTable.EEG_SAMPLES: _costs(_EEG_SAMPLES),
+        SizeTable.SPECTROGRAM_AXIS: _costs(_SPECTROGRAM_AXIS),
         SizeTable.TEXT_HEIGHT: _costs(_TEXT_HEIGHT),
         SizeTable.TEXT_WIDTH: _costs(_TEXT_WIDTH),
         SizeTable.TOKEN_LENGTH: _costs(_TOKEN_LENGTH),
@@ -285,6 +351,8 @@ PRIOR_ENTRIES: Mapping[SizeTable, tuple[SizePrior, ...]] = MappingProxyType(
         SizeTable.VIDEO_FRAMES: _VIDEO_FRAMES,
         SizeTable.VIDEO_SIDE: _VIDEO_SIDE,
         SizeTable.FEATURE_FRAMES: _FEATURE_FRAMES,
+        SizeTable.EEG_SAMPLES: _EEG_SAMPLES,
+        SizeTable.SPECTROGRAM_AXIS: _SPECTROGRAM_AXIS,
         SizeTable.TEXT_HEIGHT: _TEXT_HEIGHT,
         SizeTable.TEXT_WIDTH: _TEXT_WIDTH,
         SizeTable.TOKEN_LENGTH: _TOKEN_LENGTH,
@@ -296,14 +364,25 @@ TEXT_LINE_KIND = "text-line"
 """The kind the solver uses for the map a CRNN reads (axis 0 height, axis 1 width)."""
 
 
+def raw_signal(kind: str, channels: int | None) -> bool:
+    """A 1-d input of a few channels: a waveform or sensor signal, not frames of feature
+    vectors (:data:`_FRAMES_CHANNELS`)."""
+    return kind == InputKind.SEQUENCE and channels is not None and channels <= _FRAMES_CHANNELS
+
+
 def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
     """The table for one spatial axis of an input of this kind (``sequence``, ``volume``,
-    else an image) with this many channels; ``axis`` 0 of a volume is its frames."""
+    :data:`EEG_KIND`, :data:`SPECTROGRAM_KIND`, else an image) with this many channels;
+    ``axis`` 0 of a volume is its frames."""
     if kind == InputKind.SEQUENCE:
         many = channels is not None and channels > _FRAMES_CHANNELS
         return SizeTable.FEATURE_FRAMES if many else SizeTable.SIGNAL_LENGTH
     if kind == InputKind.TOKENS:
         return SizeTable.TOKEN_LENGTH
+    if kind == EEG_KIND:
+        return SizeTable.EEG_SAMPLES
+    if kind == SPECTROGRAM_KIND:
+        return SizeTable.SPECTROGRAM_AXIS
     if kind == TEXT_LINE_KIND:
         return SizeTable.TEXT_HEIGHT if axis == 0 else SizeTable.TEXT_WIDTH
     if kind == InputKind.VOLUME:
@@ -313,41 +392,3 @@ def prior_table(kind: str, channels: int | None, axis: int = 0) -> SizeTable:
     if channels == 4:
         return SizeTable.IMAGE_4CH
     return SizeTable.IMAGE_RGB
-
-
-# --- defaults where the weights leave a size free ------------------------------------------
-
-#: Sizes listed (with the minimum and the chosen one) for an input whose size is free.
-DEFAULT_FREE_SIZES = (32, 64, 224)
-"""CIFAR, a power of two and the ImageNet crop (see the image table above)."""
-
-#: Sequence lengths shown when a length is free.
-DEFAULT_TOKENS = 32
-"""Token sequences: a short sequence well inside any position table."""
-DEFAULT_STEPS = 32
-"""Recurrent sequences of free length."""
-DEFAULT_ATTENTION_TOKENS = 16
-"""A Linear-first attention model: a short sequence of free length."""
-
-#: Latent maps of a generator (pytorch/examples dcgan: ``ConvTranspose2d(nz, ngf * 8, 4, 1,
-#: 0)`` grows a 1x1 latent to 4x4); a first kernel below this reads a larger latent map.
-LATENT_POINT_KERNEL = 4
-LATENT_SIDE_POINT = 1
-LATENT_SIDE_MAP = 8
-"""Latent side assumed when the first transposed kernel is small (a map, not a point)."""
-
-#: Frame counts tried for a 3-d patch grid (video ViT), in order of preference.
-PATCH_GRID_FRAMES = (8, 16, 4, 2, 1)
-"""Video transformers tokenise 8- or 16-frame clips (tubelets of 2)."""
-
-#: The shape tried when rebuild runs a model whose input the inference left unknown, by the
-#: dimension of the first convolution.
-DEFAULT_SHAPES: Mapping[int, tuple[int, ...]] = MappingProxyType(
-    {1: (16000,), 2: (224, 224), 3: (16, 112, 112)}
-)
-"""One second at 16 kHz, the ImageNet crop, a 16-frame 112x112 clip (tables above)."""
-
-#: ``GroupNorm.num_groups`` is not stored; the rebuild takes the first of these dividing
-#: the channels (it does not change any shape).
-GROUPNORM_GROUPS = (32, 16, 8, 4, 2, 1)
-"""32 is the default of the paper (Wu & He, 2018) and of torchvision/timm/diffusers."""

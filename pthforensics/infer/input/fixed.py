@@ -25,6 +25,7 @@ from typing import Any
 from pthforensics.core import InputGuess, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink
 from pthforensics.infer.knowledge import ADAPTIVE_HEADS
+from pthforensics.infer.priors import SPECTROGRAM_KIND
 
 from .context import Entry, Plan
 from .free import free_result
@@ -65,7 +66,9 @@ def fixed_input(
     first, d, kind, c = entry.link, entry.dims, entry.kind, entry.channels
     assert head.in_dim is not None
     channels = head.in_dim // head.factor
-    finals = _finals(head.factor, d, sctx.active, _anisotropic(ops))
+    finals = _finals(
+        head.factor, d, sctx.active, _anisotropic(ops), square=sctx.kind != SPECTROGRAM_KIND
+    )
     ev = [
         f"{first.name} takes {c} channels: {kind} input",
         f"{head.name} takes {head.in_dim} = {channels} channels x {head.factor} positions: "
@@ -235,14 +238,17 @@ def _point(sizes: Sequence[int]) -> tuple[tuple[int, int], ...]:
     return tuple((s, s) for s in sizes)
 
 
-def _finals(m: int, d: int, active: tuple[bool, ...], anisotropic: bool) -> list[_Final]:
-    """Final maps of ``m`` positions in ``d`` dims, each with a prior cost."""
+def _finals(
+    m: int, d: int, active: tuple[bool, ...], anisotropic: bool, *, square: bool = True
+) -> list[_Final]:
+    """Final maps of ``m`` positions in ``d`` dims, each with a prior cost (``square``:
+    the input is square by nature, an image; a spectrogram's bins x frames is not)."""
     if d == 1:
         return [(_point((m,)), 0.0)]
     if active and sum(active) == 1:  # kernels move along one axis only: a line
         return [(_point(tuple(m if a else 1 for a in active)), 0.0)]
     if d == 2:
-        return _finals_2d(m, anisotropic)
+        return _finals_2d(m, anisotropic, square)
     out: list[_Final] = []
     for t in range(1, min(m, _MAX_FINAL_FRAMES) + 1):
         if m % t == 0:
@@ -252,30 +258,46 @@ def _finals(m: int, d: int, active: tuple[bool, ...], anisotropic: bool) -> list
     return out[:_MAX_VOLUME_FINALS]
 
 
-def _finals_2d(m: int, anisotropic: bool) -> list[_Final]:
+def _finals_2d(m: int, anisotropic: bool, square: bool = True) -> list[_Final]:
     """Every ``h x w`` factoring of ``m`` positions at most :data:`_MAX_ASPECT` elongated
-    (both orientations), the square first and each next less square one a step dearer: a
-    flatten width fixes the map's area, not its shape (a 40 x 101 spectrogram ends on
+    (both orientations), the square first and each next less square one a step dearer
+    (unless the input is not ``square`` by nature): a flatten width fixes the map's area,
+    not its shape (a 40 x 101 spectrogram ends on
     12 x 28, not on the more nearly square 14 x 24 or 16 x 21)."""
     r = math.isqrt(m)
     out: list[_Final] = [(_point((r, r)), 0.0)] if r * r == m else []
     pairs = [(h, m // h) for h in range(1, r + 1) if m % h == 0 and h != m // h]
     near = [p for p in pairs if p[1] <= _MAX_ASPECT * p[0]]
     for rank, (h, w) in enumerate(reversed(near)):
-        cost = _NON_SQUARE_FINAL + _LESS_SQUARE_STEP * rank
+        cost = _NON_SQUARE_FINAL + (_LESS_SQUARE_STEP * rank if square else 0.0)
         out.extend([(_point((h, w)), cost), (_point((w, h)), cost)])
     if anisotropic and m > 1:
         out.extend([(_point((1, m)), _LINE_FINAL), (_point((m, 1)), _LINE_FINAL)])
     return out
 
 
-def valid_of(intervals: tuple[tuple[int, int], ...]) -> tuple[Any, ...]:
-    """``valid_sizes``: every size of a shared interval (up to :data:`_MAX_LISTED`), or
-    one list of sizes per axis when the axes differ."""
+def valid_of(
+    intervals: tuple[tuple[int, int], ...], sizes: tuple[int, ...] = ()
+) -> tuple[Any, ...]:
+    """``valid_sizes``: every size of a shared interval, or one list of sizes per axis when
+    the axes differ; of a longer interval :data:`_MAX_LISTED` sizes, from its start or,
+    given the chosen ``sizes``, around them (the reported shape is always listed)."""
     if len(set(intervals)) == 1:
-        lo, hi = intervals[0]
-        return tuple(range(lo, min(hi, lo + _MAX_LISTED - 1) + 1))
-    return tuple(tuple(range(lo, min(hi, lo + _MAX_LISTED - 1) + 1)) for lo, hi in intervals)
+        return _listed(intervals[0], sizes[0] if sizes else None)
+    return tuple(
+        _listed(iv, sizes[axis] if len(sizes) == len(intervals) else None)
+        for axis, iv in enumerate(intervals)
+    )
+
+
+def _listed(iv: tuple[int, int], size: int | None) -> tuple[int, ...]:
+    """Up to :data:`_MAX_LISTED` sizes of ``iv``: from its start, or a window holding
+    ``size`` (half of it before the size when the interval allows)."""
+    lo, hi = iv
+    start = lo
+    if size is not None and lo <= size <= hi:
+        start = max(lo, min(size - _MAX_LISTED // 2, hi - _MAX_LISTED + 1))
+    return tuple(range(start, min(hi, start + _MAX_LISTED - 1) + 1))
 
 
 def _span(intervals: tuple[tuple[int, int], ...]) -> str:

@@ -35,7 +35,7 @@ def hypotheses_of(
     solutions: Sequence[Solution],
     ops: Sequence[SpatialOp],
     entry: Entry,
-    valid_of: Callable[[tuple[tuple[int, int], ...]], tuple[Any, ...]],
+    valid_of: Callable[[tuple[tuple[int, int], ...], tuple[int, ...]], tuple[Any, ...]],
 ) -> tuple[InputHypothesis, ...]:
     """One hypothesis per distinct set of input sizes, best first."""
     seen: set[tuple[tuple[int, int], ...]] = set()
@@ -54,7 +54,7 @@ def _hypothesis(
     sol: Solution,
     ops: Sequence[SpatialOp],
     entry: Entry,
-    valid_of: Callable[[tuple[tuple[int, int], ...]], tuple[Any, ...]],
+    valid_of: Callable[[tuple[tuple[int, int], ...], tuple[int, ...]], tuple[Any, ...]],
 ) -> InputHypothesis:
     plan = tuple(plan_entries(ops, sol.choices, entry.dims))
     assumptions = _assumptions(sol, ops)
@@ -68,7 +68,7 @@ def _hypothesis(
         name=_name(sol, ops),
         plan=plan,
         shape=(1, entry.channels, *sol.sizes),
-        valid_sizes=valid_of(sol.intervals),
+        valid_sizes=valid_of(sol.intervals, sol.sizes),
         cost=sol.cost,
         evidence=tuple(evidence),
         assumptions=tuple(assumptions),

@@ -30,6 +30,9 @@ def options(
     long_axes: tuple[int, ...] = (),
     *,
     normed: bool = False,
+    raw_signal: bool = False,
+    time_frequency: bool = False,
+    eeg: bool = False,
 ) -> list[tuple[Choice, float]]:
     """Every hypothesis for ``op`` with its cost under a padding ``style``."""
     if op.known is not None:
@@ -46,13 +49,21 @@ def options(
                 normed=normed,
                 widens_unpooled=normed and bool(op.widens) and op.unpooled,
                 patch=op.patch,
+                raw_signal=raw_signal,
+                eeg=eeg,
             )
             if not any(p[a] or (extra and extra[a]) for a in op.consumes)
         ]
     return [
         (Choice(pool=pool), c)
         for pool, c in gap_options(
-            _situation(op), ndim, active, adaptive=_adaptive(op), long_axes=long_axes
+            _situation(op),
+            ndim,
+            active,
+            adaptive=_adaptive(op),
+            long_axes=long_axes,
+            time_frequency=time_frequency,
+            eeg=eeg,
         )
     ]
 

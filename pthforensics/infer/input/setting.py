@@ -11,9 +11,10 @@ import re
 from collections.abc import Sequence
 
 from pthforensics.infer.layer_types import layer_type
+from pthforensics.infer.priors import EEG_KIND, SPECTROGRAM_KIND
 
 from .context import Entry, InputContext
-from .costs import SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
+from .costs import EXACT_SAME_EVEN, HALF_PADDING, SAME_STYLE, SAME_STYLE_NORMED, PaddingStyle
 from .solver_records import OpKind, SolveContext, SpatialOp
 
 __all__ = ["INPUT_SIZE_NAME", "solve_context", "stored_sizes"]
@@ -31,22 +32,80 @@ _NORMED_SHARE = 0.25
 
 
 def solve_context(ctx: InputContext, entry: Entry, ops: Sequence[SpatialOp]) -> SolveContext:
-    """The solver's context for the map input read by ``entry``."""
+    """The solver's context for the map input read by ``entry``.  A one-channel map whose
+    kernels move along one axis alone (``(1, k)``) and that a convolution consumes whole
+    along the other (``(C, 1)``) is an EEG trial, electrodes x time (EEGNet, Lawhern et
+    al., 2018; ShallowConvNet/Deep4, Schirrmeister et al., 2017): its time axis reads the
+    EEG size priors (:data:`~pthforensics.infer.priors.EEG_KIND`).  One whose convolutions
+    read rectangular windows (``(20, 8)``, ``(10, 4)``: Sainath & Parada, 2015, span more
+    frequency bins than frames) is a time-frequency map, each axis a mel/STFT bin count or a
+    frame count (:data:`~pthforensics.infer.priors.SPECTROGRAM_KIND`); images are read by
+    square windows."""
     normed = _normed(ctx, ops)
+    long_axes = _long_axes(ops, entry.dims)
+    exact_axes = _collapsed_axes(ops)
     return SolveContext(
-        kind=entry.kind,
+        kind=_kind(entry, ops, long_axes, exact_axes),
         channels=entry.channels,
         active=_active_axes(ops, entry.dims),
-        style_costs=(
-            (PaddingStyle.VALID, 0.0),
-            (PaddingStyle.SAME, SAME_STYLE_NORMED if normed else SAME_STYLE),
-        ),
+        style_costs=_style_costs(ops, SAME_STYLE_NORMED if normed else SAME_STYLE),
         stored_sizes=frozenset(stored_sizes(ctx)),
-        long_axes=_long_axes(ops, entry.dims),
+        long_axes=long_axes,
         min_input=_min_input(ops, entry.dims),
-        exact_axes=_collapsed_axes(ops),
+        exact_axes=exact_axes,
         normed=normed,
     )
+
+
+def _kind(
+    entry: Entry, ops: Sequence[SpatialOp], long_axes: tuple[int, ...], exact: tuple[int, ...]
+) -> str:
+    """The kind whose size priors the input reads: an EEG trial or a spectrogram for
+    one-channel maps that say so by their kernels (see :func:`solve_context`), else the
+    entry's."""
+    if entry.dims != 2 or entry.channels != 1:
+        return entry.kind
+    if long_axes and exact:
+        return EEG_KIND
+    if not exact and any(_rectangular(op) for op in ops):
+        return SPECTROGRAM_KIND
+    return entry.kind
+
+
+def _rectangular(op: SpatialOp) -> bool:
+    """A 2-d kernel longer on one axis than the other, both above 1 (``(20, 8)``)."""
+    k = op.kernel
+    return op.kind is OpKind.CONV and len(k) == 2 and min(k) > 1 and k[0] != k[1]
+
+
+def _style_costs(ops: Sequence[SpatialOp], same: float) -> tuple[tuple[PaddingStyle, float], ...]:
+    """The padding styles tried and what each costs.  A model with even kernels that do
+    not downsample by design (not the square 4x4-8x8 windows, which take the halving
+    padding in any style) also gets the two conventions of even kernels as a whole-model
+    style: ``k//2`` (:attr:`~.costs.PaddingStyle.HALF`) and the exact asymmetric 'same'
+    (:attr:`~.costs.PaddingStyle.EXACT`).  Code pads all its convolutions one way, so the
+    departure is charged once for the model (:data:`~.costs.HALF_PADDING`,
+    :data:`~.costs.EXACT_SAME_EVEN` on top of the 'same' style), not once per layer."""
+    styles = ((PaddingStyle.VALID, 0.0), (PaddingStyle.SAME, same))
+    if not any(_free_even(op) for op in ops):
+        return styles
+    return (
+        *styles,
+        (PaddingStyle.HALF, same + HALF_PADDING),
+        (PaddingStyle.EXACT, same + EXACT_SAME_EVEN),
+    )
+
+
+def _free_even(op: SpatialOp) -> bool:
+    """A convolution whose padding is not stored with an even side > 1 that is not a square
+    downsampling window (4x4, 8x8: see :func:`~.strides.halving_padding`) nor an axis it
+    consumes whole (an EEG net's ``(C, 1)`` over C electrodes)."""
+    if op.kind is not OpKind.CONV or op.known is not None:
+        return False
+    k = op.kernel
+    square = len(k) > 1 and len(set(k)) == 1
+    free = [x for a, x in enumerate(k) if a not in op.consumes]  # not the electrodes' C
+    return any(x > 1 and x % 2 == 0 for x in free) and not square
 
 
 def _collapsed_axes(ops: Sequence[SpatialOp]) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pthforensics.core import InputKind
 from pthforensics.infer.priors import (
     PRIOR_TABLES,
+    SPECTROGRAM_KIND,
     TEXT_LINE_KIND,
     UNLISTED_COST,
     prior_table,
@@ -87,6 +88,6 @@ def _sizes_cost(
     if not free:
         return 0.0
     cost = max(size_cost(s, kind, channels) for s in free)
-    if len(set(free)) > 1:
+    if len(set(free)) > 1 and kind != SPECTROGRAM_KIND:  # bins x frames: never square
         cost += _NON_SQUARE
     return cost

@@ -19,7 +19,10 @@ Pure arithmetic: no torch.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
+
+from pthforensics.infer.priors import EEG_KIND, SPECTROGRAM_KIND, raw_signal
 
 from .costs import PaddingStyle
 from .op_options import irregularity, options
@@ -44,7 +47,17 @@ def _step_back(
     """Every state extended by every option of ``op``; the cheapest per interval."""
     best: dict[tuple[tuple[int, int], ...], tuple[float, tuple[Choice, ...]]] = {}
     active = ctx.active or tuple(True for _ in range(ndim))
-    opts = options(op, style, ndim, active, ctx.long_axes, normed=ctx.normed and ctx.stride_priors)
+    opts = options(
+        op,
+        style,
+        ndim,
+        active,
+        ctx.long_axes,
+        normed=ctx.normed and ctx.stride_priors,
+        raw_signal=raw_signal(ctx.kind, ctx.channels),
+        time_frequency=ctx.kind == SPECTROGRAM_KIND,
+        eeg=ctx.kind == EEG_KIND,
+    )
     for cost, iv, chosen in states:
         for choice, c in opts:
             pre = []
@@ -76,13 +89,9 @@ def solve(
         ndim = len(final)
         for style, style_cost in ctx.style_costs:
             states: list[_State] = [(final_cost + style_cost, tuple(final), ())]
-            for op in reversed(ops):
+            for op in reversed(ops[1:]):
                 states = _step_back(states, op, style, ndim, ctx)[:beam]
-            for cost0, iv0, chosen in states:
-                cost = cost0 + irregularity(ops, chosen)
-                iv = _at_least(iv0, ctx.min_input)
-                if iv is None:
-                    continue
+            for cost, iv, chosen in _inputs(states, ops, style, ndim, ctx, beam):
                 sizes, size_part, stored = best_sizes(iv, ctx)
                 results.append(
                     Solution(
@@ -98,6 +107,38 @@ def solve(
                 )
     results.sort(key=lambda s: (s.cost, s.sizes))
     return results[:limit]
+
+
+def _inputs(
+    states: list[_State],
+    ops: Sequence[SpatialOp],
+    style: PaddingStyle,
+    ndim: int,
+    ctx: SolveContext,
+    beam: int,
+) -> list[_State]:
+    """The ``beam`` cheapest states stepped back through the first op, as whole
+    hypotheses: with their plan-wide cost (:func:`.op_options.irregularity`) and cut to
+    the plausible input sizes *before* the beam keeps the cheapest, so that readings too
+    small for the first kernel or irregular ones do not crowd out those that hold.  The
+    plan-wide cost is never negative, so the walk (cheapest first) stops at the first
+    state that cannot enter the beam."""
+    if ops:
+        states = _step_back(states, ops[0], style, ndim, ctx)
+    kept: list[tuple[float, int, _State]] = []  # (-total, -order, state): a max-heap
+    for order, (cost, iv0, chosen) in enumerate(states):
+        if len(kept) >= beam and cost >= -kept[0][0]:
+            break
+        iv = _at_least(iv0, ctx.min_input)
+        if iv is None:
+            continue
+        total = cost + irregularity(ops, chosen)
+        item = (-total, -order, (total, iv, chosen))
+        if len(kept) < beam:
+            heapq.heappush(kept, item)
+        elif item > kept[0]:
+            heapq.heapreplace(kept, item)
+    return [state for _, _, state in sorted(kept, key=lambda k: (-k[0], -k[1]))]
 
 
 def _at_least(
