@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 from _collect import _NOT_SIZES, _SKIP_PARAMS, record
-from _input_hf import input_facts
+from _input_hf import config_value, input_facts
 
 
 def transformers_classes() -> list[tuple[str, str]]:
@@ -132,19 +132,6 @@ def _canonical(config: Any, name: str) -> str | None:
     return target if target in config.to_dict() else None
 
 
-def _value(config: Any, name: str) -> Any:
-    """A config value if it is a plain int or a pair of ints (image sizes), else None."""
-    try:
-        value = getattr(config, name, None)
-    except Exception:  # noqa: BLE001 - properties of some configs raise when the value is unset
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, list | tuple) and all(isinstance(v, int) for v in value):
-        return list(value)
-    return None
-
-
 #: model_type -> the config values that shaped the classes built of it so far.  The other
 #: classes of a model type share its base model, so only those values, and values whose
 #: names say a head may use them, are changed again (the build time is halved).  Seeded
@@ -222,12 +209,12 @@ def collect_transformers(model_type: str, class_name: str) -> dict[str, Any]:
             "embeddings": [out_key, in_key] if out_key and in_key else None,
             "tie_default": bool(getattr(config, "tie_word_embeddings", False)),
             "heads": _canonical(config, "num_attention_heads"),
-            "heads_default": _value(config, "num_attention_heads"),
+            "heads_default": config_value(config, "num_attention_heads"),
             "hidden": _canonical(config, "hidden_size"),
-            "hidden_default": _value(config, "hidden_size"),
-            "image_size": _value(config, "image_size"),
-            "num_channels": _value(config, "num_channels"),
-            "max_positions": _value(config, "max_position_embeddings"),
+            "hidden_default": config_value(config, "hidden_size"),
+            "image_size": config_value(config, "image_size"),
+            "num_channels": config_value(config, "num_channels"),
+            "max_positions": config_value(config, "max_position_embeddings"),
             **input_facts(model_type, config, model),
         }
 

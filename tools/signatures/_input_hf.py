@@ -56,7 +56,9 @@ _SECONDS = (1, 2)
 _STEP = 32
 
 
-def _config_value(config: Any, name: str) -> Any:
+def config_value(config: Any, name: str) -> Any:
+    """A config value if it is a plain int or a non-empty list of ints (image sizes), else
+    None."""
     try:
         value = getattr(config, name, None)
     except Exception:  # noqa: BLE001 - properties of some configs raise when the value is unset
@@ -72,7 +74,7 @@ def input_config(config: Any) -> dict[str, Any]:
     """The config's values among :data:`INPUT_CONFIG` (ints or lists of ints)."""
     out = {}
     for name in INPUT_CONFIG:
-        value = _config_value(config, name)
+        value = config_value(config, name)
         if value is not None:
             out[name] = value
     return out
