@@ -132,3 +132,10 @@ def test_an_unknown_input_without_a_measurement_stays_unknown_with_the_shape() -
 def test_the_guess_keeps_its_kind_when_the_convention_has_none_valid() -> None:
     guess = with_convention(_FREE, _named(shape=[1, 3, 224, 224], kind="images"))
     assert guess.kind is InputKind.IMAGE
+
+
+def test_an_audio_models_documented_input_lists_every_axis_after_the_batch() -> None:
+    # AST's extractor gives [1, frames, mel bins]: no channel axis, both axes fixed
+    arch = _named(shape=[1, 1024, 128], fixed_input_size=True, signal="features")
+    guess = with_convention(_FREE, arch)
+    assert (guess.status, guess.valid_sizes) == (InputStatus.FIXED, ((1024,), (128,)))

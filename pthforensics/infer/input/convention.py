@@ -58,7 +58,7 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
             status=InputStatus.FIXED,
             kind=_kind(guess, convention, shape),
             shape=shape,
-            valid_sizes=_sizes(shape),
+            valid_sizes=_sizes(shape, convention),
             min_size=None,
             multiple_of=None,
             evidence=(
@@ -74,7 +74,7 @@ def with_convention(guess: InputGuess, architecture: Architecture | None) -> Inp
         guess = replace(
             guess,
             status=InputStatus.FREE,
-            valid_sizes=_sizes(shape),
+            valid_sizes=_sizes(shape, convention),
             evidence=(*evidence, f"{source}: the size is free ({how})"),
         )
         return replace(guess, kind=_kind(guess, convention, shape), shape=shape)
@@ -129,10 +129,13 @@ def _fits(shape: tuple[int, ...], guess: InputGuess) -> bool:
     return all(n in sizes for n in spatial)
 
 
-def _sizes(shape: tuple[int, ...]) -> tuple[Any, ...]:
+def _sizes(shape: tuple[int, ...], convention: dict[str, Any] | None = None) -> tuple[Any, ...]:
     """``valid_sizes`` of one documented shape: one size shared by every spatial axis, or
-    one per axis."""
-    spatial = shape[2:] if len(shape) > 2 else shape[1:]
+    one per axis.  An audio model's documented input (``signal``: what its feature
+    extractor gives, frames x mel bins for AST) has no channel axis: every axis after the
+    batch is listed."""
+    audio = convention is not None and bool(convention.get("signal"))
+    spatial = shape[2:] if len(shape) > 2 and not audio else shape[1:]
     if len(set(spatial)) == 1:
         return (spatial[0],)
     return tuple((n,) for n in spatial)
