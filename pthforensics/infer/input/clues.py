@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pthforensics.core import InputGuess, InputStatus
+from pthforensics.core import InputGuess
 from pthforensics.infer.chain import ChainLink
 
 from .context import Entry, InputContext
-from .fixed import valid_of
+from .fixed import fixed_guess, valid_of
 from .hypotheses import hypotheses_of, undecided_note
 from .solver import solve
 from .solver_records import SolveContext, SpatialOp
@@ -119,17 +119,7 @@ def table_input(
     note = undecided_note(hyps)
     if note:
         ev.append(note)
-    return InputGuess(
-        InputStatus.FIXED,
-        entry.kind,
-        top.shape,
-        top.valid_sizes,
-        entry.dtype,
-        tuple(ev),
-        min_size=solutions[0].intervals[0][0],
-        plan=top.plan,
-        hypotheses=hyps,
-    )
+    return fixed_guess(entry, hyps, solutions[0], ev)
 
 
 def axis_norm(ctx: InputContext, first: ChainLink, d: int) -> Coordinates | None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from pthforensics.core import InputGuess, InputKind, InputStatus
+from pthforensics.core import InputGuess, InputHypothesis, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink
 from pthforensics.infer.knowledge import ADAPTIVE_HEADS
 from pthforensics.infer.priors import SPECTROGRAM_KIND
@@ -35,7 +35,7 @@ from .preimage import preimage
 from .solver import solve
 from .solver_records import Choice, OpKind, PoolHint, Solution, SolveContext, SpatialOp
 
-__all__ = ["fixed_input", "grid_input", "preimage_ok", "valid_of"]
+__all__ = ["fixed_guess", "fixed_input", "grid_input", "preimage_ok", "span", "valid_of"]
 
 _MAX_LISTED = 64
 """Sizes listed in ``valid_sizes`` at most (the interval's start and on)."""
@@ -135,23 +135,36 @@ def solved_input(
     top = hyps[0]
     ev.append(f"final map {'x'.join(map(str, best.final))}; hypothesis: {top.name}")
     ev.append(
-        f"input sizes {_span(best.intervals)} give that map; "
+        f"input sizes {span(best.intervals)} give that map; "
         f"{'x'.join(map(str, best.sizes))} is "
         + ("stored in the file" if best.stored_size else "the likeliest under the priors")
     )
     note = undecided_note(hyps)
     if note:
         ev.append(note)
+    return fixed_guess(entry, hyps, best, ev)
+
+
+def fixed_guess(
+    entry: Entry,
+    hyps: Sequence[InputHypothesis],
+    best: Solution,
+    ev: Sequence[str],
+    more: Sequence[InputHypothesis] = (),
+) -> InputGuess:
+    """A fixed input: the best-ranked hypothesis's shape, sizes and plan, the smallest size
+    of the ``best`` solution, and every hypothesis listed (``more`` after them)."""
+    top = hyps[0]
     return InputGuess(
         InputStatus.FIXED,
-        kind,
+        entry.kind,
         top.shape,
         top.valid_sizes,
-        dtype,
+        entry.dtype,
         tuple(ev),
         min_size=best.intervals[0][0],
         plan=top.plan,
-        hypotheses=hyps,
+        hypotheses=(*hyps, *more),
     )
 
 
@@ -300,5 +313,6 @@ def _listed(iv: tuple[int, int], size: int | None) -> tuple[int, ...]:
     return tuple(range(start, min(hi, start + _MAX_LISTED - 1) + 1))
 
 
-def _span(intervals: tuple[tuple[int, int], ...]) -> str:
+def span(intervals: tuple[tuple[int, int], ...]) -> str:
+    """``28..31 x 28..31``: the intervals of input sizes, per axis."""
     return " x ".join(f"{lo}" if lo == hi else f"{lo}..{hi}" for lo, hi in intervals)

@@ -34,9 +34,10 @@ from pthforensics.infer.layer_types import layer_type
 
 from .context import Entry, InputContext
 from .costs import NO_DOWNSAMPLING, Pool
-from .fixed import valid_of
+from .fixed import fixed_guess, span, valid_of
 from .free import free_input
 from .hypotheses import hypotheses_of
+from .op_options import downsamples
 from .preimage import preimage
 from .size_ranking import common_sizes
 from .solver import solve
@@ -72,11 +73,11 @@ FREE_OVER_WINDOW = 0.5
 after it); and of a window reading listed after the free one."""
 _NO_POOL = (PoolHint.NONE, PoolHint.EMPTY)
 _MAX_WINDOW_HYPOTHESES = 2
+"""Fixed-window readings listed at most."""
 _MAX_LISTED_COST = 3.0
 """A window reading listed after the free one costs at most this (the price of an input
 size no prior lists): a dearer one needs departures nothing in the file suggests (a deep
 body read as striding once, its map then windowed), and would only crowd the report."""
-"""Fixed-window readings listed at most."""
 _COMMON_SIZES = 8
 """The input size of a window reading counts as common among the commonest this many."""
 
@@ -181,18 +182,11 @@ def _window_solutions(
                 lo <= s <= hi for s, (lo, hi) in zip(sol.sizes, pre, strict=True)
             )
             extra = 0.0 if exact else NOT_MAP_WINDOW
-            if not _downsamples(ops[:-1], sol.choices[:-1]):
+            if not downsamples(ops[:-1], sol.choices[:-1]):
                 extra += NO_DOWNSAMPLING  # the window is no downsampling of the body
             out.append((replace(sol, cost=round(sol.cost + extra, 3)), exact))
     out.sort(key=lambda se: (se[0].cost, se[0].sizes))
     return out
-
-
-def _downsamples(ops: list[SpatialOp], choices: tuple[Choice, ...]) -> bool:
-    return any(
-        ch.pooled or (op.kind is OpKind.CONV and ch.stride and max(ch.stride) > 1)
-        for op, ch in zip(ops, choices, strict=True)
-    )
 
 
 def _window_hyps(entry: Entry, ops: list[SpatialOp], sols: list[Solution]) -> list[InputHypothesis]:
@@ -264,7 +258,7 @@ def _fixed(
     ``None``)."""
     top, best = hyps[0], sols[0]
     ev.append(
-        f"hypothesis: {top.name}; input sizes {_span(best.intervals)} end on one position; "
+        f"hypothesis: {top.name}; input sizes {span(best.intervals)} end on one position; "
         f"{'x'.join(map(str, best.sizes))} is the likeliest under the priors"
     )
     alts: tuple[InputHypothesis, ...] = ()
@@ -281,17 +275,7 @@ def _fixed(
             "also possible: a global reduction in forward(), any size from "
             f"{free.min_size} (listed as a hypothesis)"
         )
-    return InputGuess(
-        InputStatus.FIXED,
-        entry.kind,
-        top.shape,
-        top.valid_sizes,
-        entry.dtype,
-        tuple(ev),
-        min_size=best.intervals[0][0],
-        plan=top.plan,
-        hypotheses=(*hyps, *alts),
-    )
+    return fixed_guess(entry, hyps, best, ev, alts)
 
 
 def _free_with_windows(
@@ -325,7 +309,3 @@ def _free_with_windows(
     base = free.hypotheses[0].cost if free.hypotheses else 0.0
     listed = tuple(replace(h, cost=round(base + h.cost + FREE_OVER_WINDOW, 3)) for h in hyps)
     return replace(free, evidence=(*free.evidence, why), hypotheses=(*free.hypotheses, *listed))
-
-
-def _span(intervals: tuple[tuple[int, int], ...]) -> str:
-    return " x ".join(f"{lo}" if lo == hi else f"{lo}..{hi}" for lo, hi in intervals)

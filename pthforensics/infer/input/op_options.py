@@ -19,7 +19,7 @@ from .costs import (
 )
 from .solver_records import Choice, OpKind, PoolHint, SpatialOp
 
-__all__ = ["cheapest_plan", "irregularity", "options"]
+__all__ = ["cheapest_plan", "downsamples", "irregularity", "options"]
 
 
 def options(
@@ -115,8 +115,12 @@ def irregularity(ops: Sequence[SpatialOp], choices: Sequence[Choice]) -> float:
             )
     extra_kinds = sum(len(v) - 1 for v in kinds.values()) + sum(len(v) - 1 for v in convs.values())
     irregular = IRREGULAR_POOLING * extra_kinds
-    downsamples = any(
-        ch.pooled or (op.kind is OpKind.CONV and ch.stride and max(ch.stride) > 1)
+    return irregular + (0.0 if downsamples(ops, choices) or not ops else NO_DOWNSAMPLING)
+
+
+def downsamples(ops: Sequence[SpatialOp], choices: Sequence[Choice]) -> bool:
+    """Whether the plan pools or strides somewhere."""
+    return any(
+        ch.pooled or (op.kind is OpKind.CONV and bool(ch.stride) and max(ch.stride) > 1)
         for op, ch in zip(ops, choices, strict=True)
     )
-    return irregular + (0.0 if downsamples or not ops else NO_DOWNSAMPLING)

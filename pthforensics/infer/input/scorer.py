@@ -23,15 +23,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pthforensics.core import InputGuess, InputStatus
+from pthforensics.core import InputGuess
 from pthforensics.infer.chain import ChainLink, Relation
 from pthforensics.infer.layer_types import layer_type
 
 from .context import Entry, InputContext
-from .fixed import valid_of
+from .fixed import fixed_guess, valid_of
 from .hypotheses import hypotheses_of, undecided_note
+from .op_options import downsamples
 from .solver import solve
-from .solver_records import Choice, OpKind, Solution, SolveContext, SpatialOp
+from .solver_records import Choice, OpKind, SolveContext, SpatialOp
 
 __all__ = ["scorer_input"]
 
@@ -57,9 +58,8 @@ def scorer_input(
         body = ops[: ends[-1] + 1] if ends else []
     if not body or len(kernel) != entry.dims:
         return None
-    solutions = [
-        s for s in solve(body, [(tuple((k, k) for k in kernel), 0.0)], sctx) if _down(body, s)
-    ]
+    window = [(tuple((k, k) for k in kernel), 0.0)]
+    solutions = [s for s in solve(body, window, sctx) if downsamples(body, s.choices)]
     if not solutions:
         return None
     rest = ops[len(body) :]
@@ -89,17 +89,7 @@ def scorer_input(
         "the same weights also slide over a larger map (a PatchGAN-style map of scores): "
         f"free sizes from {free.min_size} on, the next hypothesis"
     )
-    return InputGuess(
-        InputStatus.FIXED,
-        entry.kind,
-        top.shape,
-        top.valid_sizes,
-        entry.dtype,
-        tuple(ev),
-        min_size=best.intervals[0][0],
-        plan=top.plan,
-        hypotheses=(*hyps, *free.hypotheses[:1]),
-    )
+    return fixed_guess(entry, hyps, best, ev, free.hypotheses[:1])
 
 
 def _scoring_conv(ctx: InputContext, entry: Entry, sctx: SolveContext) -> ChainLink | None:
@@ -122,11 +112,3 @@ def _scoring_conv(ctx: InputContext, entry: Entry, sctx: SolveContext) -> ChainL
     if not last.in_dim or not last.out_dim or last.out_dim * _SCORE_SHARE > last.in_dim:
         return None
     return None if last.out_dim == entry.channels else last
-
-
-def _down(ops: list[SpatialOp], sol: Solution) -> bool:
-    """The solution pools or strides somewhere."""
-    return any(
-        ch.pooled or (op.kind is OpKind.CONV and ch.stride and max(ch.stride) > 1)
-        for op, ch in zip(ops, sol.choices, strict=True)
-    )
