@@ -20,11 +20,11 @@ Pure: nothing here imports torch, and nothing here imports ``rebuild``.
 from __future__ import annotations
 
 from .chain import ChainLink, Relation, chain_links, channel_chain
+from .defaults import DEFAULT_SHAPES, DEFAULT_STEPS, DEFAULT_TOKENS, GROUPNORM_GROUPS
 from .input import infer_input, with_convention
 from .knowledge import CLASS_TOKEN_LEAF, POSITION_LEAF
 from .layer_types import LayerFamily, LayerType, layer_dims, layer_type
 from .layers import infer_layers
-from .priors import DEFAULT_SHAPES, DEFAULT_STEPS, DEFAULT_TOKENS, GROUPNORM_GROUPS
 from .signatures import name_architecture
 
 __all__ = [

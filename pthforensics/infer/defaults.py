@@ -1,6 +1,5 @@
 """Defaults used where the weights leave a size or a hyper-parameter free (not priors on
-what is likely: what the analysis shows or runs when nothing decides).  Re-exported by
-:mod:`pthforensics.infer.priors`.
+what is likely: what the analysis shows or runs when nothing decides).
 
 Nothing here imports torch.
 """

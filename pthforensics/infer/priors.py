@@ -1,4 +1,5 @@
-"""Priors: input sizes people commonly use, and the defaults used when nothing is stored.
+"""Priors: input sizes people commonly use (the defaults used when nothing is stored are in
+:mod:`.defaults`).
 
 These are *priors*, not evidence.  The weights fix what they fix (a flatten head fixes the
 final feature map, a position table fixes the token count); the solver then finds the set
@@ -24,31 +25,8 @@ from types import MappingProxyType
 
 from pthforensics.core import InputKind
 
-from .defaults import (
-    DEFAULT_ATTENTION_TOKENS,
-    DEFAULT_FREE_SIZES,
-    DEFAULT_SHAPES,
-    DEFAULT_STEPS,
-    DEFAULT_TOKENS,
-    GROUPNORM_GROUPS,
-    LATENT_POINT_KERNEL,
-    LATENT_SIDE_MAP,
-    LATENT_SIDE_POINT,
-    PATCH_GRID_FRAMES,
-)
-
 __all__ = [
-    "DEFAULT_ATTENTION_TOKENS",
-    "DEFAULT_FREE_SIZES",
-    "DEFAULT_SHAPES",
-    "DEFAULT_STEPS",
-    "DEFAULT_TOKENS",
     "EEG_KIND",
-    "GROUPNORM_GROUPS",
-    "LATENT_POINT_KERNEL",
-    "LATENT_SIDE_MAP",
-    "LATENT_SIDE_POINT",
-    "PATCH_GRID_FRAMES",
     "PRIOR_ENTRIES",
     "PRIOR_TABLES",
     "ROUND_DECIMAL_BONUS",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pthforensics.core import InputGuess, InputHypothesis, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink, Relation
+from pthforensics.infer.defaults import DEFAULT_FREE_SIZES
 from pthforensics.infer.layer_types import layer_type
-from pthforensics.infer.priors import DEFAULT_FREE_SIZES
 
 from .context import Entry, InputContext, Plan
 from .maps import plan_entries

@@ -28,7 +28,8 @@ from dataclasses import replace
 
 from pthforensics.core import InputGuess, InputHypothesis, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink
-from pthforensics.infer.priors import DEFAULT_STEPS, TEXT_LINE_KIND
+from pthforensics.infer.defaults import DEFAULT_STEPS
+from pthforensics.infer.priors import TEXT_LINE_KIND
 
 from .context import Entry, InputContext
 

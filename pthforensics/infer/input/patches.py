@@ -15,7 +15,7 @@ import re
 
 from pthforensics.core import InputGuess, InputStatus
 from pthforensics.infer.chain import ChainLink
-from pthforensics.infer.priors import PATCH_GRID_FRAMES
+from pthforensics.infer.defaults import PATCH_GRID_FRAMES
 
 from .context import Entry, InputContext
 

@@ -18,9 +18,7 @@ from typing import Any
 
 from pthforensics.core import InputGuess, InputKind, InputStatus
 from pthforensics.infer.chain import ChainLink, Relation
-from pthforensics.infer.knowledge import ATTENTION_NAMES
-from pthforensics.infer.layer_types import LayerFamily, layer_type
-from pthforensics.infer.priors import (
+from pthforensics.infer.defaults import (
     DEFAULT_ATTENTION_TOKENS,
     DEFAULT_STEPS,
     DEFAULT_TOKENS,
@@ -28,6 +26,8 @@ from pthforensics.infer.priors import (
     LATENT_SIDE_MAP,
     LATENT_SIDE_POINT,
 )
+from pthforensics.infer.knowledge import ATTENTION_NAMES
+from pthforensics.infer.layer_types import LayerFamily, layer_type
 
 from .context import InputContext
 
